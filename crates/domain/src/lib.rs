@@ -1,0 +1,14 @@
+//! The pure core of holdback: money, identifiers, and the double-entry ledger as a state machine,
+//! with the auditor that re-checks its invariants.
+//!
+//! Nothing here does IO, reads a clock, spawns a task or knows SQL: time comes in as an argument
+//! (`now`, milliseconds since the Unix epoch) and every decision is a plain function of its inputs.
+//! The store prefetches state into a [`ledger::Book`], lets it decide, and persists the changes.
+
+pub mod audit;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+
+pub use ids::{AccountId, HoldId, InvalidId, TxId};
+pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};

@@ -15,26 +15,80 @@ use crate::money::Currency;
 /// One invariant that does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Breach {
-    SequenceGap { expected: i64, found: i64 },
-    BrokenChain { seq: i64 },
-    HashMismatch { seq: i64 },
-    TimeWentBack { seq: i64 },
-    DuplicateTransactionId { tx_id: TxId },
-    EmptyTransaction { seq: i64 },
-    MalformedPosting { seq: i64, reason: &'static str },
-    AccountMissing { account: AccountId },
-    PostingCurrency { seq: i64, account: AccountId },
-    BalanceMismatch { account: AccountId, field: &'static str, stored: i64, derived: i128 },
-    BoundViolated { account: AccountId, available: i128 },
-    CurrencyImbalance { currency: Currency, debits: i128, credits: i128 },
-    HeadMismatch { stored_seq: i64, derived_seq: i64 },
-    HoldMissing { hold: HoldId },
-    HoldNotInJournal { hold: HoldId },
-    HoldResolvedTwice { hold: HoldId, resolutions: u32 },
-    HoldStateMismatch { hold: HoldId, stored: &'static str, derived: &'static str },
-    PendingNotOpenHolds { account: AccountId, field: &'static str, stored: i64, open_holds: i128 },
+    SequenceGap {
+        expected: i64,
+        found: i64,
+    },
+    BrokenChain {
+        seq: i64,
+    },
+    HashMismatch {
+        seq: i64,
+    },
+    TimeWentBack {
+        seq: i64,
+    },
+    DuplicateTransactionId {
+        tx_id: TxId,
+    },
+    EmptyTransaction {
+        seq: i64,
+    },
+    MalformedPosting {
+        seq: i64,
+        reason: &'static str,
+    },
+    AccountMissing {
+        account: AccountId,
+    },
+    PostingCurrency {
+        seq: i64,
+        account: AccountId,
+    },
+    BalanceMismatch {
+        account: AccountId,
+        field: &'static str,
+        stored: i64,
+        derived: i128,
+    },
+    BoundViolated {
+        account: AccountId,
+        available: i128,
+    },
+    CurrencyImbalance {
+        currency: Currency,
+        debits: i128,
+        credits: i128,
+    },
+    HeadMismatch {
+        stored_seq: i64,
+        derived_seq: i64,
+    },
+    HoldMissing {
+        hold: HoldId,
+    },
+    HoldNotInJournal {
+        hold: HoldId,
+    },
+    HoldResolvedTwice {
+        hold: HoldId,
+        resolutions: u32,
+    },
+    HoldStateMismatch {
+        hold: HoldId,
+        stored: &'static str,
+        derived: &'static str,
+    },
+    PendingNotOpenHolds {
+        account: AccountId,
+        field: &'static str,
+        stored: i64,
+        open_holds: i128,
+    },
     /// A guard the database should have (such as the append-only triggers) is absent.
-    GuardMissing { what: String },
+    GuardMissing {
+        what: String,
+    },
 }
 
 impl fmt::Display for Breach {
@@ -44,10 +98,16 @@ impl fmt::Display for Breach {
                 write!(f, "sequence gap: expected entry {expected}, found {found}")
             }
             Breach::BrokenChain { seq } => {
-                write!(f, "entry {seq}: prev_hash is not the hash of the entry before")
+                write!(
+                    f,
+                    "entry {seq}: prev_hash is not the hash of the entry before"
+                )
             }
             Breach::HashMismatch { seq } => {
-                write!(f, "entry {seq}: stored hash does not match its content (tampered?)")
+                write!(
+                    f,
+                    "entry {seq}: stored hash does not match its content (tampered?)"
+                )
             }
             Breach::TimeWentBack { seq } => {
                 write!(f, "entry {seq}: committed earlier than the entry before")
@@ -60,10 +120,16 @@ impl fmt::Display for Breach {
                 write!(f, "entry {seq}: malformed posting: {reason}")
             }
             Breach::AccountMissing { account } => {
-                write!(f, "account {account} is in the journal but not in the accounts table")
+                write!(
+                    f,
+                    "account {account} is in the journal but not in the accounts table"
+                )
             }
             Breach::PostingCurrency { seq, account } => {
-                write!(f, "entry {seq}: posting currency differs from account {account}'s")
+                write!(
+                    f,
+                    "entry {seq}: posting currency differs from account {account}'s"
+                )
             }
             Breach::BalanceMismatch {
                 account,
@@ -75,13 +141,19 @@ impl fmt::Display for Breach {
                 "account {account}: stored {field} {stored} but the journal sums to {derived}"
             ),
             Breach::BoundViolated { account, available } => {
-                write!(f, "account {account} is bounded but its available balance is {available}")
+                write!(
+                    f,
+                    "account {account} is bounded but its available balance is {available}"
+                )
             }
             Breach::CurrencyImbalance {
                 currency,
                 debits,
                 credits,
-            } => write!(f, "{currency}: debits {debits} differ from credits {credits}"),
+            } => write!(
+                f,
+                "{currency}: debits {debits} differ from credits {credits}"
+            ),
             Breach::HeadMismatch {
                 stored_seq,
                 derived_seq,
@@ -90,7 +162,10 @@ impl fmt::Display for Breach {
                 "journal head says entry {stored_seq} (with its hash); the journal ends at {derived_seq}"
             ),
             Breach::HoldMissing { hold } => {
-                write!(f, "hold {hold} is in the journal but not in the holds table")
+                write!(
+                    f,
+                    "hold {hold} is in the journal but not in the holds table"
+                )
             }
             Breach::HoldNotInJournal { hold } => {
                 write!(f, "hold {hold} is stored but no journal entry created it")
@@ -102,7 +177,10 @@ impl fmt::Display for Breach {
                 hold,
                 stored,
                 derived,
-            } => write!(f, "hold {hold}: stored {stored}, the journal says {derived}"),
+            } => write!(
+                f,
+                "hold {hold}: stored {stored}, the journal says {derived}"
+            ),
             Breach::PendingNotOpenHolds {
                 account,
                 field,
@@ -252,7 +330,10 @@ impl Auditor {
                     .or_insert((p.currency, e.seq));
                 if seen.0 != p.currency {
                     let account = account.clone();
-                    self.breach(Breach::PostingCurrency { seq: e.seq, account });
+                    self.breach(Breach::PostingCurrency {
+                        seq: e.seq,
+                        account,
+                    });
                 }
             }
             let d = self.sums.entry(p.debit.clone()).or_default();
@@ -303,13 +384,12 @@ impl Auditor {
         for hold in holds {
             self.report.holds += 1;
             seen_holds.insert(hold.id.clone());
-            let trace = self
-                .holds
-                .get(&hold.id)
-                .map(|t| (t.resolutions, t.last));
+            let trace = self.holds.get(&hold.id).map(|t| (t.resolutions, t.last));
             let derived = match trace {
                 None => {
-                    self.breach(Breach::HoldNotInJournal { hold: hold.id.clone() });
+                    self.breach(Breach::HoldNotInJournal {
+                        hold: hold.id.clone(),
+                    });
                     continue;
                 }
                 Some((resolutions, last)) => {
@@ -364,7 +444,11 @@ impl Auditor {
                 ("debits_posted", a.debits_posted, derived.debits_posted),
                 ("credits_posted", a.credits_posted, derived.credits_posted),
                 ("debits_pending", a.debits_pending, derived.debits_pending),
-                ("credits_pending", a.credits_pending, derived.credits_pending),
+                (
+                    "credits_pending",
+                    a.credits_pending,
+                    derived.credits_pending,
+                ),
             ];
             for (field, stored, derived) in fields {
                 if i128::from(stored) != derived {
@@ -393,7 +477,10 @@ impl Auditor {
             if let Some((currency, seq)) = self.currency_seen.get(&id).copied()
                 && currency != a.spec.currency
             {
-                self.breach(Breach::PostingCurrency { seq, account: id.clone() });
+                self.breach(Breach::PostingCurrency {
+                    seq,
+                    account: id.clone(),
+                });
             }
             if !a.within_bound() {
                 self.breach(Breach::BoundViolated {

@@ -48,7 +48,9 @@ pub enum LedgerError {
     },
     #[error("unknown account {0}")]
     UnknownAccount(AccountId),
-    #[error("transfer {index}: account {account} is in {account_currency}, the amount in {amount_currency}")]
+    #[error(
+        "transfer {index}: account {account} is in {account_currency}, the amount in {amount_currency}"
+    )]
     CrossCurrency {
         index: usize,
         account: AccountId,
@@ -70,7 +72,11 @@ pub enum LedgerError {
     #[error("hold {0} was already resolved")]
     HoldAlreadyResolved(HoldId),
     #[error("posting {amount} exceeds the {held} held by hold {hold}")]
-    PostExceedsHold { hold: HoldId, amount: i64, held: i64 },
+    PostExceedsHold {
+        hold: HoldId,
+        amount: i64,
+        held: i64,
+    },
 }
 
 impl LedgerError {
@@ -212,7 +218,10 @@ impl Account {
 
     /// The posted balance on the account's normal side.
     pub fn posted_balance(&self) -> i128 {
-        let (d, c) = (i128::from(self.debits_posted), i128::from(self.credits_posted));
+        let (d, c) = (
+            i128::from(self.debits_posted),
+            i128::from(self.credits_posted),
+        );
         match self.spec.kind.normal_side() {
             Side::Debit => d - c,
             Side::Credit => c - d,
@@ -294,7 +303,9 @@ impl TransactionRequest {
                 Side::Debit => &mut t.0,
                 Side::Credit => &mut t.1,
             };
-            *slot = slot.checked_add(e.amount.minor()).ok_or(MoneyError::Overflow)?;
+            *slot = slot
+                .checked_add(e.amount.minor())
+                .ok_or(MoneyError::Overflow)?;
         }
         if let Some((currency, (debits, credits))) = totals.iter().find(|(_, (d, c))| d != c) {
             return Err(LedgerError::Unbalanced {
@@ -387,13 +398,15 @@ impl TransactionRequest {
 
     /// The holds this request creates or resolves.
     pub fn holds(&self) -> impl Iterator<Item = &HoldId> {
-        self.transfers.iter().map(|t| match t {
-            TransferRequest::Pending { hold, .. }
-            | TransferRequest::PostPending { hold, .. }
-            | TransferRequest::VoidPending { hold } => Some(hold),
-            TransferRequest::Posted { .. } => None,
-        })
-        .flatten()
+        self.transfers
+            .iter()
+            .map(|t| match t {
+                TransferRequest::Pending { hold, .. }
+                | TransferRequest::PostPending { hold, .. }
+                | TransferRequest::VoidPending { hold } => Some(hold),
+                TransferRequest::Posted { .. } => None,
+            })
+            .flatten()
     }
 
     /// A digest of the request's content: the same id with the same fingerprint is a retry.
@@ -418,7 +431,9 @@ impl TransactionRequest {
                     amount,
                 } => {
                     c.text("pending").text(hold.as_str());
-                    c.text(debit.as_str()).text(credit.as_str()).money(Some(*amount));
+                    c.text(debit.as_str())
+                        .text(credit.as_str())
+                        .money(Some(*amount));
                 }
                 TransferRequest::PostPending { hold, amount } => {
                     c.text("post_pending").text(hold.as_str()).money(*amount);
@@ -923,10 +938,18 @@ impl Work<'_> {
         };
         let debit = self.account(&posting.debit)?;
         add(&mut debit.debits_posted, posting.posted, &posting.debit)?;
-        add(&mut debit.debits_pending, posting.pending_delta, &posting.debit)?;
+        add(
+            &mut debit.debits_pending,
+            posting.pending_delta,
+            &posting.debit,
+        )?;
         let credit = self.account(&posting.credit)?;
         add(&mut credit.credits_posted, posting.posted, &posting.credit)?;
-        add(&mut credit.credits_pending, posting.pending_delta, &posting.credit)?;
+        add(
+            &mut credit.credits_pending,
+            posting.pending_delta,
+            &posting.credit,
+        )?;
         Ok(())
     }
 

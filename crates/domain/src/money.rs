@@ -13,9 +13,13 @@ pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
 /// Why a money operation was refused. Each variant has a stable snake_case code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("unknown currency code {0:?}: expected an ISO 4217 code with a minor unit, such as USD")]
+    #[error(
+        "unknown currency code {0:?}: expected an ISO 4217 code with a minor unit, such as USD"
+    )]
     UnknownCurrency(String),
-    #[error("malformed amount {0:?}: expected digits with an optional decimal point, such as 12.34")]
+    #[error(
+        "malformed amount {0:?}: expected digits with an optional decimal point, such as 12.34"
+    )]
     MalformedAmount(String),
     #[error("amount {amount:?} has more decimal places than {currency} allows ({exponent})")]
     ExcessPrecision {
@@ -124,19 +128,19 @@ impl Money {
             });
         }
         let scale = 10i64.pow(exponent);
-        let whole_value: i64 = whole
-            .trim_start_matches('0')
-            .parse::<i64>()
-            .or_else(|_| {
-                if whole.trim_start_matches('0').is_empty() {
-                    Ok(0)
-                } else {
-                    Err(MoneyError::Overflow)
-                }
-            })?;
+        let whole_value: i64 = whole.trim_start_matches('0').parse::<i64>().or_else(|_| {
+            if whole.trim_start_matches('0').is_empty() {
+                Ok(0)
+            } else {
+                Err(MoneyError::Overflow)
+            }
+        })?;
         let mut frac_value: i64 = 0;
         for i in 0..exponent as usize {
-            let digit = significant.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
+            let digit = significant
+                .as_bytes()
+                .get(i)
+                .map_or(0, |b| i64::from(b - b'0'));
             frac_value = frac_value * 10 + digit;
         }
         let minor = whole_value
@@ -171,7 +175,10 @@ impl Money {
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let sum = self.minor.checked_add(other.minor).ok_or(MoneyError::Overflow)?;
+        let sum = self
+            .minor
+            .checked_add(other.minor)
+            .ok_or(MoneyError::Overflow)?;
         Money::from_minor(sum, self.currency)
     }
 
@@ -253,16 +260,27 @@ mod tests {
             ("99999999999999999999999", "USD", Err("amount_overflow")),
         ];
         for (text, code, want) in table {
-            let got = Money::parse(text, cur(code)).map(Money::minor).map_err(|e| e.code());
+            let got = Money::parse(text, cur(code))
+                .map(Money::minor)
+                .map_err(|e| e.code());
             assert_eq!(&got, want, "{text} {code}");
         }
     }
 
     #[test]
     fn display_uses_the_exponent() {
-        assert_eq!(Money::from_minor(1230, cur("USD")).unwrap().to_string(), "12.30 USD");
-        assert_eq!(Money::from_minor(5, cur("KWD")).unwrap().to_string(), "0.005 KWD");
-        assert_eq!(Money::from_minor(500, cur("JPY")).unwrap().to_string(), "500 JPY");
+        assert_eq!(
+            Money::from_minor(1230, cur("USD")).unwrap().to_string(),
+            "12.30 USD"
+        );
+        assert_eq!(
+            Money::from_minor(5, cur("KWD")).unwrap().to_string(),
+            "0.005 KWD"
+        );
+        assert_eq!(
+            Money::from_minor(500, cur("JPY")).unwrap().to_string(),
+            "500 JPY"
+        );
     }
 
     #[test]
@@ -270,10 +288,22 @@ mod tests {
         let usd = |m| Money::from_minor(m, cur("USD")).unwrap();
         let eur = Money::from_minor(1, cur("EUR")).unwrap();
         assert_eq!(usd(2).checked_add(usd(3)).unwrap().minor(), 5);
-        assert_eq!(usd(2).checked_add(eur).unwrap_err().code(), "currency_mismatch");
-        assert_eq!(usd(2).checked_sub(usd(3)).unwrap_err().code(), "negative_result");
-        assert_eq!(usd(MAX_AMOUNT).checked_add(usd(1)).unwrap_err().code(), "amount_overflow");
-        assert_eq!(Money::from_minor(-1, cur("USD")).unwrap_err().code(), "negative_result");
+        assert_eq!(
+            usd(2).checked_add(eur).unwrap_err().code(),
+            "currency_mismatch"
+        );
+        assert_eq!(
+            usd(2).checked_sub(usd(3)).unwrap_err().code(),
+            "negative_result"
+        );
+        assert_eq!(
+            usd(MAX_AMOUNT).checked_add(usd(1)).unwrap_err().code(),
+            "amount_overflow"
+        );
+        assert_eq!(
+            Money::from_minor(-1, cur("USD")).unwrap_err().code(),
+            "negative_result"
+        );
     }
 
     #[test]

@@ -94,10 +94,16 @@ fn audit(b: &Book, journal: &[JournalEntry]) -> Vec<Breach> {
 #[test]
 fn every_rejection_is_named_and_changes_nothing() {
     let mut b = book();
-    b.execute(&tx("fund", vec![posted("clearing", "escrow", usd(1000))]), 1)
-        .unwrap();
-    b.execute(&tx("hold1", vec![pending("h1", "escrow", "seller", usd(300))]), 2)
-        .unwrap();
+    b.execute(
+        &tx("fund", vec![posted("clearing", "escrow", usd(1000))]),
+        1,
+    )
+    .unwrap();
+    b.execute(
+        &tx("hold1", vec![pending("h1", "escrow", "seller", usd(300))]),
+        2,
+    )
+    .unwrap();
     b.execute(&tx("void1", vec![void_hold("h1")]), 3).unwrap();
     let eur = Money::from_minor(5, cur("EUR")).unwrap();
     let table: Vec<(TransactionRequest, &str)> = vec![
@@ -106,25 +112,55 @@ fn every_rejection_is_named_and_changes_nothing() {
             tx("t", vec![posted("clearing", "escrow", usd(1)); 65]),
             "too_many_transfers",
         ),
-        (tx("t", vec![posted("clearing", "escrow", usd(0))]), "zero_amount"),
-        (tx("t", vec![posted("escrow", "escrow", usd(1))]), "same_account"),
-        (tx("t", vec![posted("nobody", "escrow", usd(1))]), "unknown_account"),
-        (tx("t", vec![posted("clearing", "escrow", eur)]), "cross_currency"),
-        (tx("t", vec![posted("clearing", "balance_eur", usd(1))]), "cross_currency"),
-        (tx("t", vec![posted("escrow", "seller", usd(1001))]), "insufficient_funds"),
+        (
+            tx("t", vec![posted("clearing", "escrow", usd(0))]),
+            "zero_amount",
+        ),
+        (
+            tx("t", vec![posted("escrow", "escrow", usd(1))]),
+            "same_account",
+        ),
+        (
+            tx("t", vec![posted("nobody", "escrow", usd(1))]),
+            "unknown_account",
+        ),
+        (
+            tx("t", vec![posted("clearing", "escrow", eur)]),
+            "cross_currency",
+        ),
+        (
+            tx("t", vec![posted("clearing", "balance_eur", usd(1))]),
+            "cross_currency",
+        ),
+        (
+            tx("t", vec![posted("escrow", "seller", usd(1001))]),
+            "insufficient_funds",
+        ),
         (
             // the second transfer fails: the first must not apply either
             tx(
                 "t",
-                vec![posted("clearing", "escrow", usd(5)), posted("seller", "escrow", usd(1))],
+                vec![
+                    posted("clearing", "escrow", usd(5)),
+                    posted("seller", "escrow", usd(1)),
+                ],
             ),
             "insufficient_funds",
         ),
-        (tx("fund", vec![posted("clearing", "escrow", usd(999))]), "transaction_id_conflict"),
-        (tx("t", vec![pending("h1", "escrow", "seller", usd(1))]), "hold_exists"),
+        (
+            tx("fund", vec![posted("clearing", "escrow", usd(999))]),
+            "transaction_id_conflict",
+        ),
+        (
+            tx("t", vec![pending("h1", "escrow", "seller", usd(1))]),
+            "hold_exists",
+        ),
         (tx("t", vec![post_hold("nope", None)]), "unknown_hold"),
         (tx("t", vec![void_hold("h1")]), "hold_already_resolved"),
-        (tx("t", vec![post_hold("h1", None)]), "hold_already_resolved"),
+        (
+            tx("t", vec![post_hold("h1", None)]),
+            "hold_already_resolved",
+        ),
     ];
     for (request, code) in table {
         let before = snapshot(&b);
@@ -141,7 +177,10 @@ fn balances_overflow_by_name() {
     let mut n = 0;
     let err = loop {
         n += 1;
-        match b.execute(&tx(&format!("big{n}"), vec![posted("clearing", "escrow", big)]), n) {
+        match b.execute(
+            &tx(&format!("big{n}"), vec![posted("clearing", "escrow", big)]),
+            n,
+        ) {
             Ok(_) => continue,
             Err(e) => break e,
         }
@@ -153,10 +192,16 @@ fn balances_overflow_by_name() {
 #[test]
 fn partial_post_releases_the_remainder_and_resolves_once() {
     let mut b = book();
-    b.execute(&tx("fund", vec![posted("clearing", "escrow", usd(1000))]), 1)
-        .unwrap();
-    b.execute(&tx("r", vec![pending("h", "escrow", "seller", usd(600))]), 2)
-        .unwrap();
+    b.execute(
+        &tx("fund", vec![posted("clearing", "escrow", usd(1000))]),
+        1,
+    )
+    .unwrap();
+    b.execute(
+        &tx("r", vec![pending("h", "escrow", "seller", usd(600))]),
+        2,
+    )
+    .unwrap();
     let escrow = b.account(&acc("escrow")).unwrap();
     assert_eq!((escrow.posted_balance(), escrow.available()), (1000, 400));
     // cannot spend what is reserved
@@ -175,7 +220,10 @@ fn partial_post_releases_the_remainder_and_resolves_once() {
     assert_eq!(b.account(&acc("seller")).unwrap().posted_balance(), 250);
     assert_eq!(
         b.hold(&HoldId::parse("h").unwrap()).unwrap().status,
-        HoldStatus::Posted { amount: 250, seq: 3 }
+        HoldStatus::Posted {
+            amount: 250,
+            seq: 3
+        }
     );
     let err = b.execute(&tx("p2", vec![void_hold("h")]), 5).unwrap_err();
     assert_eq!(err.code(), "hold_already_resolved");
@@ -203,14 +251,20 @@ fn entries_must_balance_per_currency() {
     };
     let err = TransactionRequest::from_entries(
         id.clone(),
-        vec![entry("clearing", Side::Debit, usd(10)), entry("escrow", Side::Credit, usd(9))],
+        vec![
+            entry("clearing", Side::Debit, usd(10)),
+            entry("escrow", Side::Credit, usd(9)),
+        ],
     )
     .unwrap_err();
     assert_eq!(err.code(), "unbalanced");
     let eur = Money::from_minor(10, cur("EUR")).unwrap();
     let err = TransactionRequest::from_entries(
         id.clone(),
-        vec![entry("clearing", Side::Debit, usd(10)), entry("balance_eur", Side::Credit, eur)],
+        vec![
+            entry("clearing", Side::Debit, usd(10)),
+            entry("balance_eur", Side::Credit, eur),
+        ],
     )
     .unwrap_err();
     assert_eq!(err.code(), "unbalanced");
@@ -226,7 +280,10 @@ fn entries_must_balance_per_currency() {
     .unwrap();
     assert_eq!(
         request.transfers,
-        vec![posted("clearing", "escrow", usd(7)), posted("clearing", "seller", usd(3))]
+        vec![
+            posted("clearing", "escrow", usd(7)),
+            posted("clearing", "seller", usd(3))
+        ]
     );
 }
 
@@ -244,8 +301,14 @@ fn auditor_sees_tampering() {
     let mut b = book();
     let mut journal = Vec::new();
     for (i, amount) in [100, 200, 300].into_iter().enumerate() {
-        b.execute(&tx(&format!("t{i}"), vec![posted("clearing", "escrow", usd(amount))]), 1)
-            .unwrap();
+        b.execute(
+            &tx(
+                &format!("t{i}"),
+                vec![posted("clearing", "escrow", usd(amount))],
+            ),
+            1,
+        )
+        .unwrap();
     }
     journal.extend(b.take_changes().entries);
     assert!(audit(&b, &journal).is_empty());
@@ -254,14 +317,24 @@ fn auditor_sees_tampering() {
     let mut edited = journal.clone();
     edited[1].postings[0].posted = 250;
     let breaches = audit(&b, &edited);
-    assert!(breaches.contains(&Breach::HashMismatch { seq: 2 }), "{breaches:?}");
-    assert!(breaches.iter().any(|x| matches!(x, Breach::BalanceMismatch { .. })));
+    assert!(
+        breaches.contains(&Breach::HashMismatch { seq: 2 }),
+        "{breaches:?}"
+    );
+    assert!(
+        breaches
+            .iter()
+            .any(|x| matches!(x, Breach::BalanceMismatch { .. }))
+    );
 
     // a deleted entry leaves a gap and a broken chain
     let mut deleted = journal.clone();
     deleted.remove(1);
     let breaches = audit(&b, &deleted);
-    assert!(breaches.contains(&Breach::SequenceGap { expected: 2, found: 3 }));
+    assert!(breaches.contains(&Breach::SequenceGap {
+        expected: 2,
+        found: 3
+    }));
     assert!(breaches.contains(&Breach::BrokenChain { seq: 3 }));
 }
 
@@ -269,12 +342,31 @@ fn auditor_sees_tampering() {
 
 #[derive(Debug, Clone)]
 enum Op {
-    Post { from: usize, to: usize, currency: usize, amount: i64 },
-    Reserve { from: usize, to: usize, currency: usize, amount: i64 },
-    PostHold { pick: usize, percent: Option<u8> },
-    VoidHold { pick: usize },
-    Retry { pick: usize },
-    ConflictingRetry { pick: usize },
+    Post {
+        from: usize,
+        to: usize,
+        currency: usize,
+        amount: i64,
+    },
+    Reserve {
+        from: usize,
+        to: usize,
+        currency: usize,
+        amount: i64,
+    },
+    PostHold {
+        pick: usize,
+        percent: Option<u8>,
+    },
+    VoidHold {
+        pick: usize,
+    },
+    Retry {
+        pick: usize,
+    },
+    ConflictingRetry {
+        pick: usize,
+    },
 }
 
 const CURRENCIES: [&str; 3] = ["USD", "JPY", "KWD"];

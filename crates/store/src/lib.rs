@@ -1,1 +1,310 @@
-//! x
+//! The holdback store: the only code that knows SQL.
+//!
+//! [`Store`] is one of two backends, an embedded SQLite file (the default) or PostgreSQL, chosen
+//! by URL. Both run the same migrations (one folder per backend, embedded in the binary) and the
+//! same SQL text wherever the two databases agree. Writes to the ledger go through the
+//! group-commit [`writer::Ledger`]: many callers' requests are decided together and committed in
+//! one durable transaction. Reads (balances, history, the audit) go straight to the pool.
+
+pub mod clock;
+mod postgres;
+mod rows;
+mod schema;
+mod sqlite;
+pub mod testing;
+pub mod writer;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use holdback_domain::audit::{AuditReport, Auditor, Breach};
+use holdback_domain::ledger::{Account, Head, Hold, JournalEntry, Posting};
+
+use holdback_domain::{AccountId, HoldId};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use writer::{Command, Ledger, Reply, WriteError};
+
+/// The default database: a SQLite file in the current folder.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:holdback.db";
+
+/// A failure of the store itself (not a business rejection). Its text is for logs, never for an
+/// API response.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is malformed: {0}")]
+    Corrupt(String),
+    #[error("the database changed under the writer: {0}")]
+    Conflict(&'static str),
+    #[error("bad database URL {0:?}")]
+    BadUrl(String),
+}
+
+/// A connection pool to one of the two backends.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Audits inside an open transaction `$tx`, paging through the journal so that memory stays
+/// bounded by the number of accounts and holds, not the length of the journal.
+macro_rules! audit_in {
+    ($tx:ident, $triggers_sql:expr) => {{
+        const PAGE: i64 = 10_000;
+        let head = rows::head(&sqlx::query(rows::SELECT_HEAD).fetch_one(&mut *$tx).await?)?;
+        let max_seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM journal")
+            .fetch_one(&mut *$tx)
+            .await?;
+        let mut auditor = Auditor::new();
+        let mut from = 1;
+        while from <= max_seq.unwrap_or(0) {
+            let entries = sqlx::query(rows::SELECT_JOURNAL_RANGE)
+                .bind(from)
+                .bind(from + PAGE)
+                .fetch_all(&mut *$tx)
+                .await?;
+            let postings = sqlx::query(rows::SELECT_POSTINGS_RANGE)
+                .bind(from)
+                .bind(from + PAGE)
+                .fetch_all(&mut *$tx)
+                .await?;
+            for e in rows::assemble_journal(&entries, &postings)? {
+                auditor.feed(&e);
+            }
+            from += PAGE;
+        }
+        let accounts = sqlx::query(rows::SELECT_ALL_ACCOUNTS)
+            .fetch_all(&mut *$tx)
+            .await?;
+        let accounts = accounts
+            .iter()
+            .map(rows::account)
+            .collect::<Result<Vec<_>, _>>()?;
+        let holds = sqlx::query(rows::SELECT_ALL_HOLDS)
+            .fetch_all(&mut *$tx)
+            .await?;
+        let holds = holds
+            .iter()
+            .map(rows::hold)
+            .collect::<Result<Vec<_>, _>>()?;
+        let triggers: Vec<String> = sqlx::query_scalar($triggers_sql)
+            .fetch_all(&mut *$tx)
+            .await?;
+        let mut report = auditor.finish(head, accounts, holds);
+        for name in GUARD_TRIGGERS {
+            if !triggers.iter().any(|t| t == name) {
+                report.breaches.push(Breach::GuardMissing {
+                    what: format!("trigger {name}"),
+                });
+            }
+        }
+        report
+    }};
+}
+
+/// Runs the same body against whichever pool the store holds: the body is type-checked once per
+/// backend, so shared SQL text stays shared.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::Store::Sqlite($pool) => $body,
+            $crate::Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// One line of an account's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryLine {
+    pub seq: i64,
+    pub idx: i32,
+    pub tx_id: String,
+    pub committed_at: i64,
+    pub posting: Posting,
+}
+
+/// A page of history and whether more follows.
+#[derive(Debug, Clone)]
+pub struct HistoryPage {
+    pub lines: Vec<HistoryLine>,
+    pub has_more: bool,
+}
+
+impl Store {
+    /// Connects to `postgres://…`/`postgresql://…`, or to a SQLite file given as `sqlite:PATH`
+    /// or a bare path. A SQLite file is created if missing; it runs in WAL mode with
+    /// `synchronous=FULL` and foreign keys on.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            return Ok(Store::Postgres(pool));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"));
+        let path = path.unwrap_or(url);
+        if path.is_empty() || path.contains('?') {
+            return Err(StoreError::BadUrl(url.to_string()));
+        }
+        let options = SqliteConnectOptions::from_str("sqlite:")
+            .map_err(|_| StoreError::BadUrl(url.to_string()))?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(Store::Sqlite(pool))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies the embedded migrations that have not run yet. Safe to run from several nodes at
+    /// once, and safe to run again.
+    pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
+        schema::migrate(self).await
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+
+    pub async fn head(&self) -> Result<Head, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(rows::SELECT_HEAD).fetch_one(pool).await?;
+            rows::head(&row)
+        })
+    }
+
+    pub async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(rows::SELECT_ACCOUNT_BY_ID)
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(rows::account).transpose()
+        })
+    }
+
+    pub async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(rows::SELECT_HOLD_BY_ID)
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(rows::hold).transpose()
+        })
+    }
+
+    /// The postings that touched `account`, oldest first, after the cursor `(seq, idx)`.
+    pub async fn history(
+        &self,
+        account: &AccountId,
+        after: Option<(i64, i32)>,
+        limit: u32,
+    ) -> Result<HistoryPage, StoreError> {
+        let (seq, idx) = after.unwrap_or((0, -1));
+        let limit = i64::from(limit.clamp(1, 1000));
+        let mut lines = with_pool!(self, pool => {
+            let rows = sqlx::query(rows::SELECT_HISTORY)
+                .bind(account.as_str())
+                .bind(seq)
+                .bind(idx)
+                .bind(limit + 1)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(rows::history_line).collect::<Result<Vec<_>, _>>()?
+        });
+        let has_more = lines.len() as i64 > limit;
+        lines.truncate(limit as usize);
+        Ok(HistoryPage { lines, has_more })
+    }
+
+    /// Journal entries with `from <= seq < to`, with their postings, in sequence order.
+    pub async fn journal_range(&self, from: i64, to: i64) -> Result<Vec<JournalEntry>, StoreError> {
+        with_pool!(self, pool => {
+            let entries = sqlx::query(rows::SELECT_JOURNAL_RANGE)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+            let postings = sqlx::query(rows::SELECT_POSTINGS_RANGE)
+                .bind(from)
+                .bind(to)
+                .fetch_all(pool)
+                .await?;
+            rows::assemble_journal(&entries, &postings)
+        })
+    }
+
+    pub async fn all_accounts(&self) -> Result<Vec<Account>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(rows::SELECT_ALL_ACCOUNTS).fetch_all(pool).await?;
+            rows.iter().map(rows::account).collect()
+        })
+    }
+
+    pub async fn all_holds(&self) -> Result<Vec<Hold>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(rows::SELECT_ALL_HOLDS).fetch_all(pool).await?;
+            rows.iter().map(rows::hold).collect()
+        })
+    }
+
+    /// Re-checks every ledger invariant over the whole database (see `holdback ledger verify`).
+    /// Reads one consistent snapshot: on SQLite a read transaction, on PostgreSQL a
+    /// repeatable-read transaction.
+    pub async fn audit(&self) -> Result<AuditReport, StoreError> {
+        match self {
+            Store::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                let report = audit_in!(tx, sqlite::SELECT_TRIGGER_NAMES);
+                tx.rollback().await?;
+                Ok(report)
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?;
+                let report = audit_in!(tx, postgres::SELECT_TRIGGER_NAMES);
+                tx.rollback().await?;
+                Ok(report)
+            }
+        }
+    }
+
+    /// Runs raw SQL. For tests and tooling that must reach past the API (to prove that the
+    /// database refuses tampering, say); never used by the application.
+    #[doc(hidden)]
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        with_pool!(self, pool => Ok(sqlx::raw_sql(sql).execute(pool).await?.rows_affected()))
+    }
+}
+
+/// The names of the triggers that make the journal append-only and holds resolve once.
+pub(crate) const GUARD_TRIGGERS: &[&str] = &[
+    "journal_no_update",
+    "postings_no_update",
+    "holds_resolve_once",
+];

@@ -1,0 +1,266 @@
+//! PostgreSQL-only statements: the batch commit with the head row locked `FOR UPDATE`, prefetch
+//! with `= ANY($1)`, and bulk writes with `UNNEST` (one round trip per table per batch).
+
+use holdback_domain::ledger::{Book, Changes};
+use sqlx::postgres::{PgConnection, PgPool};
+
+use crate::writer::{Command, Reply, Wanted, WriteError, conflict, decide};
+use crate::{StoreError, rows};
+
+pub(crate) const SELECT_TRIGGER_NAMES: &str =
+    "SELECT tgname::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname";
+
+pub(crate) async fn commit_batch(
+    pool: &PgPool,
+    commands: &[&Command],
+    now: i64,
+) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let mut book = prefetch(&mut tx, &Wanted::of(commands)).await?;
+    let (replies, changes) = decide(&mut book, commands, now);
+    if !changes.is_empty() {
+        persist(&mut tx, &changes).await?;
+    }
+    tx.commit().await?;
+    Ok(replies)
+}
+
+fn strings<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
+    ids.map(str::to_string).collect()
+}
+
+async fn prefetch(conn: &mut PgConnection, wanted: &Wanted) -> Result<Book, StoreError> {
+    // The head lock serialises every ledger batch across all nodes, so what follows is read
+    // and written by this batch alone.
+    let head =
+        sqlx::query("SELECT seq, hash, committed_at FROM ledger_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *conn)
+            .await?;
+    let mut book = Book::new(rows::head(&head)?);
+    let mut account_ids = wanted.accounts.clone();
+    if !wanted.holds.is_empty() {
+        let held = sqlx::query(
+            "SELECT id, debit_account, credit_account, currency, amount, status, posted_amount, \
+             created_seq, resolved_seq FROM holds WHERE id = ANY($1)",
+        )
+        .bind(strings(wanted.holds.iter().map(|h| h.as_str())))
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &held {
+            let hold = rows::hold(row)?;
+            account_ids.insert(hold.debit.clone());
+            account_ids.insert(hold.credit.clone());
+            book.load_hold(hold);
+        }
+    }
+    if !wanted.transactions.is_empty() {
+        let known = sqlx::query(
+            "SELECT seq, tx_id, fingerprint, committed_at, prev_hash, hash FROM journal \
+             WHERE tx_id = ANY($1)",
+        )
+        .bind(strings(wanted.transactions.iter().map(|t| t.as_str())))
+        .fetch_all(&mut *conn)
+        .await?;
+        for entry in rows::assemble_journal(&known, &[])? {
+            book.load_transaction(entry.fingerprint, entry.receipt());
+        }
+    }
+    if !account_ids.is_empty() {
+        let accounts = sqlx::query(
+            "SELECT id, kind, currency, bounded, debits_posted, credits_posted, debits_pending, \
+             credits_pending, created_at FROM accounts WHERE id = ANY($1)",
+        )
+        .bind(strings(account_ids.iter().map(|a| a.as_str())))
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &accounts {
+            book.load_account(rows::account(row)?);
+        }
+    }
+    Ok(book)
+}
+
+async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), StoreError> {
+    for a in &changes.opened_accounts {
+        sqlx::query(rows::INSERT_ACCOUNT)
+            .bind(a.spec.id.as_str())
+            .bind(a.spec.kind.code())
+            .bind(a.spec.currency.code())
+            .bind(a.spec.bounded)
+            .bind(a.created_at)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !changes.entries.is_empty() {
+        let e = &changes.entries;
+        sqlx::query(
+            "INSERT INTO journal (seq, tx_id, fingerprint, committed_at, prev_hash, hash) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
+             $5::text[], $6::text[])",
+        )
+        .bind(e.iter().map(|e| e.seq).collect::<Vec<_>>())
+        .bind(e.iter().map(|e| e.tx_id.to_string()).collect::<Vec<_>>())
+        .bind(e.iter().map(|e| e.fingerprint.to_hex()).collect::<Vec<_>>())
+        .bind(e.iter().map(|e| e.committed_at).collect::<Vec<_>>())
+        .bind(e.iter().map(|e| e.prev_hash.to_hex()).collect::<Vec<_>>())
+        .bind(e.iter().map(|e| e.hash.to_hex()).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+        let postings: Vec<_> = e
+            .iter()
+            .flat_map(|e| {
+                e.postings
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, p)| (e.seq, i as i64, p))
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, credit_account, \
+             currency, posted, pending_delta) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::bigint[], $9::bigint[])",
+        )
+        .bind(postings.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
+        .bind(postings.iter().map(|(_, i, _)| *i).collect::<Vec<_>>())
+        .bind(
+            postings
+                .iter()
+                .map(|(_, _, p)| p.kind.code())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            postings
+                .iter()
+                .map(|(_, _, p)| p.hold.as_ref().map(|h| h.to_string()))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            postings
+                .iter()
+                .map(|(_, _, p)| p.debit.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            postings
+                .iter()
+                .map(|(_, _, p)| p.credit.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            postings
+                .iter()
+                .map(|(_, _, p)| p.currency.code())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            postings
+                .iter()
+                .map(|(_, _, p)| p.posted)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            postings
+                .iter()
+                .map(|(_, _, p)| p.pending_delta)
+                .collect::<Vec<_>>(),
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let moved: Vec<_> = changes
+        .opened_accounts
+        .iter()
+        .chain(&changes.updated_accounts)
+        .filter(|a| {
+            a.debits_posted != 0
+                || a.credits_posted != 0
+                || a.debits_pending != 0
+                || a.credits_pending != 0
+        })
+        .collect();
+    if !moved.is_empty() {
+        sqlx::query(
+            "UPDATE accounts AS a SET debits_posted = u.dp, credits_posted = u.cp, \
+             debits_pending = u.dq, credits_pending = u.cq \
+             FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) \
+             AS u(id, dp, cp, dq, cq) WHERE a.id = u.id",
+        )
+        .bind(
+            moved
+                .iter()
+                .map(|a| a.spec.id.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .bind(moved.iter().map(|a| a.debits_posted).collect::<Vec<_>>())
+        .bind(moved.iter().map(|a| a.credits_posted).collect::<Vec<_>>())
+        .bind(moved.iter().map(|a| a.debits_pending).collect::<Vec<_>>())
+        .bind(moved.iter().map(|a| a.credits_pending).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !changes.opened_holds.is_empty() {
+        let h = &changes.opened_holds;
+        let cols: Vec<_> = h
+            .iter()
+            .map(|h| rows::hold_status_columns(h.status))
+            .collect();
+        sqlx::query(
+            "INSERT INTO holds (id, debit_account, credit_account, currency, amount, status, \
+             posted_amount, created_seq, resolved_seq) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+             $6::text[], $7::bigint[], $8::bigint[], $9::bigint[])",
+        )
+        .bind(h.iter().map(|h| h.id.to_string()).collect::<Vec<_>>())
+        .bind(h.iter().map(|h| h.debit.to_string()).collect::<Vec<_>>())
+        .bind(h.iter().map(|h| h.credit.to_string()).collect::<Vec<_>>())
+        .bind(
+            h.iter()
+                .map(|h| h.amount.currency().code())
+                .collect::<Vec<_>>(),
+        )
+        .bind(h.iter().map(|h| h.amount.minor()).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.0).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.1).collect::<Vec<_>>())
+        .bind(h.iter().map(|h| h.created_seq).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.2).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !changes.resolved_holds.is_empty() {
+        let h = &changes.resolved_holds;
+        let cols: Vec<_> = h
+            .iter()
+            .map(|h| rows::hold_status_columns(h.status))
+            .collect();
+        let done = sqlx::query(
+            "UPDATE holds AS h SET status = u.status, posted_amount = u.posted, \
+             resolved_seq = u.resolved \
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bigint[]) \
+             AS u(id, status, posted, resolved) WHERE h.id = u.id AND h.status = 'open'",
+        )
+        .bind(h.iter().map(|h| h.id.to_string()).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.0).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.1).collect::<Vec<_>>())
+        .bind(cols.iter().map(|c| c.2).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() != h.len() as u64 {
+            return Err(conflict("a hold resolved by this batch was not open"));
+        }
+    }
+    if let Some(head) = changes.head {
+        let first = changes.entries.first().map_or(head.seq, |e| e.seq);
+        let done = sqlx::query(rows::UPDATE_HEAD)
+            .bind(head.seq)
+            .bind(head.hash.to_hex())
+            .bind(head.committed_at)
+            .bind(first - 1)
+            .execute(&mut *conn)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(conflict("the journal head moved during the batch"));
+        }
+    }
+    Ok(())
+}

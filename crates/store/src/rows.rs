@@ -1,0 +1,205 @@
+//! SQL text both backends share, and the decoding of rows into domain types.
+
+use std::collections::BTreeMap;
+
+use holdback_domain::ledger::{
+    Account, AccountKind, AccountSpec, Hash, Head, Hold, HoldStatus, JournalEntry, Posting,
+    PostingKind,
+};
+use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
+use sqlx::Row as _;
+
+use crate::{HistoryLine, StoreError};
+
+pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash, committed_at FROM ledger_head WHERE id = 1";
+
+pub(crate) const SELECT_ACCOUNT_BY_ID: &str = "SELECT id, kind, currency, bounded, \
+     debits_posted, credits_posted, debits_pending, credits_pending, created_at \
+     FROM accounts WHERE id = $1";
+pub(crate) const SELECT_ALL_ACCOUNTS: &str = "SELECT id, kind, currency, bounded, \
+     debits_posted, credits_posted, debits_pending, credits_pending, created_at \
+     FROM accounts ORDER BY id";
+
+pub(crate) const SELECT_HOLD_BY_ID: &str = "SELECT id, debit_account, credit_account, currency, \
+     amount, status, posted_amount, created_seq, resolved_seq FROM holds WHERE id = $1";
+pub(crate) const SELECT_ALL_HOLDS: &str = "SELECT id, debit_account, credit_account, currency, \
+     amount, status, posted_amount, created_seq, resolved_seq FROM holds ORDER BY id";
+
+pub(crate) const SELECT_JOURNAL_RANGE: &str = "SELECT seq, tx_id, fingerprint, committed_at, \
+     prev_hash, hash FROM journal WHERE seq >= $1 AND seq < $2 ORDER BY seq";
+pub(crate) const SELECT_POSTINGS_RANGE: &str = "SELECT seq, idx, kind, hold_id, debit_account, \
+     credit_account, currency, posted, pending_delta FROM postings \
+     WHERE seq >= $1 AND seq < $2 ORDER BY seq, idx";
+
+pub(crate) const SELECT_HISTORY: &str = "SELECT p.seq, p.idx, p.kind, p.hold_id, \
+     p.debit_account, p.credit_account, p.currency, p.posted, p.pending_delta, \
+     j.tx_id, j.committed_at \
+     FROM postings p JOIN journal j ON j.seq = p.seq \
+     WHERE (p.debit_account = $1 OR p.credit_account = $1) \
+       AND (p.seq > $2 OR (p.seq = $2 AND p.idx > $3)) \
+     ORDER BY p.seq, p.idx LIMIT $4";
+
+pub(crate) const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, kind, currency, bounded, \
+     debits_posted, credits_posted, debits_pending, credits_pending, created_at) \
+     VALUES ($1, $2, $3, $4, 0, 0, 0, 0, $5)";
+pub(crate) const UPDATE_HEAD: &str = "UPDATE ledger_head SET seq = $1, hash = $2, \
+     committed_at = $3 WHERE id = 1 AND seq = $4";
+
+/// Column access shared by `SqliteRow` and `PgRow`.
+pub(crate) trait Get {
+    fn int(&self, column: &str) -> Result<i64, StoreError>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError>;
+    fn text(&self, column: &str) -> Result<String, StoreError>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    fn flag(&self, column: &str) -> Result<bool, StoreError>;
+}
+
+macro_rules! impl_get {
+    ($row:ty) => {
+        impl Get for $row {
+            fn int(&self, column: &str) -> Result<i64, StoreError> {
+                Ok(self.try_get::<i64, _>(column)?)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+                Ok(self.try_get::<Option<i64>, _>(column)?)
+            }
+            fn text(&self, column: &str) -> Result<String, StoreError> {
+                Ok(self.try_get::<String, _>(column)?)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+                Ok(self.try_get::<Option<String>, _>(column)?)
+            }
+            fn flag(&self, column: &str) -> Result<bool, StoreError> {
+                Ok(self.try_get::<bool, _>(column)?)
+            }
+        }
+    };
+}
+impl_get!(sqlx::sqlite::SqliteRow);
+impl_get!(sqlx::postgres::PgRow);
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn account_id(text: String) -> Result<AccountId, StoreError> {
+    AccountId::parse(&text).map_err(corrupt)
+}
+
+fn currency(text: String) -> Result<Currency, StoreError> {
+    Currency::parse(&text).map_err(corrupt)
+}
+
+fn hash(text: String) -> Result<Hash, StoreError> {
+    Hash::from_hex(&text).ok_or_else(|| corrupt(format!("bad hash {text:?}")))
+}
+
+pub(crate) fn head(row: &impl Get) -> Result<Head, StoreError> {
+    Ok(Head {
+        seq: row.int("seq")?,
+        hash: hash(row.text("hash")?)?,
+        committed_at: row.int("committed_at")?,
+    })
+}
+
+pub(crate) fn account(row: &impl Get) -> Result<Account, StoreError> {
+    Ok(Account {
+        spec: AccountSpec {
+            id: account_id(row.text("id")?)?,
+            kind: AccountKind::parse(&row.text("kind")?).map_err(corrupt)?,
+            currency: currency(row.text("currency")?)?,
+            bounded: row.flag("bounded")?,
+        },
+        debits_posted: row.int("debits_posted")?,
+        credits_posted: row.int("credits_posted")?,
+        debits_pending: row.int("debits_pending")?,
+        credits_pending: row.int("credits_pending")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn hold(row: &impl Get) -> Result<Hold, StoreError> {
+    let currency = currency(row.text("currency")?)?;
+    let status = match (
+        row.text("status")?.as_str(),
+        row.opt_int("posted_amount")?,
+        row.opt_int("resolved_seq")?,
+    ) {
+        ("open", None, None) => HoldStatus::Open,
+        ("posted", Some(amount), Some(seq)) => HoldStatus::Posted { amount, seq },
+        ("voided", None, Some(seq)) => HoldStatus::Voided { seq },
+        (status, _, _) => return Err(corrupt(format!("hold status {status:?}"))),
+    };
+    Ok(Hold {
+        id: HoldId::parse(&row.text("id")?).map_err(corrupt)?,
+        debit: account_id(row.text("debit_account")?)?,
+        credit: account_id(row.text("credit_account")?)?,
+        amount: Money::from_minor(row.int("amount")?, currency).map_err(corrupt)?,
+        created_seq: row.int("created_seq")?,
+        status,
+    })
+}
+
+/// The stored columns of a hold status: (status, posted_amount, resolved_seq).
+pub(crate) fn hold_status_columns(status: HoldStatus) -> (&'static str, Option<i64>, Option<i64>) {
+    match status {
+        HoldStatus::Open => ("open", None, None),
+        HoldStatus::Posted { amount, seq } => ("posted", Some(amount), Some(seq)),
+        HoldStatus::Voided { seq } => ("voided", None, Some(seq)),
+    }
+}
+
+pub(crate) fn posting(row: &impl Get) -> Result<Posting, StoreError> {
+    let kind = row.text("kind")?;
+    Ok(Posting {
+        kind: PostingKind::parse(&kind).ok_or_else(|| corrupt(format!("posting kind {kind:?}")))?,
+        hold: row
+            .opt_text("hold_id")?
+            .map(|h| HoldId::parse(&h).map_err(corrupt))
+            .transpose()?,
+        debit: account_id(row.text("debit_account")?)?,
+        credit: account_id(row.text("credit_account")?)?,
+        currency: currency(row.text("currency")?)?,
+        posted: row.int("posted")?,
+        pending_delta: row.int("pending_delta")?,
+    })
+}
+
+pub(crate) fn history_line(row: &impl Get) -> Result<HistoryLine, StoreError> {
+    Ok(HistoryLine {
+        seq: row.int("seq")?,
+        idx: i32::try_from(row.int("idx")?).map_err(corrupt)?,
+        tx_id: row.text("tx_id")?,
+        committed_at: row.int("committed_at")?,
+        posting: posting(row)?,
+    })
+}
+
+/// Joins journal rows with their postings (both ordered by seq).
+pub(crate) fn assemble_journal<R: Get>(
+    entries: &[R],
+    postings: &[R],
+) -> Result<Vec<JournalEntry>, StoreError> {
+    let mut by_seq: BTreeMap<i64, Vec<Posting>> = BTreeMap::new();
+    for row in postings {
+        by_seq
+            .entry(row.int("seq")?)
+            .or_default()
+            .push(posting(row)?);
+    }
+    entries
+        .iter()
+        .map(|row| {
+            let seq = row.int("seq")?;
+            Ok(JournalEntry {
+                seq,
+                tx_id: TxId::parse(&row.text("tx_id")?).map_err(corrupt)?,
+                fingerprint: hash(row.text("fingerprint")?)?,
+                committed_at: row.int("committed_at")?,
+                prev_hash: hash(row.text("prev_hash")?)?,
+                hash: hash(row.text("hash")?)?,
+                postings: by_seq.remove(&seq).unwrap_or_default(),
+            })
+        })
+        .collect()
+}

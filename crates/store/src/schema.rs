@@ -1,0 +1,80 @@
+//! Migrations, embedded in the binary: one folder per backend, applied in order, each in its own
+//! transaction together with the row that records it.
+
+use sqlx::Executor as _;
+
+use crate::{Store, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "0001_ledger",
+    sqlite: include_str!("../migrations/sqlite/0001_ledger.sql"),
+    postgres: include_str!("../migrations/postgres/0001_ledger.sql"),
+}];
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\
+     version BIGINT PRIMARY KEY, name TEXT NOT NULL)";
+
+const RECORD: &str = "INSERT INTO holdback_migrations (version, name) VALUES ($1, $2)";
+
+pub(crate) async fn migrate(store: &Store) -> Result<Vec<&'static str>, StoreError> {
+    let mut applied = Vec::new();
+    match store {
+        Store::Sqlite(pool) => {
+            pool.execute(CREATE_TABLE).await?;
+            for m in MIGRATIONS {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let done: Option<i64> = sqlx::query_scalar(
+                    "SELECT version FROM holdback_migrations WHERE version = $1",
+                )
+                .bind(m.version)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if done.is_none() {
+                    sqlx::raw_sql(m.sqlite).execute(&mut *tx).await?;
+                    sqlx::query(RECORD)
+                        .bind(m.version)
+                        .bind(m.name)
+                        .execute(&mut *tx)
+                        .await?;
+                    applied.push(m.name);
+                }
+                tx.commit().await?;
+            }
+        }
+        Store::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            // Several nodes may start at once: one migrates, the others wait and find it done.
+            sqlx::query("SELECT pg_advisory_xact_lock(7246801)")
+                .execute(&mut *tx)
+                .await?;
+            tx.execute(CREATE_TABLE).await?;
+            for m in MIGRATIONS {
+                let done: Option<i64> = sqlx::query_scalar(
+                    "SELECT version FROM holdback_migrations WHERE version = $1",
+                )
+                .bind(m.version)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if done.is_none() {
+                    sqlx::raw_sql(m.postgres).execute(&mut *tx).await?;
+                    sqlx::query(RECORD)
+                        .bind(m.version)
+                        .bind(m.name)
+                        .execute(&mut *tx)
+                        .await?;
+                    applied.push(m.name);
+                }
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(applied)
+}

@@ -1,0 +1,201 @@
+//! Group commit: one writer task per process takes every queued ledger request, decides them all
+//! against one prefetched [`Book`], and commits the result in one durable database transaction.
+//!
+//! A caller is answered only after the transaction holding its request has committed. A request
+//! the ledger rejects is answered with its rejection and leaves the batch untouched: the book
+//! applies a transaction wholly or not at all, so the others in the batch go ahead. If the commit
+//! itself fails, every caller in that batch is told the write is unavailable, and nothing of the
+//! batch was written; retrying with the same transaction id is safe.
+//!
+//! Several processes may write to one PostgreSQL database: each batch first locks the journal
+//! head row, which serialises batches across nodes and keeps the sequence gapless. On SQLite the
+//! batch runs under `BEGIN IMMEDIATE`, which does the same across processes.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use holdback_domain::ledger::{
+    AccountOutcome, AccountSpec, Book, Changes, LedgerError, Outcome, TransactionRequest,
+};
+use holdback_domain::{AccountId, HoldId, TxId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::Clock;
+use crate::{Store, StoreError, postgres, sqlite};
+
+/// Most requests decided and committed together.
+pub const MAX_BATCH: usize = 1024;
+
+/// A write to the ledger.
+#[derive(Debug, Clone)]
+pub enum Command {
+    OpenAccount(AccountSpec),
+    Transact(TransactionRequest),
+}
+
+/// The answer to a command that was not rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Account(AccountOutcome),
+    Transaction(Outcome),
+}
+
+/// Why a write did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The ledger refused the request by name; nothing was written.
+    #[error(transparent)]
+    Rejected(#[from] LedgerError),
+    /// The database failed; nothing of the batch was written (or, if the failure came during the
+    /// commit itself, the outcome is unknown). Retry with the same id.
+    #[error("ledger unavailable: {0}")]
+    Unavailable(String),
+}
+
+type Job = (Command, oneshot::Sender<Result<Reply, WriteError>>);
+
+/// A handle to the process's ledger writer. Cheap to clone; the writer stops when every handle
+/// is dropped.
+#[derive(Clone)]
+pub struct Ledger {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Ledger {
+    /// Starts the writer task for `store`. Call once per process and share the handle.
+    pub fn start(store: Store, clock: Arc<dyn Clock>) -> Ledger {
+        Ledger::start_with_batch(store, clock, MAX_BATCH)
+    }
+
+    /// As [`Ledger::start`], with at most `max_batch` requests per commit (1 turns group commit
+    /// off, for measurements).
+    pub fn start_with_batch(store: Store, clock: Arc<dyn Clock>, max_batch: usize) -> Ledger {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        tokio::spawn(run(store, clock, rx, max_batch.max(1)));
+        Ledger { tx }
+    }
+
+    pub async fn submit(&self, command: Command) -> Result<Reply, WriteError> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.tx
+            .send((command, reply_tx))
+            .await
+            .map_err(|_| WriteError::Unavailable("the ledger writer has stopped".into()))?;
+        reply_rx
+            .await
+            .map_err(|_| WriteError::Unavailable("the ledger writer has stopped".into()))?
+    }
+
+    pub async fn open_account(&self, spec: AccountSpec) -> Result<AccountOutcome, WriteError> {
+        match self.submit(Command::OpenAccount(spec)).await? {
+            Reply::Account(outcome) => Ok(outcome),
+            Reply::Transaction(_) => Err(WriteError::Unavailable("mismatched reply".into())),
+        }
+    }
+
+    pub async fn transact(&self, request: TransactionRequest) -> Result<Outcome, WriteError> {
+        match self.submit(Command::Transact(request)).await? {
+            Reply::Transaction(outcome) => Ok(outcome),
+            Reply::Account(_) => Err(WriteError::Unavailable("mismatched reply".into())),
+        }
+    }
+}
+
+async fn run(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<Job>, max: usize) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(max);
+    while rx.recv_many(&mut jobs, max).await > 0 {
+        let commands: Vec<&Command> = jobs.iter().map(|(c, _)| c).collect();
+        let now = clock.now_ms();
+        let result = match &store {
+            Store::Sqlite(pool) => sqlite::commit_batch(pool, &commands, now).await,
+            Store::Postgres(pool) => postgres::commit_batch(pool, &commands, now).await,
+        };
+        match result {
+            Ok(replies) => {
+                for ((_, reply_tx), reply) in jobs.drain(..).zip(replies) {
+                    let _ = reply_tx.send(reply);
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                eprintln!("holdback: ledger batch of {} failed: {message}", jobs.len());
+                for (_, reply_tx) in jobs.drain(..) {
+                    let _ = reply_tx.send(Err(WriteError::Unavailable(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// What a batch must prefetch: the ids its commands name.
+#[derive(Debug, Default)]
+pub(crate) struct Wanted {
+    pub accounts: BTreeSet<AccountId>,
+    pub holds: BTreeSet<HoldId>,
+    pub transactions: BTreeSet<TxId>,
+}
+
+impl Wanted {
+    pub fn of(commands: &[&Command]) -> Wanted {
+        let mut wanted = Wanted::default();
+        for command in commands {
+            match command {
+                Command::OpenAccount(spec) => {
+                    wanted.accounts.insert(spec.id.clone());
+                }
+                Command::Transact(request) => {
+                    wanted.transactions.insert(request.id.clone());
+                    wanted.accounts.extend(request.accounts().cloned());
+                    wanted.holds.extend(request.holds().cloned());
+                }
+            }
+        }
+        wanted
+    }
+}
+
+/// The pure middle of a batch: decide every command against the prefetched book.
+pub(crate) fn decide(
+    book: &mut Book,
+    commands: &[&Command],
+    now: i64,
+) -> (Vec<Result<Reply, WriteError>>, Changes) {
+    let replies = commands
+        .iter()
+        .map(|command| match command {
+            Command::OpenAccount(spec) => book
+                .open_account(spec.clone(), now)
+                .map(Reply::Account)
+                .map_err(WriteError::from),
+            Command::Transact(request) => book
+                .execute(request, now)
+                .map(Reply::Transaction)
+                .map_err(WriteError::from),
+        })
+        .collect();
+    (replies, book.take_changes())
+}
+
+/// Renders ids as a JSON array of strings (for SQLite's `json_each`).
+pub(crate) fn json_array<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::from("[");
+    for (i, id) in ids.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for ch in id.chars() {
+            if ch == '"' || ch == '\\' {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        out.push('"');
+    }
+    out.push(']');
+    out
+}
+
+pub(crate) fn conflict(what: &'static str) -> StoreError {
+    StoreError::Conflict(what)
+}

@@ -1,0 +1,467 @@
+//! The store contract: every test runs against SQLite, and against PostgreSQL when
+//! `HOLDBACK_TEST_POSTGRES_URL` is set (otherwise a visible SKIPPED line is printed).
+
+use std::sync::Arc;
+
+use holdback_domain::ledger::{
+    AccountKind, AccountOutcome, AccountSpec, HoldStatus, Outcome, TransactionRequest,
+    TransferRequest,
+};
+use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
+use holdback_store::clock::{Clock, ManualClock};
+use holdback_store::testing::TestDb;
+use holdback_store::{Ledger, Store, WriteError};
+
+fn acc(id: &str) -> AccountId {
+    AccountId::parse(id).unwrap()
+}
+fn usd(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::parse("USD").unwrap()).unwrap()
+}
+fn posted(id: &str, debit: &str, credit: &str, amount: Money) -> TransactionRequest {
+    TransactionRequest {
+        id: TxId::parse(id).unwrap(),
+        transfers: vec![TransferRequest::Posted {
+            debit: acc(debit),
+            credit: acc(credit),
+            amount,
+        }],
+    }
+}
+
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(ManualClock::new(1_700_000_000_000))
+}
+
+async fn open(ledger: &Ledger, id: &str, kind: AccountKind, currency: &str, bounded: bool) {
+    let spec = AccountSpec {
+        id: acc(id),
+        kind,
+        currency: Currency::parse(currency).unwrap(),
+        bounded,
+    };
+    ledger.open_account(spec).await.unwrap();
+}
+
+/// A store with a USD clearing account, a bounded USD escrow and seller payable, a EUR balance.
+async fn setup(db: &TestDb) -> (Store, Ledger) {
+    let store = db.store().await;
+    let ledger = Ledger::start(store.clone(), clock());
+    open(
+        &ledger,
+        "clearing",
+        AccountKind::BuyerPaymentClearing,
+        "USD",
+        false,
+    )
+    .await;
+    open(&ledger, "escrow", AccountKind::Escrow, "USD", true).await;
+    open(&ledger, "seller", AccountKind::SellerPayable, "USD", true).await;
+    open(
+        &ledger,
+        "balance_eur",
+        AccountKind::CustomerBalance,
+        "EUR",
+        true,
+    )
+    .await;
+    (store, ledger)
+}
+
+async fn assert_clean(store: &Store) {
+    let report = store.audit().await.unwrap();
+    assert!(
+        report.is_clean(),
+        "{}: {:?}",
+        store.backend(),
+        report.breaches
+    );
+}
+
+#[tokio::test]
+async fn migrations_run_once_and_again_safely() {
+    for db in TestDb::all("migrations_run_once_and_again_safely").await {
+        let store = Store::connect(&db.url).await.unwrap();
+        assert_eq!(store.migrate().await.unwrap(), vec!["0001_ledger"]);
+        assert!(store.migrate().await.unwrap().is_empty());
+        let again = Store::connect(&db.url).await.unwrap();
+        assert!(again.migrate().await.unwrap().is_empty());
+        assert_clean(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn accounts_transfers_balances_and_history() {
+    for db in TestDb::all("accounts_transfers_balances_and_history").await {
+        let (store, ledger) = setup(&db).await;
+        let b = db.backend();
+        // opening the same account again is "exists"; a different spec is a conflict
+        let same = AccountSpec {
+            id: acc("escrow"),
+            kind: AccountKind::Escrow,
+            currency: Currency::parse("USD").unwrap(),
+            bounded: true,
+        };
+        assert_eq!(
+            ledger.open_account(same.clone()).await.unwrap(),
+            AccountOutcome::Exists
+        );
+        let other = AccountSpec {
+            bounded: false,
+            ..same
+        };
+        let err = ledger.open_account(other).await.unwrap_err();
+        assert!(
+            matches!(&err, WriteError::Rejected(e) if e.code() == "account_conflict"),
+            "{b}"
+        );
+
+        for i in 0..25 {
+            let r = ledger
+                .transact(posted(&format!("t{i}"), "clearing", "escrow", usd(100 + i)))
+                .await
+                .unwrap();
+            assert_eq!(r.receipt().seq, i + 1, "{b}: gapless sequence");
+        }
+        let escrow = store.account(&acc("escrow")).await.unwrap().unwrap();
+        let total: i64 = (0..25).map(|i| 100 + i).sum();
+        assert_eq!(escrow.posted_balance(), i128::from(total), "{b}");
+        let clearing = store.account(&acc("clearing")).await.unwrap().unwrap();
+        assert_eq!(clearing.posted_balance(), i128::from(total), "{b}");
+
+        // cursor pagination walks all 25 lines in order, 10 at a time
+        let mut seen = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.history(&acc("escrow"), cursor, 10).await.unwrap();
+            seen.extend(page.lines.iter().map(|l| l.posting.posted));
+            cursor = page.lines.last().map(|l| (l.seq, l.idx));
+            if !page.has_more {
+                break;
+            }
+        }
+        assert_eq!(seen, (0..25).map(|i| 100 + i).collect::<Vec<_>>(), "{b}");
+        assert!(
+            store
+                .history(&acc("seller"), None, 10)
+                .await
+                .unwrap()
+                .lines
+                .is_empty()
+        );
+        assert_clean(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn two_phase_holds_resolve_exactly_once() {
+    for db in TestDb::all("two_phase_holds_resolve_exactly_once").await {
+        let (store, ledger) = setup(&db).await;
+        let b = db.backend();
+        let hold = HoldId::parse("h1").unwrap();
+        ledger
+            .transact(posted("fund", "clearing", "escrow", usd(1000)))
+            .await
+            .unwrap();
+        ledger
+            .transact(TransactionRequest {
+                id: TxId::parse("reserve").unwrap(),
+                transfers: vec![TransferRequest::Pending {
+                    hold: hold.clone(),
+                    debit: acc("escrow"),
+                    credit: acc("seller"),
+                    amount: usd(600),
+                }],
+            })
+            .await
+            .unwrap();
+        let escrow = store.account(&acc("escrow")).await.unwrap().unwrap();
+        assert_eq!(
+            (escrow.posted_balance(), escrow.available()),
+            (1000, 400),
+            "{b}"
+        );
+        let post = |id: &str, amount| TransactionRequest {
+            id: TxId::parse(id).unwrap(),
+            transfers: vec![TransferRequest::PostPending {
+                hold: hold.clone(),
+                amount,
+            }],
+        };
+        // two resolutions race: exactly one wins, the other is rejected by name
+        let (a, c) = tokio::join!(
+            ledger.transact(post("post_a", Some(usd(250)))),
+            ledger.transact(TransactionRequest {
+                id: TxId::parse("void_b").unwrap(),
+                transfers: vec![TransferRequest::VoidPending { hold: hold.clone() }],
+            })
+        );
+        let wins = [a.is_ok(), c.is_ok()].iter().filter(|x| **x).count();
+        assert_eq!(wins, 1, "{b}: {a:?} {c:?}");
+        let loser = if a.is_ok() { c } else { a };
+        assert!(
+            matches!(loser, Err(WriteError::Rejected(e)) if e.code() == "hold_already_resolved")
+        );
+        let stored = store.hold(&hold).await.unwrap().unwrap();
+        assert_ne!(stored.status, HoldStatus::Open, "{b}");
+        // the database itself refuses a second resolution
+        let err = store
+            .execute_raw(
+                "UPDATE holds SET status = 'open', posted_amount = NULL, resolved_seq = NULL",
+            )
+            .await;
+        assert!(err.is_err(), "{b}: a resolved hold was reopened");
+        assert_clean(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writers_lose_no_update_and_keep_bounds() {
+    for db in TestDb::all("concurrent_writers_lose_no_update_and_keep_bounds").await {
+        let (store, ledger) = setup(&db).await;
+        let b = db.backend();
+        // escrow holds 5,000; 32 writers try 40 withdrawals of 7 each (8,960 in all)
+        ledger
+            .transact(posted("fund", "clearing", "escrow", usd(5_000)))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for w in 0..32 {
+            let ledger = ledger.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ok = 0i64;
+                for i in 0..40 {
+                    let id = format!("w{w}_{i}");
+                    match ledger
+                        .transact(posted(&id, "escrow", "seller", usd(7)))
+                        .await
+                    {
+                        Ok(_) => ok += 1,
+                        Err(WriteError::Rejected(e)) => assert_eq!(e.code(), "insufficient_funds"),
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                ok
+            }));
+        }
+        let mut succeeded = 0;
+        for t in tasks {
+            succeeded += t.await.unwrap();
+        }
+        assert_eq!(
+            succeeded,
+            5_000 / 7,
+            "{b}: every withdrawal that fit, and no more"
+        );
+        let escrow = store.account(&acc("escrow")).await.unwrap().unwrap();
+        let seller = store.account(&acc("seller")).await.unwrap().unwrap();
+        assert_eq!(
+            escrow.posted_balance(),
+            i128::from(5_000 - 7 * succeeded),
+            "{b}"
+        );
+        assert_eq!(seller.posted_balance(), i128::from(7 * succeeded), "{b}");
+        assert_eq!(
+            store.head().await.unwrap().seq,
+            1 + succeeded,
+            "{b}: gapless"
+        );
+        assert_clean(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_id_racing_itself_commits_once() {
+    for db in TestDb::all("a_duplicate_id_racing_itself_commits_once").await {
+        let (store, ledger) = setup(&db).await;
+        let b = db.backend();
+        // two writers (as two nodes would have) and 24 concurrent submissions of one id
+        let second = Ledger::start(store.clone(), clock());
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let ledger = if i % 2 == 0 {
+                ledger.clone()
+            } else {
+                second.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                ledger
+                    .transact(posted("same", "clearing", "escrow", usd(42)))
+                    .await
+            }));
+        }
+        let mut committed = Vec::new();
+        let mut existed = Vec::new();
+        for t in tasks {
+            match t.await.unwrap().unwrap() {
+                Outcome::Committed(r) => committed.push(r),
+                Outcome::Exists(r) => existed.push(r),
+            }
+        }
+        assert_eq!(committed.len(), 1, "{b}");
+        assert_eq!(existed.len(), 23, "{b}");
+        assert!(
+            existed.iter().all(|r| *r == committed[0]),
+            "{b}: the original receipt"
+        );
+        let escrow = store.account(&acc("escrow")).await.unwrap().unwrap();
+        assert_eq!(escrow.posted_balance(), 42, "{b}");
+        // the same id with other content is refused
+        let err = ledger
+            .transact(posted("same", "clearing", "escrow", usd(43)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, WriteError::Rejected(e) if e.code() == "transaction_id_conflict"));
+        assert_clean(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rejection_does_not_disturb_its_batch() {
+    for db in TestDb::all("a_rejection_does_not_disturb_its_batch").await {
+        let (store, ledger) = setup(&db).await;
+        let b = db.backend();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let ledger = ledger.clone();
+            tasks.push(tokio::spawn(async move {
+                let request = if i % 5 == 0 {
+                    posted(&format!("bad{i}"), "clearing", "nobody", usd(1))
+                } else {
+                    posted(&format!("good{i}"), "clearing", "escrow", usd(1))
+                };
+                ledger.transact(request).await
+            }));
+        }
+        let mut good = 0;
+        for (i, t) in tasks.into_iter().enumerate() {
+            match t.await.unwrap() {
+                Ok(_) => good += 1,
+                Err(WriteError::Rejected(e)) => {
+                    assert_eq!((i % 5, e.code()), (0, "unknown_account"), "{b}")
+                }
+                Err(e) => panic!("{b}: {e}"),
+            }
+        }
+        assert_eq!(good, 160, "{b}");
+        assert_eq!(store.head().await.unwrap().seq, 160, "{b}");
+        assert_clean(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_input_is_named_and_writes_nothing() {
+    for db in TestDb::all("bad_input_is_named_and_writes_nothing").await {
+        let (store, ledger) = setup(&db).await;
+        let b = db.backend();
+        ledger
+            .transact(posted("fund", "clearing", "escrow", usd(100)))
+            .await
+            .unwrap();
+        let head = store.head().await.unwrap();
+        let eur = Money::from_minor(5, Currency::parse("EUR").unwrap()).unwrap();
+        let max = Money::from_minor(holdback_domain::MAX_AMOUNT, usd(0).currency()).unwrap();
+        let cases = vec![
+            (posted("x1", "clearing", "ghost", usd(1)), "unknown_account"),
+            (posted("x2", "clearing", "escrow", eur), "cross_currency"),
+            (
+                posted("x3", "escrow", "seller", usd(101)),
+                "insufficient_funds",
+            ),
+            (posted("x4", "clearing", "clearing", usd(1)), "same_account"),
+            (posted("x5", "clearing", "escrow", usd(0)), "zero_amount"),
+            (
+                TransactionRequest {
+                    id: TxId::parse("x6").unwrap(),
+                    transfers: vec![],
+                },
+                "empty_transaction",
+            ),
+        ];
+        for (request, code) in cases {
+            let err = ledger.transact(request).await.unwrap_err();
+            assert!(
+                matches!(&err, WriteError::Rejected(e) if e.code() == code),
+                "{b}: {err}"
+            );
+        }
+        assert_eq!(
+            store.head().await.unwrap(),
+            head,
+            "{b}: nothing was written"
+        );
+
+        // fill escrow with the largest amounts until its balance would overflow i64
+        let big = |n: usize| TransactionRequest {
+            id: TxId::parse(&format!("big{n}")).unwrap(),
+            transfers: (0..64)
+                .map(|_| TransferRequest::Posted {
+                    debit: acc("clearing"),
+                    credit: acc("escrow"),
+                    amount: max,
+                })
+                .collect(),
+        };
+        let mut n = 0;
+        let err = loop {
+            n += 1;
+            let before = store.head().await.unwrap();
+            if let Err(e) = ledger.transact(big(n)).await {
+                assert_eq!(store.head().await.unwrap(), before, "{b}");
+                break e;
+            }
+        };
+        assert!(
+            matches!(&err, WriteError::Rejected(e) if e.code() == "balance_overflow"),
+            "{b}: {err}"
+        );
+        assert_clean(&store).await;
+    }
+}
+
+#[tokio::test]
+async fn the_database_refuses_to_rewrite_the_journal_and_verify_sees_tampering() {
+    for db in TestDb::all("the_database_refuses_to_rewrite_the_journal").await {
+        let (store, ledger) = setup(&db).await;
+        let b = db.backend();
+        for i in 0..3 {
+            ledger
+                .transact(posted(&format!("t{i}"), "clearing", "escrow", usd(10)))
+                .await
+                .unwrap();
+        }
+        for sql in [
+            "UPDATE journal SET committed_at = 0",
+            "DELETE FROM journal WHERE seq = 2",
+            "UPDATE postings SET posted = 1",
+            "DELETE FROM postings",
+        ] {
+            assert!(
+                store.execute_raw(sql).await.is_err(),
+                "{b}: {sql} was allowed"
+            );
+        }
+        assert_clean(&store).await;
+        // someone with DDL rights removes the guard and edits an amount: verify sees it
+        let drop_guard = match b {
+            "sqlite" => "DROP TRIGGER postings_no_update",
+            _ => "DROP TRIGGER postings_no_update ON postings",
+        };
+        store.execute_raw(drop_guard).await.unwrap();
+        store
+            .execute_raw("UPDATE postings SET posted = 11 WHERE seq = 2")
+            .await
+            .unwrap();
+        let report = store.audit().await.unwrap();
+        let text: Vec<String> = report.breaches.iter().map(|x| x.to_string()).collect();
+        assert!(
+            text.iter().any(|t| t.contains("entry 2: stored hash")),
+            "{b}: {text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("trigger postings_no_update")),
+            "{b}: {text:?}"
+        );
+    }
+}

@@ -456,7 +456,13 @@ impl Hash {
     pub const GENESIS: Hash = Hash([0; 32]);
 
     pub fn to_hex(self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for b in self.0 {
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        }
+        out
     }
 
     pub fn from_hex(text: &str) -> Option<Hash> {
@@ -489,6 +495,10 @@ impl Canon {
     fn text(&mut self, s: &str) -> &mut Canon {
         self.0.update((s.len() as u64).to_be_bytes());
         self.0.update(s.as_bytes());
+        self
+    }
+    fn hash(&mut self, h: Hash) -> &mut Canon {
+        self.0.update(h.0);
         self
     }
     fn int(&mut self, v: i64) -> &mut Canon {
@@ -574,8 +584,8 @@ impl JournalEntry {
         postings: &[Posting],
     ) -> Hash {
         let mut c = Canon::new("holdback/journal-entry/v1");
-        c.text(&prev_hash.to_hex()).int(seq).text(tx_id.as_str());
-        c.text(&fingerprint.to_hex()).int(committed_at);
+        c.hash(prev_hash).int(seq).text(tx_id.as_str());
+        c.hash(fingerprint).int(committed_at);
         c.int(postings.len() as i64);
         for p in postings {
             c.text(p.kind.code());

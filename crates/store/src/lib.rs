@@ -6,6 +6,7 @@
 //! group-commit [`writer::Ledger`]: many callers' requests are decided together and committed in
 //! one durable transaction. Reads (balances, history, the audit) go straight to the pool.
 
+pub mod bench;
 pub mod clock;
 mod postgres;
 mod rows;
@@ -18,9 +19,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use holdback_domain::audit::{AuditReport, Auditor, Breach};
-use holdback_domain::ledger::{Account, Head, Hold, JournalEntry, Posting};
+use holdback_domain::ledger::{Account, Head, Hold, JournalEntry, Posting, Receipt};
 
-use holdback_domain::{AccountId, HoldId};
+use holdback_domain::{AccountId, HoldId, TxId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -213,6 +214,20 @@ impl Store {
                 .fetch_optional(pool)
                 .await?;
             row.as_ref().map(rows::hold).transpose()
+        })
+    }
+
+    /// The receipt of a committed transaction, if `tx_id` was ever committed.
+    pub async fn receipt(&self, tx_id: &TxId) -> Result<Option<Receipt>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT seq, tx_id, fingerprint, committed_at, prev_hash, hash FROM journal \
+                 WHERE tx_id = $1",
+            )
+            .bind(tx_id.as_str())
+            .fetch_all(pool)
+            .await?;
+            Ok(rows::assemble_journal(&rows, &[])?.first().map(JournalEntry::receipt))
         })
     }
 

@@ -72,6 +72,65 @@ async fn prefetch(conn: &mut SqliteConnection, wanted: &Wanted) -> Result<Book, 
     Ok(book)
 }
 
+/// Rows for one bulk statement, encoded as a JSON array of arrays and unpacked in SQL with
+/// `json_each`: one statement per table per batch instead of one per row.
+#[derive(Default)]
+struct JsonRows {
+    out: String,
+    rows: usize,
+    in_row: bool,
+}
+
+impl JsonRows {
+    fn row(&mut self) -> &mut JsonRows {
+        self.out.push_str(if self.rows == 0 { "[[" } else { "],[" });
+        self.rows += 1;
+        self.in_row = false;
+        self
+    }
+    fn sep(&mut self) {
+        if self.in_row {
+            self.out.push(',');
+        }
+        self.in_row = true;
+    }
+    fn int(&mut self, v: i64) -> &mut JsonRows {
+        self.sep();
+        self.out.push_str(&v.to_string());
+        self
+    }
+    fn opt_int(&mut self, v: Option<i64>) -> &mut JsonRows {
+        match v {
+            Some(v) => self.int(v),
+            None => {
+                self.sep();
+                self.out.push_str("null");
+                self
+            }
+        }
+    }
+    fn text(&mut self, v: &str) -> &mut JsonRows {
+        self.sep();
+        self.out.push_str(&json_array(std::iter::once(v))[1..]);
+        self.out.pop();
+        self
+    }
+    fn opt_text(&mut self, v: Option<&str>) -> &mut JsonRows {
+        match v {
+            Some(v) => self.text(v),
+            None => {
+                self.sep();
+                self.out.push_str("null");
+                self
+            }
+        }
+    }
+    fn finish(mut self) -> String {
+        self.out.push_str(if self.rows == 0 { "[]" } else { "]]" });
+        self.out
+    }
+}
+
 async fn persist(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), StoreError> {
     for a in &changes.opened_accounts {
         sqlx::query(rows::INSERT_ACCOUNT)
@@ -83,92 +142,126 @@ async fn persist(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), S
             .execute(&mut *conn)
             .await?;
     }
-    for e in &changes.entries {
+    if !changes.entries.is_empty() {
+        let mut journal = JsonRows::default();
+        let mut postings = JsonRows::default();
+        for e in &changes.entries {
+            journal
+                .row()
+                .int(e.seq)
+                .text(e.tx_id.as_str())
+                .text(&e.fingerprint.to_hex())
+                .int(e.committed_at)
+                .text(&e.prev_hash.to_hex())
+                .text(&e.hash.to_hex());
+            for (idx, p) in e.postings.iter().enumerate() {
+                postings
+                    .row()
+                    .int(e.seq)
+                    .int(idx as i64)
+                    .text(p.kind.code())
+                    .opt_text(p.hold.as_ref().map(|h| h.as_str()))
+                    .text(p.debit.as_str())
+                    .text(p.credit.as_str())
+                    .text(p.currency.code())
+                    .int(p.posted)
+                    .int(p.pending_delta);
+            }
+        }
         sqlx::query(
             "INSERT INTO journal (seq, tx_id, fingerprint, committed_at, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 \
+             FROM json_each($1)",
         )
-        .bind(e.seq)
-        .bind(e.tx_id.as_str())
-        .bind(e.fingerprint.to_hex())
-        .bind(e.committed_at)
-        .bind(e.prev_hash.to_hex())
-        .bind(e.hash.to_hex())
+        .bind(journal.finish())
         .execute(&mut *conn)
         .await?;
-        for (idx, p) in e.postings.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, credit_account, \
-                 currency, posted, pending_delta) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(e.seq)
-            .bind(idx as i64)
-            .bind(p.kind.code())
-            .bind(p.hold.as_ref().map(|h| h.as_str()))
-            .bind(p.debit.as_str())
-            .bind(p.credit.as_str())
-            .bind(p.currency.code())
-            .bind(p.posted)
-            .bind(p.pending_delta)
-            .execute(&mut *conn)
-            .await?;
-        }
+        sqlx::query(
+            "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, credit_account, \
+             currency, posted, pending_delta) \
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+             value->>6, value->>7, value->>8 FROM json_each($1)",
+        )
+        .bind(postings.finish())
+        .execute(&mut *conn)
+        .await?;
     }
+    let mut moved = JsonRows::default();
     for a in changes
         .opened_accounts
         .iter()
         .chain(&changes.updated_accounts)
     {
-        if a.debits_posted == 0
-            && a.credits_posted == 0
-            && a.debits_pending == 0
-            && a.credits_pending == 0
+        if a.debits_posted != 0
+            || a.credits_posted != 0
+            || a.debits_pending != 0
+            || a.credits_pending != 0
         {
-            continue;
+            moved
+                .row()
+                .text(a.spec.id.as_str())
+                .int(a.debits_posted)
+                .int(a.credits_posted)
+                .int(a.debits_pending)
+                .int(a.credits_pending);
+        }
+    }
+    if moved.rows > 0 {
+        sqlx::query(
+            "UPDATE accounts SET debits_posted = u.value->>1, credits_posted = u.value->>2, \
+             debits_pending = u.value->>3, credits_pending = u.value->>4 \
+             FROM json_each($1) AS u WHERE accounts.id = u.value->>0",
+        )
+        .bind(moved.finish())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !changes.opened_holds.is_empty() {
+        let mut holds = JsonRows::default();
+        for h in &changes.opened_holds {
+            let (status, posted_amount, resolved_seq) = rows::hold_status_columns(h.status);
+            holds
+                .row()
+                .text(h.id.as_str())
+                .text(h.debit.as_str())
+                .text(h.credit.as_str())
+                .text(h.amount.currency().code())
+                .int(h.amount.minor())
+                .text(status)
+                .opt_int(posted_amount)
+                .int(h.created_seq)
+                .opt_int(resolved_seq);
         }
         sqlx::query(
-            "UPDATE accounts SET debits_posted = $1, credits_posted = $2, debits_pending = $3, \
-             credits_pending = $4 WHERE id = $5",
-        )
-        .bind(a.debits_posted)
-        .bind(a.credits_posted)
-        .bind(a.debits_pending)
-        .bind(a.credits_pending)
-        .bind(a.spec.id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    }
-    for h in &changes.opened_holds {
-        let (status, posted_amount, resolved_seq) = rows::hold_status_columns(h.status);
-        sqlx::query(
             "INSERT INTO holds (id, debit_account, credit_account, currency, amount, status, \
-             posted_amount, created_seq, resolved_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             posted_amount, created_seq, resolved_seq) \
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
+             value->>6, value->>7, value->>8 FROM json_each($1)",
         )
-        .bind(h.id.as_str())
-        .bind(h.debit.as_str())
-        .bind(h.credit.as_str())
-        .bind(h.amount.currency().code())
-        .bind(h.amount.minor())
-        .bind(status)
-        .bind(posted_amount)
-        .bind(h.created_seq)
-        .bind(resolved_seq)
+        .bind(holds.finish())
         .execute(&mut *conn)
         .await?;
     }
-    for h in &changes.resolved_holds {
-        let (status, posted_amount, resolved_seq) = rows::hold_status_columns(h.status);
+    if !changes.resolved_holds.is_empty() {
+        let mut holds = JsonRows::default();
+        for h in &changes.resolved_holds {
+            let (status, posted_amount, resolved_seq) = rows::hold_status_columns(h.status);
+            holds
+                .row()
+                .text(h.id.as_str())
+                .text(status)
+                .opt_int(posted_amount)
+                .opt_int(resolved_seq);
+        }
         let done = sqlx::query(
-            "UPDATE holds SET status = $1, posted_amount = $2, resolved_seq = $3 \
-             WHERE id = $4 AND status = 'open'",
+            "UPDATE holds SET status = u.value->>1, posted_amount = u.value->>2, \
+             resolved_seq = u.value->>3 \
+             FROM json_each($1) AS u WHERE holds.id = u.value->>0 AND holds.status = 'open'",
         )
-        .bind(status)
-        .bind(posted_amount)
-        .bind(resolved_seq)
-        .bind(h.id.as_str())
+        .bind(holds.finish())
         .execute(&mut *conn)
         .await?;
-        if done.rows_affected() != 1 {
+        if done.rows_affected() != changes.resolved_holds.len() as u64 {
             return Err(conflict("a hold resolved by this batch was not open"));
         }
     }

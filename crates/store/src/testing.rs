@@ -1,4 +1,4 @@
-//! Throwaway databases for tests: a SQLite file in the temp folder, and, when the environment
+//! Throwaway databases for tests and benchmarks: a SQLite file in the temp folder, and, when the environment
 //! variable [`POSTGRES_URL_VAR`] names a server, a PostgreSQL database of the test's own. Both are
 //! removed when the [`TestDb`] is dropped, also when the test panics.
 
@@ -50,6 +50,12 @@ impl TestDb {
             eprintln!("SKIPPED on PostgreSQL: {test} ({POSTGRES_URL_VAR} is not set)");
             return Ok(None);
         };
+        TestDb::postgres_at(&admin_url).await.map(Some)
+    }
+
+    /// A new PostgreSQL database on the server of `admin_url`.
+    pub async fn postgres_at(admin_url: &str) -> Result<TestDb, StoreError> {
+        let admin_url = admin_url.to_string();
         let name = unique("holdback_test");
         let admin = sqlx::postgres::PgPool::connect(&admin_url).await?;
         admin
@@ -61,10 +67,10 @@ impl TestDb {
             .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await?;
         admin.close().await;
-        Ok(Some(TestDb {
+        Ok(TestDb {
             url: with_database(&admin_url, &name),
             place: Place::Postgres { admin_url, name },
-        }))
+        })
     }
 
     /// SQLite always, and PostgreSQL when configured.

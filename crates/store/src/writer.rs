@@ -13,6 +13,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use holdback_domain::ledger::{
     AccountOutcome, AccountSpec, Book, Changes, LedgerError, Outcome, TransactionRequest,
@@ -59,6 +60,16 @@ type Job = (Command, oneshot::Sender<Result<Reply, WriteError>>);
 #[derive(Clone)]
 pub struct Ledger {
     tx: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+/// Counters of the writer since it started.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Database transactions committed (or attempted).
+    pub batches: AtomicU64,
+    /// Requests decided in them.
+    pub requests: AtomicU64,
 }
 
 impl Ledger {
@@ -71,8 +82,17 @@ impl Ledger {
     /// off, for measurements).
     pub fn start_with_batch(store: Store, clock: Arc<dyn Clock>, max_batch: usize) -> Ledger {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
-        tokio::spawn(run(store, clock, rx, max_batch.max(1)));
-        Ledger { tx }
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(run(store, clock, rx, max_batch.max(1), stats.clone()));
+        Ledger { tx, stats }
+    }
+
+    /// (batches, requests) so far: their ratio is the mean group-commit batch size.
+    pub fn stats(&self) -> (u64, u64) {
+        (
+            self.stats.batches.load(Ordering::Relaxed),
+            self.stats.requests.load(Ordering::Relaxed),
+        )
     }
 
     pub async fn submit(&self, command: Command) -> Result<Reply, WriteError> {
@@ -101,9 +121,30 @@ impl Ledger {
     }
 }
 
-async fn run(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::Receiver<Job>, max: usize) {
+async fn run(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    mut rx: mpsc::Receiver<Job>,
+    max: usize,
+    stats: Arc<Stats>,
+) {
     let mut jobs: Vec<Job> = Vec::with_capacity(max);
     while rx.recv_many(&mut jobs, max).await > 0 {
+        // Callers answered by the last commit are usually about to send their next request:
+        // one yield lets them join this batch instead of waiting a whole commit for the next.
+        if jobs.len() < max {
+            tokio::task::yield_now().await;
+            while jobs.len() < max {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+        }
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats
+            .requests
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let commands: Vec<&Command> = jobs.iter().map(|(c, _)| c).collect();
         let now = clock.now_ms();
         let result = match &store {

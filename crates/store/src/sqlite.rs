@@ -1,7 +1,9 @@
 //! SQLite-only statements: the batch commit under `BEGIN IMMEDIATE`, prefetch with `json_each`.
 
-use holdback_domain::ledger::{Book, Changes};
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use holdback_domain::ledger::{Account, Book, Changes, Posting};
+use sqlx::QueryBuilder;
+use sqlx::query_builder::Separated;
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool};
 
 use crate::writer::{Command, Reply, Wanted, WriteError, conflict, decide, json_array};
 use crate::{StoreError, rows};
@@ -72,63 +74,31 @@ async fn prefetch(conn: &mut SqliteConnection, wanted: &Wanted) -> Result<Book, 
     Ok(book)
 }
 
-/// Rows for one bulk statement, encoded as a JSON array of arrays and unpacked in SQL with
-/// `json_each`: one statement per table per batch instead of one per row.
-#[derive(Default)]
-struct JsonRows {
-    out: String,
-    rows: usize,
-    in_row: bool,
+/// Most bound parameters per statement (SQLite allows 32,766).
+const MAX_PARAMS: usize = 30_000;
+
+/// Runs `head VALUES (…), (…) tail` over `items`, in chunks that fit the parameter limit: one
+/// statement per table per batch instead of one per row. Returns the rows affected.
+async fn many<'a, T>(
+    conn: &mut SqliteConnection,
+    head: &str,
+    tail: &str,
+    items: &'a [T],
+    columns: usize,
+    mut push: impl FnMut(&mut Separated<'_, Sqlite, &'static str>, &'a T),
+) -> Result<u64, StoreError> {
+    let mut affected = 0;
+    for chunk in items.chunks(MAX_PARAMS / columns) {
+        let mut query = QueryBuilder::<Sqlite>::new(head);
+        query.push_values(chunk, |mut row, item| push(&mut row, item));
+        query.push(tail);
+        affected += query.build().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(affected)
 }
 
-impl JsonRows {
-    fn row(&mut self) -> &mut JsonRows {
-        self.out.push_str(if self.rows == 0 { "[[" } else { "],[" });
-        self.rows += 1;
-        self.in_row = false;
-        self
-    }
-    fn sep(&mut self) {
-        if self.in_row {
-            self.out.push(',');
-        }
-        self.in_row = true;
-    }
-    fn int(&mut self, v: i64) -> &mut JsonRows {
-        self.sep();
-        self.out.push_str(&v.to_string());
-        self
-    }
-    fn opt_int(&mut self, v: Option<i64>) -> &mut JsonRows {
-        match v {
-            Some(v) => self.int(v),
-            None => {
-                self.sep();
-                self.out.push_str("null");
-                self
-            }
-        }
-    }
-    fn text(&mut self, v: &str) -> &mut JsonRows {
-        self.sep();
-        self.out.push_str(&json_array(std::iter::once(v))[1..]);
-        self.out.pop();
-        self
-    }
-    fn opt_text(&mut self, v: Option<&str>) -> &mut JsonRows {
-        match v {
-            Some(v) => self.text(v),
-            None => {
-                self.sep();
-                self.out.push_str("null");
-                self
-            }
-        }
-    }
-    fn finish(mut self) -> String {
-        self.out.push_str(if self.rows == 0 { "[]" } else { "]]" });
-        self.out
-    }
+fn moved(a: &Account) -> bool {
+    a.debits_posted != 0 || a.credits_posted != 0 || a.debits_pending != 0 || a.credits_pending != 0
 }
 
 async fn persist(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), StoreError> {
@@ -142,128 +112,113 @@ async fn persist(conn: &mut SqliteConnection, changes: &Changes) -> Result<(), S
             .execute(&mut *conn)
             .await?;
     }
-    if !changes.entries.is_empty() {
-        let mut journal = JsonRows::default();
-        let mut postings = JsonRows::default();
-        for e in &changes.entries {
-            journal
-                .row()
-                .int(e.seq)
-                .text(e.tx_id.as_str())
-                .text(&e.fingerprint.to_hex())
-                .int(e.committed_at)
-                .text(&e.prev_hash.to_hex())
-                .text(&e.hash.to_hex());
-            for (idx, p) in e.postings.iter().enumerate() {
-                postings
-                    .row()
-                    .int(e.seq)
-                    .int(idx as i64)
-                    .text(p.kind.code())
-                    .opt_text(p.hold.as_ref().map(|h| h.as_str()))
-                    .text(p.debit.as_str())
-                    .text(p.credit.as_str())
-                    .text(p.currency.code())
-                    .int(p.posted)
-                    .int(p.pending_delta);
-            }
-        }
-        sqlx::query(
-            "INSERT INTO journal (seq, tx_id, fingerprint, committed_at, prev_hash, hash) \
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 \
-             FROM json_each($1)",
-        )
-        .bind(journal.finish())
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, credit_account, \
-             currency, posted, pending_delta) \
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
-             value->>6, value->>7, value->>8 FROM json_each($1)",
-        )
-        .bind(postings.finish())
-        .execute(&mut *conn)
-        .await?;
-    }
-    let mut moved = JsonRows::default();
-    for a in changes
+    let entries = &changes.entries;
+    many(
+        conn,
+        "INSERT INTO journal (seq, tx_id, fingerprint, committed_at, prev_hash, hash) ",
+        "",
+        entries,
+        6,
+        |row, e| {
+            row.push_bind(e.seq)
+                .push_bind(e.tx_id.as_str())
+                .push_bind(e.fingerprint.to_hex())
+                .push_bind(e.committed_at)
+                .push_bind(e.prev_hash.to_hex())
+                .push_bind(e.hash.to_hex());
+        },
+    )
+    .await?;
+    let postings: Vec<(i64, i64, &Posting)> = entries
+        .iter()
+        .flat_map(|e| {
+            e.postings
+                .iter()
+                .enumerate()
+                .map(move |(i, p)| (e.seq, i as i64, p))
+        })
+        .collect();
+    many(
+        conn,
+        "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, credit_account, \
+         currency, posted, pending_delta) ",
+        "",
+        &postings,
+        9,
+        |row, (seq, idx, p)| {
+            row.push_bind(*seq)
+                .push_bind(*idx)
+                .push_bind(p.kind.code())
+                .push_bind(p.hold.as_ref().map(|h| h.as_str()))
+                .push_bind(p.debit.as_str())
+                .push_bind(p.credit.as_str())
+                .push_bind(p.currency.code())
+                .push_bind(p.posted)
+                .push_bind(p.pending_delta);
+        },
+    )
+    .await?;
+    let accounts: Vec<&Account> = changes
         .opened_accounts
         .iter()
         .chain(&changes.updated_accounts)
-    {
-        if a.debits_posted != 0
-            || a.credits_posted != 0
-            || a.debits_pending != 0
-            || a.credits_pending != 0
-        {
-            moved
-                .row()
-                .text(a.spec.id.as_str())
-                .int(a.debits_posted)
-                .int(a.credits_posted)
-                .int(a.debits_pending)
-                .int(a.credits_pending);
-        }
-    }
-    if moved.rows > 0 {
-        sqlx::query(
-            "UPDATE accounts SET debits_posted = u.value->>1, credits_posted = u.value->>2, \
-             debits_pending = u.value->>3, credits_pending = u.value->>4 \
-             FROM json_each($1) AS u WHERE accounts.id = u.value->>0",
-        )
-        .bind(moved.finish())
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !changes.opened_holds.is_empty() {
-        let mut holds = JsonRows::default();
-        for h in &changes.opened_holds {
+        .filter(|a| moved(a))
+        .collect();
+    many(
+        conn,
+        "WITH u(id, dp, cp, dq, cq) AS (",
+        ") UPDATE accounts SET debits_posted = u.dp, credits_posted = u.cp, \
+         debits_pending = u.dq, credits_pending = u.cq FROM u WHERE accounts.id = u.id",
+        &accounts,
+        5,
+        |row, a| {
+            row.push_bind(a.spec.id.as_str())
+                .push_bind(a.debits_posted)
+                .push_bind(a.credits_posted)
+                .push_bind(a.debits_pending)
+                .push_bind(a.credits_pending);
+        },
+    )
+    .await?;
+    many(
+        conn,
+        "INSERT INTO holds (id, debit_account, credit_account, currency, amount, status, \
+         posted_amount, created_seq, resolved_seq) ",
+        "",
+        &changes.opened_holds,
+        9,
+        |row, h| {
             let (status, posted_amount, resolved_seq) = rows::hold_status_columns(h.status);
-            holds
-                .row()
-                .text(h.id.as_str())
-                .text(h.debit.as_str())
-                .text(h.credit.as_str())
-                .text(h.amount.currency().code())
-                .int(h.amount.minor())
-                .text(status)
-                .opt_int(posted_amount)
-                .int(h.created_seq)
-                .opt_int(resolved_seq);
-        }
-        sqlx::query(
-            "INSERT INTO holds (id, debit_account, credit_account, currency, amount, status, \
-             posted_amount, created_seq, resolved_seq) \
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, \
-             value->>6, value->>7, value->>8 FROM json_each($1)",
-        )
-        .bind(holds.finish())
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !changes.resolved_holds.is_empty() {
-        let mut holds = JsonRows::default();
-        for h in &changes.resolved_holds {
+            row.push_bind(h.id.as_str())
+                .push_bind(h.debit.as_str())
+                .push_bind(h.credit.as_str())
+                .push_bind(h.amount.currency().code())
+                .push_bind(h.amount.minor())
+                .push_bind(status)
+                .push_bind(posted_amount)
+                .push_bind(h.created_seq)
+                .push_bind(resolved_seq);
+        },
+    )
+    .await?;
+    let resolved = many(
+        conn,
+        "WITH u(id, status, posted, resolved) AS (",
+        ") UPDATE holds SET status = u.status, posted_amount = u.posted, \
+         resolved_seq = u.resolved FROM u WHERE holds.id = u.id AND holds.status = 'open'",
+        &changes.resolved_holds,
+        4,
+        |row, h| {
             let (status, posted_amount, resolved_seq) = rows::hold_status_columns(h.status);
-            holds
-                .row()
-                .text(h.id.as_str())
-                .text(status)
-                .opt_int(posted_amount)
-                .opt_int(resolved_seq);
-        }
-        let done = sqlx::query(
-            "UPDATE holds SET status = u.value->>1, posted_amount = u.value->>2, \
-             resolved_seq = u.value->>3 \
-             FROM json_each($1) AS u WHERE holds.id = u.value->>0 AND holds.status = 'open'",
-        )
-        .bind(holds.finish())
-        .execute(&mut *conn)
-        .await?;
-        if done.rows_affected() != changes.resolved_holds.len() as u64 {
-            return Err(conflict("a hold resolved by this batch was not open"));
-        }
+            row.push_bind(h.id.as_str())
+                .push_bind(status)
+                .push_bind(posted_amount)
+                .push_bind(resolved_seq);
+        },
+    )
+    .await?;
+    if resolved != changes.resolved_holds.len() as u64 {
+        return Err(conflict("a hold resolved by this batch was not open"));
     }
     if let Some(head) = changes.head {
         let first = changes.entries.first().map_or(head.seq, |e| e.seq);

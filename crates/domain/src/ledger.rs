@@ -398,15 +398,12 @@ impl TransactionRequest {
 
     /// The holds this request creates or resolves.
     pub fn holds(&self) -> impl Iterator<Item = &HoldId> {
-        self.transfers
-            .iter()
-            .map(|t| match t {
-                TransferRequest::Pending { hold, .. }
-                | TransferRequest::PostPending { hold, .. }
-                | TransferRequest::VoidPending { hold } => Some(hold),
-                TransferRequest::Posted { .. } => None,
-            })
-            .flatten()
+        self.transfers.iter().filter_map(|t| match t {
+            TransferRequest::Pending { hold, .. }
+            | TransferRequest::PostPending { hold, .. }
+            | TransferRequest::VoidPending { hold } => Some(hold),
+            TransferRequest::Posted { .. } => None,
+        })
     }
 
     /// A digest of the request's content: the same id with the same fingerprint is a retry.

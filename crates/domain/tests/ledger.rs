@@ -1,6 +1,8 @@
 //! Ledger core: table tests of every rejection, two-phase holds, tamper detection, and property
 //! tests over random sequences of operations.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use holdback_domain::audit::{Auditor, Breach};
 use holdback_domain::ledger::{
     Account, AccountKind, AccountSpec, Book, Entry, Head, Hold, HoldStatus, JournalEntry,

@@ -53,7 +53,7 @@ pub async fn ledger(args: LedgerBenchArgs) -> anyhow::Result<bool> {
 }
 
 async fn bench_backend(db: &TestDb, args: &LedgerBenchArgs) -> anyhow::Result<bool> {
-    let store = db.store().await;
+    let store = db.store().await?;
     let backend = store.backend();
     let line = |run: &str, n: usize, taken: Duration, raw: f64| {
         let r = rate(n, taken);

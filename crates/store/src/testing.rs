@@ -92,10 +92,10 @@ impl TestDb {
     }
 
     /// Connects and migrates.
-    pub async fn store(&self) -> Store {
-        let store = Store::connect(&self.url).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        store
+    pub async fn store(&self) -> Result<Store, StoreError> {
+        let store = Store::connect(&self.url).await?;
+        store.migrate().await?;
+        Ok(store)
     }
 }
 

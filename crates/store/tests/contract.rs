@@ -1,6 +1,8 @@
 //! The store contract: every test runs against SQLite, and against PostgreSQL when
 //! `HOLDBACK_TEST_POSTGRES_URL` is set (otherwise a visible SKIPPED line is printed).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::sync::Arc;
 
 use holdback_domain::ledger::{
@@ -45,7 +47,7 @@ async fn open(ledger: &Ledger, id: &str, kind: AccountKind, currency: &str, boun
 
 /// A store with a USD clearing account, a bounded USD escrow and seller payable, a EUR balance.
 async fn setup(db: &TestDb) -> (Store, Ledger) {
-    let store = db.store().await;
+    let store = db.store().await.unwrap();
     let ledger = Ledger::start(store.clone(), clock());
     open(
         &ledger,

@@ -24,6 +24,10 @@ pub struct LedgerBenchArgs {
     /// A PostgreSQL server to measure as well; a scratch database is created there and dropped.
     #[arg(long, env = "HOLDBACK_BENCH_POSTGRES_URL")]
     postgres: Option<String>,
+    /// Also run pgbench's TPC-B (scale 64, `--clients` clients, 15 s) in the PostgreSQL scratch
+    /// database and print the group-commit rate against it. Needs `pgbench` on the PATH.
+    #[arg(long, requires = "postgres")]
+    pgbench: bool,
 }
 
 #[allow(clippy::disallowed_methods)] // a benchmark reads the monotonic clock
@@ -109,6 +113,7 @@ async fn bench_backend(db: &TestDb, args: &LedgerBenchArgs) -> anyhow::Result<bo
     let (batches, requests) = (batches - before.0, requests - before.1);
     let label = format!("holdback, group commit, {} clients", args.clients);
     line(&label, per_client * args.clients, taken, raw);
+    let group_rate = rate(per_client * args.clients, taken);
     println!(
         "{backend:<9} group commit: {requests} requests in {batches} commits, mean batch {:.1}",
         requests as f64 / batches.max(1) as f64
@@ -117,7 +122,39 @@ async fn bench_backend(db: &TestDb, args: &LedgerBenchArgs) -> anyhow::Result<bo
     let report = store.audit().await?;
     println!("{backend:<9} ledger verify: {}", report.summary());
     store.close().await;
+    if args.pgbench && backend == "postgres" {
+        let tps = pgbench_tpc_b(&db.url, args.clients)?;
+        println!(
+            "{backend:<9} pgbench TPC-B, scale 64, {} clients: {tps:.0} tps; group commit / pgbench = {:.2}x",
+            args.clients,
+            group_rate / tps
+        );
+    }
     Ok(report.is_clean())
+}
+
+/// Runs pgbench's built-in TPC-B in the scratch database and returns its tps.
+fn pgbench_tpc_b(url: &str, clients: usize) -> anyhow::Result<f64> {
+    let run = |args: &[&str]| -> anyhow::Result<String> {
+        let out = std::process::Command::new("pgbench")
+            .args(args)
+            .arg(url)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "pgbench failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    run(&["-i", "-s", "64", "-q"])?;
+    let clients = clients.to_string();
+    let out = run(&["-c", &clients, "-j", "2", "-T", "15"])?;
+    out.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no tps line in pgbench output"))
 }
 
 #[derive(Clone)]

@@ -48,7 +48,6 @@ enum LedgerCommand {
     Verify,
     /// Write transfers and holds from concurrent writers, printing `ack <tx_id> <seq>` for each
     /// committed one, until killed or `--seconds` pass (used by the crash tests).
-    #[command(hide = true)]
     Load(load::LoadArgs),
 }
 

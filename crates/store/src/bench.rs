@@ -22,7 +22,7 @@ const TEARDOWN: &str =
 pub async fn raw_one_per_commit(
     store: &Store,
     n: i64,
-    mut elapsed: impl FnMut() -> Duration,
+    mut elapsed: impl FnMut() -> Duration + Send + 'static,
 ) -> Result<Duration, StoreError> {
     macro_rules! run {
         ($pool:expr, $begin:expr) => {{
@@ -57,7 +57,41 @@ pub async fn raw_one_per_commit(
         }};
     }
     Ok(match store {
-        Store::Sqlite(pool) => run!(pool, "BEGIN IMMEDIATE"),
+        // On SQLite the baseline uses the same synchronous driver as the ledger writer, so that
+        // it measures the database's limit and not sqlx's hand-offs between threads.
+        Store::Sqlite(pool) => {
+            let path = pool.connect_options().get_filename().to_path_buf();
+            let taken = tokio::task::spawn_blocking(move || raw_sqlite(&path, n, elapsed))
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("benchmark thread: {e}")))??;
+            pool.execute(TEARDOWN).await?;
+            taken
+        }
         Store::Postgres(pool) => run!(pool, "BEGIN"),
     })
+}
+
+fn raw_sqlite(
+    path: &std::path::Path,
+    n: i64,
+    mut elapsed: impl FnMut() -> Duration,
+) -> Result<Duration, StoreError> {
+    let mut conn = crate::sqlite::open(path)?;
+    conn.execute_batch(SETUP)?;
+    let start = elapsed();
+    for seq in 1..=n {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.prepare_cached("UPDATE bench_raw_accounts SET debits = debits + $1 WHERE id = 1")?
+            .execute([seq])?;
+        tx.prepare_cached("UPDATE bench_raw_accounts SET credits = credits + $1 WHERE id = 2")?
+            .execute([seq])?;
+        tx.prepare_cached("INSERT INTO bench_raw_journal (seq, tx_id) VALUES ($1, $2)")?
+            .execute(rusqlite::params![seq, format!("raw{seq}")])?;
+        tx.prepare_cached(
+            "INSERT INTO bench_raw_postings (seq, debit, credit, amount) VALUES ($1, 1, 2, $1)",
+        )?
+        .execute([seq])?;
+        tx.commit()?;
+    }
+    Ok(elapsed() - start)
 }

@@ -38,6 +38,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite:holdback.db";
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     #[error("the database changed under the writer: {0}")]
@@ -221,14 +223,11 @@ impl Store {
     /// The receipt of a committed transaction, if `tx_id` was ever committed.
     pub async fn receipt(&self, tx_id: &TxId) -> Result<Option<Receipt>, StoreError> {
         with_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT seq, tx_id, fingerprint, committed_at, prev_hash, hash FROM journal \
-                 WHERE tx_id = $1",
-            )
-            .bind(tx_id.as_str())
-            .fetch_all(pool)
-            .await?;
-            Ok(rows::assemble_journal(&rows, &[])?.first().map(JournalEntry::receipt))
+            let row = sqlx::query(rows::SELECT_COMMITTED_BY_TX_ID)
+                .bind(tx_id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.as_ref().map(rows::committed).transpose()?.map(|(_, receipt)| receipt))
         })
     }
 

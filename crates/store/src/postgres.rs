@@ -55,14 +55,14 @@ async fn prefetch(conn: &mut PgConnection, wanted: &Wanted) -> Result<Book, Stor
     }
     if !wanted.transactions.is_empty() {
         let known = sqlx::query(
-            "SELECT seq, tx_id, fingerprint, committed_at, prev_hash, hash FROM journal \
-             WHERE tx_id = ANY($1)",
+            "SELECT seq, tx_id, fingerprint, committed_at, hash FROM journal WHERE tx_id = ANY($1)",
         )
         .bind(strings(wanted.transactions.iter().map(|t| t.as_str())))
         .fetch_all(&mut *conn)
         .await?;
-        for entry in rows::assemble_journal(&known, &[])? {
-            book.load_transaction(entry.fingerprint, entry.receipt());
+        for row in &known {
+            let (fingerprint, receipt) = rows::committed(row)?;
+            book.load_transaction(fingerprint, receipt);
         }
     }
     if !account_ids.is_empty() {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use holdback_domain::ledger::{
     Account, AccountKind, AccountSpec, Hash, Head, Hold, HoldStatus, JournalEntry, Posting,
-    PostingKind,
+    PostingKind, Receipt,
 };
 use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
 use sqlx::Row as _;
@@ -27,6 +27,8 @@ pub(crate) const SELECT_ALL_HOLDS: &str = "SELECT id, debit_account, credit_acco
 
 pub(crate) const SELECT_JOURNAL_RANGE: &str = "SELECT seq, tx_id, fingerprint, committed_at, \
      prev_hash, hash FROM journal WHERE seq >= $1 AND seq < $2 ORDER BY seq";
+pub(crate) const SELECT_COMMITTED_BY_TX_ID: &str = "SELECT seq, tx_id, fingerprint, \
+     committed_at, hash FROM journal WHERE tx_id = $1";
 pub(crate) const SELECT_POSTINGS_RANGE: &str = "SELECT seq, idx, kind, hold_id, debit_account, \
      credit_account, currency, posted, pending_delta FROM postings \
      WHERE seq >= $1 AND seq < $2 ORDER BY seq, idx";
@@ -42,6 +44,13 @@ pub(crate) const SELECT_HISTORY: &str = "SELECT p.seq, p.idx, p.kind, p.hold_id,
 pub(crate) const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, kind, currency, bounded, \
      debits_posted, credits_posted, debits_pending, credits_pending, created_at) \
      VALUES ($1, $2, $3, $4, 0, 0, 0, 0, $5)";
+pub(crate) const UPDATE_ACCOUNT_SUMS: &str = "UPDATE accounts SET debits_posted = $1, \
+     credits_posted = $2, debits_pending = $3, credits_pending = $4 WHERE id = $5";
+pub(crate) const INSERT_HOLD: &str = "INSERT INTO holds (id, debit_account, credit_account, \
+     currency, amount, status, posted_amount, created_seq, resolved_seq) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const RESOLVE_HOLD: &str = "UPDATE holds SET status = $1, posted_amount = $2, \
+     resolved_seq = $3 WHERE id = $4 AND status = 'open'";
 pub(crate) const UPDATE_HEAD: &str = "UPDATE ledger_head SET seq = $1, hash = $2, \
      committed_at = $3 WHERE id = 1 AND seq = $4";
 
@@ -77,6 +86,24 @@ macro_rules! impl_get {
 }
 impl_get!(sqlx::sqlite::SqliteRow);
 impl_get!(sqlx::postgres::PgRow);
+
+impl Get for rusqlite::Row<'_> {
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        Ok(self.get::<_, i64>(column)?)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self.get::<_, Option<i64>>(column)?)
+    }
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        Ok(self.get::<_, String>(column)?)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get::<_, Option<String>>(column)?)
+    }
+    fn flag(&self, column: &str) -> Result<bool, StoreError> {
+        Ok(self.get::<_, bool>(column)?)
+    }
+}
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
@@ -173,6 +200,19 @@ pub(crate) fn history_line(row: &impl Get) -> Result<HistoryLine, StoreError> {
         committed_at: row.int("committed_at")?,
         posting: posting(row)?,
     })
+}
+
+/// A journal row as what idempotent retries need: its fingerprint and receipt.
+pub(crate) fn committed(row: &impl Get) -> Result<(Hash, Receipt), StoreError> {
+    Ok((
+        hash(row.text("fingerprint")?)?,
+        Receipt {
+            seq: row.int("seq")?,
+            tx_id: TxId::parse(&row.text("tx_id")?).map_err(corrupt)?,
+            committed_at: row.int("committed_at")?,
+            hash: hash(row.text("hash")?)?,
+        },
+    ))
 }
 
 /// Joins journal rows with their postings (both ordered by seq).

@@ -22,6 +22,8 @@ use holdback_domain::{AccountId, HoldId, TxId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
+use sqlx::postgres::PgPool;
+
 use crate::{Store, StoreError, postgres, sqlite};
 
 /// Most requests decided and committed together.
@@ -53,7 +55,7 @@ pub enum WriteError {
     Unavailable(String),
 }
 
-type Job = (Command, oneshot::Sender<Result<Reply, WriteError>>);
+pub(crate) type Job = (Command, oneshot::Sender<Result<Reply, WriteError>>);
 
 /// A handle to the process's ledger writer. Cheap to clone; the writer stops when every handle
 /// is dropped.
@@ -83,7 +85,15 @@ impl Ledger {
     pub fn start_with_batch(store: Store, clock: Arc<dyn Clock>, max_batch: usize) -> Ledger {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let stats = Arc::new(Stats::default());
-        tokio::spawn(run(store, clock, rx, max_batch.max(1), stats.clone()));
+        match store {
+            Store::Sqlite(pool) => {
+                let path = pool.connect_options().get_filename().to_path_buf();
+                sqlite::spawn_writer(path, clock, rx, max_batch.max(1), stats.clone());
+            }
+            Store::Postgres(pool) => {
+                tokio::spawn(run_postgres(pool, clock, rx, max_batch.max(1), stats.clone()));
+            }
+        }
         Ledger { tx, stats }
     }
 
@@ -121,8 +131,8 @@ impl Ledger {
     }
 }
 
-async fn run(
-    store: Store,
+async fn run_postgres(
+    pool: PgPool,
     clock: Arc<dyn Clock>,
     mut rx: mpsc::Receiver<Job>,
     max: usize,
@@ -142,27 +152,29 @@ async fn run(
             }
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats
-            .requests
-            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        stats.requests.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let commands: Vec<&Command> = jobs.iter().map(|(c, _)| c).collect();
-        let now = clock.now_ms();
-        let result = match &store {
-            Store::Sqlite(pool) => sqlite::commit_batch(pool, &commands, now).await,
-            Store::Postgres(pool) => postgres::commit_batch(pool, &commands, now).await,
-        };
-        match result {
-            Ok(replies) => {
-                for ((_, reply_tx), reply) in jobs.drain(..).zip(replies) {
-                    let _ = reply_tx.send(reply);
-                }
+        let result = postgres::commit_batch(&pool, &commands, clock.now_ms()).await;
+        answer(&mut jobs, result);
+    }
+}
+
+/// Answers every job of a batch: each its own reply, or all the same failure.
+pub(crate) fn answer(
+    jobs: &mut Vec<Job>,
+    result: Result<Vec<Result<Reply, WriteError>>, StoreError>,
+) {
+    match result {
+        Ok(replies) => {
+            for ((_, reply_tx), reply) in jobs.drain(..).zip(replies) {
+                let _ = reply_tx.send(reply);
             }
-            Err(error) => {
-                let message = error.to_string();
-                eprintln!("holdback: ledger batch of {} failed: {message}", jobs.len());
-                for (_, reply_tx) in jobs.drain(..) {
-                    let _ = reply_tx.send(Err(WriteError::Unavailable(message.clone())));
-                }
+        }
+        Err(error) => {
+            let message = error.to_string();
+            eprintln!("holdback: ledger batch of {} failed: {message}", jobs.len());
+            for (_, reply_tx) in jobs.drain(..) {
+                let _ = reply_tx.send(Err(WriteError::Unavailable(message.clone())));
             }
         }
     }
@@ -215,26 +227,6 @@ pub(crate) fn decide(
         })
         .collect();
     (replies, book.take_changes())
-}
-
-/// Renders ids as a JSON array of strings (for SQLite's `json_each`).
-pub(crate) fn json_array<'a>(ids: impl Iterator<Item = &'a str>) -> String {
-    let mut out = String::from("[");
-    for (i, id) in ids.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        for ch in id.chars() {
-            if ch == '"' || ch == '\\' {
-                out.push('\\');
-            }
-            out.push(ch);
-        }
-        out.push('"');
-    }
-    out.push(']');
-    out
 }
 
 pub(crate) fn conflict(what: &'static str) -> StoreError {

@@ -29,9 +29,14 @@ pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
     conn.busy_timeout(Duration::from_secs(30))?;
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Corrupt(format!("journal_mode is {mode}, not WAL")));
+        return Err(StoreError::Corrupt(format!(
+            "journal_mode is {mode}, not WAL"
+        )));
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;")?;
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+         PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;",
+    )?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -45,31 +50,26 @@ pub(crate) fn spawn_writer(
     stats: Arc<Stats>,
 ) {
     let run = move || {
+        let checkpointer = Checkpointer::start(path.clone());
         let mut conn: Option<Connection> = None;
         let mut jobs: Vec<Job> = Vec::with_capacity(max);
+        let mut answered = 0;
         while rx.blocking_recv_many(&mut jobs, max) > 0 {
-            // Callers answered by the last commit are about to send their next request: one
-            // yield lets them join this batch instead of waiting a whole commit for the next.
-            if jobs.len() < max {
-                std::thread::yield_now();
-                while jobs.len() < max {
-                    match rx.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
-            }
+            gather(&mut rx, &mut jobs, max, answered);
+            answered = jobs.len();
             stats.batches.fetch_add(1, Ordering::Relaxed);
-            stats.requests.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            stats
+                .requests
+                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
             let commands: Vec<&Command> = jobs.iter().map(|(c, _)| c).collect();
             let result = match conn.as_mut() {
                 Some(c) => commit_batch(c, &commands, clock.now_ms()),
-                None => open(&path).and_then(|c| {
-                    commit_batch(conn.insert(c), &commands, clock.now_ms())
-                }),
+                None => open(&path)
+                    .and_then(|c| commit_batch(conn.insert(c), &commands, clock.now_ms())),
             };
             crate::writer::answer(&mut jobs, result);
         }
+        checkpointer.stop();
     };
     if let Err(e) = std::thread::Builder::new()
         .name("holdback-sqlite-writer".into())
@@ -77,6 +77,72 @@ pub(crate) fn spawn_writer(
     {
         // Without its thread the receiver is dropped, and every submit reports the writer gone.
         eprintln!("holdback: cannot start the SQLite writer thread: {e}");
+    }
+}
+
+/// How often the background checkpointer copies committed WAL frames into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Moves WAL checkpoints off the commit path. SQLite's automatic checkpoint runs inside the
+/// commit that crosses the threshold, copying the WAL into the database file and syncing it while
+/// every caller of that batch waits. The writer's connection turns it off; this thread runs a
+/// `PASSIVE` checkpoint on a connection of its own, which proceeds alongside the writer, and the
+/// writer restarts the WAL from its beginning once a checkpoint has caught up.
+struct Checkpointer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: PathBuf) -> Checkpointer {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("holdback-sqlite-checkpoint".into())
+            .spawn(move || {
+                let Ok(conn) = open(&path) else { return };
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(CHECKPOINT_EVERY);
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        eprintln!("holdback: WAL checkpoint failed: {e}");
+                    }
+                }
+            })
+            .ok();
+        Checkpointer { stop, thread }
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// How long the writer waits, at most, for the callers it has just answered to come back.
+const LINGER: Duration = Duration::from_micros(200);
+
+/// Adds queued jobs to the batch. Callers answered by the last commit usually send their next
+/// request at once; without a pause they would miss this batch and wait a whole commit for the
+/// next, so the writer waits up to [`LINGER`] until as many jobs as it last answered are here.
+/// A lone caller (last batch of one) never waits.
+fn gather(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>, max: usize, answered: usize) {
+    let target = answered.min(max);
+    #[allow(clippy::disallowed_methods)] // a pause, not a time of day
+    let start = std::time::Instant::now();
+    loop {
+        while jobs.len() < max {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if jobs.len() >= target || start.elapsed() >= LINGER {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(20));
     }
 }
 
@@ -103,7 +169,10 @@ fn prefetch(conn: &Connection, wanted: &Wanted) -> Result<Book, StoreError> {
     let mut account_ids = wanted.accounts.clone();
     let mut select = conn.prepare_cached(rows::SELECT_HOLD_BY_ID)?;
     for id in &wanted.holds {
-        if let Some(hold) = select.query_row([id.as_str()], |row| Ok(rows::hold(row))).optional()? {
+        if let Some(hold) = select
+            .query_row([id.as_str()], |row| Ok(rows::hold(row)))
+            .optional()?
+        {
             let hold = hold?;
             account_ids.insert(hold.debit.clone());
             account_ids.insert(hold.credit.clone());
@@ -112,14 +181,20 @@ fn prefetch(conn: &Connection, wanted: &Wanted) -> Result<Book, StoreError> {
     }
     let mut select = conn.prepare_cached(rows::SELECT_COMMITTED_BY_TX_ID)?;
     for id in &wanted.transactions {
-        if let Some(known) = select.query_row([id.as_str()], |row| Ok(rows::committed(row))).optional()? {
+        if let Some(known) = select
+            .query_row([id.as_str()], |row| Ok(rows::committed(row)))
+            .optional()?
+        {
             let (fingerprint, receipt) = known?;
             book.load_transaction(fingerprint, receipt);
         }
     }
     let mut select = conn.prepare_cached(rows::SELECT_ACCOUNT_BY_ID)?;
     for id in &account_ids {
-        if let Some(account) = select.query_row([id.as_str()], |row| Ok(rows::account(row))).optional()? {
+        if let Some(account) = select
+            .query_row([id.as_str()], |row| Ok(rows::account(row)))
+            .optional()?
+        {
             book.load_account(account?);
         }
     }
@@ -169,7 +244,11 @@ fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {
         }
     }
     let mut update = conn.prepare_cached(rows::UPDATE_ACCOUNT_SUMS)?;
-    for a in changes.opened_accounts.iter().chain(&changes.updated_accounts) {
+    for a in changes
+        .opened_accounts
+        .iter()
+        .chain(&changes.updated_accounts)
+    {
         if a.debits_posted != 0
             || a.credits_posted != 0
             || a.debits_pending != 0

@@ -91,7 +91,13 @@ impl Ledger {
                 sqlite::spawn_writer(path, clock, rx, max_batch.max(1), stats.clone());
             }
             Store::Postgres(pool) => {
-                tokio::spawn(run_postgres(pool, clock, rx, max_batch.max(1), stats.clone()));
+                tokio::spawn(run_postgres(
+                    pool,
+                    clock,
+                    rx,
+                    max_batch.max(1),
+                    stats.clone(),
+                ));
             }
         }
         Ledger { tx, stats }
@@ -152,7 +158,9 @@ async fn run_postgres(
             }
         }
         stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats.requests.fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        stats
+            .requests
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let commands: Vec<&Command> = jobs.iter().map(|(c, _)| c).collect();
         let result = postgres::commit_batch(&pool, &commands, clock.now_ms()).await;
         answer(&mut jobs, result);

@@ -8,15 +8,38 @@ use sqlx::Executor as _;
 
 use crate::{Store, StoreError};
 
-const SETUP: &str = "CREATE TABLE IF NOT EXISTS bench_raw_accounts (id BIGINT PRIMARY KEY, \
-     debits BIGINT NOT NULL, credits BIGINT NOT NULL); \
-     CREATE TABLE IF NOT EXISTS bench_raw_journal (seq BIGINT PRIMARY KEY, tx_id TEXT NOT NULL UNIQUE); \
-     CREATE TABLE IF NOT EXISTS bench_raw_postings (seq BIGINT PRIMARY KEY, debit BIGINT NOT NULL, \
-     credit BIGINT NOT NULL, amount BIGINT NOT NULL); \
+const SETUP: &str = "\
+     CREATE TABLE IF NOT EXISTS bench_raw_accounts (id BIGINT PRIMARY KEY, \
+       debits_posted BIGINT NOT NULL, credits_posted BIGINT NOT NULL, \
+       debits_pending BIGINT NOT NULL, credits_pending BIGINT NOT NULL); \
+     CREATE TABLE IF NOT EXISTS bench_raw_journal (seq BIGINT PRIMARY KEY, \
+       tx_id TEXT NOT NULL UNIQUE, fingerprint TEXT NOT NULL, committed_at BIGINT NOT NULL, \
+       prev_hash TEXT NOT NULL, hash TEXT NOT NULL); \
+     CREATE TABLE IF NOT EXISTS bench_raw_postings (seq BIGINT NOT NULL, idx BIGINT NOT NULL, \
+       kind TEXT NOT NULL, debit BIGINT NOT NULL, credit BIGINT NOT NULL, currency TEXT NOT NULL, \
+       posted BIGINT NOT NULL, PRIMARY KEY (seq, idx)); \
+     CREATE INDEX IF NOT EXISTS bench_raw_by_debit ON bench_raw_postings (debit, seq, idx); \
+     CREATE INDEX IF NOT EXISTS bench_raw_by_credit ON bench_raw_postings (credit, seq, idx); \
      DELETE FROM bench_raw_accounts; DELETE FROM bench_raw_journal; DELETE FROM bench_raw_postings; \
-     INSERT INTO bench_raw_accounts VALUES (1, 0, 0), (2, 0, 0);";
+     INSERT INTO bench_raw_accounts VALUES (1, 0, 0, 0, 0), (2, 0, 0, 0, 0);";
 const TEARDOWN: &str =
     "DROP TABLE bench_raw_accounts; DROP TABLE bench_raw_journal; DROP TABLE bench_raw_postings;";
+
+/// The statements of one raw transfer, the shape of a one-transfer ledger transaction: two
+/// account updates, a journal row with a unique transaction id and three hashes, and a posting
+/// indexed by both accounts.
+const DEBIT: &str = "UPDATE bench_raw_accounts SET debits_posted = debits_posted + $1 WHERE id = 1";
+const CREDIT: &str =
+    "UPDATE bench_raw_accounts SET credits_posted = credits_posted + $1 WHERE id = 2";
+const JOURNAL: &str = "INSERT INTO bench_raw_journal (seq, tx_id, fingerprint, committed_at, \
+     prev_hash, hash) VALUES ($1, $2, $3, $1, $3, $3)";
+const POSTING: &str = "INSERT INTO bench_raw_postings (seq, idx, kind, debit, credit, currency, \
+     posted) VALUES ($1, 0, 'posted', 1, 2, 'USD', $1)";
+
+/// A 64-character stand-in for a hex hash, different for every `seq`.
+fn fake_hash(seq: i64) -> String {
+    format!("{seq:064x}")
+}
 
 /// Runs `n` raw transfers, one per durable commit, from one connection; returns the time taken.
 pub async fn raw_one_per_commit(
@@ -30,25 +53,15 @@ pub async fn raw_one_per_commit(
             let start = elapsed();
             for seq in 1..=n {
                 let mut tx = $pool.begin_with($begin).await?;
-                sqlx::query("UPDATE bench_raw_accounts SET debits = debits + $1 WHERE id = 1")
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE bench_raw_accounts SET credits = credits + $1 WHERE id = 2")
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("INSERT INTO bench_raw_journal (seq, tx_id) VALUES ($1, $2)")
+                sqlx::query(DEBIT).bind(seq).execute(&mut *tx).await?;
+                sqlx::query(CREDIT).bind(seq).execute(&mut *tx).await?;
+                sqlx::query(JOURNAL)
                     .bind(seq)
                     .bind(format!("raw{seq}"))
+                    .bind(fake_hash(seq))
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(
-                    "INSERT INTO bench_raw_postings (seq, debit, credit, amount) VALUES ($1, 1, 2, $1)",
-                )
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(POSTING).bind(seq).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
             let taken = elapsed() - start;
@@ -81,16 +94,14 @@ fn raw_sqlite(
     let start = elapsed();
     for seq in 1..=n {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.prepare_cached("UPDATE bench_raw_accounts SET debits = debits + $1 WHERE id = 1")?
-            .execute([seq])?;
-        tx.prepare_cached("UPDATE bench_raw_accounts SET credits = credits + $1 WHERE id = 2")?
-            .execute([seq])?;
-        tx.prepare_cached("INSERT INTO bench_raw_journal (seq, tx_id) VALUES ($1, $2)")?
-            .execute(rusqlite::params![seq, format!("raw{seq}")])?;
-        tx.prepare_cached(
-            "INSERT INTO bench_raw_postings (seq, debit, credit, amount) VALUES ($1, 1, 2, $1)",
-        )?
-        .execute([seq])?;
+        tx.prepare_cached(DEBIT)?.execute([seq])?;
+        tx.prepare_cached(CREDIT)?.execute([seq])?;
+        tx.prepare_cached(JOURNAL)?.execute(rusqlite::params![
+            seq,
+            format!("raw{seq}"),
+            fake_hash(seq)
+        ])?;
+        tx.prepare_cached(POSTING)?.execute([seq])?;
         tx.commit()?;
     }
     Ok(elapsed() - start)

@@ -9,7 +9,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use holdback_domain::{AccountId, Money};
 use holdback_store::{DEFAULT_DATABASE_URL, Store};
+
+/// Parses a history cursor `SEQ.IDX`.
+fn parse_cursor(text: &str) -> Option<(i64, i32)> {
+    let (seq, idx) = text.split_once('.')?;
+    Some((seq.parse().ok()?, idx.parse().ok()?))
+}
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +53,20 @@ enum LedgerCommand {
     /// Re-check every ledger invariant over the whole journal. Exits 0 with a one-line summary
     /// when all hold; 1 with a report of each breach.
     Verify,
+    /// Show an account: kind, currency, bound, posted balance, pending in and out, available.
+    Balance {
+        /// The account id, e.g. `escrow:ord_123`.
+        account: String,
+    },
+    /// List the postings of an account, oldest first, a page at a time.
+    History {
+        account: String,
+        /// Show lines after this cursor (printed at the end of the previous page).
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
     /// Write transfers and holds from concurrent writers, printing `ack <tx_id> <seq>` for each
     /// committed one, until killed or `--seconds` pass (used by the crash tests).
     Load(load::LoadArgs),
@@ -114,6 +135,82 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Ledger {
+            command: LedgerCommand::Balance { account },
+        } => {
+            let store = connect(&cli.database).await?;
+            let id = AccountId::parse(&account)?;
+            let Some(a) = store.account(&id).await? else {
+                eprintln!("holdback: no account {id}");
+                return Ok(ExitCode::FAILURE);
+            };
+            let money = |minor: i128| -> String {
+                i64::try_from(minor)
+                    .ok()
+                    .and_then(|m| Money::from_minor(m.abs(), a.spec.currency).ok())
+                    .map_or(format!("{minor} (minor units)"), |m| {
+                        format!("{}{m}", if minor < 0 { "-" } else { "" })
+                    })
+            };
+            let bounded = if a.spec.bounded {
+                "yes (never below zero)"
+            } else {
+                "no"
+            };
+            println!("{:<12}{}", "account", a.spec.id);
+            println!("{:<12}{}", "kind", a.spec.kind.code());
+            println!("{:<12}{bounded}", "bounded");
+            println!("{:<12}{}", "posted", money(a.posted_balance()));
+            println!("{:<12}{}", "pending in", money(a.pending_inflow()));
+            println!("{:<12}{}", "pending out", money(a.pending_outflow()));
+            println!("{:<12}{}", "available", money(a.available()));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ledger {
+            command:
+                LedgerCommand::History {
+                    account,
+                    after,
+                    limit,
+                },
+        } => {
+            let store = connect(&cli.database).await?;
+            let id = AccountId::parse(&account)?;
+            let cursor = match after.as_deref().map(parse_cursor) {
+                None => None,
+                Some(Some(c)) => Some(c),
+                Some(None) => anyhow::bail!("a cursor looks like 42.0 (sequence.index)"),
+            };
+            let page = store.history(&id, cursor, limit).await?;
+            for line in &page.lines {
+                let p = &line.posting;
+                let (side, other) = if p.debit == id {
+                    ("debit ", &p.credit)
+                } else {
+                    ("credit", &p.debit)
+                };
+                let amount = |minor: i64| {
+                    Money::from_minor(minor.abs(), p.currency).map_or(minor.to_string(), |m| {
+                        format!("{}{m}", if minor < 0 { "-" } else { "+" })
+                    })
+                };
+                println!(
+                    "{}.{}  {}  {}  {side}  posted {}  pending {}  {}  against {other}",
+                    line.seq,
+                    line.idx,
+                    line.committed_at,
+                    line.tx_id,
+                    amount(p.posted),
+                    amount(p.pending_delta),
+                    p.kind.code()
+                );
+            }
+            match (page.has_more, page.lines.last()) {
+                (true, Some(last)) => println!("more: --after {}.{}", last.seq, last.idx),
+                _ => println!("end of history"),
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Ledger {
             command: LedgerCommand::Load(args),

@@ -167,3 +167,41 @@ fn bad_databases_get_a_clear_error() {
         text(&out)
     );
 }
+
+#[test]
+fn balance_and_history_page_through_an_account() {
+    let db = TestDb::sqlite();
+    load_then_kill(&db.url, "bh", 60);
+    let out = holdback(&db.url, &["ledger", "balance", "load_escrow_0"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("kind        escrow"), "{}", text(&out));
+    assert!(text(&out).contains("bounded     yes"), "{}", text(&out));
+    // page through the whole history two lines at a time, following the printed cursor
+    let mut after: Option<String> = None;
+    let mut lines = 0;
+    loop {
+        let mut args = vec!["ledger", "history", "load_escrow_0", "--limit", "2"];
+        if let Some(a) = after.as_deref() {
+            args.extend(["--after", a]);
+        }
+        let out = holdback(&db.url, &args);
+        assert!(out.status.success(), "{}", text(&out));
+        let page = text(&out);
+        lines += page.lines().filter(|l| l.contains(" against ")).count();
+        match page.lines().find_map(|l| l.strip_prefix("more: --after ")) {
+            Some(cursor) => after = Some(cursor.to_string()),
+            None => {
+                assert!(page.contains("end of history"), "{page}");
+                break;
+            }
+        }
+    }
+    assert!(lines >= 3, "only {lines} history lines");
+    let out = holdback(&db.url, &["ledger", "balance", "nobody"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = holdback(
+        &db.url,
+        &["ledger", "history", "load_escrow_0", "--after", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}

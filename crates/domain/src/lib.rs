@@ -9,6 +9,7 @@ pub mod audit;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod order;
 
 pub use ids::{AccountId, HoldId, InvalidId, TxId};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};

@@ -6,6 +6,7 @@
 //! The store prefetches state into a [`ledger::Book`], lets it decide, and persists the changes.
 
 pub mod audit;
+pub mod card;
 pub mod ids;
 pub mod ledger;
 pub mod money;

@@ -19,7 +19,7 @@ pub struct LedgerBenchArgs {
     #[arg(long, default_value_t = 50_000)]
     transfers: usize,
     /// Transfers in each one-per-commit run (raw SQL and holdback).
-    #[arg(long, default_value_t = 1_000)]
+    #[arg(long, default_value_t = 3_000)]
     sequential: usize,
     /// A PostgreSQL server to measure as well; a scratch database is created there and dropped.
     #[arg(long, env = "HOLDBACK_BENCH_POSTGRES_URL")]

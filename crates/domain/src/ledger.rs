@@ -781,6 +781,43 @@ impl Book {
         Ok(AccountOutcome::Opened)
     }
 
+    /// Opens `specs` (those not open yet) and executes `request`, as one: on a rejection the
+    /// book is unchanged, and no account of `specs` is opened.
+    pub fn execute_opening(
+        &mut self,
+        specs: &[AccountSpec],
+        request: Option<&TransactionRequest>,
+        now: i64,
+    ) -> Result<Option<Outcome>, LedgerError> {
+        let mut new = Vec::new();
+        for spec in specs {
+            match self.accounts.get(&spec.id) {
+                Some(existing) if existing.spec == *spec => {}
+                Some(_) => return Err(LedgerError::AccountConflict(spec.id.clone())),
+                None if new.contains(&spec.id) => {}
+                None => new.push(spec.id.clone()),
+            }
+        }
+        for spec in specs.iter().filter(|s| new.contains(&s.id)) {
+            if !self.accounts.contains_key(&spec.id) {
+                self.accounts
+                    .insert(spec.id.clone(), Account::new(spec.clone(), now));
+            }
+        }
+        match request.map(|r| self.execute(r, now)).transpose() {
+            Ok(outcome) => {
+                self.opened_accounts.extend(new);
+                Ok(outcome)
+            }
+            Err(e) => {
+                for id in &new {
+                    self.accounts.remove(id);
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Decides one transaction and, if it is accepted, applies all of it. On a rejection the
     /// book is unchanged.
     pub fn execute(

@@ -504,3 +504,40 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn opening_and_executing_are_one() {
+    let mut b = Book::new(Head::EMPTY);
+    let spec = |id: &str, kind| AccountSpec {
+        id: acc(id),
+        kind,
+        currency: cur("USD"),
+        bounded: kind == AccountKind::Escrow,
+    };
+    let specs = vec![
+        spec("card", AccountKind::BuyerPaymentClearing),
+        spec("escrow:o1", AccountKind::Escrow),
+    ];
+    // the transfer is refused (escrow would go below zero): neither account is opened
+    let bad = tx("t1", vec![posted("escrow:o1", "card", usd(5))]);
+    let before = snapshot(&b);
+    assert_eq!(
+        b.execute_opening(&specs, Some(&bad), 1).unwrap_err().code(),
+        "insufficient_funds"
+    );
+    assert_eq!(snapshot(&b), before);
+    assert!(b.take_changes().opened_accounts.is_empty());
+    // accepted: both open and the transfer posts, in one change set
+    let good = tx("t2", vec![posted("card", "escrow:o1", usd(5))]);
+    assert!(b.execute_opening(&specs, Some(&good), 2).unwrap().is_some());
+    let changes = b.take_changes();
+    assert_eq!(changes.opened_accounts.len(), 2);
+    assert_eq!(changes.entries.len(), 1);
+    // opening again with the same specs is fine; a different spec is a conflict
+    assert!(b.execute_opening(&specs, None, 3).unwrap().is_none());
+    let other = vec![spec("card", AccountKind::Escrow)];
+    assert_eq!(
+        b.execute_opening(&other, None, 3).unwrap_err().code(),
+        "account_conflict"
+    );
+}

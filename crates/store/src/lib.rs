@@ -13,6 +13,7 @@ mod rows;
 mod schema;
 mod sqlite;
 pub mod testing;
+pub mod unit;
 pub mod writer;
 
 use std::str::FromStr;
@@ -21,12 +22,14 @@ use std::time::Duration;
 use holdback_domain::audit::{AuditReport, Auditor, Breach};
 use holdback_domain::ledger::{Account, Head, Hold, JournalEntry, Posting, Receipt};
 
+use holdback_domain::order::Order;
 use holdback_domain::{AccountId, HoldId, TxId};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use unit::{IdempotencyRecord, NewEvent, OrderWrite, StoredEvent, TimerCancel, TimerRow, Unit};
 pub use writer::{Command, Ledger, Reply, WriteError};
 
 /// The default database: a SQLite file in the current folder.
@@ -228,6 +231,54 @@ impl Store {
                 .fetch_optional(pool)
                 .await?;
             Ok(row.as_ref().map(rows::committed).transpose()?.map(|(_, receipt)| receipt))
+        })
+    }
+
+    /// An order and its version (the version a decision about it must name).
+    pub async fn order(&self, id: &str) -> Result<Option<(Order, i64)>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(rows::SELECT_ORDER).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(rows::order).transpose()
+        })
+    }
+
+    /// Timers due at `now` or earlier, soonest first.
+    pub async fn due_timers(&self, now: i64, limit: u32) -> Result<Vec<TimerRow>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(rows::SELECT_DUE_TIMERS)
+                .bind(now)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(rows::timer).collect()
+        })
+    }
+
+    /// Outbox events after `seq`, oldest first.
+    pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(rows::SELECT_EVENTS_AFTER)
+                .bind(seq)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(rows::event).collect()
+        })
+    }
+
+    /// The stored first response for an idempotency key of a principal.
+    pub async fn idempotency(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(rows::SELECT_IDEMPOTENCY)
+                .bind(principal)
+                .bind(key)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(rows::idempotency).transpose()
         })
     }
 

@@ -4,7 +4,8 @@
 use holdback_domain::ledger::{Book, Changes};
 use sqlx::postgres::{PgConnection, PgPool};
 
-use crate::writer::{Command, Reply, Wanted, WriteError, conflict, decide};
+use crate::unit::{SELECT_KEY_EXISTS, SELECT_ORDER_VERSION, bind_pg};
+use crate::writer::{Command, Prefetched, Reply, Wanted, WriteError, conflict, decide, units};
 use crate::{StoreError, rows};
 
 pub(crate) const SELECT_TRIGGER_NAMES: &str =
@@ -16,10 +17,36 @@ pub(crate) async fn commit_batch(
     now: i64,
 ) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
     let mut tx = pool.begin().await?;
-    let mut book = prefetch(&mut tx, &Wanted::of(commands)).await?;
-    let (replies, changes) = decide(&mut book, commands, now);
+    let wanted = Wanted::of(commands);
+    let mut book = prefetch(&mut tx, &wanted).await?;
+    let mut prefetched = Prefetched::default();
+    for id in &wanted.orders {
+        let version: Option<i64> = sqlx::query_scalar(SELECT_ORDER_VERSION)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(v) = version {
+            prefetched.versions.insert(id.clone(), v);
+        }
+    }
+    for (principal, key) in &wanted.keys {
+        let used: Option<i32> = sqlx::query_scalar(SELECT_KEY_EXISTS)
+            .bind(principal)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if used.is_some() {
+            prefetched.keys.insert((principal.clone(), key.clone()));
+        }
+    }
+    let (replies, changes, accepted) = decide(&mut book, &mut prefetched, commands, now);
     if !changes.is_empty() {
         persist(&mut tx, &changes).await?;
+    }
+    for unit in units(commands, &accepted) {
+        for (sql, values) in unit.statements(now) {
+            bind_pg(sqlx::query(sql), &values).execute(&mut *tx).await?;
+        }
     }
     tx.commit().await?;
     Ok(replies)

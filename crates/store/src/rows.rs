@@ -6,9 +6,11 @@ use holdback_domain::ledger::{
     Account, AccountKind, AccountSpec, Hash, Head, Hold, HoldStatus, JournalEntry, Posting,
     PostingKind, Receipt,
 };
+use holdback_domain::order::{Commission, Order, OrderStatus, Shipment, TimerKind};
 use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
 use sqlx::Row as _;
 
+use crate::unit::{IdempotencyRecord, NewEvent, StoredEvent, TimerRow};
 use crate::{HistoryLine, StoreError};
 
 pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash, committed_at FROM ledger_head WHERE id = 1";
@@ -199,6 +201,100 @@ pub(crate) fn history_line(row: &impl Get) -> Result<HistoryLine, StoreError> {
         tx_id: row.text("tx_id")?,
         committed_at: row.int("committed_at")?,
         posting: posting(row)?,
+    })
+}
+
+pub(crate) const SELECT_ORDER: &str = "SELECT id, buyer, seller, currency, captured, refunded, \
+     released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
+     shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
+     extension_requested, seller_extended, commission_bps, commission_fixed, version \
+     FROM orders WHERE id = $1";
+pub(crate) const SELECT_DUE_TIMERS: &str = "SELECT order_id, kind, due_at FROM timers \
+     WHERE due_at <= $1 ORDER BY due_at, order_id, kind LIMIT $2";
+pub(crate) const SELECT_EVENTS_AFTER: &str = "SELECT seq, id, type, object_id, payload, \
+     created_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2";
+pub(crate) const SELECT_IDEMPOTENCY: &str = "SELECT principal, key, request_hash, status, body, \
+     created_at FROM idempotency_keys WHERE principal = $1 AND key = $2";
+
+/// An order row and its version.
+pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
+    let currency = currency(row.text("currency")?)?;
+    let status = row.text("status")?;
+    let shipment = match (
+        row.opt_text("carrier")?,
+        row.opt_text("tracking")?,
+        row.opt_int("shipped_at")?,
+    ) {
+        (Some(carrier), Some(tracking), Some(shipped_at)) => Some(Shipment {
+            carrier,
+            tracking,
+            shipped_at,
+        }),
+        _ => None,
+    };
+    let released = match (
+        row.opt_int("released_to_seller")?,
+        row.opt_int("released_commission")?,
+    ) {
+        (Some(seller), Some(commission)) => Some((seller, commission)),
+        _ => None,
+    };
+    let order = Order {
+        id: row.text("id")?,
+        buyer: row.text("buyer")?,
+        seller: row.text("seller")?,
+        captured: Money::from_minor(row.int("captured")?, currency).map_err(corrupt)?,
+        refunded: row.int("refunded")?,
+        released,
+        status: OrderStatus::parse(&status)
+            .ok_or_else(|| corrupt(format!("order status {status:?}")))?,
+        paid_at: row.int("paid_at")?,
+        ship_by: row.int("ship_by")?,
+        shipment,
+        delivered_at: row.opt_int("delivered_at")?,
+        protection_ends: row.opt_int("protection_ends")?,
+        cancel_requested_at: row.opt_int("cancel_requested_at")?,
+        buyer_extended: row.flag("buyer_extended")?,
+        extension_requested: row.opt_int("extension_requested")?,
+        seller_extended: row.int("seller_extended")?,
+        commission: Commission {
+            basis_points: u32::try_from(row.int("commission_bps")?).map_err(corrupt)?,
+            fixed_minor: row.int("commission_fixed")?,
+        },
+    };
+    Ok((order, row.int("version")?))
+}
+
+pub(crate) fn timer(row: &impl Get) -> Result<TimerRow, StoreError> {
+    let kind = row.text("kind")?;
+    Ok(TimerRow {
+        order_id: row.text("order_id")?,
+        kind: TimerKind::parse(&kind).ok_or_else(|| corrupt(format!("timer kind {kind:?}")))?,
+        due_at: row.int("due_at")?,
+    })
+}
+
+pub(crate) fn event(row: &impl Get) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        seq: row.int("seq")?,
+        event: NewEvent {
+            id: row.text("id")?,
+            kind: row.text("type")?,
+            object_id: row.text("object_id")?,
+            payload: row.text("payload")?,
+            created_at: row.int("created_at")?,
+        },
+    })
+}
+
+pub(crate) fn idempotency(row: &impl Get) -> Result<IdempotencyRecord, StoreError> {
+    Ok(IdempotencyRecord {
+        principal: row.text("principal")?,
+        key: row.text("key")?,
+        request_hash: row.text("request_hash")?,
+        status: u16::try_from(row.int("status")?).map_err(corrupt)?,
+        body: row.text("body")?,
+        created_at: row.int("created_at")?,
     })
 }
 

@@ -17,7 +17,10 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
-use crate::writer::{Command, Job, Reply, Stats, Wanted, WriteError, conflict, decide};
+use crate::unit::{SELECT_KEY_EXISTS, SELECT_ORDER_VERSION};
+use crate::writer::{
+    Command, Job, Prefetched, Reply, Stats, Wanted, WriteError, conflict, decide, units,
+};
 use crate::{StoreError, rows};
 
 pub(crate) const SELECT_TRIGGER_NAMES: &str =
@@ -152,10 +155,18 @@ fn commit_batch(
     now: i64,
 ) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut book = prefetch(&tx, &Wanted::of(commands))?;
-    let (replies, changes) = decide(&mut book, commands, now);
+    let wanted = Wanted::of(commands);
+    let mut book = prefetch(&tx, &wanted)?;
+    let mut prefetched = prefetch_rows(&tx, &wanted)?;
+    let (replies, changes, accepted) = decide(&mut book, &mut prefetched, commands, now);
     if !changes.is_empty() {
         persist(&tx, &changes)?;
+    }
+    for unit in units(commands, &accepted) {
+        for (sql, values) in unit.statements(now) {
+            tx.prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(values.iter()))?;
+        }
     }
     tx.commit()?;
     Ok(replies)
@@ -199,6 +210,24 @@ fn prefetch(conn: &Connection, wanted: &Wanted) -> Result<Book, StoreError> {
         }
     }
     Ok(book)
+}
+
+/// Order versions and used idempotency keys named by the batch's units.
+fn prefetch_rows(conn: &Connection, wanted: &Wanted) -> Result<Prefetched, StoreError> {
+    let mut out = Prefetched::default();
+    let mut select = conn.prepare_cached(SELECT_ORDER_VERSION)?;
+    for id in &wanted.orders {
+        if let Some(v) = select.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
+            out.versions.insert(id.clone(), v);
+        }
+    }
+    let mut select = conn.prepare_cached(SELECT_KEY_EXISTS)?;
+    for (principal, key) in &wanted.keys {
+        if select.exists([principal, key])? {
+            out.keys.insert((principal.clone(), key.clone()));
+        }
+    }
+    Ok(out)
 }
 
 fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {

@@ -11,7 +11,7 @@
 //! head row, which serialises batches across nodes and keeps the sequence gapless. On SQLite the
 //! batch runs under `BEGIN IMMEDIATE`, which does the same across processes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::Clock;
 use sqlx::postgres::PgPool;
 
+use crate::unit::Unit;
 use crate::{Store, StoreError, postgres, sqlite};
 
 /// Most requests decided and committed together.
@@ -34,6 +35,8 @@ pub const MAX_BATCH: usize = 1024;
 pub enum Command {
     OpenAccount(AccountSpec),
     Transact(TransactionRequest),
+    /// Everything one decision writes, atomically with its ledger transaction.
+    Unit(Box<Unit>),
 }
 
 /// The answer to a command that was not rejected.
@@ -41,6 +44,8 @@ pub enum Command {
 pub enum Reply {
     Account(AccountOutcome),
     Transaction(Outcome),
+    /// The unit was written; the outcome of its ledger transaction, if it had one.
+    Unit(Option<Outcome>),
 }
 
 /// Why a write did not happen.
@@ -53,6 +58,10 @@ pub enum WriteError {
     /// commit itself, the outcome is unknown). Retry with the same id.
     #[error("ledger unavailable: {0}")]
     Unavailable(String),
+    /// What the decision was based on changed before it could be written (an order's version,
+    /// an idempotency key now taken); nothing was written. Reload and decide again.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
 }
 
 pub(crate) type Job = (Command, oneshot::Sender<Result<Reply, WriteError>>);
@@ -125,14 +134,22 @@ impl Ledger {
     pub async fn open_account(&self, spec: AccountSpec) -> Result<AccountOutcome, WriteError> {
         match self.submit(Command::OpenAccount(spec)).await? {
             Reply::Account(outcome) => Ok(outcome),
-            Reply::Transaction(_) => Err(WriteError::Unavailable("mismatched reply".into())),
+            _ => Err(WriteError::Unavailable("mismatched reply".into())),
         }
     }
 
     pub async fn transact(&self, request: TransactionRequest) -> Result<Outcome, WriteError> {
         match self.submit(Command::Transact(request)).await? {
             Reply::Transaction(outcome) => Ok(outcome),
-            Reply::Account(_) => Err(WriteError::Unavailable("mismatched reply".into())),
+            _ => Err(WriteError::Unavailable("mismatched reply".into())),
+        }
+    }
+
+    /// Writes a unit of work: all of it, or (on a rejection or conflict) none of it.
+    pub async fn commit(&self, unit: Unit) -> Result<Option<Outcome>, WriteError> {
+        match self.submit(Command::Unit(Box::new(unit))).await? {
+            Reply::Unit(outcome) => Ok(outcome),
+            _ => Err(WriteError::Unavailable("mismatched reply".into())),
         }
     }
 }
@@ -194,36 +211,60 @@ pub(crate) struct Wanted {
     pub accounts: BTreeSet<AccountId>,
     pub holds: BTreeSet<HoldId>,
     pub transactions: BTreeSet<TxId>,
+    pub orders: BTreeSet<String>,
+    pub keys: BTreeSet<(String, String)>,
 }
 
 impl Wanted {
     pub fn of(commands: &[&Command]) -> Wanted {
         let mut wanted = Wanted::default();
         for command in commands {
-            match command {
-                Command::OpenAccount(spec) => {
-                    wanted.accounts.insert(spec.id.clone());
+            let (specs, request) = match command {
+                Command::OpenAccount(spec) => (std::slice::from_ref(spec), None),
+                Command::Transact(request) => (&[][..], Some(request)),
+                Command::Unit(unit) => {
+                    wanted
+                        .orders
+                        .extend(unit.orders.iter().map(|w| w.order.id.clone()));
+                    if let Some(k) = &unit.idempotency {
+                        wanted.keys.insert((k.principal.clone(), k.key.clone()));
+                    }
+                    (&unit.accounts[..], unit.ledger.as_ref())
                 }
-                Command::Transact(request) => {
-                    wanted.transactions.insert(request.id.clone());
-                    wanted.accounts.extend(request.accounts().cloned());
-                    wanted.holds.extend(request.holds().cloned());
-                }
+            };
+            wanted.accounts.extend(specs.iter().map(|s| s.id.clone()));
+            if let Some(request) = request {
+                wanted.transactions.insert(request.id.clone());
+                wanted.accounts.extend(request.accounts().cloned());
+                wanted.holds.extend(request.holds().cloned());
             }
         }
         wanted
     }
 }
 
-/// The pure middle of a batch: decide every command against the prefetched book.
+/// Rows other than the ledger's that a batch read before deciding.
+#[derive(Debug, Default)]
+pub(crate) struct Prefetched {
+    /// Current version of each named order (absent: no such order yet).
+    pub versions: HashMap<String, i64>,
+    /// Idempotency keys already used.
+    pub keys: HashSet<(String, String)>,
+}
+
+/// The pure middle of a batch: decide every command against the prefetched state. Returns the
+/// replies, the ledger changes, and which commands are units to write.
 pub(crate) fn decide(
     book: &mut Book,
+    prefetched: &mut Prefetched,
     commands: &[&Command],
     now: i64,
-) -> (Vec<Result<Reply, WriteError>>, Changes) {
+) -> (Vec<Result<Reply, WriteError>>, Changes, Vec<usize>) {
+    let mut accepted = Vec::new();
     let replies = commands
         .iter()
-        .map(|command| match command {
+        .enumerate()
+        .map(|(i, command)| match command {
             Command::OpenAccount(spec) => book
                 .open_account(spec.clone(), now)
                 .map(Reply::Account)
@@ -232,9 +273,65 @@ pub(crate) fn decide(
                 .execute(request, now)
                 .map(Reply::Transaction)
                 .map_err(WriteError::from),
+            Command::Unit(unit) => {
+                let reply = decide_unit(book, prefetched, unit, now);
+                if reply.is_ok() {
+                    accepted.push(i);
+                }
+                reply
+            }
         })
         .collect();
-    (replies, book.take_changes())
+    (replies, book.take_changes(), accepted)
+}
+
+fn decide_unit(
+    book: &mut Book,
+    prefetched: &mut Prefetched,
+    unit: &Unit,
+    now: i64,
+) -> Result<Reply, WriteError> {
+    if let Some(k) = &unit.idempotency
+        && prefetched
+            .keys
+            .contains(&(k.principal.clone(), k.key.clone()))
+    {
+        return Err(WriteError::Conflict("the idempotency key was already used"));
+    }
+    for w in &unit.orders {
+        let current = prefetched.versions.get(&w.order.id).copied().unwrap_or(0);
+        if current != w.expected_version {
+            return Err(WriteError::Conflict("the order changed; reload and retry"));
+        }
+    }
+    let outcome = book.execute_opening(&unit.accounts, unit.ledger.as_ref(), now)?;
+    if matches!(outcome, Some(Outcome::Exists(_))) && !unit.orders.is_empty() {
+        // The ledger id was used before, by another decision: writing these rows would pair
+        // them with postings made for something else.
+        return Err(WriteError::Conflict(
+            "the ledger transaction id was already used",
+        ));
+    }
+    for w in &unit.orders {
+        prefetched
+            .versions
+            .insert(w.order.id.clone(), w.expected_version + 1);
+    }
+    if let Some(k) = &unit.idempotency {
+        prefetched.keys.insert((k.principal.clone(), k.key.clone()));
+    }
+    Ok(Reply::Unit(outcome))
+}
+
+/// The units among `commands` at the `accepted` positions.
+pub(crate) fn units<'a>(commands: &[&'a Command], accepted: &[usize]) -> Vec<&'a Unit> {
+    accepted
+        .iter()
+        .filter_map(|i| match commands.get(*i) {
+            Some(Command::Unit(unit)) => Some(&**unit),
+            _ => None,
+        })
+        .collect()
 }
 
 pub(crate) fn conflict(what: &'static str) -> StoreError {

@@ -84,7 +84,10 @@ async fn assert_clean(store: &Store) {
 async fn migrations_run_once_and_again_safely() {
     for db in TestDb::all("migrations_run_once_and_again_safely").await {
         let store = Store::connect(&db.url).await.unwrap();
-        assert_eq!(store.migrate().await.unwrap(), vec!["0001_ledger"]);
+        assert_eq!(
+            store.migrate().await.unwrap(),
+            vec!["0001_ledger", "0002_orders"]
+        );
         assert!(store.migrate().await.unwrap().is_empty());
         let again = Store::connect(&db.url).await.unwrap();
         assert!(again.migrate().await.unwrap().is_empty());
@@ -465,5 +468,300 @@ async fn the_database_refuses_to_rewrite_the_journal_and_verify_sees_tampering()
                 .any(|t| t.contains("trigger postings_no_update")),
             "{b}: {text:?}"
         );
+    }
+}
+
+// ---- units of work: orders, timers, events and idempotency, with the ledger --------------------
+
+mod units {
+    use super::*;
+    use holdback_domain::order::{self, Actor, Decision, OrderCommand, OrderPolicy, TimerKind};
+    use holdback_store::{IdempotencyRecord, NewEvent, OrderWrite, TimerCancel, TimerRow, Unit};
+
+    const T0: i64 = 1_800_000_000_000;
+    const DAY: i64 = 86_400_000;
+
+    fn unit(d: &Decision, expected_version: i64, tx: &str, now: i64) -> Unit {
+        let id = &d.order.id;
+        Unit {
+            accounts: d.accounts.clone(),
+            ledger: (!d.transfers.is_empty()).then(|| TransactionRequest {
+                id: TxId::parse(tx).unwrap(),
+                transfers: d.transfers.clone(),
+            }),
+            orders: vec![OrderWrite {
+                order: d.order.clone(),
+                expected_version,
+            }],
+            set_timers: d
+                .set_timers
+                .iter()
+                .map(|(kind, due_at)| TimerRow {
+                    order_id: id.clone(),
+                    kind: *kind,
+                    due_at: *due_at,
+                })
+                .collect(),
+            cancel_timers: d
+                .cancel_timers
+                .iter()
+                .map(|kind| TimerCancel {
+                    order_id: id.clone(),
+                    kind: *kind,
+                    only_if_due_at: None,
+                })
+                .collect(),
+            events: d
+                .events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| NewEvent {
+                    id: format!("evt_{tx}_{i}"),
+                    kind: e.name().to_string(),
+                    object_id: id.clone(),
+                    payload: format!("{{\"type\":\"{}\"}}", e.name()),
+                    created_at: now,
+                })
+                .collect(),
+            idempotency: None,
+        }
+    }
+
+    async fn paid_order(ledger: &Ledger, id: &str, price: i64) -> Decision {
+        let d = order::paid(
+            id,
+            "buy_1",
+            "sel_1",
+            usd(price),
+            T0,
+            &OrderPolicy::default(),
+        )
+        .unwrap();
+        ledger
+            .commit(unit(&d, 0, &format!("pay_{id}"), T0))
+            .await
+            .unwrap();
+        d
+    }
+
+    #[tokio::test]
+    async fn a_unit_writes_order_ledger_timers_and_events_together() {
+        for db in TestDb::all("a_unit_writes_order_ledger_timers_and_events_together").await {
+            let store = db.store().await.unwrap();
+            let ledger = Ledger::start(store.clone(), clock());
+            let b = db.backend();
+            let d = paid_order(&ledger, "ord_1", 2_500).await;
+            let (stored, version) = store.order("ord_1").await.unwrap().unwrap();
+            assert_eq!((stored, version), (d.order.clone(), 1), "{b}");
+            let escrow = store.account(&acc("escrow:ord_1")).await.unwrap().unwrap();
+            assert_eq!(escrow.posted_balance(), 2_500, "{b}");
+            assert!(
+                store
+                    .due_timers(T0 + 7 * DAY - 1, 10)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "{b}"
+            );
+            let due = store.due_timers(T0 + 7 * DAY, 10).await.unwrap();
+            assert_eq!(due.len(), 1, "{b}");
+            assert_eq!(
+                (due[0].kind, due[0].order_id.as_str()),
+                (TimerKind::ShipBy, "ord_1")
+            );
+            let events = store.events_after(0, 10).await.unwrap();
+            let kinds: Vec<_> = events.iter().map(|e| e.event.kind.as_str()).collect();
+            assert_eq!(kinds, ["order.paid"], "{b}");
+
+            // shipping replaces the ship-by timer with the protection-end timer
+            let p = OrderPolicy::default();
+            let ship = OrderCommand::Ship {
+                carrier: "ups".into(),
+                tracking: "1Z".into(),
+            };
+            let s = order::decide(&d.order, Actor::Seller, &ship, T0 + DAY, &p).unwrap();
+            ledger
+                .commit(unit(&s, 1, "ship_1", T0 + DAY))
+                .await
+                .unwrap();
+            let due = store.due_timers(T0 + 365 * DAY, 10).await.unwrap();
+            assert_eq!(due.len(), 1, "{b}: {due:?}");
+            assert_eq!(due[0].kind, TimerKind::ProtectionEnd);
+            // retrying the same decision against the old version is a conflict and writes nothing
+            let head = store.head().await.unwrap();
+            let err = ledger
+                .commit(unit(&s, 1, "ship_1b", T0 + DAY))
+                .await
+                .unwrap_err();
+            assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            assert_eq!(store.head().await.unwrap(), head);
+            assert_eq!(store.events_after(0, 10).await.unwrap().len(), 2, "{b}");
+            assert_clean(&store).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_unit_writes_nothing() {
+        for db in TestDb::all("a_refused_unit_writes_nothing").await {
+            let store = db.store().await.unwrap();
+            let ledger = Ledger::start(store.clone(), clock());
+            let b = db.backend();
+            let d = order::paid(
+                "ord_x",
+                "buy_1",
+                "sel_1",
+                usd(100),
+                T0,
+                &OrderPolicy::default(),
+            )
+            .unwrap();
+            let mut bad = unit(&d, 0, "pay_x", T0);
+            // a transfer that overdraws the new escrow: the whole unit is refused
+            bad.ledger = Some(posted("pay_x", "escrow:ord_x", "card_clearing:USD", usd(1)));
+            let err = ledger.commit(bad).await.unwrap_err();
+            assert!(
+                matches!(&err, WriteError::Rejected(e) if e.code() == "insufficient_funds"),
+                "{b}: {err}"
+            );
+            assert!(store.order("ord_x").await.unwrap().is_none(), "{b}");
+            assert!(
+                store.account(&acc("escrow:ord_x")).await.unwrap().is_none(),
+                "{b}"
+            );
+            assert!(
+                store.due_timers(i64::MAX, 10).await.unwrap().is_empty(),
+                "{b}"
+            );
+            assert!(store.events_after(0, 10).await.unwrap().is_empty(), "{b}");
+            assert_clean(&store).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn racing_decisions_on_one_order_apply_once() {
+        for db in TestDb::all("racing_decisions_on_one_order_apply_once").await {
+            let store = db.store().await.unwrap();
+            let b = db.backend();
+            let first = Ledger::start(store.clone(), clock());
+            let second = Ledger::start(store.clone(), clock());
+            let p = OrderPolicy::default();
+            let d = paid_order(&first, "ord_r", 10_000).await;
+            let ship = OrderCommand::Ship {
+                carrier: "ups".into(),
+                tracking: "1Z".into(),
+            };
+            let s = order::decide(&d.order, Actor::Seller, &ship, T0 + DAY, &p).unwrap();
+            first.commit(unit(&s, 1, "ship_r", T0 + DAY)).await.unwrap();
+            // 16 schedulers on two nodes fire the protection-end timer at once
+            let now = T0 + 60 * DAY;
+            let fire = OrderCommand::Fire(TimerKind::ProtectionEnd);
+            let done = order::decide(&s.order, Actor::Scheduler, &fire, now, &p).unwrap();
+            let mut tasks = Vec::new();
+            for i in 0..16 {
+                let ledger = if i % 2 == 0 {
+                    first.clone()
+                } else {
+                    second.clone()
+                };
+                let u = unit(&done, 2, &format!("release_r_{i}"), now);
+                tasks.push(tokio::spawn(async move { ledger.commit(u).await }));
+            }
+            let mut ok = 0;
+            for t in tasks {
+                match t.await.unwrap() {
+                    Ok(_) => ok += 1,
+                    Err(WriteError::Conflict(_)) => {}
+                    Err(e) => panic!("{b}: {e}"),
+                }
+            }
+            assert_eq!(ok, 1, "{b}: exactly one release");
+            let seller = store
+                .account(&acc("seller_payable:sel_1:USD"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(seller.posted_balance(), 9_500, "{b}");
+            let escrow = store.account(&acc("escrow:ord_r")).await.unwrap().unwrap();
+            assert_eq!(escrow.posted_balance(), 0, "{b}");
+            let released = store
+                .events_after(0, 100)
+                .await
+                .unwrap()
+                .iter()
+                .filter(|e| e.event.kind == "hold.released")
+                .count();
+            assert_eq!(released, 1, "{b}");
+            assert!(
+                store.due_timers(i64::MAX, 10).await.unwrap().is_empty(),
+                "{b}"
+            );
+            assert_clean(&store).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn idempotency_keys_and_conditional_timer_cancels() {
+        for db in TestDb::all("idempotency_keys_and_conditional_timer_cancels").await {
+            let store = db.store().await.unwrap();
+            let ledger = Ledger::start(store.clone(), clock());
+            let b = db.backend();
+            let record = IdempotencyRecord {
+                principal: "sk_test_1".into(),
+                key: "key-1".into(),
+                request_hash: "abc".into(),
+                status: 201,
+                body: "{\"id\":\"ord_k\"}".into(),
+                created_at: T0,
+            };
+            let d = order::paid(
+                "ord_k",
+                "buy_1",
+                "sel_1",
+                usd(100),
+                T0,
+                &OrderPolicy::default(),
+            )
+            .unwrap();
+            let mut u = unit(&d, 0, "pay_k", T0);
+            u.idempotency = Some(record.clone());
+            ledger.commit(u).await.unwrap();
+            assert_eq!(
+                store.idempotency("sk_test_1", "key-1").await.unwrap(),
+                Some(record.clone())
+            );
+            assert!(
+                store
+                    .idempotency("sk_test_2", "key-1")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let again = Unit {
+                idempotency: Some(record),
+                ..Unit::default()
+            };
+            let err = ledger.commit(again).await.unwrap_err();
+            assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            // a cancel conditioned on an old due time leaves the moved timer alone
+            let cancel = |due| Unit {
+                cancel_timers: vec![TimerCancel {
+                    order_id: "ord_k".into(),
+                    kind: TimerKind::ShipBy,
+                    only_if_due_at: Some(due),
+                }],
+                ..Unit::default()
+            };
+            ledger.commit(cancel(T0 + 1)).await.unwrap();
+            assert_eq!(
+                store.due_timers(i64::MAX, 10).await.unwrap().len(),
+                1,
+                "{b}"
+            );
+            ledger.commit(cancel(T0 + 7 * DAY)).await.unwrap();
+            assert!(
+                store.due_timers(i64::MAX, 10).await.unwrap().is_empty(),
+                "{b}"
+            );
+        }
     }
 }

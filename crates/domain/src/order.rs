@@ -162,6 +162,8 @@ pub struct Order {
     pub id: String,
     pub buyer: String,
     pub seller: String,
+    /// The payment that captured this order's money (refunds go back to it).
+    pub payment: String,
     /// What the buyer paid for this order; held in the order's escrow account.
     pub captured: Money,
     /// Refunded so far (minor units, same currency).
@@ -436,6 +438,7 @@ pub fn paid(
     id: &str,
     buyer: &str,
     seller: &str,
+    payment: &str,
     captured: Money,
     now: i64,
     policy: &OrderPolicy,
@@ -444,6 +447,7 @@ pub fn paid(
         id: id.to_string(),
         buyer: buyer.to_string(),
         seller: seller.to_string(),
+        payment: payment.to_string(),
         captured,
         refunded: 0,
         released: None,

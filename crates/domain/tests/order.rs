@@ -24,6 +24,7 @@ fn new_order(price: i64) -> Order {
         "ord_1",
         "buy_1",
         "sel_1",
+        "pay_1",
         usd(price),
         T0,
         &OrderPolicy::default(),
@@ -208,7 +209,7 @@ fn roles_are_checked() {
 #[test]
 fn happy_path_releases_to_the_seller_less_commission() {
     let p = OrderPolicy::default();
-    let paid = order::paid("ord_1", "buy_1", "sel_1", usd(10_000), T0, &p).unwrap();
+    let paid = order::paid("ord_1", "buy_1", "sel_1", "pay_1", usd(10_000), T0, &p).unwrap();
     assert_eq!(paid.set_timers, vec![(TimerKind::ShipBy, T0 + 7 * DAY)]);
     assert_eq!(paid.accounts.len(), 4);
     let shipped = order::decide(&paid.order, Actor::Seller, &ship(), T0 + DAY, &p).unwrap();
@@ -484,7 +485,7 @@ proptest! {
         let p = OrderPolicy::default();
         let mut book = Book::new(Head::EMPTY);
         let mut journal = Vec::new();
-        let first = order::paid("ord_p", "buy_p", "sel_p", usd(price), T0, &p).unwrap();
+        let first = order::paid("ord_p", "buy_p", "sel_p", "pay_1", usd(price), T0, &p).unwrap();
         post(&mut book, &mut journal, &first, 0, T0);
         let accounts = EscrowAccounts::of(&first.order).unwrap();
         let mut o = first.order;

@@ -29,7 +29,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use unit::{IdempotencyRecord, NewEvent, OrderWrite, StoredEvent, TimerCancel, TimerRow, Unit};
+pub use unit::{
+    ApiKeyRow, IdempotencyRecord, NewEvent, OrderWrite, PaymentRow, StoredEvent, TimerCancel,
+    TimerRow, Unit,
+};
 pub use writer::{Command, Ledger, Reply, WriteError};
 
 /// The default database: a SQLite file in the current folder.
@@ -279,6 +282,29 @@ impl Store {
                 .fetch_optional(pool)
                 .await?;
             row.as_ref().map(rows::idempotency).transpose()
+        })
+    }
+
+    /// Stores a new API key (its secret already hashed).
+    pub async fn insert_api_key(&self, key: &ApiKeyRow) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(unit::INSERT_API_KEY)
+                .bind(&key.id)
+                .bind(&key.secret_sha256)
+                .bind(&key.principal_kind)
+                .bind(&key.party_id)
+                .bind(key.livemode)
+                .bind(key.created_at)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(unit::SELECT_API_KEY).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(rows::api_key).transpose()
         })
     }
 

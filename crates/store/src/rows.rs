@@ -10,7 +10,7 @@ use holdback_domain::order::{Commission, Order, OrderStatus, Shipment, TimerKind
 use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
 use sqlx::Row as _;
 
-use crate::unit::{IdempotencyRecord, NewEvent, StoredEvent, TimerRow};
+use crate::unit::{ApiKeyRow, IdempotencyRecord, NewEvent, StoredEvent, TimerRow};
 use crate::{HistoryLine, StoreError};
 
 pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash, committed_at FROM ledger_head WHERE id = 1";
@@ -204,7 +204,7 @@ pub(crate) fn history_line(row: &impl Get) -> Result<HistoryLine, StoreError> {
     })
 }
 
-pub(crate) const SELECT_ORDER: &str = "SELECT id, buyer, seller, currency, captured, refunded, \
+pub(crate) const SELECT_ORDER: &str = "SELECT id, buyer, seller, payment_id, currency, captured, refunded, \
      released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
      extension_requested, seller_extended, commission_bps, commission_fixed, version \
@@ -243,6 +243,7 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
         id: row.text("id")?,
         buyer: row.text("buyer")?,
         seller: row.text("seller")?,
+        payment: row.text("payment_id")?,
         captured: Money::from_minor(row.int("captured")?, currency).map_err(corrupt)?,
         refunded: row.int("refunded")?,
         released,
@@ -294,6 +295,17 @@ pub(crate) fn idempotency(row: &impl Get) -> Result<IdempotencyRecord, StoreErro
         request_hash: row.text("request_hash")?,
         status: u16::try_from(row.int("status")?).map_err(corrupt)?,
         body: row.text("body")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn api_key(row: &impl Get) -> Result<ApiKeyRow, StoreError> {
+    Ok(ApiKeyRow {
+        id: row.text("id")?,
+        secret_sha256: row.text("secret_sha256")?,
+        principal_kind: row.text("principal_kind")?,
+        party_id: row.opt_text("party_id")?,
+        livemode: row.flag("livemode")?,
         created_at: row.int("created_at")?,
     })
 }

@@ -7,6 +7,8 @@
 //! written. Two nodes firing the same timer therefore produce one effect: the second finds the
 //! version moved.
 
+use holdback_domain::Money;
+use holdback_domain::card::StoredCard;
 use holdback_domain::ledger::{AccountSpec, TransactionRequest};
 use holdback_domain::order::{Order, TimerKind};
 
@@ -19,7 +21,21 @@ pub struct Unit {
     pub set_timers: Vec<TimerRow>,
     pub cancel_timers: Vec<TimerCancel>,
     pub events: Vec<NewEvent>,
+    pub payments: Vec<PaymentRow>,
     pub idempotency: Option<IdempotencyRecord>,
+}
+
+/// A captured payment. Card payments keep brand, last four, expiry and the provider's token,
+/// never the number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRow {
+    pub id: String,
+    pub buyer: String,
+    pub amount: Money,
+    pub method: String,
+    pub card: Option<StoredCard>,
+    pub livemode: bool,
+    pub created_at: i64,
 }
 
 /// An order row to write, and the version the decision was made against (0 for a new order).
@@ -116,12 +132,12 @@ pub(crate) const SELECT_ORDER_VERSION: &str = "SELECT version FROM orders WHERE 
 pub(crate) const SELECT_KEY_EXISTS: &str =
     "SELECT 1 FROM idempotency_keys WHERE principal = $1 AND key = $2";
 
-const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, currency, captured, refunded, \
+const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, currency, captured, refunded, \
      released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
      extension_requested, seller_extended, commission_bps, commission_fixed, version, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22, $23, $24) \
+     $19, $20, $21, $22, $23, $24, $25) \
      ON CONFLICT (id) DO UPDATE SET refunded = excluded.refunded, \
      released_to_seller = excluded.released_to_seller, \
      released_commission = excluded.released_commission, status = excluded.status, \
@@ -139,6 +155,9 @@ const CANCEL_TIMER_IF_DUE: &str =
     "DELETE FROM timers WHERE order_id = $1 AND kind = $2 AND due_at = $3";
 const INSERT_EVENT: &str = "INSERT INTO events (id, type, object_id, payload, created_at) \
      VALUES ($1, $2, $3, $4, $5)";
+const INSERT_PAYMENT: &str = "INSERT INTO payments (id, buyer, currency, amount, method, \
+     card_brand, card_last4, card_exp_month, card_exp_year, provider_token, livemode, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 const INSERT_KEY: &str = "INSERT INTO idempotency_keys (principal, key, request_hash, status, \
      body, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 
@@ -148,6 +167,7 @@ fn order_values(order: &Order, version: i64, now: i64) -> Vec<Val> {
         Val::Text(order.id.clone()),
         Val::Text(order.buyer.clone()),
         Val::Text(order.seller.clone()),
+        Val::Text(order.payment.clone()),
         Val::Text(order.captured.currency().code().to_string()),
         Val::Int(order.captured.minor()),
         Val::Int(order.refunded),
@@ -176,6 +196,26 @@ impl Unit {
     /// The row statements of this unit, after its ledger postings, in the order to run them.
     pub(crate) fn statements(&self, now: i64) -> Vec<(&'static str, Vec<Val>)> {
         let mut out = Vec::new();
+        for p in &self.payments {
+            let card = p.card.as_ref();
+            out.push((
+                INSERT_PAYMENT,
+                vec![
+                    Val::Text(p.id.clone()),
+                    Val::Text(p.buyer.clone()),
+                    Val::Text(p.amount.currency().code().to_string()),
+                    Val::Int(p.amount.minor()),
+                    Val::Text(p.method.clone()),
+                    Val::OptText(card.map(|c| c.brand.code().to_string())),
+                    Val::OptText(card.map(|c| c.last4.clone())),
+                    Val::OptInt(card.map(|c| i64::from(c.exp_month))),
+                    Val::OptInt(card.map(|c| i64::from(c.exp_year))),
+                    Val::OptText(card.map(|c| c.token.clone())),
+                    Val::Bool(p.livemode),
+                    Val::Int(p.created_at),
+                ],
+            ));
+        }
         for w in &self.orders {
             out.push((
                 UPSERT_ORDER,
@@ -233,3 +273,20 @@ impl Unit {
         out
     }
 }
+
+/// An API key as stored: the secret only as its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub secret_sha256: String,
+    /// `platform`, `buyer` or `seller`.
+    pub principal_kind: String,
+    pub party_id: Option<String>,
+    pub livemode: bool,
+    pub created_at: i64,
+}
+
+pub(crate) const INSERT_API_KEY: &str = "INSERT INTO api_keys (id, secret_sha256, \
+     principal_kind, party_id, livemode, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const SELECT_API_KEY: &str = "SELECT id, secret_sha256, principal_kind, party_id, \
+     livemode, created_at FROM api_keys WHERE id = $1";

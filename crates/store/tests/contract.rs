@@ -523,6 +523,7 @@ mod units {
                     created_at: now,
                 })
                 .collect(),
+            payments: vec![],
             idempotency: None,
         }
     }
@@ -532,6 +533,7 @@ mod units {
             id,
             "buy_1",
             "sel_1",
+            "pay_1",
             usd(price),
             T0,
             &OrderPolicy::default(),
@@ -610,6 +612,7 @@ mod units {
                 "ord_x",
                 "buy_1",
                 "sel_1",
+                "pay_1",
                 usd(100),
                 T0,
                 &OrderPolicy::default(),
@@ -717,6 +720,7 @@ mod units {
                 "ord_k",
                 "buy_1",
                 "sel_1",
+                "pay_1",
                 usd(100),
                 T0,
                 &OrderPolicy::default(),

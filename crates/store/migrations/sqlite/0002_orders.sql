@@ -3,6 +3,7 @@ CREATE TABLE orders (
     id TEXT PRIMARY KEY,
     buyer TEXT NOT NULL,
     seller TEXT NOT NULL,
+    payment_id TEXT NOT NULL,
     currency TEXT NOT NULL,
     captured INTEGER NOT NULL,
     refunded INTEGER NOT NULL,
@@ -42,6 +43,31 @@ CREATE TABLE events (
     type TEXT NOT NULL,
     object_id TEXT NOT NULL,
     payload TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE payments (
+    id TEXT PRIMARY KEY,
+    buyer TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    card_brand TEXT,
+    card_last4 TEXT,
+    card_exp_month INTEGER,
+    card_exp_year INTEGER,
+    provider_token TEXT,
+    livemode INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+
+-- API keys: the secret part is stored only as its SHA-256 (secrets are random, 122 bits).
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL,
+    principal_kind TEXT NOT NULL CHECK (principal_kind IN ('platform', 'buyer', 'seller')),
+    party_id TEXT,
+    livemode INTEGER NOT NULL,
     created_at INTEGER NOT NULL
 ) STRICT;
 

@@ -4,6 +4,7 @@
 
 mod bench;
 mod load;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,18 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Run the HTTP API (and the timer scheduler) on this database.
+    Serve(serve::ServeArgs),
+    /// API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Durable timers.
+    Timers {
+        #[command(subcommand)]
+        command: TimersCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -70,6 +83,28 @@ enum LedgerCommand {
     /// Write transfers and holds from concurrent writers, printing `ack <tx_id> <seq>` for each
     /// committed one, until killed or `--seconds` pass (used by the crash tests).
     Load(load::LoadArgs),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an API key and print it (it is shown once; only its hash is kept).
+    Create {
+        /// `platform`, `buyer:ID` or `seller:ID`.
+        #[arg(long)]
+        role: String,
+        /// A live-mode key (`sk_live_…`) instead of a test-mode one.
+        #[arg(long)]
+        live: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TimersCommand {
+    /// List the timers that are due now (the scheduler inside `serve` fires them).
+    Due {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -217,6 +252,42 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let store = connect(&cli.database).await?;
             load::run(store, args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(args) => {
+            let store = connect(&cli.database).await?;
+            serve::run(store, args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Keys {
+            command: KeysCommand::Create { role, live },
+        } => {
+            let store = connect(&cli.database).await?;
+            store.migrate().await?;
+            let role = serve::parse_role(&role)?;
+            let app = serve::app(store);
+            let key = holdback_app::keys::create(&app, &role, live)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{key}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Timers {
+            command: TimersCommand::Due { limit },
+        } => {
+            let store = connect(&cli.database).await?;
+            let now = holdback_store::clock::Clock::now_ms(&holdback_store::clock::SystemClock);
+            let due = store.due_timers(now, limit).await?;
+            for t in &due {
+                println!(
+                    "{}  {:<15} {}  ({} s overdue)",
+                    t.due_at,
+                    t.kind.code(),
+                    t.order_id,
+                    (now - t.due_at) / 1000
+                );
+            }
+            println!("{} timer(s) due", due.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -1,1 +1,561 @@
-//! The holdback HTTP API.
+//! The holdback HTTP JSON API (axum). Handlers parse, call one use case, and convert; rules,
+//! SQL and the clock live elsewhere.
+//!
+//! Conventions (HOUSE-STYLE.md §8): `/v1`, `Authorization: Bearer sk_test_…`, one error body
+//! `{"error":{"type","code","message","param","request_id"}}` with codes from [`errors::CATALOG`],
+//! a `Request-Id` header on every response, `Idempotency-Key` on POST (replayed with
+//! `Idempotent-Replayed: true`; a different request with the same key is refused; the same key
+//! still running answers 409), cursor pagination with `limit` and `starting_after`.
+
+pub mod errors;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use holdback_app::checkout::{self, CheckoutRequest, Item};
+use holdback_app::orders::{self, Idem};
+use holdback_app::{App, AppError, Principal, Role, keys, views};
+use holdback_domain::card::CardInput;
+use holdback_domain::order::OrderCommand;
+use holdback_domain::{Currency, Money};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::errors::ApiError;
+
+struct Shared {
+    app: App,
+    /// (key id, idempotency key) of requests running now on this node.
+    running: Mutex<HashSet<(String, String)>>,
+}
+
+type Ctx = State<Arc<Shared>>;
+
+/// The router for the whole API.
+pub fn router(app: App) -> Router {
+    let shared = Arc::new(Shared {
+        app,
+        running: Mutex::new(HashSet::new()),
+    });
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/checkouts", post(create_checkout))
+        .route("/v1/orders", get(list_orders))
+        .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/{action}", post(order_action))
+        .route("/v1/events", get(list_events))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn request_id(app: &App) -> String {
+    app.ids.next("req")
+}
+
+/// A JSON response with the `Request-Id` header.
+fn reply(status: StatusCode, body: &Value, request_id: &str, replayed: bool) -> Response {
+    let mut response = (status, axum::Json(body.clone())).into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("request-id", v);
+    }
+    if replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn fail(e: impl Into<ApiError>, request_id: &str) -> Response {
+    e.into().response(request_id)
+}
+
+async fn healthz(State(s): Ctx) -> Response {
+    reply(
+        StatusCode::OK,
+        &json!({"status": "ok"}),
+        &request_id(&s.app),
+        false,
+    )
+}
+
+async fn not_found(State(s): Ctx) -> Response {
+    fail(
+        ApiError::code("route_not_found", "no such endpoint"),
+        &request_id(&s.app),
+    )
+}
+
+async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let value = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::from(AppError::Unauthenticated))?;
+    Ok(keys::authenticate(app, value.trim()).await?)
+}
+
+/// Parses a JSON body into `T`, refusing unknown fields, with our own error text.
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body).map_err(|e| {
+        let text = e.to_string();
+        let field = text
+            .split('`')
+            .nth(1)
+            .filter(|_| text.starts_with("unknown field") || text.starts_with("missing field"))
+            .map(str::to_string);
+        match (e.classify(), field) {
+            (serde_json::error::Category::Data, Some(f)) if text.starts_with("unknown field") => {
+                ApiError::param(
+                    "unknown_parameter",
+                    f.clone(),
+                    format!("unknown parameter {f}"),
+                )
+            }
+            (serde_json::error::Category::Data, Some(f)) => ApiError::param(
+                "parameter_missing",
+                f.clone(),
+                format!("missing parameter {f}"),
+            ),
+            (serde_json::error::Category::Data, None) => ApiError::code(
+                "parameter_invalid",
+                format!(
+                    "a parameter has the wrong type (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            ),
+            _ => ApiError::code(
+                "invalid_json",
+                format!(
+                    "the body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            ),
+        }
+    })
+}
+
+/// Runs a POST under its idempotency key (if any): replays a finished request, refuses a
+/// different request with the same key, and answers 409 while the same key is running here.
+/// What identifies a POST for idempotency: its key header, method, path and body.
+struct Post<'a> {
+    headers: &'a HeaderMap,
+    method: &'a Method,
+    path: &'a str,
+    body: &'a Bytes,
+}
+
+async fn idempotent<F, Fut>(
+    s: &Shared,
+    principal: &Principal,
+    post: Post<'_>,
+    status: StatusCode,
+    run: F,
+) -> Response
+where
+    F: FnOnce(Option<Idem>) -> Fut,
+    Fut: Future<Output = Result<Value, AppError>>,
+{
+    let rid = request_id(&s.app);
+    let Post {
+        headers,
+        method,
+        path,
+        body,
+    } = post;
+    let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Some(k.to_string()),
+        Some(_) => {
+            let e = ApiError::param(
+                "parameter_invalid",
+                "Idempotency-Key",
+                "1 to 255 visible characters",
+            );
+            return fail(e, &rid);
+        }
+    };
+    let Some(key) = key else {
+        return match run(None).await {
+            Ok(v) => reply(status, &v, &rid, false),
+            Err(e) => fail(e, &rid),
+        };
+    };
+    let mut digest = Sha256::new();
+    digest.update(method.as_str());
+    digest.update([0]);
+    digest.update(path);
+    digest.update([0]);
+    digest.update(body);
+    let request_hash: String = digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let idem = Idem {
+        principal: principal.key_id.clone(),
+        key: key.clone(),
+        request_hash,
+    };
+    let replay = |record: holdback_store::IdempotencyRecord| -> Response {
+        if record.request_hash != idem.request_hash {
+            return fail(
+                ApiError::code(
+                    "idempotency_key_reused",
+                    "this key was used with a different request",
+                ),
+                &rid,
+            );
+        }
+        let body: Value = serde_json::from_str(&record.body).unwrap_or(Value::Null);
+        let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK);
+        reply(status, &body, &rid, true)
+    };
+    match s.app.store.idempotency(&idem.principal, &key).await {
+        Ok(Some(record)) => return replay(record),
+        Ok(None) => {}
+        Err(e) => return fail(AppError::from(e), &rid),
+    }
+    let slot = (idem.principal.clone(), key.clone());
+    let claimed = s
+        .running
+        .lock()
+        .map(|mut r| r.insert(slot.clone()))
+        .unwrap_or(false);
+    if !claimed {
+        let e = ApiError::code(
+            "idempotency_key_in_use",
+            "a request with this key is still running",
+        );
+        return fail(e, &rid);
+    }
+    let result = run(Some(idem.clone())).await;
+    if let Ok(mut r) = s.running.lock() {
+        r.remove(&slot);
+    }
+    match result {
+        Ok(v) => reply(status, &v, &rid, false),
+        Err(AppError::Conflict(what)) if what.contains("idempotency key") => {
+            match s.app.store.idempotency(&idem.principal, &key).await {
+                Ok(Some(record)) => replay(record),
+                _ => fail(AppError::Conflict(what), &rid),
+            }
+        }
+        Err(e) => fail(e, &rid),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardDto {
+    number: String,
+    exp_month: u8,
+    exp_year: u16,
+    cvc: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ItemDto {
+    seller: String,
+    #[serde(default)]
+    description: String,
+    unit_amount: i64,
+    quantity: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckoutDto {
+    buyer: String,
+    currency: String,
+    items: Vec<ItemDto>,
+    card: CardDto,
+}
+
+async fn create_checkout(
+    State(s): Ctx,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let principal = match authenticate(&s.app, &headers).await {
+        Ok(p) => p,
+        Err(e) => return fail(e, &request_id(&s.app)),
+    };
+    let request = (|| -> Result<CheckoutRequest, ApiError> {
+        let dto: CheckoutDto = parse(&body)?;
+        let currency = Currency::parse(&dto.currency)
+            .map_err(|e| ApiError::from(AppError::from(e)).with_param("currency"))?;
+        let card = CardInput::parse(
+            &dto.card.number,
+            dto.card.exp_month,
+            dto.card.exp_year,
+            &dto.card.cvc,
+        )
+        .map_err(AppError::from)?;
+        let items = dto
+            .items
+            .into_iter()
+            .map(|i| Item {
+                seller: i.seller,
+                description: i.description,
+                unit_amount: i.unit_amount,
+                quantity: i.quantity,
+            })
+            .collect();
+        Ok(CheckoutRequest {
+            buyer: dto.buyer,
+            currency,
+            items,
+            card,
+        })
+    })();
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => return fail(e, &request_id(&s.app)),
+    };
+    let (app, who) = (s.app.clone(), principal.clone());
+    idempotent(
+        &s,
+        &principal,
+        Post {
+            headers: &headers,
+            method: &method,
+            path: "/v1/checkouts",
+            body: &body,
+        },
+        StatusCode::CREATED,
+        |idem| async move { checkout::checkout(&app, &who, &request, idem.as_ref()).await },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<u32>,
+    starting_after: Option<String>,
+}
+
+fn list_body(url: &str, data: Vec<Value>, has_more: bool) -> Value {
+    json!({"object": "list", "url": url, "has_more": has_more, "data": data})
+}
+
+async fn list_orders(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>) -> Response {
+    let rid = request_id(&s.app);
+    let principal = match authenticate(&s.app, &headers).await {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    match orders::list(
+        &s.app,
+        &principal,
+        page.starting_after.as_deref(),
+        page.limit.unwrap_or(10),
+    )
+    .await
+    {
+        Ok((data, has_more)) => reply(
+            StatusCode::OK,
+            &list_body("/v1/orders", data, has_more),
+            &rid,
+            false,
+        ),
+        Err(e) => fail(e, &rid),
+    }
+}
+
+async fn get_order(State(s): Ctx, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let rid = request_id(&s.app);
+    let principal = match authenticate(&s.app, &headers).await {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    match orders::get(&s.app, &principal, &id).await {
+        Ok(v) => reply(StatusCode::OK, &v, &rid, false),
+        Err(e) => fail(e, &rid),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShipDto {
+    carrier: String,
+    tracking_number: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerDto {
+    accept: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApproveDto {
+    approve: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefundDto {
+    amount: i64,
+    currency: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtensionDto {
+    days: u32,
+}
+
+/// Parses the body of `POST /v1/orders/{id}/{action}` into an order command.
+fn order_command(action: &str, body: &Bytes) -> Result<OrderCommand, ApiError> {
+    Ok(match action {
+        "ship" => {
+            let d: ShipDto = parse(body)?;
+            if d.carrier.trim().is_empty() || d.tracking_number.trim().is_empty() {
+                return Err(ApiError::param(
+                    "parameter_invalid",
+                    "tracking_number",
+                    "carrier and tracking_number are required",
+                ));
+            }
+            OrderCommand::Ship {
+                carrier: d.carrier,
+                tracking: d.tracking_number,
+            }
+        }
+        "mark_delivered" | "confirm_receipt" | "request_cancel" | "extend_protection" => {
+            let _: Empty = parse(body)?;
+            match action {
+                "mark_delivered" => OrderCommand::MarkDelivered,
+                "confirm_receipt" => OrderCommand::ConfirmReceipt,
+                "request_cancel" => OrderCommand::RequestCancel,
+                _ => OrderCommand::ExtendProtection,
+            }
+        }
+        "answer_cancel" => {
+            let d: AnswerDto = parse(body)?;
+            OrderCommand::AnswerCancel { accept: d.accept }
+        }
+        "refund" => {
+            let d: RefundDto = parse(body)?;
+            let currency = Currency::parse(&d.currency)
+                .map_err(|e| ApiError::from(AppError::from(e)).with_param("currency"))?;
+            let amount = Money::from_minor(d.amount, currency)
+                .map_err(|e| ApiError::from(AppError::from(e)).with_param("amount"))?;
+            OrderCommand::Refund { amount }
+        }
+        "request_extension" => {
+            let d: ExtensionDto = parse(body)?;
+            OrderCommand::RequestExtension { days: d.days }
+        }
+        "answer_extension" => {
+            let d: ApproveDto = parse(body)?;
+            OrderCommand::AnswerExtension { approve: d.approve }
+        }
+        _ => return Err(ApiError::code("route_not_found", "no such endpoint")),
+    })
+}
+
+async fn order_action(
+    State(s): Ctx,
+    method: Method,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let rid = request_id(&s.app);
+    let principal = match authenticate(&s.app, &headers).await {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    let command = match order_command(&action, &body) {
+        Ok(c) => c,
+        Err(e) => return fail(e, &rid),
+    };
+    let path = format!("/v1/orders/{id}/{action}");
+    let (app, who) = (s.app.clone(), principal.clone());
+    idempotent(
+        &s,
+        &principal,
+        Post {
+            headers: &headers,
+            method: &method,
+            path: &path,
+            body: &body,
+        },
+        StatusCode::OK,
+        |idem| async move { orders::act(&app, &who, &id, &command, idem.as_ref()).await },
+    )
+    .await
+}
+
+async fn list_events(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>) -> Response {
+    let rid = request_id(&s.app);
+    let principal = match authenticate(&s.app, &headers).await {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    if principal.role != Role::Platform {
+        return fail(
+            ApiError::code("not_permitted", "only the platform reads the event log"),
+            &rid,
+        );
+    }
+    let limit = page.limit.unwrap_or(10).clamp(1, 100);
+    let after = match page.starting_after.as_deref() {
+        None => 0,
+        Some(id) => match s.app.store.event_seq(id).await {
+            Ok(Some(seq)) => seq,
+            Ok(None) => {
+                return fail(
+                    ApiError::param("resource_missing", "starting_after", "no such event"),
+                    &rid,
+                );
+            }
+            Err(e) => return fail(AppError::from(e), &rid),
+        },
+    };
+    match s.app.store.events_after(after, limit + 1).await {
+        Ok(mut events) => {
+            let has_more = events.len() > limit as usize;
+            events.truncate(limit as usize);
+            let data = events.iter().map(views::event).collect();
+            reply(
+                StatusCode::OK,
+                &list_body("/v1/events", data, has_more),
+                &rid,
+                false,
+            )
+        }
+        Err(e) => fail(AppError::from(e), &rid),
+    }
+}

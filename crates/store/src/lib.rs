@@ -245,6 +245,26 @@ impl Store {
         })
     }
 
+    /// Orders by id after `after`, optionally only one buyer's or one seller's.
+    pub async fn list_orders(
+        &self,
+        buyer: Option<&str>,
+        seller: Option<&str>,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(rows::SELECT_ORDERS_PAGE)
+                .bind(buyer.unwrap_or(""))
+                .bind(seller.unwrap_or(""))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| rows::order(r).map(|(o, _)| o)).collect()
+        })
+    }
+
     /// Timers due at `now` or earlier, soonest first.
     pub async fn due_timers(&self, now: i64, limit: u32) -> Result<Vec<TimerRow>, StoreError> {
         with_pool!(self, pool => {
@@ -266,6 +286,16 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(rows::event).collect()
+        })
+    }
+
+    /// The outbox position of an event, by its id.
+    pub async fn event_seq(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        with_pool!(self, pool => {
+            Ok(sqlx::query_scalar("SELECT seq FROM events WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?)
         })
     }
 

@@ -1,0 +1,83 @@
+//! API keys: `sk_test_<id>_<secret>` or `sk_live_<id>_<secret>`. Only the SHA-256 of the secret
+//! is stored; a presented key is looked up by its id and its secret compared in constant time.
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use holdback_store::ApiKeyRow;
+
+use crate::ids::random_hex;
+use crate::{App, AppError, Principal, Role};
+
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Creates a key for a role (`platform`, or `buyer`/`seller` with a party id). Returns the whole
+/// key: it is shown once and cannot be recovered.
+pub async fn create(app: &App, role: &Role, livemode: bool) -> Result<String, AppError> {
+    let (kind, party) = match role {
+        Role::Platform => ("platform", None),
+        Role::Buyer(p) => ("buyer", Some(p.clone())),
+        Role::Seller(p) => ("seller", Some(p.clone())),
+    };
+    if let Some(p) = &party {
+        holdback_domain::AccountId::parse(p)?;
+    }
+    let id = random_hex()[..16].to_string();
+    let secret = random_hex();
+    app.store
+        .insert_api_key(&ApiKeyRow {
+            id: id.clone(),
+            secret_sha256: sha256_hex(&secret),
+            principal_kind: kind.to_string(),
+            party_id: party,
+            livemode,
+            created_at: app.clock.now_ms(),
+        })
+        .await?;
+    let mode = if livemode { "live" } else { "test" };
+    Ok(format!("sk_{mode}_{id}_{secret}"))
+}
+
+/// Who holds this key.
+pub async fn authenticate(app: &App, key: &str) -> Result<Principal, AppError> {
+    let (livemode, rest) = if let Some(rest) = key.strip_prefix("sk_test_") {
+        (false, rest)
+    } else if let Some(rest) = key.strip_prefix("sk_live_") {
+        (true, rest)
+    } else {
+        return Err(AppError::Unauthenticated);
+    };
+    let (id, secret) = rest.split_once('_').ok_or(AppError::Unauthenticated)?;
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::Unauthenticated);
+    }
+    let row = app
+        .store
+        .api_key(id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let presented = sha256_hex(secret);
+    let same: bool = presented
+        .as_bytes()
+        .ct_eq(row.secret_sha256.as_bytes())
+        .into();
+    if !same || row.livemode != livemode {
+        return Err(AppError::Unauthenticated);
+    }
+    let role = match (row.principal_kind.as_str(), row.party_id) {
+        ("platform", _) => Role::Platform,
+        ("buyer", Some(p)) => Role::Buyer(p),
+        ("seller", Some(p)) => Role::Seller(p),
+        _ => return Err(AppError::Unauthenticated),
+    };
+    Ok(Principal {
+        key_id: row.id,
+        role,
+        livemode,
+    })
+}

@@ -1,0 +1,139 @@
+//! `holdback serve`: the HTTP API, the timer scheduler, and (with `--demo`) a demo marketplace.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use holdback_app::cards::SandboxCards;
+use holdback_app::ids::UuidIds;
+use holdback_app::{App, Policy, Role, scheduler};
+use holdback_domain::order::Commission;
+use holdback_store::clock::{Clock, SystemClock};
+use holdback_store::{ApiKeyRow, Ledger, Store};
+use sha2::{Digest, Sha256};
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Seed a demo marketplace (fixed test-mode keys, two sellers, two buyers) and print
+    /// ready-to-paste curl commands.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// The application on a store, with the real clock, time-ordered ids and the sandbox cards.
+pub fn app(store: Store) -> App {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut policy = Policy::default();
+    // The demo sellers: one with the default 5 %, one with 8 % + 0.30.
+    policy.commissions.insert(
+        "sel_carol".into(),
+        Commission {
+            basis_points: 800,
+            fixed_minor: 30,
+        },
+    );
+    App {
+        ledger: Ledger::start(store.clone(), clock.clone()),
+        store,
+        clock: clock.clone(),
+        ids: Arc::new(UuidIds),
+        cards: Arc::new(SandboxCards { clock }),
+        policy: Arc::new(policy),
+    }
+}
+
+pub fn parse_role(text: &str) -> anyhow::Result<Role> {
+    Ok(match text.split_once(':') {
+        None if text == "platform" => Role::Platform,
+        Some(("buyer", id)) if !id.is_empty() => Role::Buyer(id.to_string()),
+        Some(("seller", id)) if !id.is_empty() => Role::Seller(id.to_string()),
+        _ => anyhow::bail!("a role is platform, buyer:ID or seller:ID"),
+    })
+}
+
+/// The demo's fixed test-mode keys: (key id, secret, kind, party).
+const DEMO_KEYS: &[(&str, &str, &str, Option<&str>)] = &[
+    ("de00000000000001", "platform", "platform", None),
+    ("de00000000000002", "alice", "buyer", Some("buy_alice")),
+    ("de00000000000003", "bob", "seller", Some("sel_bob")),
+    ("de00000000000004", "carol", "seller", Some("sel_carol")),
+    ("de00000000000005", "dave", "buyer", Some("buy_dave")),
+];
+
+fn demo_key(id: &str, secret: &str) -> String {
+    format!("sk_test_{id}_{secret}")
+}
+
+async fn seed_demo(app: &App) -> anyhow::Result<()> {
+    for (id, secret, kind, party) in DEMO_KEYS {
+        if app.store.api_key(id).await?.is_some() {
+            continue;
+        }
+        let hash: String = Sha256::digest(secret.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        app.store
+            .insert_api_key(&ApiKeyRow {
+                id: id.to_string(),
+                secret_sha256: hash,
+                principal_kind: kind.to_string(),
+                party_id: party.map(str::to_string),
+                livemode: false,
+                created_at: app.clock.now_ms(),
+            })
+            .await?;
+    }
+    Ok(())
+}
+
+fn print_demo(addr: SocketAddr) {
+    let key = |i: usize| demo_key(DEMO_KEYS[i].0, DEMO_KEYS[i].1);
+    println!("demo marketplace (test mode):");
+    println!("  platform        {}", key(0));
+    println!("  buyer buy_alice {}", key(1));
+    println!("  seller sel_bob  {}", key(2));
+    println!("  seller sel_carol {} (commission 8% + 0.30)", key(3));
+    println!("  buyer buy_dave  {}", key(4));
+    println!();
+    println!("try:");
+    println!(
+        "  curl -s http://{addr}/v1/checkouts -H 'Authorization: Bearer {}' -H 'Idempotency-Key: demo-1' \\\n    -d '{{\"buyer\":\"buy_alice\",\"currency\":\"usd\",\"items\":[{{\"seller\":\"sel_bob\",\"description\":\"tea set\",\"unit_amount\":2500,\"quantity\":2}},{{\"seller\":\"sel_carol\",\"description\":\"scarf\",\"unit_amount\":1999,\"quantity\":1}}],\"card\":{{\"number\":\"4242424242424242\",\"exp_month\":12,\"exp_year\":2030,\"cvc\":\"123\"}}}}'",
+        key(0)
+    );
+    println!(
+        "  curl -s http://{addr}/v1/orders -H 'Authorization: Bearer {}'",
+        key(1)
+    );
+    println!(
+        "  curl -s http://{addr}/v1/events -H 'Authorization: Bearer {}'",
+        key(0)
+    );
+}
+
+pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
+    store.migrate().await?;
+    let app = app(store);
+    if args.demo {
+        seed_demo(&app).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    println!(
+        "holdback: listening on http://{addr} ({})",
+        app.store.backend()
+    );
+    if args.demo {
+        print_demo(addr);
+    }
+    let scheduler = scheduler::spawn(app.clone(), Duration::from_secs(1));
+    holdback_http::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    scheduler.abort();
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! The error catalog: every code the API can answer, its HTTP status and its type. One table, a
+//! test that codes are unique and that every rejection the domain can name is in it.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use holdback_app::AppError;
+use serde_json::json;
+
+/// (code, HTTP status, error type)
+pub const CATALOG: &[(&str, u16, &str)] = &[
+    // the request itself
+    ("invalid_json", 400, "invalid_request_error"),
+    ("unknown_parameter", 400, "invalid_request_error"),
+    ("parameter_missing", 400, "invalid_request_error"),
+    ("parameter_invalid", 400, "invalid_request_error"),
+    ("invalid_id", 400, "invalid_request_error"),
+    ("route_not_found", 404, "invalid_request_error"),
+    ("resource_missing", 404, "invalid_request_error"),
+    // money
+    ("unknown_currency", 400, "invalid_request_error"),
+    ("malformed_amount", 400, "invalid_request_error"),
+    ("excess_precision", 400, "invalid_request_error"),
+    ("currency_mismatch", 400, "invalid_request_error"),
+    ("amount_overflow", 400, "invalid_request_error"),
+    ("negative_result", 400, "invalid_request_error"),
+    // checkout
+    ("empty_cart", 400, "invalid_request_error"),
+    ("too_many_items", 400, "invalid_request_error"),
+    ("invalid_item", 400, "invalid_request_error"),
+    // cards
+    ("invalid_card_number", 400, "card_error"),
+    ("invalid_expiry", 400, "card_error"),
+    ("invalid_cvc", 400, "card_error"),
+    ("expired_card", 402, "card_error"),
+    ("card_declined", 402, "card_error"),
+    ("insufficient_funds", 402, "card_error"),
+    ("incorrect_cvc", 402, "card_error"),
+    ("processing_error", 402, "card_error"),
+    ("live_card_in_test_mode", 402, "card_error"),
+    // who may do what
+    ("invalid_api_key", 401, "authentication_error"),
+    ("not_permitted", 403, "permission_error"),
+    // order rules: the order is not in a state that allows this
+    ("order_not_shipped", 409, "invalid_request_error"),
+    ("order_already_shipped", 409, "invalid_request_error"),
+    ("order_not_delivered", 409, "invalid_request_error"),
+    ("order_already_delivered", 409, "invalid_request_error"),
+    ("hold_already_released", 409, "invalid_request_error"),
+    ("order_cancelled", 409, "invalid_request_error"),
+    ("refund_exceeds_held", 400, "invalid_request_error"),
+    ("no_cancel_request", 409, "invalid_request_error"),
+    ("cancel_already_requested", 409, "invalid_request_error"),
+    ("protection_ended", 409, "invalid_request_error"),
+    ("extension_too_early", 409, "invalid_request_error"),
+    ("extension_already_used", 409, "invalid_request_error"),
+    ("extension_out_of_range", 400, "invalid_request_error"),
+    ("no_extension_request", 409, "invalid_request_error"),
+    ("timer_not_due", 409, "invalid_request_error"),
+    // ledger rules that reach the API
+    ("unknown_account_kind", 400, "invalid_request_error"),
+    ("empty_transaction", 400, "invalid_request_error"),
+    ("too_many_transfers", 400, "invalid_request_error"),
+    ("zero_amount", 400, "invalid_request_error"),
+    ("same_account", 400, "invalid_request_error"),
+    ("unbalanced", 400, "invalid_request_error"),
+    ("unknown_account", 400, "invalid_request_error"),
+    ("cross_currency", 400, "invalid_request_error"),
+    ("balance_overflow", 400, "invalid_request_error"),
+    ("transaction_id_conflict", 409, "invalid_request_error"),
+    ("account_conflict", 409, "invalid_request_error"),
+    ("hold_exists", 409, "invalid_request_error"),
+    ("unknown_hold", 400, "invalid_request_error"),
+    ("hold_already_resolved", 409, "invalid_request_error"),
+    ("post_exceeds_hold", 400, "invalid_request_error"),
+    // idempotency and concurrency
+    ("idempotency_key_in_use", 409, "idempotency_error"),
+    ("idempotency_key_reused", 422, "idempotency_error"),
+    ("conflict", 409, "api_error"),
+    ("internal_error", 500, "api_error"),
+];
+
+/// An error answer: a catalog code, a message, and the parameter at fault.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<String>,
+}
+
+fn known(code: &str) -> &'static str {
+    CATALOG
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map_or("internal_error", |(c, _, _)| c)
+}
+
+impl ApiError {
+    pub fn code(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code: known(code),
+            message: message.into(),
+            param: None,
+        }
+    }
+
+    pub fn param(
+        code: &'static str,
+        param: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            param: Some(param.into()),
+            ..ApiError::code(code, message)
+        }
+    }
+
+    pub fn with_param(mut self, param: &str) -> ApiError {
+        self.param = Some(param.to_string());
+        self
+    }
+
+    pub fn response(&self, request_id: &str) -> Response {
+        let (status, kind) = CATALOG
+            .iter()
+            .find(|(c, _, _)| *c == self.code)
+            .map_or((500, "api_error"), |(_, s, t)| (*s, *t));
+        let body = json!({"error": {
+            "type": kind,
+            "code": self.code,
+            "message": self.message,
+            "param": self.param,
+            "request_id": request_id,
+        }});
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            response.headers_mut().insert("request-id", v);
+        }
+        response
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> ApiError {
+        match e {
+            AppError::Rejected {
+                code,
+                message,
+                param,
+            } => ApiError {
+                code: known(code),
+                message,
+                param: param.map(str::to_string),
+            },
+            AppError::NotFound => ApiError::code("resource_missing", "no such object"),
+            AppError::Unauthenticated => ApiError::code(
+                "invalid_api_key",
+                "give a valid API key as Authorization: Bearer sk_test_…",
+            ),
+            AppError::Conflict(what) => ApiError::code("conflict", what),
+            AppError::Internal(detail) => {
+                // The detail is for the operator's log, never for the caller.
+                eprintln!("holdback: internal error: {detail}");
+                ApiError::code(
+                    "internal_error",
+                    "something went wrong on our side; retry later",
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CATALOG;
+    use holdback_domain::ledger::LedgerError;
+    use holdback_domain::order::OrderError;
+
+    #[test]
+    fn codes_are_unique_and_cover_every_rejection() {
+        let mut codes: Vec<&str> = CATALOG.iter().map(|(c, _, _)| *c).collect();
+        codes.sort_unstable();
+        let n = codes.len();
+        codes.dedup();
+        assert_eq!(codes.len(), n, "a code appears twice in the catalog");
+        let card = [
+            "invalid_card_number",
+            "invalid_expiry",
+            "invalid_cvc",
+            "expired_card",
+            "card_declined",
+            "insufficient_funds",
+            "incorrect_cvc",
+            "processing_error",
+            "live_card_in_test_mode",
+        ];
+        for code in LedgerError::ALL_CODES
+            .iter()
+            .chain(OrderError::ALL_CODES)
+            .chain(&card)
+        {
+            assert!(codes.contains(code), "{code} is not in the catalog");
+        }
+        for (code, status, _) in CATALOG {
+            assert!((400..600).contains(status), "{code}");
+        }
+    }
+}

@@ -1,0 +1,644 @@
+//! The API end to end: the real server on port 0, a clock the tests move, against SQLite and
+//! (when `HOLDBACK_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+
+use holdback_app::cards::SandboxCards;
+use holdback_app::ids::UuidIds;
+use holdback_app::{App, Policy, Role, keys, scheduler};
+use holdback_store::Ledger;
+use holdback_store::clock::{Clock, ManualClock};
+use holdback_store::testing::TestDb;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const T0: i64 = 1_795_219_200_000; // 2026-11-21
+const DAY: i64 = 86_400_000;
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    clock: ManualClock,
+    app: App,
+    platform: String,
+    alice: String,
+    dave: String,
+    bob: String,
+    carol: String,
+    backend: &'static str,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+fn app_on(store: holdback_store::Store, clock: &ManualClock) -> App {
+    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    App {
+        ledger: Ledger::start(store.clone(), clock.clone()),
+        store,
+        clock: clock.clone(),
+        ids: Arc::new(UuidIds),
+        cards: Arc::new(SandboxCards { clock }),
+        policy: Arc::new(Policy::default()),
+    }
+}
+
+async fn start(db: &TestDb) -> Server {
+    let store = db.store().await.unwrap();
+    let clock = ManualClock::new(T0);
+    let app = app_on(store, &clock);
+    let key = |role| {
+        let app = app.clone();
+        async move { keys::create(&app, &role, false).await.unwrap() }
+    };
+    let platform = key(Role::Platform).await;
+    let alice = key(Role::Buyer("buy_alice".into())).await;
+    let dave = key(Role::Buyer("buy_dave".into())).await;
+    let bob = key(Role::Seller("sel_bob".into())).await;
+    let carol = key(Role::Seller("sel_carol".into())).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
+        let _ = stopped.await;
+    }));
+    Server {
+        base,
+        http: reqwest::Client::new(),
+        clock,
+        app,
+        platform,
+        alice,
+        dave,
+        bob,
+        carol,
+        backend: db.backend(),
+        _stop: stop,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    replayed: bool,
+    request_id: Option<String>,
+}
+
+impl Server {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        idem: Option<&str>,
+        body: Option<&str>,
+    ) -> Answer {
+        let url = format!("{}{path}", self.base);
+        let mut req = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url),
+        }
+        .header("authorization", format!("Bearer {key}"));
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let replayed = res.headers().get("idempotent-replayed").is_some();
+        let request_id = res
+            .headers()
+            .get("request-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = res.json().await.unwrap_or(Value::Null);
+        Answer {
+            status,
+            body,
+            replayed,
+            request_id,
+        }
+    }
+
+    async fn get(&self, path: &str, key: &str) -> Answer {
+        self.send("GET", path, key, None, None).await
+    }
+
+    async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
+        self.send("POST", path, key, None, Some(&body.to_string()))
+            .await
+    }
+
+    /// Alice buys from Bob (2 × 25.00) and Carol (19.99) with the given card.
+    async fn checkout(&self, card: &str, idem: Option<&str>) -> Answer {
+        let body = cart(card);
+        self.send(
+            "POST",
+            "/v1/checkouts",
+            &self.platform,
+            idem,
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    async fn order(&self, id: &str) -> Value {
+        self.get(&format!("/v1/orders/{id}"), &self.platform)
+            .await
+            .body
+    }
+
+    async fn audit_clean(&self) {
+        let report = self.app.store.audit().await.unwrap();
+        assert!(report.is_clean(), "{}: {:?}", self.backend, report.breaches);
+    }
+}
+
+fn cart(card: &str) -> Value {
+    json!({
+        "buyer": "buy_alice",
+        "currency": "usd",
+        "items": [
+            {"seller": "sel_bob", "description": "tea set", "unit_amount": 2500, "quantity": 2},
+            {"seller": "sel_carol", "description": "scarf", "unit_amount": 1999, "quantity": 1}
+        ],
+        "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    })
+}
+
+const VISA: &str = "4242424242424242";
+
+fn order_ids(payment: &Value) -> (String, String) {
+    let orders = payment["orders"].as_array().unwrap();
+    let of = |seller: &str| {
+        orders.iter().find(|o| o["seller"] == seller).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    (of("sel_bob"), of("sel_carol"))
+}
+
+#[tokio::test]
+async fn the_whole_lifecycle_releases_to_the_seller() {
+    for db in TestDb::all("the_whole_lifecycle_releases_to_the_seller").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let paid = s.checkout(VISA, Some("k1")).await;
+        assert_eq!(paid.status, StatusCode::CREATED, "{b}: {}", paid.body);
+        assert_eq!(paid.body["amount"], 6999);
+        assert_eq!(paid.body["card"]["last4"], "4242");
+        assert!(
+            !paid.body.to_string().contains(VISA),
+            "the card number never comes back"
+        );
+        let (bob_order, _) = order_ids(&paid.body);
+
+        let shipped = s
+            .post(
+                &format!("/v1/orders/{bob_order}/ship"),
+                &s.bob,
+                json!({"carrier": "dhl", "tracking_number": "JD01"}),
+            )
+            .await;
+        assert_eq!(
+            (shipped.status, shipped.body["status"].as_str()),
+            (StatusCode::OK, Some("shipped")),
+            "{b}"
+        );
+        let delivered = s
+            .post(
+                &format!("/v1/orders/{bob_order}/mark_delivered"),
+                &s.platform,
+                json!({}),
+            )
+            .await;
+        assert_eq!(delivered.body["status"], "delivered", "{b}");
+        let done = s
+            .post(
+                &format!("/v1/orders/{bob_order}/confirm_receipt"),
+                &s.alice,
+                json!({}),
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::OK, "{b}: {}", done.body);
+        assert_eq!(done.body["status"], "completed");
+        assert_eq!(
+            done.body["release"],
+            json!({"amount_to_seller": 4750, "commission": 250})
+        );
+        let seller = s
+            .app
+            .store
+            .account(&holdback_domain::AccountId::parse("seller_payable:sel_bob:USD").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(seller.posted_balance(), 4750, "{b}");
+
+        let events = s.get("/v1/events?limit=100", &s.platform).await.body;
+        let kinds: Vec<&str> = events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        for kind in [
+            "payment.succeeded",
+            "order.paid",
+            "order.shipped",
+            "order.delivered",
+            "order.completed",
+            "hold.released",
+        ] {
+            assert!(kinds.contains(&kind), "{b}: {kind} missing from {kinds:?}");
+        }
+        // cursor pagination over events: two at a time covers the same list
+        let mut seen = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                Some(a) => format!("/v1/events?limit=2&starting_after={a}"),
+                None => "/v1/events?limit=2".to_string(),
+            };
+            let page = s.get(&path, &s.platform).await.body;
+            let data = page["data"].as_array().unwrap();
+            seen += data.len();
+            after = data.last().map(|e| e["id"].as_str().unwrap().to_string());
+            if page["has_more"] == false {
+                break;
+            }
+        }
+        assert_eq!(seen, kinds.len(), "{b}");
+        s.audit_clean().await;
+    }
+}
+
+#[tokio::test]
+async fn every_rejection_is_named_and_changes_nothing() {
+    for db in TestDb::all("every_rejection_is_named_and_changes_nothing").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let paid = s.checkout(VISA, None).await;
+        let (bob_order, carol_order) = order_ids(&paid.body);
+        let path = |id: &str, action: &str| format!("/v1/orders/{id}/{action}");
+
+        let cases: Vec<(Answer, StatusCode, &str)> = vec![
+            (
+                s.post(&path(&bob_order, "confirm_receipt"), &s.alice, json!({}))
+                    .await,
+                StatusCode::CONFLICT,
+                "order_not_delivered",
+            ),
+            (
+                s.post(&path(&bob_order, "mark_delivered"), &s.platform, json!({}))
+                    .await,
+                StatusCode::CONFLICT,
+                "order_not_shipped",
+            ),
+            (
+                s.post(
+                    &path(&bob_order, "refund"),
+                    &s.platform,
+                    json!({"amount": 5001, "currency": "usd"}),
+                )
+                .await,
+                StatusCode::BAD_REQUEST,
+                "refund_exceeds_held",
+            ),
+            (
+                s.post(
+                    &path(&bob_order, "refund"),
+                    &s.platform,
+                    json!({"amount": 100, "currency": "eur"}),
+                )
+                .await,
+                StatusCode::BAD_REQUEST,
+                "currency_mismatch",
+            ),
+            (
+                s.post(
+                    &path(&bob_order, "refund"),
+                    &s.platform,
+                    json!({"amount": 100, "currency": "zzz"}),
+                )
+                .await,
+                StatusCode::BAD_REQUEST,
+                "unknown_currency",
+            ),
+            (
+                s.post(
+                    &path(&bob_order, "ship"),
+                    &s.alice,
+                    json!({"carrier": "x", "tracking_number": "y"}),
+                )
+                .await,
+                StatusCode::FORBIDDEN,
+                "not_permitted",
+            ),
+            (
+                s.post(
+                    &path(&bob_order, "ship"),
+                    &s.bob,
+                    json!({"carrier": "x", "tracking_number": "y", "color": "red"}),
+                )
+                .await,
+                StatusCode::BAD_REQUEST,
+                "unknown_parameter",
+            ),
+            (
+                s.send(
+                    "POST",
+                    &path(&bob_order, "ship"),
+                    &s.bob,
+                    None,
+                    Some("{not json"),
+                )
+                .await,
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+            ),
+            (
+                s.post(&path(&bob_order, "ship"), &s.bob, json!({"carrier": "x"}))
+                    .await,
+                StatusCode::BAD_REQUEST,
+                "parameter_missing",
+            ),
+            // another seller's or buyer's order does not exist for them
+            (
+                s.post(
+                    &path(&bob_order, "ship"),
+                    &s.carol,
+                    json!({"carrier": "x", "tracking_number": "y"}),
+                )
+                .await,
+                StatusCode::NOT_FOUND,
+                "resource_missing",
+            ),
+            (
+                s.get(&format!("/v1/orders/{bob_order}"), &s.dave).await,
+                StatusCode::NOT_FOUND,
+                "resource_missing",
+            ),
+            (
+                s.get("/v1/orders/ord_nonexistent", &s.platform).await,
+                StatusCode::NOT_FOUND,
+                "resource_missing",
+            ),
+            (
+                s.get("/v1/orders", "sk_test_0000000000000000_nope").await,
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+            ),
+            (
+                s.get("/v1/events", &s.alice).await,
+                StatusCode::FORBIDDEN,
+                "not_permitted",
+            ),
+        ];
+        let before = (s.order(&bob_order).await, s.app.store.head().await.unwrap());
+        for (answer, status, code) in cases {
+            assert_eq!(answer.status, status, "{b}: {code}: {}", answer.body);
+            assert_eq!(answer.body["error"]["code"], code, "{b}: {}", answer.body);
+            assert!(answer.body["error"]["request_id"].is_string());
+            assert_eq!(
+                answer.request_id.as_deref(),
+                answer.body["error"]["request_id"].as_str()
+            );
+        }
+        assert_eq!(
+            (s.order(&bob_order).await, s.app.store.head().await.unwrap()),
+            before,
+            "{b}"
+        );
+
+        // releasing twice, and acting on a cancelled order
+        s.post(
+            &path(&carol_order, "ship"),
+            &s.carol,
+            json!({"carrier": "ups", "tracking_number": "1Z"}),
+        )
+        .await;
+        s.post(
+            &path(&carol_order, "mark_delivered"),
+            &s.platform,
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            s.post(&path(&carol_order, "confirm_receipt"), &s.alice, json!({}))
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let again = s
+            .post(&path(&carol_order, "confirm_receipt"), &s.alice, json!({}))
+            .await;
+        assert_eq!(again.body["error"]["code"], "hold_already_released", "{b}");
+        let refund = s
+            .post(
+                &path(&bob_order, "refund"),
+                &s.bob,
+                json!({"amount": 5000, "currency": "usd"}),
+            )
+            .await;
+        assert_eq!(refund.body["status"], "cancelled", "{b}: {}", refund.body);
+        let ship = s
+            .post(
+                &path(&bob_order, "ship"),
+                &s.bob,
+                json!({"carrier": "x", "tracking_number": "y"}),
+            )
+            .await;
+        assert_eq!(ship.body["error"]["code"], "order_cancelled", "{b}");
+
+        // a declined card creates nothing
+        let orders_before = s.get("/v1/orders?limit=100", &s.platform).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len();
+        for (card, code) in [
+            ("4000000000000002", "card_declined"),
+            ("4000000000009995", "insufficient_funds"),
+            ("4242424242424241", "invalid_card_number"),
+        ] {
+            let declined = s.checkout(card, None).await;
+            assert_eq!(
+                declined.body["error"]["code"], code,
+                "{b}: {}",
+                declined.body
+            );
+        }
+        let orders_after = s.get("/v1/orders?limit=100", &s.platform).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(orders_before, orders_after, "{b}");
+        s.audit_clean().await;
+    }
+}
+
+#[tokio::test]
+async fn retries_replay_and_concurrent_retries_pay_once() {
+    for db in TestDb::all("retries_replay_and_concurrent_retries_pay_once").await {
+        let s = Arc::new(start(&db).await);
+        let b = s.backend;
+        let first = s.checkout(VISA, Some("same")).await;
+        let retry = s.checkout(VISA, Some("same")).await;
+        assert_eq!(first.status, StatusCode::CREATED);
+        assert_eq!(
+            (retry.status, retry.replayed),
+            (StatusCode::CREATED, true),
+            "{b}"
+        );
+        assert_eq!(retry.body, first.body, "{b}: the first response, replayed");
+        let other = s.checkout("5555555555554444", Some("same")).await;
+        assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(other.body["error"]["code"], "idempotency_key_reused");
+
+        // 100 concurrent retries of one checkout: one payment, one set of orders
+        let mut tasks = Vec::new();
+        for _ in 0..100 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                s.checkout(VISA, Some("burst")).await
+            }));
+        }
+        let mut payments = std::collections::HashSet::new();
+        for t in tasks {
+            let a = t.await.unwrap();
+            match a.status {
+                StatusCode::CREATED => {
+                    payments.insert(a.body["id"].as_str().unwrap().to_string());
+                }
+                StatusCode::CONFLICT => {
+                    assert_eq!(a.body["error"]["code"], "idempotency_key_in_use")
+                }
+                other => panic!("{b}: {other} {}", a.body),
+            }
+        }
+        assert_eq!(payments.len(), 1, "{b}: {payments:?}");
+        let orders = s.get("/v1/orders?limit=100", &s.alice).await.body;
+        assert_eq!(
+            orders["data"].as_array().unwrap().len(),
+            4,
+            "{b}: two checkouts × two sellers"
+        );
+        // an order action replays too
+        let (bob_order, _) = order_ids(&first.body);
+        let ship = json!({"carrier": "dhl", "tracking_number": "JD01"}).to_string();
+        let path = format!("/v1/orders/{bob_order}/ship");
+        let one = s
+            .send("POST", &path, &s.bob, Some("ship-1"), Some(&ship))
+            .await;
+        let two = s
+            .send("POST", &path, &s.bob, Some("ship-1"), Some(&ship))
+            .await;
+        assert_eq!(
+            (one.status, two.status, two.replayed),
+            (StatusCode::OK, StatusCode::OK, true),
+            "{b}"
+        );
+        s.audit_clean().await;
+    }
+}
+
+#[tokio::test]
+async fn timers_fire_when_the_clock_moves() {
+    for db in TestDb::all("timers_fire_when_the_clock_moves").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        // three checkouts: one never shipped, one cancelled by the buyer, one shipped
+        let (never_shipped, _) = order_ids(&s.checkout(VISA, None).await.body);
+        let (cancel_asked, _) = order_ids(&s.checkout(VISA, None).await.body);
+        let (shipped, _) = order_ids(&s.checkout(VISA, None).await.body);
+        let path = |id: &str, action: &str| format!("/v1/orders/{id}/{action}");
+        s.post(&path(&cancel_asked, "request_cancel"), &s.alice, json!({}))
+            .await;
+        s.post(
+            &path(&shipped, "ship"),
+            &s.bob,
+            json!({"carrier": "dhl", "tracking_number": "JD9"}),
+        )
+        .await;
+
+        // two days and a minute later the seller's silence accepts the cancellation
+        s.clock.advance_ms(2 * DAY + 60_000);
+        let tick = scheduler::tick(&s.app, 100).await.unwrap();
+        assert_eq!(tick.fired, 1, "{b}: {tick:?}");
+        let o = s.order(&cancel_asked).await;
+        assert_eq!(
+            (o["status"].as_str(), o["amount_refunded"].as_i64()),
+            (Some("cancelled"), Some(5000)),
+            "{b}"
+        );
+
+        // seven days after payment the unshipped orders are cancelled and refunded
+        s.clock.set_ms(T0 + 7 * DAY + 1);
+        let tick = scheduler::tick(&s.app, 100).await.unwrap();
+        assert_eq!(tick.fired, 4, "{b}: {tick:?}"); // never_shipped and the three orders from Carol
+        let o = s.order(&never_shipped).await;
+        assert_eq!(
+            (o["status"].as_str(), o["amount_refunded"].as_i64()),
+            (Some("cancelled"), Some(5000)),
+            "{b}"
+        );
+        assert_eq!(
+            s.order(&shipped).await["status"],
+            "shipped",
+            "{b}: shipping cancelled its ship-by timer"
+        );
+
+        // the protection period of the shipped order ends 30 days after shipment
+        s.clock.set_ms(T0 + 30 * DAY + 1);
+        assert_eq!(scheduler::tick(&s.app, 100).await.unwrap().fired, 1, "{b}");
+        let o = s.order(&shipped).await;
+        assert_eq!(o["status"], "completed", "{b}");
+        assert_eq!(o["release"]["amount_to_seller"], 4750);
+        // nothing fires twice
+        s.clock.advance_ms(365 * DAY);
+        assert_eq!(
+            scheduler::tick(&s.app, 100).await.unwrap(),
+            scheduler::Tick::default(),
+            "{b}"
+        );
+        assert!(
+            s.app
+                .store
+                .due_timers(i64::MAX, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{b}"
+        );
+        s.audit_clean().await;
+    }
+}
+
+#[tokio::test]
+async fn two_nodes_fire_each_timer_once() {
+    for db in TestDb::all("two_nodes_fire_each_timer_once").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let second = app_on(s.app.store.clone(), &s.clock);
+        for _ in 0..5 {
+            s.checkout(VISA, None).await;
+        }
+        s.clock.set_ms(T0 + 8 * DAY);
+        let (x, y) = tokio::join!(scheduler::tick(&s.app, 100), scheduler::tick(&second, 100));
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!(x.fired + y.fired, 10, "{b}: {x:?} {y:?}");
+        let events = s.get("/v1/events?limit=100", &s.platform).await.body;
+        let cancelled = events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "order.cancelled")
+            .count();
+        assert_eq!(cancelled, 10, "{b}: each order cancelled once");
+        s.audit_clean().await;
+    }
+}

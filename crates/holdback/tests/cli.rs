@@ -209,3 +209,67 @@ fn balance_and_history_page_through_an_account() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// The README's walkthrough, run as written against `serve --demo` (only the port in the `API=`
+/// line is changed, to a free one).
+#[test]
+fn the_readme_walkthrough_works_verbatim() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: the_readme_walkthrough_works_verbatim (curl is not installed)");
+        return;
+    }
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Walkthrough")
+        .nth(1)
+        .expect("a Walkthrough section");
+    let script = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a sh block in the walkthrough");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let script = script.replace(
+        "API=http://127.0.0.1:8080",
+        &format!("API=http://127.0.0.1:{port}"),
+    );
+    let db = TestDb::sqlite();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_holdback"))
+        .args(["--database", &db.url, "serve", "--demo", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let listening = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(listening.contains("listening on"), "{listening}");
+    let out = Command::new("bash")
+        .args(["-e", "-o", "pipefail", "-c", &script])
+        .output()
+        .expect("run the walkthrough");
+    let _ = server.kill();
+    let _ = server.wait();
+    let printed = text(&out);
+    assert!(out.status.success(), "the walkthrough failed:\n{printed}");
+    for expected in [
+        "\"object\":\"payment\"",
+        "Idempotent-Replayed: true",
+        "\"status\":\"shipped\"",
+        "\"status\":\"delivered\"",
+        "\"status\":\"completed\"",
+        "\"amount_to_seller\":4750",
+        "\"code\":\"hold_already_released\"",
+        "\"code\":\"card_declined\"",
+        "\"type\":\"hold.released\"",
+    ] {
+        assert!(
+            printed.to_lowercase().contains(&expected.to_lowercase()),
+            "{expected} not in:\n{printed}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! default is the SQLite file `holdback.db` in the current folder.
 
 mod bench;
+mod bench_lifecycle;
 mod load;
 mod serve;
 
@@ -112,6 +113,9 @@ enum BenchCommand {
     /// Durable transfers per second, one per commit and with group commit, against the raw
     /// limit of the same database, on SQLite and (when given) PostgreSQL.
     Ledger(bench::LedgerBenchArgs),
+    /// Full order lifecycles over HTTP on loopback (checkout, ship, deliver, confirm) with K
+    /// concurrent clients: completed orders/s and request p50/p99, beside a trivial axum POST.
+    Lifecycle(bench_lifecycle::LifecycleArgs),
 }
 
 fn main() -> ExitCode {
@@ -289,6 +293,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             println!("{} timer(s) due", due.len());
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Lifecycle(args),
+        } => {
+            let clean = bench_lifecycle::run(args).await?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Bench {
             command: BenchCommand::Ledger(args),

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod orders;
 pub mod scheduler;
 pub mod views;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::Arc;

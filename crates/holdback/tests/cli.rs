@@ -154,7 +154,7 @@ fn bad_databases_get_a_clear_error() {
     );
     let out = holdback(&db.url, &["migrate"]);
     assert!(
-        text(&out).contains("applied 0001_ledger, 0002_orders"),
+        text(&out).contains("applied 0001_ledger, 0002_orders, 0003_webhooks"),
         "{}",
         text(&out)
     );

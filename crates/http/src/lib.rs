@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use holdback_app::checkout::{self, CheckoutRequest, Item};
 use holdback_app::orders::{self, Idem};
-use holdback_app::{App, AppError, Principal, Role, keys, views};
+use holdback_app::{App, AppError, Principal, Role, keys, views, webhooks};
 use holdback_domain::card::CardInput;
 use holdback_domain::order::OrderCommand;
 use holdback_domain::{Currency, Money};
@@ -53,6 +53,10 @@ pub fn router(app: App) -> Router {
         .route("/v1/orders/{id}", get(get_order))
         .route("/v1/orders/{id}/{action}", post(order_action))
         .route("/v1/events", get(list_events))
+        .route(
+            "/v1/webhook_endpoints",
+            post(create_endpoint).get(list_endpoints),
+        )
         .fallback(not_found)
         .with_state(shared)
 }
@@ -557,5 +561,59 @@ async fn list_events(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>
             )
         }
         Err(e) => fail(AppError::from(e), &rid),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointDto {
+    url: String,
+}
+
+async fn create_endpoint(
+    State(s): Ctx,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rid = request_id(&s.app);
+    let principal = match authenticate(&s.app, &headers).await {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    let dto: EndpointDto = match parse(&body) {
+        Ok(d) => d,
+        Err(e) => return fail(e, &rid),
+    };
+    let (app, who) = (s.app.clone(), principal.clone());
+    idempotent(
+        &s,
+        &principal,
+        Post {
+            headers: &headers,
+            method: &method,
+            path: "/v1/webhook_endpoints",
+            body: &body,
+        },
+        StatusCode::CREATED,
+        |_| async move { webhooks::create_endpoint(&app, &who, &dto.url).await },
+    )
+    .await
+}
+
+async fn list_endpoints(State(s): Ctx, headers: HeaderMap) -> Response {
+    let rid = request_id(&s.app);
+    let principal = match authenticate(&s.app, &headers).await {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    match webhooks::list_endpoints(&s.app, &principal).await {
+        Ok(data) => reply(
+            StatusCode::OK,
+            &list_body("/v1/webhook_endpoints", data, false),
+            &rid,
+            false,
+        ),
+        Err(e) => fail(e, &rid),
     }
 }

@@ -642,3 +642,124 @@ async fn two_nodes_fire_each_timer_once() {
         s.audit_clean().await;
     }
 }
+
+#[tokio::test]
+async fn webhooks_are_signed_delivered_and_retried() {
+    use std::sync::Mutex;
+    for db in TestDb::all("webhooks_are_signed_delivered_and_retried").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        // a receiver that fails its first request, then accepts
+        let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (r, c) = (received.clone(), calls.clone());
+        let receiver = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let (r, c) = (r.clone(), c.clone());
+                async move {
+                    if c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+                    }
+                    let sig = headers["holdback-signature"].to_str().unwrap().to_string();
+                    r.lock().unwrap().push((sig, body));
+                    axum::http::StatusCode::OK
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+        let made = s
+            .post("/v1/webhook_endpoints", &s.platform, json!({"url": url}))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{b}: {}", made.body);
+        let secret = made.body["secret"].as_str().unwrap().to_string();
+        assert!(secret.starts_with("whsec_"));
+        let listed = s.get("/v1/webhook_endpoints", &s.platform).await.body;
+        assert!(
+            listed["data"][0]["secret"].is_null(),
+            "the secret is shown once"
+        );
+        let refused = s
+            .post(
+                "/v1/webhook_endpoints",
+                &s.alice,
+                json!({"url": "http://x"}),
+            )
+            .await;
+        assert_eq!(refused.body["error"]["code"], "not_permitted");
+        let bad = s
+            .post(
+                "/v1/webhook_endpoints",
+                &s.platform,
+                json!({"url": "ftp://x"}),
+            )
+            .await;
+        assert_eq!(bad.body["error"]["code"], "parameter_invalid");
+
+        s.checkout(VISA, None).await; // payment.succeeded + 2 × order.paid
+        let http = reqwest::Client::new();
+        let first = holdback_app::webhooks::tick(&s.app, &http).await.unwrap();
+        assert_eq!(
+            first,
+            holdback_app::webhooks::Sent {
+                delivered: 2,
+                retrying: 1,
+                failed: 0
+            },
+            "{b}"
+        );
+        // the failed one is retried after its backoff, not before
+        s.clock.advance_ms(5_000);
+        assert_eq!(
+            holdback_app::webhooks::tick(&s.app, &http)
+                .await
+                .unwrap()
+                .delivered,
+            0,
+            "{b}"
+        );
+        s.clock.advance_ms(6_000);
+        assert_eq!(
+            holdback_app::webhooks::tick(&s.app, &http)
+                .await
+                .unwrap()
+                .delivered,
+            1,
+            "{b}"
+        );
+        assert_eq!(
+            holdback_app::webhooks::tick(&s.app, &http).await.unwrap(),
+            Default::default()
+        );
+
+        let got = received.lock().unwrap().clone();
+        assert_eq!(got.len(), 3, "{b}");
+        let mut kinds = Vec::new();
+        for (sig, body) in &got {
+            let t: i64 = sig
+                .split(',')
+                .next()
+                .unwrap()
+                .strip_prefix("t=")
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(
+                sig,
+                &holdback_app::webhooks::signature(&secret, t, body),
+                "{b}"
+            );
+            let event: Value = serde_json::from_str(body).unwrap();
+            kinds.push(event["type"].as_str().unwrap().to_string());
+        }
+        kinds.sort();
+        assert_eq!(
+            kinds,
+            ["order.paid", "order.paid", "payment.succeeded"],
+            "{b}"
+        );
+    }
+}

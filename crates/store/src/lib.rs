@@ -14,6 +14,7 @@ mod schema;
 mod sqlite;
 pub mod testing;
 pub mod unit;
+pub mod webhooks;
 pub mod writer;
 
 use std::str::FromStr;
@@ -33,6 +34,7 @@ pub use unit::{
     ApiKeyRow, IdempotencyRecord, NewEvent, OrderWrite, PaymentRow, StoredEvent, TimerCancel,
     TimerRow, Unit,
 };
+pub use webhooks::{DeliveryOutcome, DeliveryRow, EndpointRow};
 pub use writer::{Command, Ledger, Reply, WriteError};
 
 /// The default database: a SQLite file in the current folder.
@@ -127,6 +129,7 @@ macro_rules! with_pool {
         }
     };
 }
+pub(crate) use with_pool;
 
 /// One line of an account's history.
 #[derive(Debug, Clone, PartialEq, Eq)]

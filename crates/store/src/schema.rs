@@ -25,6 +25,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_orders.sql"),
         postgres: include_str!("../migrations/postgres/0002_orders.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_webhooks",
+        sqlite: include_str!("../migrations/sqlite/0003_webhooks.sql"),
+        postgres: include_str!("../migrations/postgres/0003_webhooks.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -86,7 +86,7 @@ async fn migrations_run_once_and_again_safely() {
         let store = Store::connect(&db.url).await.unwrap();
         assert_eq!(
             store.migrate().await.unwrap(),
-            vec!["0001_ledger", "0002_orders"]
+            vec!["0001_ledger", "0002_orders", "0003_webhooks"]
         );
         assert!(store.migrate().await.unwrap().is_empty());
         let again = Store::connect(&db.url).await.unwrap();

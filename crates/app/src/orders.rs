@@ -35,6 +35,9 @@ impl Idem {
 
 /// Whether `principal` may see `order`. Those who may not are told it does not exist.
 pub fn visible(principal: &Principal, order: &Order) -> bool {
+    if principal.livemode != order.livemode {
+        return false;
+    }
     match &principal.role {
         Role::Platform => true,
         Role::Buyer(b) => *b == order.buyer,
@@ -81,7 +84,13 @@ pub async fn list(
     let limit = limit.clamp(1, 100);
     let mut orders = app
         .store
-        .list_orders(buyer, seller, starting_after.unwrap_or(""), limit + 1)
+        .list_orders(
+            buyer,
+            seller,
+            principal.livemode,
+            starting_after.unwrap_or(""),
+            limit + 1,
+        )
         .await?;
     let has_more = orders.len() > limit as usize;
     orders.truncate(limit as usize);

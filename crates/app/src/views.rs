@@ -19,7 +19,7 @@ pub fn order(o: &Order) -> Value {
         "id": o.id,
         "object": "order",
         "created": secs(o.paid_at),
-        "livemode": false,
+        "livemode": o.livemode,
         "metadata": {},
         "status": o.status.code(),
         "buyer": o.buyer,

@@ -183,6 +183,8 @@ pub struct Order {
     /// Extensions the seller has approved so far (ms).
     pub seller_extended: i64,
     pub commission: Commission,
+    /// Live or test mode: an order is seen only by keys of its own mode.
+    pub livemode: bool,
 }
 
 impl Order {
@@ -462,6 +464,7 @@ pub fn paid(
         extension_requested: None,
         seller_extended: 0,
         commission: policy.commission,
+        livemode: false,
     };
     let accounts = EscrowAccounts::of(&order)?;
     Ok(Decision {

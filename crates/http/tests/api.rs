@@ -763,3 +763,34 @@ async fn webhooks_are_signed_delivered_and_retried() {
         );
     }
 }
+
+#[tokio::test]
+async fn test_and_live_data_never_mix() {
+    for db in TestDb::all("test_and_live_data_never_mix").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let live = keys::create(&s.app, &Role::Platform, true).await.unwrap();
+        assert!(live.starts_with("sk_live_"));
+        let (bob_order, _) = order_ids(&s.checkout(VISA, None).await.body);
+        assert_eq!(s.order(&bob_order).await["livemode"], false, "{b}");
+        let seen = s.get(&format!("/v1/orders/{bob_order}"), &live).await;
+        assert_eq!(seen.status, StatusCode::NOT_FOUND, "{b}");
+        let listed = s.get("/v1/orders", &live).await.body;
+        assert_eq!(listed["data"].as_array().unwrap().len(), 0, "{b}");
+        let acted = s
+            .post(
+                &format!("/v1/orders/{bob_order}/mark_delivered"),
+                &live,
+                json!({}),
+            )
+            .await;
+        assert_eq!(acted.status, StatusCode::NOT_FOUND, "{b}");
+        // a test key presented as live is refused
+        let forged = s.platform.replacen("sk_test_", "sk_live_", 1);
+        assert_eq!(
+            s.get("/v1/orders", &forged).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{b}"
+        );
+    }
+}

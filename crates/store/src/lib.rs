@@ -253,6 +253,7 @@ impl Store {
         &self,
         buyer: Option<&str>,
         seller: Option<&str>,
+        livemode: bool,
         after: &str,
         limit: u32,
     ) -> Result<Vec<Order>, StoreError> {
@@ -260,6 +261,7 @@ impl Store {
             let rows = sqlx::query(rows::SELECT_ORDERS_PAGE)
                 .bind(buyer.unwrap_or(""))
                 .bind(seller.unwrap_or(""))
+                .bind(livemode)
                 .bind(after)
                 .bind(i64::from(limit))
                 .fetch_all(pool)

@@ -207,14 +207,14 @@ pub(crate) fn history_line(row: &impl Get) -> Result<HistoryLine, StoreError> {
 pub(crate) const SELECT_ORDER: &str = "SELECT id, buyer, seller, payment_id, currency, captured, refunded, \
      released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
-     extension_requested, seller_extended, commission_bps, commission_fixed, version \
+     extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version \
      FROM orders WHERE id = $1";
 pub(crate) const SELECT_ORDERS_PAGE: &str = "SELECT id, buyer, seller, payment_id, currency, \
      captured, refunded, released_to_seller, released_commission, status, paid_at, ship_by, \
      carrier, tracking, shipped_at, delivered_at, protection_ends, cancel_requested_at, \
      buyer_extended, extension_requested, seller_extended, commission_bps, commission_fixed, \
-     version FROM orders WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
-     AND id > $3 ORDER BY id LIMIT $4";
+     livemode, version FROM orders WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
+     AND livemode = $3 AND id > $4 ORDER BY id LIMIT $5";
 pub(crate) const SELECT_DUE_TIMERS: &str = "SELECT order_id, kind, due_at FROM timers \
      WHERE due_at <= $1 ORDER BY due_at, order_id, kind LIMIT $2";
 pub(crate) const SELECT_EVENTS_AFTER: &str = "SELECT seq, id, type, object_id, payload, \
@@ -268,6 +268,7 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
             basis_points: u32::try_from(row.int("commission_bps")?).map_err(corrupt)?,
             fixed_minor: row.int("commission_fixed")?,
         },
+        livemode: row.flag("livemode")?,
     };
     Ok((order, row.int("version")?))
 }

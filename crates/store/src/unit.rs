@@ -135,9 +135,10 @@ pub(crate) const SELECT_KEY_EXISTS: &str =
 const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, currency, captured, refunded, \
      released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
-     extension_requested, seller_extended, commission_bps, commission_fixed, version, updated_at) \
+     extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version, \
+     updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22, $23, $24, $25) \
+     $19, $20, $21, $22, $23, $24, $25, $26) \
      ON CONFLICT (id) DO UPDATE SET refunded = excluded.refunded, \
      released_to_seller = excluded.released_to_seller, \
      released_commission = excluded.released_commission, status = excluded.status, \
@@ -187,6 +188,7 @@ fn order_values(order: &Order, version: i64, now: i64) -> Vec<Val> {
         Val::Int(order.seller_extended),
         Val::Int(i64::from(order.commission.basis_points)),
         Val::Int(order.commission.fixed_minor),
+        Val::Bool(order.livemode),
         Val::Int(version),
         Val::Int(now),
     ]

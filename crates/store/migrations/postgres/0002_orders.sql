@@ -23,6 +23,7 @@ CREATE TABLE orders (
     seller_extended BIGINT NOT NULL,
     commission_bps BIGINT NOT NULL,
     commission_fixed BIGINT NOT NULL,
+    livemode BOOLEAN NOT NULL,
     version BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

@@ -23,6 +23,7 @@ CREATE TABLE orders (
     seller_extended INTEGER NOT NULL,
     commission_bps INTEGER NOT NULL,
     commission_fixed INTEGER NOT NULL,
+    livemode INTEGER NOT NULL,
     version INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 ) STRICT;

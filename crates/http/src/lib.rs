@@ -11,6 +11,7 @@ pub mod errors;
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -36,6 +37,8 @@ struct Shared {
     app: App,
     /// (key id, idempotency key) of requests running now on this node.
     running: Mutex<HashSet<(String, String)>>,
+    /// Responses by status class: 1xx … 5xx.
+    responses: [AtomicU64; 5],
 }
 
 type Ctx = State<Arc<Shared>>;
@@ -45,9 +48,11 @@ pub fn router(app: App) -> Router {
     let shared = Arc::new(Shared {
         app,
         running: Mutex::new(HashSet::new()),
+        responses: Default::default(),
     });
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/v1/checkouts", post(create_checkout))
         .route("/v1/orders", get(list_orders))
         .route("/v1/orders/{id}", get(get_order))
@@ -58,7 +63,50 @@ pub fn router(app: App) -> Router {
             post(create_endpoint).get(list_endpoints),
         )
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), count))
         .with_state(shared)
+}
+
+/// Counts every response by its status class.
+async fn count(
+    State(s): Ctx,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let class = usize::from(response.status().as_u16() / 100).clamp(1, 5) - 1;
+    s.responses[class].fetch_add(1, Ordering::Relaxed);
+    response
+}
+
+/// Prometheus text exposition of the node's counters.
+async fn metrics(State(s): Ctx) -> Response {
+    let mut out = String::from(
+        "# HELP holdback_http_responses_total HTTP responses sent, by status class.\n\
+         # TYPE holdback_http_responses_total counter\n",
+    );
+    for (i, n) in s.responses.iter().enumerate() {
+        out.push_str(&format!(
+            "holdback_http_responses_total{{class=\"{}xx\"}} {}\n",
+            i + 1,
+            n.load(Ordering::Relaxed)
+        ));
+    }
+    let (batches, requests) = s.app.ledger.stats();
+    out.push_str(&format!(
+        "# HELP holdback_ledger_commits_total Database transactions committed by the group-commit writer.\n\
+         # TYPE holdback_ledger_commits_total counter\n\
+         holdback_ledger_commits_total {batches}\n\
+         # HELP holdback_ledger_requests_total Writes decided by the group-commit writer.\n\
+         # TYPE holdback_ledger_requests_total counter\n\
+         holdback_ledger_requests_total {requests}\n"
+    ));
+    let mut response = out.into_response();
+    response.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
 }
 
 /// Serves the API on `listener` until `shutdown` completes.

@@ -794,3 +794,36 @@ async fn test_and_live_data_never_mix() {
         );
     }
 }
+
+#[tokio::test]
+async fn health_and_metrics() {
+    let db = TestDb::sqlite();
+    let s = start(&db).await;
+    let health = reqwest::get(format!("{}/healthz", s.base)).await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    s.checkout(VISA, None).await;
+    s.get("/v1/orders/ord_missing", &s.platform).await;
+    let text = reqwest::get(format!("{}/metrics", s.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+    };
+    assert!(
+        value("holdback_http_responses_total{class=\"2xx\"}") >= 2.0,
+        "{text}"
+    );
+    assert!(
+        value("holdback_http_responses_total{class=\"4xx\"}") >= 1.0,
+        "{text}"
+    );
+    assert!(value("holdback_ledger_commits_total") >= 1.0, "{text}");
+    assert!(value("holdback_ledger_requests_total") >= value("holdback_ledger_commits_total"));
+}

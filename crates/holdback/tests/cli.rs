@@ -273,3 +273,179 @@ fn the_readme_walkthrough_works_verbatim() {
         );
     }
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn key(db: &str, role: &str) -> String {
+    let out = holdback(db, &["keys", "create", "--role", role]);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn spawn_server(db: &str, port: u16) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_holdback"))
+        .args(["--database", db, "serve", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(first.contains("listening on"), "{first}");
+    child
+}
+
+fn rank(status: &str) -> u8 {
+    match status {
+        "paid" => 1,
+        "shipped" => 2,
+        "delivered" => 3,
+        "completed" | "cancelled" => 4,
+        _ => 0,
+    }
+}
+
+#[test]
+fn sigkill_of_the_server_under_load_loses_no_acknowledged_effect() {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for db in rt.block_on(TestDb::all("sigkill_of_the_server_under_load")) {
+        let b = db.backend();
+        assert!(holdback(&db.url, &["migrate"]).status.success());
+        let keys = Arc::new([
+            key(&db.url, "platform"),
+            key(&db.url, "buyer:buy_load"),
+            key(&db.url, "seller:sel_load"),
+        ]);
+        let port = free_port();
+        let mut server = spawn_server(&db.url, port);
+        let acked: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let tasks: Vec<_> = (0..8)
+            .map(|c| {
+                let (http, base, keys, acked) = (http.clone(), base.clone(), keys.clone(), acked.clone());
+                rt.spawn(async move {
+                    let post = |path: String, key: String, body: serde_json::Value| {
+                        let http = http.clone();
+                        let url = format!("{base}{path}");
+                        async move {
+                            let res = http
+                                .post(url)
+                                .header("authorization", format!("Bearer {key}"))
+                                .body(body.to_string())
+                                .send()
+                                .await
+                                .ok()?;
+                            if !res.status().is_success() {
+                                return None;
+                            }
+                            res.json::<serde_json::Value>().await.ok()
+                        }
+                    };
+                    for i in 0.. {
+                        let cart = serde_json::json!({
+                            "buyer": "buy_load", "currency": "usd",
+                            "items": [{"seller": "sel_load", "unit_amount": 500 + i, "quantity": 1}],
+                            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+                        });
+                        let Some(paid) = post("/v1/checkouts".into(), keys[0].clone(), cart).await else { return };
+                        let id = paid["orders"][0]["id"].as_str().unwrap_or_default().to_string();
+                        acked.lock().unwrap().insert(id.clone(), "paid".into());
+                        // leave every third order unshipped, every third undelivered
+                        if i % 3 == 0 {
+                            continue;
+                        }
+                        let ship = serde_json::json!({"carrier": "dhl", "tracking_number": format!("L{c}-{i}")});
+                        let Some(o) = post(format!("/v1/orders/{id}/ship"), keys[2].clone(), ship).await else { return };
+                        acked.lock().unwrap().insert(id.clone(), o["status"].as_str().unwrap_or_default().into());
+                        if i % 3 == 1 {
+                            continue;
+                        }
+                        for (action, k) in [("mark_delivered", 0), ("confirm_receipt", 1)] {
+                            let Some(o) = post(format!("/v1/orders/{id}/{action}"), keys[k].clone(), serde_json::json!({})).await else { return };
+                            acked.lock().unwrap().insert(id.clone(), o["status"].as_str().unwrap_or_default().into());
+                        }
+                    }
+                })
+            })
+            .collect();
+        // let the load run, then kill the server in the middle of it
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while acked.lock().unwrap().len() < 150 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        server.kill().expect("SIGKILL");
+        server.wait().expect("reap");
+        for t in tasks {
+            let _ = rt.block_on(t);
+        }
+        let acked = acked.lock().unwrap().clone();
+        assert!(
+            acked.len() >= 150,
+            "{b}: only {} orders before the kill",
+            acked.len()
+        );
+
+        // restart on the same database: every acknowledged effect is there
+        let port = free_port();
+        let mut server = spawn_server(&db.url, port);
+        let base = format!("http://127.0.0.1:{port}");
+        for (id, status) in &acked {
+            let got: serde_json::Value = rt
+                .block_on(async {
+                    http.get(format!("{base}/v1/orders/{id}"))
+                        .header("authorization", format!("Bearer {}", keys[0]))
+                        .send()
+                        .await?
+                        .json()
+                        .await
+                })
+                .expect("read order");
+            let now = got["status"].as_str().unwrap_or_default();
+            assert!(
+                rank(now) >= rank(status),
+                "{b}: {id} acknowledged {status}, now {now}"
+            );
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        let out = holdback(&db.url, &["ledger", "verify"]);
+        assert!(out.status.success(), "{b}: {}", text(&out));
+
+        // and the timers of unfinished orders survived the crash and still fire
+        let store = rt.block_on(db.store()).unwrap();
+        let _runtime = rt.enter();
+        let clock = holdback_store::clock::ManualClock::new(i64::MAX / 4);
+        let clock_arc: Arc<dyn holdback_store::clock::Clock> = Arc::new(clock.clone());
+        let app = holdback_app::App {
+            ledger: holdback_store::Ledger::start(store.clone(), clock_arc.clone()),
+            store: store.clone(),
+            clock: clock_arc.clone(),
+            ids: Arc::new(holdback_app::ids::UuidIds),
+            cards: Arc::new(holdback_app::cards::SandboxCards { clock: clock_arc }),
+            policy: Arc::new(holdback_app::Policy::default()),
+        };
+        let unfinished = acked.values().filter(|s| rank(s) < 4).count();
+        let due = rt
+            .block_on(store.due_timers(i64::MAX / 4, 100_000))
+            .unwrap()
+            .len();
+        assert!(
+            due >= unfinished,
+            "{b}: {due} timers for {unfinished} unfinished orders"
+        );
+        let tick = rt
+            .block_on(holdback_app::scheduler::tick(&app, 100_000))
+            .unwrap();
+        assert!(tick.fired >= unfinished, "{b}: {tick:?}");
+        assert!(rt.block_on(store.audit()).unwrap().is_clean(), "{b}");
+    }
+}

@@ -114,7 +114,7 @@ async fn lifecycle(
 ) -> anyhow::Result<bool> {
     let store = db.store().await?;
     let backend = store.backend();
-    let app = crate::serve::app(store.clone());
+    let app = crate::serve::app(store.clone(), holdback_app::Policy::default());
     let key = |role| {
         let app = app.clone();
         async move {

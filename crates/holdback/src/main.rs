@@ -5,6 +5,7 @@
 mod bench;
 mod bench_lifecycle;
 mod load;
+mod policy;
 mod serve;
 
 use std::process::ExitCode;
@@ -269,7 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = connect(&cli.database).await?;
             store.migrate().await?;
             let role = serve::parse_role(&role)?;
-            let app = serve::app(store);
+            let app = serve::app(store, holdback_app::Policy::default());
             let key = holdback_app::keys::create(&app, &role, live)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -21,20 +21,14 @@ pub struct ServeArgs {
     /// ready-to-paste curl commands.
     #[arg(long)]
     demo: bool,
+    /// A policy file (TOML): order timings and commission, per seller. See policy.example.toml.
+    #[arg(long)]
+    policy: Option<std::path::PathBuf>,
 }
 
 /// The application on a store, with the real clock, time-ordered ids and the sandbox cards.
-pub fn app(store: Store) -> App {
+pub fn app(store: Store, policy: Policy) -> App {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let mut policy = Policy::default();
-    // The demo sellers: one with the default 5 %, one with 8 % + 0.30.
-    policy.commissions.insert(
-        "sel_carol".into(),
-        Commission {
-            basis_points: 800,
-            fixed_minor: 30,
-        },
-    );
     App {
         ledger: Ledger::start(store.clone(), clock.clone()),
         store,
@@ -115,8 +109,22 @@ fn print_demo(addr: SocketAddr) {
 }
 
 pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
+    let mut policy = match &args.policy {
+        Some(path) => crate::policy::parse(&std::fs::read_to_string(path)?)?,
+        None => Policy::default(),
+    };
+    if args.demo && !policy.commissions.contains_key("sel_carol") {
+        // The demo sellers: sel_bob pays the default 5 %, sel_carol 8 % + 0.30.
+        policy.commissions.insert(
+            "sel_carol".into(),
+            Commission {
+                basis_points: 800,
+                fixed_minor: 30,
+            },
+        );
+    }
     store.migrate().await?;
-    let app = app(store);
+    let app = app(store, policy);
     if args.demo {
         seed_demo(&app).await?;
     }

@@ -8,6 +8,7 @@
 //! still running answers 409), cursor pagination with `limit` and `starting_after`.
 
 pub mod errors;
+mod schema;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -19,7 +20,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use holdback_app::checkout::{self, CheckoutRequest, Item};
 use holdback_app::orders::{self, Idem};
 use holdback_app::{App, AppError, Principal, Role, keys, views, webhooks};
@@ -30,6 +31,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use utoipa::{OpenApi as _, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::errors::ApiError;
 
@@ -43,6 +47,30 @@ struct Shared {
 
 type Ctx = State<Arc<Shared>>;
 
+/// The documented part of the API: every route here is in the OpenAPI document.
+fn api() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::with_openapi(schema::ApiDoc::openapi())
+        .routes(routes!(create_checkout))
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(ship))
+        .routes(routes!(mark_delivered))
+        .routes(routes!(confirm_receipt))
+        .routes(routes!(request_cancel))
+        .routes(routes!(answer_cancel))
+        .routes(routes!(refund))
+        .routes(routes!(extend_protection))
+        .routes(routes!(request_extension))
+        .routes(routes!(answer_extension))
+        .routes(routes!(list_events))
+        .routes(routes!(create_endpoint, list_endpoints))
+}
+
+/// The OpenAPI 3.1 document, generated from the routes and their types.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
 /// The router for the whole API.
 pub fn router(app: App) -> Router {
     let shared = Arc::new(Shared {
@@ -50,17 +78,14 @@ pub fn router(app: App) -> Router {
         running: Mutex::new(HashSet::new()),
         responses: Default::default(),
     });
-    Router::new()
+    let (routes, doc) = api().split_for_parts();
+    let doc = doc.to_pretty_json().unwrap_or_default();
+    routes
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .route("/v1/checkouts", post(create_checkout))
-        .route("/v1/orders", get(list_orders))
-        .route("/v1/orders/{id}", get(get_order))
-        .route("/v1/orders/{id}/{action}", post(order_action))
-        .route("/v1/events", get(list_events))
         .route(
-            "/v1/webhook_endpoints",
-            post(create_endpoint).get(list_endpoints),
+            "/openapi.json",
+            get(move || async move { ([("content-type", "application/json")], doc.clone()) }),
         )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), count))
@@ -319,7 +344,7 @@ where
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CardDto {
     number: String,
@@ -328,7 +353,7 @@ struct CardDto {
     cvc: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemDto {
     seller: String,
@@ -338,7 +363,7 @@ struct ItemDto {
     quantity: u32,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckoutDto {
     buyer: String,
@@ -347,6 +372,15 @@ struct CheckoutDto {
     card: CardDto,
 }
 
+/// Check out a cart: charge the card once, create one order per seller, hold the money in
+/// escrow per order.
+#[utoipa::path(post, path = "/v1/checkouts", tag = "checkout", request_body = CheckoutDto,
+    params(schema::IdempotencyKey),
+    responses(
+        (status = 201, description = "The payment, with one order per seller", body = schema::Payment),
+        (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
 async fn create_checkout(
     State(s): Ctx,
     method: Method,
@@ -415,6 +449,13 @@ fn list_body(url: &str, data: Vec<Value>, has_more: bool) -> Value {
     json!({"object": "list", "url": url, "has_more": has_more, "data": data})
 }
 
+/// The orders the caller may see: all (platform), a buyer's own, or a seller's own.
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", params(schema::PageParams),
+    responses(
+        (status = 200, description = "A page of orders", body = schema::OrderList),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
 async fn list_orders(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>) -> Response {
     let rid = request_id(&s.app);
     let principal = match authenticate(&s.app, &headers).await {
@@ -439,6 +480,13 @@ async fn list_orders(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>
     }
 }
 
+/// One order. An order the caller may not see answers 404, as one that does not exist.
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The order", body = schema::Order),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
 async fn get_order(State(s): Ctx, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let rid = request_id(&s.app);
     let principal = match authenticate(&s.app, &headers).await {
@@ -451,37 +499,37 @@ async fn get_order(State(s): Ctx, headers: HeaderMap, Path(id): Path<String>) ->
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ShipDto {
     carrier: String,
     tracking_number: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AnswerDto {
     accept: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ApproveDto {
     approve: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundDto {
     amount: i64,
     currency: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExtensionDto {
     days: u32,
@@ -537,11 +585,91 @@ fn order_command(action: &str, body: &Bytes) -> Result<OrderCommand, ApiError> {
     })
 }
 
+/// One documented handler per order action, all sharing [`order_action`].
+macro_rules! action {
+    ($name:ident, $action:literal, $body:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = concat!("/v1/orders/{id}/", $action), tag = "orders",
+            request_body = $body,
+            params(("id" = String, Path), schema::IdempotencyKey),
+            responses(
+                (status = 200, description = "The order after the action", body = schema::Order),
+                (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
+            ),
+            security(("api_key" = [])))]
+        async fn $name(
+            state: Ctx,
+            method: Method,
+            headers: HeaderMap,
+            Path(id): Path<String>,
+            body: Bytes,
+        ) -> Response {
+            order_action(state, method, headers, id, $action, body).await
+        }
+    };
+}
+
+action!(
+    ship,
+    "ship",
+    ShipDto,
+    "The seller ships the order (carrier and tracking number)."
+);
+action!(
+    mark_delivered,
+    "mark_delivered",
+    Empty,
+    "A delivered event from the carrier."
+);
+action!(
+    confirm_receipt,
+    "confirm_receipt",
+    Empty,
+    "The buyer confirms receipt: the hold is released to the seller less commission."
+);
+action!(
+    request_cancel,
+    "request_cancel",
+    Empty,
+    "The buyer asks to cancel before shipment; the seller has 48 h to answer."
+);
+action!(
+    answer_cancel,
+    "answer_cancel",
+    AnswerDto,
+    "The seller accepts (refund) or rejects a cancellation request."
+);
+action!(
+    refund,
+    "refund",
+    RefundDto,
+    "A full or partial refund to the card, before release (platform or seller)."
+);
+action!(
+    extend_protection,
+    "extend_protection",
+    Empty,
+    "The buyer extends protection once by 3 days, when at most 3 days remain."
+);
+action!(
+    request_extension,
+    "request_extension",
+    ExtensionDto,
+    "The buyer asks the seller for a longer protection period."
+);
+action!(
+    answer_extension,
+    "answer_extension",
+    ApproveDto,
+    "The seller approves or declines the requested extension."
+);
+
 async fn order_action(
     State(s): Ctx,
     method: Method,
     headers: HeaderMap,
-    Path((id, action)): Path<(String, String)>,
+    id: String,
+    action: &'static str,
     body: Bytes,
 ) -> Response {
     let rid = request_id(&s.app);
@@ -549,7 +677,7 @@ async fn order_action(
         Ok(p) => p,
         Err(e) => return fail(e, &rid),
     };
-    let command = match order_command(&action, &body) {
+    let command = match order_command(action, &body) {
         Ok(c) => c,
         Err(e) => return fail(e, &rid),
     };
@@ -570,6 +698,13 @@ async fn order_action(
     .await
 }
 
+/// The event log, oldest first (platform only). Webhooks deliver the same events.
+#[utoipa::path(get, path = "/v1/events", tag = "events", params(schema::PageParams),
+    responses(
+        (status = 200, description = "A page of events", body = schema::EventList),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
 async fn list_events(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>) -> Response {
     let rid = request_id(&s.app);
     let principal = match authenticate(&s.app, &headers).await {
@@ -612,12 +747,21 @@ async fn list_events(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EndpointDto {
     url: String,
 }
 
+/// Register a webhook endpoint (platform only). The signing secret is shown in this response
+/// only.
+#[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhooks", request_body = EndpointDto,
+    params(schema::IdempotencyKey),
+    responses(
+        (status = 201, description = "The endpoint, with its secret", body = schema::WebhookEndpoint),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
 async fn create_endpoint(
     State(s): Ctx,
     method: Method,
@@ -649,6 +793,13 @@ async fn create_endpoint(
     .await
 }
 
+/// The registered webhook endpoints (platform only), without their secrets.
+#[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks",
+    responses(
+        (status = 200, description = "The endpoints", body = schema::WebhookEndpointList),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
 async fn list_endpoints(State(s): Ctx, headers: HeaderMap) -> Response {
     let rid = request_id(&s.app);
     let principal = match authenticate(&s.app, &headers).await {

@@ -827,3 +827,29 @@ async fn health_and_metrics() {
     assert!(value("holdback_ledger_commits_total") >= 1.0, "{text}");
     assert!(value("holdback_ledger_requests_total") >= value("holdback_ledger_commits_total"));
 }
+
+#[tokio::test]
+async fn responses_match_the_openapi_document() {
+    let db = TestDb::sqlite();
+    let s = start(&db).await;
+    let served: Value = reqwest::get(format!("{}/openapi.json", s.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let generated: Value =
+        serde_json::from_str(&holdback_http::openapi().to_json().unwrap()).unwrap();
+    assert_eq!(served, generated);
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let schema = |name: &str| keys(&served["components"]["schemas"][name]["properties"]);
+    let paid = s.checkout(VISA, None).await.body;
+    assert_eq!(keys(&paid), schema("Payment"));
+    assert_eq!(keys(&paid["orders"][0]), schema("Order"));
+    let error = s.get("/v1/orders/ord_missing", &s.platform).await.body;
+    assert_eq!(keys(&error["error"]), schema("ErrorDetail"));
+}

@@ -1,0 +1,197 @@
+//! Types that exist to document the API in OpenAPI: the objects the handlers return as JSON
+//! (built in `holdback_app::views`), the error body, and shared parameters. The API tests check
+//! the real responses against the fields documented here.
+
+#![allow(dead_code)] // these types describe JSON; they are never built
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "holdback",
+        description = "Marketplace payments and buyer protection: escrow orders over a double-entry ledger."
+    ),
+    modifiers(&BearerKey),
+    tags(
+        (name = "checkout", description = "Carts become one payment and one order per seller"),
+        (name = "orders", description = "Escrow orders and their lifecycle"),
+        (name = "events", description = "The event log"),
+        (name = "webhooks", description = "Signed event delivery"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "api_key",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("sk_test_… or sk_live_…"))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKey {
+    /// A retry with the same key and body replays the first response.
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1 to 100, default 10.
+    limit: Option<u32>,
+    /// The id of the last object of the previous page.
+    starting_after: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(ToSchema)]
+pub struct ErrorDetail {
+    /// invalid_request_error, card_error, authentication_error, permission_error,
+    /// idempotency_error or api_error.
+    r#type: String,
+    /// A stable code from the error catalog.
+    code: String,
+    message: String,
+    /// The parameter at fault, if one is.
+    param: Option<String>,
+    request_id: String,
+}
+
+#[derive(ToSchema)]
+pub struct Release {
+    amount_to_seller: i64,
+    commission: i64,
+}
+
+#[derive(ToSchema)]
+pub struct Shipment {
+    carrier: String,
+    tracking_number: String,
+    shipped: i64,
+}
+
+/// An escrow order: what one buyer bought from one seller. Times are Unix seconds.
+#[derive(ToSchema)]
+pub struct Order {
+    id: String,
+    /// Always "order".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    /// paid, shipped, delivered, completed or cancelled.
+    status: String,
+    buyer: String,
+    seller: String,
+    payment: String,
+    /// Captured, in minor units.
+    amount: i64,
+    /// Lower-case ISO 4217.
+    currency: String,
+    amount_refunded: i64,
+    amount_held: i64,
+    release: Option<Release>,
+    ship_by: i64,
+    shipment: Option<Shipment>,
+    delivered: Option<i64>,
+    protection_ends: Option<i64>,
+    cancel_requested: Option<i64>,
+    buyer_extension_used: bool,
+    extension_requested_days: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct Card {
+    brand: String,
+    last4: String,
+    exp_month: u8,
+    exp_year: u16,
+}
+
+#[derive(ToSchema)]
+pub struct Payment {
+    id: String,
+    /// Always "payment".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    status: String,
+    buyer: String,
+    amount: i64,
+    currency: String,
+    method: String,
+    card: Option<Card>,
+    orders: Vec<Order>,
+}
+
+#[derive(ToSchema)]
+pub struct EventData {
+    object: serde_json::Value,
+}
+
+#[derive(ToSchema)]
+pub struct Event {
+    id: String,
+    /// Always "event".
+    object: String,
+    /// For example order.paid, order.shipped, hold.released, refund.succeeded.
+    r#type: String,
+    created: i64,
+    livemode: bool,
+    data: EventData,
+}
+
+#[derive(ToSchema)]
+pub struct WebhookEndpoint {
+    id: String,
+    object: String,
+    created: i64,
+    livemode: bool,
+    url: String,
+    /// Shown only when the endpoint is created.
+    secret: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct OrderList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Order>,
+}
+
+#[derive(ToSchema)]
+pub struct EventList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Event>,
+}
+
+#[derive(ToSchema)]
+pub struct WebhookEndpointList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<WebhookEndpoint>,
+}

@@ -8,7 +8,7 @@ use holdback_app::cards::SandboxCards;
 use holdback_app::ids::UuidIds;
 use holdback_app::{App, Policy, Role, scheduler};
 use holdback_domain::order::Commission;
-use holdback_store::clock::{Clock, SystemClock};
+use holdback_store::clock::{Clock, OffsetClock, SystemClock};
 use holdback_store::{ApiKeyRow, Ledger, Store};
 use sha2::{Digest, Sha256};
 
@@ -24,11 +24,18 @@ pub struct ServeArgs {
     /// A policy file (TOML): order timings and commission, per seller. See policy.example.toml.
     #[arg(long)]
     policy: Option<std::path::PathBuf>,
+    /// Run this node's clock ahead by this many milliseconds (a test clock: see timers fire
+    /// without waiting). Never in production.
+    #[arg(long, hide = true, default_value_t = 0)]
+    clock_offset_ms: i64,
 }
 
 /// The application on a store, with the real clock, time-ordered ids and the sandbox cards.
 pub fn app(store: Store, policy: Policy) -> App {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    app_with_clock(store, policy, Arc::new(SystemClock))
+}
+
+fn app_with_clock(store: Store, policy: Policy, clock: Arc<dyn Clock>) -> App {
     App {
         ledger: Ledger::start(store.clone(), clock.clone()),
         store,
@@ -124,7 +131,11 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     store.migrate().await?;
-    let app = app(store, policy);
+    let clock: Arc<dyn Clock> = match args.clock_offset_ms {
+        0 => Arc::new(SystemClock),
+        offset => Arc::new(OffsetClock(offset)),
+    };
+    let app = app_with_clock(store, policy, clock);
     if args.demo {
         seed_demo(&app).await?;
     }

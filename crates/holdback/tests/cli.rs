@@ -451,3 +451,82 @@ fn sigkill_of_the_server_under_load_loses_no_acknowledged_effect() {
         assert!(rt.block_on(store.audit()).unwrap().is_clean(), "{b}");
     }
 }
+
+/// Two `serve` processes on one database, both running the scheduler eight days ahead: every
+/// ship-by timer fires once (one cancellation and one refund per order).
+#[test]
+fn two_serve_processes_fire_each_timer_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for db in rt.block_on(TestDb::all("two_serve_processes_fire_each_timer_once")) {
+        let b = db.backend();
+        assert!(holdback(&db.url, &["migrate"]).status.success());
+        let platform = key(&db.url, "platform");
+        let port = free_port();
+        let mut first = spawn_server(&db.url, port);
+        let http = reqwest::Client::new();
+        let orders = 12;
+        for i in 0..orders {
+            let cart = serde_json::json!({
+                "buyer": "buy_n", "currency": "eur",
+                "items": [{"seller": "sel_n", "unit_amount": 1000 + i, "quantity": 1}],
+                "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+            });
+            let status = rt
+                .block_on(
+                    http.post(format!("http://127.0.0.1:{port}/v1/checkouts"))
+                        .header("authorization", format!("Bearer {platform}"))
+                        .body(cart.to_string())
+                        .send(),
+                )
+                .unwrap()
+                .status();
+            assert!(status.is_success(), "{b}: {status}");
+        }
+        let _ = first.kill();
+        let _ = first.wait();
+        // two nodes, eight days later
+        let offset = (8 * 86_400_000i64).to_string();
+        let spawn_ahead = || {
+            Command::new(env!("CARGO_BIN_EXE_holdback"))
+                .args([
+                    "--database",
+                    &db.url,
+                    "serve",
+                    "--clock-offset-ms",
+                    &offset,
+                    "--listen",
+                ])
+                .arg(format!("127.0.0.1:{}", free_port()))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn serve")
+        };
+        let (mut a, mut c) = (spawn_ahead(), spawn_ahead());
+        let store = rt.block_on(db.store()).unwrap();
+        let count = |kind: &str| {
+            rt.block_on(store.events_after(0, 10_000))
+                .unwrap()
+                .iter()
+                .filter(|e| e.event.kind == kind)
+                .count()
+        };
+        for _ in 0..300 {
+            if count("order.cancelled") >= orders as usize {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // give both schedulers a few more passes to do anything twice if they would
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        let _ = a.kill();
+        let _ = c.kill();
+        let _ = a.wait();
+        let _ = c.wait();
+        assert_eq!(count("order.cancelled"), orders as usize, "{b}");
+        assert_eq!(count("refund.succeeded"), orders as usize, "{b}");
+        let out = holdback(&db.url, &["ledger", "verify"]);
+        assert!(out.status.success(), "{b}: {}", text(&out));
+        rt.block_on(store.close());
+    }
+}

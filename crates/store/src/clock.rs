@@ -45,3 +45,14 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// The real clock shifted by a fixed offset: a test clock for a whole process (`serve
+/// --clock-offset-ms`), so that timers can be seen firing days ahead without waiting days.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct OffsetClock(pub i64);
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms().saturating_add(self.0)
+    }
+}

@@ -3,7 +3,7 @@
 use holdback_domain::TxId;
 use holdback_domain::order::{self, Actor, Decision, Order, OrderCommand};
 use holdback_store::{
-    IdempotencyRecord, NewEvent, OrderWrite, TimerCancel, TimerRow, Unit, WriteError,
+    Cursor, IdempotencyRecord, NewEvent, OrderWrite, TimerCancel, TimerRow, Unit, WriteError,
 };
 use serde_json::Value;
 
@@ -69,11 +69,11 @@ pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, Ap
     Ok(views::order(&order))
 }
 
-/// A page of the orders the caller may see, by id, after `starting_after`.
+/// A page of the orders the caller may see, by id, after `cursor` (or before it).
 pub async fn list(
     app: &App,
     principal: &Principal,
-    starting_after: Option<&str>,
+    cursor: Cursor<'_>,
     limit: u32,
 ) -> Result<(Vec<Value>, bool), AppError> {
     let (buyer, seller) = match &principal.role {
@@ -84,16 +84,18 @@ pub async fn list(
     let limit = limit.clamp(1, 100);
     let mut orders = app
         .store
-        .list_orders(
-            buyer,
-            seller,
-            principal.livemode,
-            starting_after.unwrap_or(""),
-            limit + 1,
-        )
+        .list_orders(buyer, seller, principal.livemode, cursor, limit + 1)
         .await?;
     let has_more = orders.len() > limit as usize;
-    orders.truncate(limit as usize);
+    if has_more {
+        match cursor {
+            // the extra one fetched is at the far end from the cursor
+            Cursor::After(_) => orders.truncate(limit as usize),
+            Cursor::Before(_) => {
+                orders.remove(0);
+            }
+        }
+    }
     Ok((orders.iter().map(views::order).collect(), has_more))
 }
 

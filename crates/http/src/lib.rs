@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +28,7 @@ use holdback_app::{App, AppError, Principal, Role, keys, views, webhooks};
 use holdback_domain::card::CardInput;
 use holdback_domain::order::OrderCommand;
 use holdback_domain::{Currency, Money};
+use holdback_store::Cursor;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -440,13 +442,40 @@ async fn create_checkout(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Page {
     limit: Option<u32>,
     starting_after: Option<String>,
+    ending_before: Option<String>,
+}
+
+impl Page {
+    /// The cursor: `starting_after` or `ending_before`, not both.
+    fn cursor(&self) -> Result<Cursor<'_>, ApiError> {
+        match (&self.starting_after, &self.ending_before) {
+            (Some(_), Some(_)) => Err(ApiError::param(
+                "parameter_invalid",
+                "ending_before",
+                "give starting_after or ending_before, not both",
+            )),
+            (None, Some(before)) => Ok(Cursor::Before(before)),
+            (after, None) => Ok(Cursor::After(after.as_deref().unwrap_or(""))),
+        }
+    }
 }
 
 fn list_body(url: &str, data: Vec<Value>, has_more: bool) -> Value {
     json!({"object": "list", "url": url, "has_more": has_more, "data": data})
+}
+
+/// The query of a list request, or our error body when it does not parse.
+fn page_of(query: Result<Query<Page>, QueryRejection>) -> Result<Page, ApiError> {
+    query.map(|Query(p)| p).map_err(|_| {
+        ApiError::code(
+            "parameter_invalid",
+            "the query takes limit (1 to 100) and starting_after or ending_before",
+        )
+    })
 }
 
 /// The orders the caller may see: all (platform), a buyer's own, or a seller's own.
@@ -456,20 +485,25 @@ fn list_body(url: &str, data: Vec<Value>, has_more: bool) -> Value {
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-async fn list_orders(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>) -> Response {
+async fn list_orders(
+    State(s): Ctx,
+    headers: HeaderMap,
+    query: Result<Query<Page>, QueryRejection>,
+) -> Response {
     let rid = request_id(&s.app);
+    let page = match page_of(query) {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
     let principal = match authenticate(&s.app, &headers).await {
         Ok(p) => p,
         Err(e) => return fail(e, &rid),
     };
-    match orders::list(
-        &s.app,
-        &principal,
-        page.starting_after.as_deref(),
-        page.limit.unwrap_or(10),
-    )
-    .await
-    {
+    let cursor = match page.cursor() {
+        Ok(c) => c,
+        Err(e) => return fail(e, &rid),
+    };
+    match orders::list(&s.app, &principal, cursor, page.limit.unwrap_or(10)).await {
         Ok((data, has_more)) => reply(
             StatusCode::OK,
             &list_body("/v1/orders", data, has_more),
@@ -705,8 +739,16 @@ async fn order_action(
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-async fn list_events(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>) -> Response {
+async fn list_events(
+    State(s): Ctx,
+    headers: HeaderMap,
+    query: Result<Query<Page>, QueryRejection>,
+) -> Response {
     let rid = request_id(&s.app);
+    let page = match page_of(query) {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
     let principal = match authenticate(&s.app, &headers).await {
         Ok(p) => p,
         Err(e) => return fail(e, &rid),
@@ -718,23 +760,46 @@ async fn list_events(State(s): Ctx, headers: HeaderMap, Query(page): Query<Page>
         );
     }
     let limit = page.limit.unwrap_or(10).clamp(1, 100);
-    let after = match page.starting_after.as_deref() {
-        None => 0,
-        Some(id) => match s.app.store.event_seq(id).await {
+    let cursor = match page.cursor() {
+        Ok(c) => c,
+        Err(e) => return fail(e, &rid),
+    };
+    let (id, backward) = match cursor {
+        Cursor::After(id) => (id, false),
+        Cursor::Before(id) => (id, true),
+    };
+    let at = if id.is_empty() {
+        0
+    } else {
+        match s.app.store.event_seq(id).await {
             Ok(Some(seq)) => seq,
             Ok(None) => {
+                let param = if backward {
+                    "ending_before"
+                } else {
+                    "starting_after"
+                };
                 return fail(
-                    ApiError::param("resource_missing", "starting_after", "no such event"),
+                    ApiError::param("resource_missing", param, "no such event"),
                     &rid,
                 );
             }
             Err(e) => return fail(AppError::from(e), &rid),
-        },
+        }
     };
-    match s.app.store.events_after(after, limit + 1).await {
+    let page = if backward {
+        s.app.store.events_before(at, limit + 1).await
+    } else {
+        s.app.store.events_after(at, limit + 1).await
+    };
+    match page {
         Ok(mut events) => {
             let has_more = events.len() > limit as usize;
-            events.truncate(limit as usize);
+            if has_more && backward {
+                events.remove(0);
+            } else {
+                events.truncate(limit as usize);
+            }
             let data = events.iter().map(views::event).collect();
             reply(
                 StatusCode::OK,

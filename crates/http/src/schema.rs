@@ -54,8 +54,10 @@ pub struct IdempotencyKey {
 pub struct PageParams {
     /// 1 to 100, default 10.
     limit: Option<u32>,
-    /// The id of the last object of the previous page.
+    /// The id of the last object of the previous page (next page).
     starting_after: Option<String>,
+    /// The id of the first object of the next page (previous page).
+    ending_before: Option<String>,
 }
 
 #[derive(ToSchema)]

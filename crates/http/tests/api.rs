@@ -853,3 +853,73 @@ async fn responses_match_the_openapi_document() {
     let error = s.get("/v1/orders/ord_missing", &s.platform).await.body;
     assert_eq!(keys(&error["error"]), schema("ErrorDetail"));
 }
+
+#[tokio::test]
+async fn pagination_goes_both_ways() {
+    for db in TestDb::all("pagination_goes_both_ways").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        for _ in 0..5 {
+            s.checkout(VISA, None).await;
+        }
+        let ids = |page: &Value| -> Vec<String> {
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        for (list, total) in [("/v1/orders", 10), ("/v1/events", 15)] {
+            // forward, three at a time
+            let mut forward = Vec::new();
+            let mut after: Option<String> = None;
+            loop {
+                let path = match &after {
+                    Some(a) => format!("{list}?limit=3&starting_after={a}"),
+                    None => format!("{list}?limit=3"),
+                };
+                let page = s.get(&path, &s.platform).await.body;
+                forward.extend(ids(&page));
+                after = forward.last().cloned();
+                if page["has_more"] == false {
+                    break;
+                }
+            }
+            assert_eq!(forward.len(), total, "{b} {list}");
+            let mut sorted = forward.clone();
+            sorted.dedup();
+            assert_eq!(sorted.len(), total, "{b} {list}: no object twice");
+            // backward from the end, three at a time, gives the same in the same order
+            let mut backward: Vec<String> = vec![forward.last().unwrap().clone()];
+            loop {
+                let page = s
+                    .get(
+                        &format!("{list}?limit=3&ending_before={}", backward[0]),
+                        &s.platform,
+                    )
+                    .await
+                    .body;
+                let mut got = ids(&page);
+                got.extend(backward);
+                backward = got;
+                if page["has_more"] == false {
+                    break;
+                }
+            }
+            assert_eq!(backward, forward, "{b} {list}");
+            for bad in [
+                "starting_after=x&ending_before=y",
+                "limit=abc",
+                "colour=red",
+            ] {
+                let answer = s.get(&format!("{list}?{bad}"), &s.platform).await;
+                assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{b} {list}?{bad}");
+                assert_eq!(
+                    answer.body["error"]["code"], "parameter_invalid",
+                    "{b} {list}?{bad}"
+                );
+            }
+        }
+    }
+}

@@ -131,6 +131,13 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Where a page starts: after an id (forward), or before one (backward).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor<'a> {
+    After(&'a str),
+    Before(&'a str),
+}
+
 /// One line of an account's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryLine {
@@ -248,26 +255,54 @@ impl Store {
         })
     }
 
-    /// Orders by id after `after`, optionally only one buyer's or one seller's.
+    /// Orders of one mode by id, optionally only one buyer's or one seller's: those after
+    /// `cursor` (ascending), or with `Cursor::Before`, those just before it (still returned in
+    /// ascending order).
     pub async fn list_orders(
         &self,
         buyer: Option<&str>,
         seller: Option<&str>,
         livemode: bool,
-        after: &str,
+        cursor: Cursor<'_>,
         limit: u32,
     ) -> Result<Vec<Order>, StoreError> {
-        with_pool!(self, pool => {
-            let rows = sqlx::query(rows::SELECT_ORDERS_PAGE)
+        let (sql, at, reverse) = match cursor {
+            Cursor::After(id) => (rows::SELECT_ORDERS_PAGE, id, false),
+            Cursor::Before(id) => (rows::SELECT_ORDERS_PAGE_BEFORE, id, true),
+        };
+        let mut orders = with_pool!(self, pool => {
+            let rows = sqlx::query(sql)
                 .bind(buyer.unwrap_or(""))
                 .bind(seller.unwrap_or(""))
                 .bind(livemode)
-                .bind(after)
+                .bind(at)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?;
-            rows.iter().map(|r| rows::order(r).map(|(o, _)| o)).collect()
-        })
+            rows.iter().map(|r| rows::order(r).map(|(o, _)| o)).collect::<Result<Vec<_>, _>>()?
+        });
+        if reverse {
+            orders.reverse();
+        }
+        Ok(orders)
+    }
+
+    /// Outbox events just before `seq` (up to `limit`), oldest first.
+    pub async fn events_before(
+        &self,
+        seq: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut events = with_pool!(self, pool => {
+            let rows = sqlx::query(rows::SELECT_EVENTS_BEFORE)
+                .bind(seq)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(rows::event).collect::<Result<Vec<_>, _>>()?
+        });
+        events.reverse();
+        Ok(events)
     }
 
     /// Timers due at `now` or earlier, soonest first.

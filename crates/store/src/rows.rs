@@ -215,6 +215,14 @@ pub(crate) const SELECT_ORDERS_PAGE: &str = "SELECT id, buyer, seller, payment_i
      buyer_extended, extension_requested, seller_extended, commission_bps, commission_fixed, \
      livemode, version FROM orders WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
      AND livemode = $3 AND id > $4 ORDER BY id LIMIT $5";
+pub(crate) const SELECT_ORDERS_PAGE_BEFORE: &str = "SELECT id, buyer, seller, payment_id, \
+     currency, captured, refunded, released_to_seller, released_commission, status, paid_at, \
+     ship_by, carrier, tracking, shipped_at, delivered_at, protection_ends, cancel_requested_at, \
+     buyer_extended, extension_requested, seller_extended, commission_bps, commission_fixed, \
+     livemode, version FROM orders WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
+     AND livemode = $3 AND id < $4 ORDER BY id DESC LIMIT $5";
+pub(crate) const SELECT_EVENTS_BEFORE: &str = "SELECT seq, id, type, object_id, payload, \
+     created_at FROM events WHERE seq < $1 ORDER BY seq DESC LIMIT $2";
 pub(crate) const SELECT_DUE_TIMERS: &str = "SELECT order_id, kind, due_at FROM timers \
      WHERE due_at <= $1 ORDER BY due_at, order_id, kind LIMIT $2";
 pub(crate) const SELECT_EVENTS_AFTER: &str = "SELECT seq, id, type, object_id, payload, \

@@ -13,18 +13,33 @@ use holdback_store::{NewEvent, PaymentRow, Unit};
 use serde_json::Value;
 
 use crate::orders::{self, Idem};
-use crate::{App, AppError, Principal, Role, views};
+use crate::{App, AppError, Principal, Role, catalog, views};
 
 /// Most items in one cart.
 pub const MAX_ITEMS: usize = 100;
 
+/// One line of a cart: a catalog product, or (from the platform only) a priced line.
 #[derive(Debug, Clone)]
-pub struct Item {
-    pub seller: String,
-    pub description: String,
-    /// Price of one, in minor units of the checkout's currency.
-    pub unit_amount: i64,
-    pub quantity: u32,
+pub enum Item {
+    Product {
+        product: String,
+        quantity: u32,
+    },
+    Priced {
+        seller: String,
+        description: String,
+        /// Price of one, in minor units of the checkout's currency.
+        unit_amount: i64,
+        quantity: u32,
+    },
+}
+
+/// A line with its seller and price known.
+#[derive(Debug, Clone)]
+struct Line {
+    seller: String,
+    unit_amount: i64,
+    quantity: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -33,18 +48,60 @@ pub struct CheckoutRequest {
     pub currency: Currency,
     pub items: Vec<Item>,
     pub card: CardInput,
+    /// Shipping method per seller (`economy`, `standard`, `express`, …); `standard` if absent.
+    pub shipping: BTreeMap<String, String>,
+}
+
+/// Turns cart items into priced lines: products from the catalog; priced lines only from the
+/// platform (a buyer pays catalog prices).
+async fn lines(
+    app: &App,
+    principal: &Principal,
+    req: &CheckoutRequest,
+) -> Result<Vec<Line>, AppError> {
+    let mut out = Vec::with_capacity(req.items.len());
+    for item in &req.items {
+        out.push(match item {
+            Item::Product { product, quantity } => {
+                let p = catalog::priced(app, principal, product, req.currency).await?;
+                Line {
+                    seller: p.seller,
+                    unit_amount: p.price.minor(),
+                    quantity: *quantity,
+                }
+            }
+            Item::Priced { .. } if principal.role != Role::Platform => {
+                return Err(AppError::param(
+                    "not_permitted",
+                    "items",
+                    "a buyer checks out catalog products: give product ids",
+                ));
+            }
+            Item::Priced {
+                seller,
+                unit_amount,
+                quantity,
+                ..
+            } => Line {
+                seller: seller.clone(),
+                unit_amount: *unit_amount,
+                quantity: *quantity,
+            },
+        });
+    }
+    Ok(out)
 }
 
 /// Each seller's subtotal, in the order sellers first appear in the cart.
-fn subtotals(req: &CheckoutRequest) -> Result<Vec<(String, Money)>, AppError> {
-    if req.items.is_empty() {
+fn subtotals(req: &CheckoutRequest, lines: &[Line]) -> Result<Vec<(String, Money)>, AppError> {
+    if lines.is_empty() {
         return Err(AppError::param(
             "empty_cart",
             "items",
             "a checkout needs at least one item",
         ));
     }
-    if req.items.len() > MAX_ITEMS {
+    if lines.len() > MAX_ITEMS {
         return Err(AppError::param(
             "too_many_items",
             "items",
@@ -53,7 +110,7 @@ fn subtotals(req: &CheckoutRequest) -> Result<Vec<(String, Money)>, AppError> {
     }
     let mut order: Vec<String> = Vec::new();
     let mut sums: BTreeMap<String, i64> = BTreeMap::new();
-    for item in &req.items {
+    for item in lines {
         AccountId::parse(&item.seller)?;
         if item.quantity == 0 || item.unit_amount <= 0 {
             return Err(AppError::param(
@@ -104,7 +161,27 @@ pub async fn checkout(
         }
     }
     AccountId::parse(&req.buyer)?;
-    let parts = subtotals(req)?;
+    if req.items.len() > MAX_ITEMS {
+        return Err(AppError::param(
+            "too_many_items",
+            "items",
+            format!("at most {MAX_ITEMS} items"),
+        ));
+    }
+    let lines = lines(app, principal, req).await?;
+    let parts = subtotals(req, &lines)?;
+    let mut methods = BTreeMap::new();
+    for (seller, _) in &parts {
+        let method = req.shipping.get(seller).map_or("standard", String::as_str);
+        let guarantee = app.policy.shipping.get(method).copied().ok_or_else(|| {
+            AppError::param(
+                "unknown_shipping_method",
+                "shipping_methods",
+                format!("no shipping method {method:?}"),
+            )
+        })?;
+        methods.insert(seller.clone(), (method.to_string(), guarantee));
+    }
     let mut total = Money::zero(req.currency);
     for (_, amount) in &parts {
         total = total.checked_add(*amount)?;
@@ -121,7 +198,7 @@ pub async fn checkout(
     for (seller, amount) in parts {
         let policy = app.policy.for_seller(&seller);
         let order_id = app.ids.next("ord");
-        let d = order::paid(
+        let mut d = order::paid(
             &order_id,
             &req.buyer,
             &seller,
@@ -130,6 +207,11 @@ pub async fn checkout(
             now,
             &policy,
         )?;
+        d.order.livemode = principal.livemode;
+        if let Some((method, guarantee)) = methods.get(&seller) {
+            d.order.shipping_method = method.clone();
+            d.order.delivery_guarantee = *guarantee;
+        }
         let mut one = orders::unit_of(app, &d, 0, now)?;
         unit.accounts.append(&mut one.accounts);
         unit.orders.append(&mut one.orders);
@@ -159,9 +241,16 @@ pub async fn checkout(
             id: event_id.clone(),
             kind: "payment.succeeded".into(),
             object_id: payment_id,
-            payload: views::new_event(&event_id, "payment.succeeded", now, body.clone())
-                .to_string(),
+            payload: views::new_event(
+                &event_id,
+                "payment.succeeded",
+                now,
+                principal.livemode,
+                body.clone(),
+            )
+            .to_string(),
             created_at: now,
+            livemode: principal.livemode,
         },
     );
     unit.payments.push(payment);

@@ -8,6 +8,7 @@
 //! policies, passed explicitly: no globals.
 
 pub mod cards;
+pub mod catalog;
 pub mod checkout;
 pub mod ids;
 pub mod keys;
@@ -16,7 +17,7 @@ pub mod scheduler;
 pub mod views;
 pub mod webhooks;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use holdback_domain::card::CardError;
@@ -29,11 +30,32 @@ use holdback_store::{Ledger, Store, StoreError, WriteError};
 use crate::cards::CardConnector;
 use crate::ids::IdGen;
 
-/// Policies: the order timings and commission, with per-seller commission overrides.
-#[derive(Debug, Clone, Default)]
+/// Policies: the order timings and commission, with per-seller commission overrides, and the
+/// shipping methods with their delivery guarantees (ms from shipment).
+#[derive(Debug, Clone)]
 pub struct Policy {
     pub order: OrderPolicy,
     pub commissions: HashMap<String, Commission>,
+    pub shipping: BTreeMap<String, i64>,
+}
+
+impl Default for Policy {
+    /// DOMAIN.md §4: economy 60 days, standard 30, express 10.
+    fn default() -> Self {
+        let day = 86_400_000;
+        Policy {
+            order: OrderPolicy::default(),
+            commissions: HashMap::new(),
+            shipping: [
+                ("economy", 60 * day),
+                ("standard", 30 * day),
+                ("express", 10 * day),
+            ]
+            .into_iter()
+            .map(|(m, g)| (m.to_string(), g))
+            .collect(),
+        }
+    }
 }
 
 impl Policy {

@@ -106,13 +106,14 @@ pub fn events(app: &App, d: &Decision, now: i64) -> Vec<NewEvent> {
         .iter()
         .map(|e| {
             let id = app.ids.next("evt");
-            let payload = views::new_event(&id, e.name(), now, object.clone());
+            let payload = views::new_event(&id, e.name(), now, d.order.livemode, object.clone());
             NewEvent {
                 id,
                 kind: e.name().to_string(),
                 object_id: d.order.id.clone(),
                 payload: payload.to_string(),
                 created_at: now,
+                livemode: d.order.livemode,
             }
         })
         .collect()

@@ -34,6 +34,7 @@ pub fn order(o: &Order) -> Value {
             "commission": commission,
         })),
         "ship_by": secs(o.ship_by),
+        "shipping_method": o.shipping_method,
         "shipment": o.shipment.as_ref().map(|s| json!({
             "carrier": s.carrier,
             "tracking_number": s.tracking,
@@ -76,13 +77,13 @@ pub fn event(e: &StoredEvent) -> Value {
 }
 
 /// A new event object wrapping `object`.
-pub fn new_event(id: &str, kind: &str, created_ms: i64, object: Value) -> Value {
+pub fn new_event(id: &str, kind: &str, created_ms: i64, livemode: bool, object: Value) -> Value {
     json!({
         "id": id,
         "object": "event",
         "type": kind,
         "created": secs(created_ms),
-        "livemode": false,
+        "livemode": livemode,
         "data": { "object": object },
     })
 }

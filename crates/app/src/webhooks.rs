@@ -51,7 +51,7 @@ fn view(e: &EndpointRow, with_secret: bool) -> Value {
         "id": e.id,
         "object": "webhook_endpoint",
         "created": e.created_at / 1000,
-        "livemode": false,
+        "livemode": e.livemode,
         "url": e.url,
         "secret": if with_secret { Some(e.secret.clone()) } else { None },
     })
@@ -90,6 +90,7 @@ pub async fn create_endpoint(
         url: url.to_string(),
         secret: format!("whsec_{}", random_hex()),
         created_at: app.clock.now_ms(),
+        livemode: principal.livemode,
     };
     app.store.create_endpoint(&endpoint).await?;
     Ok(view(&endpoint, true))

@@ -42,7 +42,8 @@ pub struct OrderPolicy {
     pub ship_by: i64,
     /// After a buyer asks to cancel before shipment, the seller must answer within this.
     pub cancel_answer: i64,
-    /// The delivery guarantee of the shipping method, from shipment.
+    /// The delivery guarantee given to orders whose checkout names no shipping method, from
+    /// shipment (each order keeps the guarantee of its own method).
     pub delivery_guarantee: i64,
     /// Protection ends this long after a delivered event, if that is sooner.
     pub after_delivery: i64,
@@ -185,6 +186,9 @@ pub struct Order {
     pub commission: Commission,
     /// Live or test mode: an order is seen only by keys of its own mode.
     pub livemode: bool,
+    /// The shipping method chosen at checkout, and its delivery guarantee (ms from shipment).
+    pub shipping_method: String,
+    pub delivery_guarantee: i64,
 }
 
 impl Order {
@@ -465,6 +469,8 @@ pub fn paid(
         seller_extended: 0,
         commission: policy.commission,
         livemode: false,
+        shipping_method: "standard".into(),
+        delivery_guarantee: policy.delivery_guarantee,
     };
     let accounts = EscrowAccounts::of(&order)?;
     Ok(Decision {
@@ -514,7 +520,7 @@ pub fn decide(
             });
             // Shipping answers a pending cancellation request with "no".
             d.order.cancel_requested_at = None;
-            let ends = now + policy.delivery_guarantee;
+            let ends = now + order.delivery_guarantee;
             d.order.protection_ends = Some(ends);
             d.cancel_timers = vec![TimerKind::ShipBy, TimerKind::CancelAnswer];
             d.set_timers = vec![(TimerKind::ProtectionEnd, ends)];

@@ -17,6 +17,14 @@ struct File {
     commission: Option<CommissionFile>,
     #[serde(default)]
     sellers: HashMap<String, CommissionFile>,
+    #[serde(default)]
+    shipping: HashMap<String, ShippingFile>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+struct ShippingFile {
+    guarantee_days: u32,
 }
 
 #[derive(Deserialize, Default)]
@@ -121,7 +129,22 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
         holdback_domain::AccountId::parse(&seller)?;
         commissions.insert(seller.clone(), c.check(&seller)?);
     }
-    Ok(Policy { order, commissions })
+    let mut policy = Policy {
+        order,
+        commissions,
+        ..Policy::default()
+    };
+    for (method, m) in file.shipping {
+        holdback_domain::AccountId::parse(&method)?;
+        anyhow::ensure!(
+            (1..=365).contains(&m.guarantee_days),
+            "policy file: shipping {method}: guarantee_days must be in 1..=365"
+        );
+        policy
+            .shipping
+            .insert(method, i64::from(m.guarantee_days) * DAY);
+    }
+    Ok(policy)
 }
 
 #[cfg(test)]

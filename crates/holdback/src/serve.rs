@@ -68,7 +68,29 @@ fn demo_key(id: &str, secret: &str) -> String {
     format!("sk_test_{id}_{secret}")
 }
 
+/// The demo catalog: (id, seller, name, price in USD cents).
+const DEMO_PRODUCTS: &[(&str, &str, &str, i64)] = &[
+    ("prod_demo_tea_set", "sel_bob", "Porcelain tea set", 2500),
+    ("prod_demo_teapot", "sel_bob", "Cast-iron teapot", 4200),
+    ("prod_demo_scarf", "sel_carol", "Silk scarf", 1999),
+];
+
 async fn seed_demo(app: &App) -> anyhow::Result<()> {
+    let usd = holdback_domain::Currency::parse("USD")?;
+    for (id, seller, name, cents) in DEMO_PRODUCTS {
+        if app.store.product(id).await?.is_none() {
+            app.store
+                .create_product(&holdback_store::ProductRow {
+                    id: id.to_string(),
+                    seller: seller.to_string(),
+                    name: name.to_string(),
+                    price: holdback_domain::Money::from_minor(*cents, usd)?,
+                    livemode: false,
+                    created_at: app.clock.now_ms(),
+                })
+                .await?;
+        }
+    }
     for (id, secret, kind, party) in DEMO_KEYS {
         if app.store.api_key(id).await?.is_some() {
             continue;
@@ -99,6 +121,15 @@ fn print_demo(addr: SocketAddr) {
     println!("  seller sel_bob  {}", key(2));
     println!("  seller sel_carol {} (commission 8% + 0.30)", key(3));
     println!("  buyer buy_dave  {}", key(4));
+    println!(
+        "products: {}",
+        DEMO_PRODUCTS
+            .iter()
+            .map(|p| p.0)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("shipping methods: economy (60 days), standard (30), express (10)");
     println!();
     println!("try:");
     println!(

@@ -154,7 +154,7 @@ fn bad_databases_get_a_clear_error() {
     );
     let out = holdback(&db.url, &["migrate"]);
     assert!(
-        text(&out).contains("applied 0001_ledger, 0002_orders, 0003_webhooks"),
+        text(&out).contains("applied 0001_ledger, 0002_orders, 0003_webhooks, 0004_catalog"),
         "{}",
         text(&out)
     );
@@ -505,7 +505,7 @@ fn two_serve_processes_fire_each_timer_once() {
         let (mut a, mut c) = (spawn_ahead(), spawn_ahead());
         let store = rt.block_on(db.store()).unwrap();
         let count = |kind: &str| {
-            rt.block_on(store.events_after(0, 10_000))
+            rt.block_on(store.events_after(0, false, 10_000))
                 .unwrap()
                 .iter()
                 .filter(|e| e.event.kind == kind)

@@ -27,6 +27,8 @@ pub const CATALOG: &[(&str, u16, &str)] = &[
     ("empty_cart", 400, "invalid_request_error"),
     ("too_many_items", 400, "invalid_request_error"),
     ("invalid_item", 400, "invalid_request_error"),
+    ("unknown_product", 400, "invalid_request_error"),
+    ("unknown_shipping_method", 400, "invalid_request_error"),
     // cards
     ("invalid_card_number", 400, "card_error"),
     ("invalid_expiry", 400, "card_error"),

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use holdback_app::checkout::{self, CheckoutRequest, Item};
 use holdback_app::orders::{self, Idem};
-use holdback_app::{App, AppError, Principal, Role, keys, views, webhooks};
+use holdback_app::{App, AppError, Principal, Role, catalog, keys, views, webhooks};
 use holdback_domain::card::CardInput;
 use holdback_domain::order::OrderCommand;
 use holdback_domain::{Currency, Money};
@@ -66,6 +66,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(answer_extension))
         .routes(routes!(list_events))
         .routes(routes!(create_endpoint, list_endpoints))
+        .routes(routes!(create_product, list_products))
 }
 
 /// The OpenAPI 3.1 document, generated from the routes and their types.
@@ -355,13 +356,15 @@ struct CardDto {
     cvc: String,
 }
 
+/// A cart line: `product` (a catalog product), or `seller` with `unit_amount` (platform only).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ItemDto {
-    seller: String,
+    product: Option<String>,
+    seller: Option<String>,
     #[serde(default)]
     description: String,
-    unit_amount: i64,
+    unit_amount: Option<i64>,
     quantity: u32,
 }
 
@@ -372,6 +375,9 @@ struct CheckoutDto {
     currency: String,
     items: Vec<ItemDto>,
     card: CardDto,
+    /// Shipping method per seller id: economy, standard (the default) or express.
+    #[serde(default)]
+    shipping_methods: std::collections::BTreeMap<String, String>,
 }
 
 /// Check out a cart: charge the card once, create one order per seller, hold the money in
@@ -407,18 +413,30 @@ async fn create_checkout(
         let items = dto
             .items
             .into_iter()
-            .map(|i| Item {
-                seller: i.seller,
-                description: i.description,
-                unit_amount: i.unit_amount,
-                quantity: i.quantity,
+            .map(|i| match (i.product, i.seller, i.unit_amount) {
+                (Some(product), None, None) => Ok(Item::Product {
+                    product,
+                    quantity: i.quantity,
+                }),
+                (None, Some(seller), Some(unit_amount)) => Ok(Item::Priced {
+                    seller,
+                    description: i.description,
+                    unit_amount,
+                    quantity: i.quantity,
+                }),
+                _ => Err(ApiError::param(
+                    "parameter_invalid",
+                    "items",
+                    "each item has either product, or seller and unit_amount",
+                )),
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(CheckoutRequest {
             buyer: dto.buyer,
             currency,
             items,
             card,
+            shipping: dto.shipping_methods,
         })
     })();
     let request = match request {
@@ -788,9 +806,15 @@ async fn list_events(
         }
     };
     let page = if backward {
-        s.app.store.events_before(at, limit + 1).await
+        s.app
+            .store
+            .events_before(at, principal.livemode, limit + 1)
+            .await
     } else {
-        s.app.store.events_after(at, limit + 1).await
+        s.app
+            .store
+            .events_after(at, principal.livemode, limit + 1)
+            .await
     };
     match page {
         Ok(mut events) => {
@@ -880,4 +904,115 @@ async fn list_endpoints(State(s): Ctx, headers: HeaderMap) -> Response {
         ),
         Err(e) => fail(e, &rid),
     }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ProductDto {
+    /// Required from the platform; a seller's key adds to its own catalog.
+    seller: Option<String>,
+    name: String,
+    unit_amount: i64,
+    currency: String,
+}
+
+/// Add a product to a seller's catalog (platform, or the seller itself).
+#[utoipa::path(post, path = "/v1/products", tag = "catalog", request_body = ProductDto,
+    params(schema::IdempotencyKey),
+    responses(
+        (status = 201, description = "The product", body = schema::Product),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn create_product(
+    State(s): Ctx,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let rid = request_id(&s.app);
+    let principal = match authenticate(&s.app, &headers).await {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    let parsed = (|| -> Result<(ProductDto, Money), ApiError> {
+        let dto: ProductDto = parse(&body)?;
+        let currency = Currency::parse(&dto.currency)
+            .map_err(|e| ApiError::from(AppError::from(e)).with_param("currency"))?;
+        let price = Money::from_minor(dto.unit_amount, currency)
+            .map_err(|e| ApiError::from(AppError::from(e)).with_param("unit_amount"))?;
+        Ok((dto, price))
+    })();
+    let (dto, price) = match parsed {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    let (app, who) = (s.app.clone(), principal.clone());
+    idempotent(
+        &s,
+        &principal,
+        Post {
+            headers: &headers,
+            method: &method,
+            path: "/v1/products",
+            body: &body,
+        },
+        StatusCode::CREATED,
+        |_| async move { catalog::create(&app, &who, dto.seller.as_deref(), &dto.name, price).await },
+    )
+    .await
+}
+
+/// The catalog: products of the caller's mode, optionally of one seller.
+#[utoipa::path(get, path = "/v1/products", tag = "catalog", params(schema::ProductQuery),
+    responses(
+        (status = 200, description = "A page of products", body = schema::ProductList),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn list_products(
+    State(s): Ctx,
+    headers: HeaderMap,
+    query: Result<Query<ProductQuery>, QueryRejection>,
+) -> Response {
+    let rid = request_id(&s.app);
+    let Ok(Query(q)) = query else {
+        return fail(
+            ApiError::code(
+                "parameter_invalid",
+                "the query takes seller, limit and starting_after",
+            ),
+            &rid,
+        );
+    };
+    let principal = match authenticate(&s.app, &headers).await {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    let after = q.starting_after.as_deref().unwrap_or("");
+    match catalog::list(
+        &s.app,
+        &principal,
+        q.seller.as_deref(),
+        after,
+        q.limit.unwrap_or(10),
+    )
+    .await
+    {
+        Ok((data, has_more)) => reply(
+            StatusCode::OK,
+            &list_body("/v1/products", data, has_more),
+            &rid,
+            false,
+        ),
+        Err(e) => fail(e, &rid),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductQuery {
+    seller: Option<String>,
+    limit: Option<u32>,
+    starting_after: Option<String>,
 }

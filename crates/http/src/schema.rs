@@ -19,6 +19,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
         (name = "orders", description = "Escrow orders and their lifecycle"),
         (name = "events", description = "The event log"),
         (name = "webhooks", description = "Signed event delivery"),
+        (name = "catalog", description = "Sellers' products"),
     )
 )]
 pub struct ApiDoc;
@@ -113,6 +114,8 @@ pub struct Order {
     amount_held: i64,
     release: Option<Release>,
     ship_by: i64,
+    /// economy, standard or express: sets the delivery guarantee.
+    shipping_method: String,
     shipment: Option<Shipment>,
     delivered: Option<i64>,
     protection_ends: Option<i64>,
@@ -196,4 +199,35 @@ pub struct WebhookEndpointList {
     url: String,
     has_more: bool,
     data: Vec<WebhookEndpoint>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductQuery {
+    /// Only this seller's products.
+    seller: Option<String>,
+    limit: Option<u32>,
+    starting_after: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct Product {
+    id: String,
+    /// Always "product".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    seller: String,
+    name: String,
+    unit_amount: i64,
+    currency: String,
+}
+
+#[derive(ToSchema)]
+pub struct ProductList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Product>,
 }

@@ -785,6 +785,58 @@ async fn test_and_live_data_never_mix() {
             )
             .await;
         assert_eq!(acted.status, StatusCode::NOT_FOUND, "{b}");
+        // a live checkout makes live orders: the live key sees them, the test key does not
+        let live_paid = s
+            .send(
+                "POST",
+                "/v1/checkouts",
+                &live,
+                None,
+                Some(&cart(VISA).to_string()),
+            )
+            .await;
+        assert_eq!(
+            live_paid.status,
+            StatusCode::CREATED,
+            "{b}: {}",
+            live_paid.body
+        );
+        assert_eq!(live_paid.body["livemode"], true, "{b}");
+        let (live_order, _) = order_ids(&live_paid.body);
+        let seen = s.get(&format!("/v1/orders/{live_order}"), &live).await;
+        assert_eq!(seen.body["livemode"], true, "{b}: {}", seen.body);
+        assert_eq!(
+            s.get(&format!("/v1/orders/{live_order}"), &s.platform)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            s.get("/v1/orders", &live).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2,
+            "{b}"
+        );
+        // and its events are live events, apart from the test ones
+        let live_events = s.get("/v1/events?limit=100", &live).await.body;
+        let live_events = live_events["data"].as_array().unwrap();
+        assert_eq!(
+            live_events.len(),
+            3,
+            "{b}: payment.succeeded and two order.paid"
+        );
+        assert!(live_events.iter().all(|e| e["livemode"] == true), "{b}");
+        let test_events = s.get("/v1/events?limit=100", &s.platform).await.body;
+        assert!(
+            test_events["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["livemode"] == false),
+            "{b}"
+        );
         // a test key presented as live is refused
         let forged = s.platform.replacen("sk_test_", "sk_live_", 1);
         assert_eq!(
@@ -921,5 +973,96 @@ async fn pagination_goes_both_ways() {
                 );
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn buyers_check_out_catalog_products_with_a_shipping_method() {
+    for db in TestDb::all("buyers_check_out_catalog_products").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let tea = s
+            .post("/v1/products", &s.platform, json!({"seller": "sel_bob", "name": "Tea set", "unit_amount": 2500, "currency": "usd"}))
+            .await;
+        assert_eq!(tea.status, StatusCode::CREATED, "{b}: {}", tea.body);
+        let scarf = s
+            .post(
+                "/v1/products",
+                &s.carol,
+                json!({"name": "Scarf", "unit_amount": 1999, "currency": "usd"}),
+            )
+            .await;
+        assert_eq!(
+            (scarf.status, scarf.body["seller"].as_str()),
+            (StatusCode::CREATED, Some("sel_carol")),
+            "{b}"
+        );
+        let theft = s
+            .post(
+                "/v1/products",
+                &s.carol,
+                json!({"seller": "sel_bob", "name": "X", "unit_amount": 1, "currency": "usd"}),
+            )
+            .await;
+        assert_eq!(theft.body["error"]["code"], "not_permitted", "{b}");
+        let listed = s.get("/v1/products?seller=sel_bob", &s.alice).await.body;
+        assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{b}");
+
+        let (tea_id, scarf_id) = (
+            tea.body["id"].as_str().unwrap(),
+            scarf.body["id"].as_str().unwrap(),
+        );
+        let card = json!({"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"});
+        let cart = json!({
+            "buyer": "buy_alice", "currency": "usd",
+            "items": [{"product": tea_id, "quantity": 2}, {"product": scarf_id, "quantity": 1}],
+            "shipping_methods": {"sel_bob": "express"},
+            "card": card,
+        });
+        let paid = s.post("/v1/checkouts", &s.alice, cart).await;
+        assert_eq!(paid.status, StatusCode::CREATED, "{b}: {}", paid.body);
+        assert_eq!(paid.body["amount"], 6999, "{b}: catalog prices");
+        let (bob_order, carol_order) = order_ids(&paid.body);
+        assert_eq!(s.order(&carol_order).await["shipping_method"], "standard");
+        assert_eq!(s.order(&bob_order).await["shipping_method"], "express");
+        let shipped = s
+            .post(
+                &format!("/v1/orders/{bob_order}/ship"),
+                &s.bob,
+                json!({"carrier": "dhl", "tracking_number": "E1"}),
+            )
+            .await
+            .body;
+        let gap = shipped["protection_ends"].as_i64().unwrap()
+            - shipped["shipment"]["shipped"].as_i64().unwrap();
+        assert_eq!(gap, 10 * 86_400, "{b}: express protects 10 days");
+
+        let refused = [
+            (
+                json!({"buyer": "buy_alice", "currency": "usd", "items": [{"seller": "sel_bob", "unit_amount": 1, "quantity": 1}], "card": card}),
+                "not_permitted",
+            ),
+            (
+                json!({"buyer": "buy_alice", "currency": "usd", "items": [{"product": "prod_nope", "quantity": 1}], "card": card}),
+                "unknown_product",
+            ),
+            (
+                json!({"buyer": "buy_alice", "currency": "eur", "items": [{"product": tea_id, "quantity": 1}], "card": card}),
+                "currency_mismatch",
+            ),
+            (
+                json!({"buyer": "buy_alice", "currency": "usd", "items": [{"product": tea_id, "quantity": 1}], "shipping_methods": {"sel_bob": "teleport"}, "card": card}),
+                "unknown_shipping_method",
+            ),
+            (
+                json!({"buyer": "buy_alice", "currency": "usd", "items": [{"product": tea_id, "seller": "sel_bob", "quantity": 1}], "card": card}),
+                "parameter_invalid",
+            ),
+        ];
+        for (cart, code) in refused {
+            let answer = s.post("/v1/checkouts", &s.alice, cart).await;
+            assert_eq!(answer.body["error"]["code"], code, "{b}: {}", answer.body);
+        }
+        s.audit_clean().await;
     }
 }

@@ -31,8 +31,8 @@ use sqlx::sqlite::{
 };
 
 pub use unit::{
-    ApiKeyRow, IdempotencyRecord, NewEvent, OrderWrite, PaymentRow, StoredEvent, TimerCancel,
-    TimerRow, Unit,
+    ApiKeyRow, IdempotencyRecord, NewEvent, OrderWrite, PaymentRow, ProductRow, StoredEvent,
+    TimerCancel, TimerRow, Unit,
 };
 pub use webhooks::{DeliveryOutcome, DeliveryRow, EndpointRow};
 pub use writer::{Command, Ledger, Reply, WriteError};
@@ -287,15 +287,17 @@ impl Store {
         Ok(orders)
     }
 
-    /// Outbox events just before `seq` (up to `limit`), oldest first.
+    /// Outbox events of one mode just before `seq` (up to `limit`), oldest first.
     pub async fn events_before(
         &self,
         seq: i64,
+        livemode: bool,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let mut events = with_pool!(self, pool => {
             let rows = sqlx::query(rows::SELECT_EVENTS_BEFORE)
                 .bind(seq)
+                .bind(livemode)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?;
@@ -317,11 +319,17 @@ impl Store {
         })
     }
 
-    /// Outbox events after `seq`, oldest first.
-    pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+    /// Outbox events of one mode after `seq`, oldest first.
+    pub async fn events_after(
+        &self,
+        seq: i64,
+        livemode: bool,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         with_pool!(self, pool => {
             let rows = sqlx::query(rows::SELECT_EVENTS_AFTER)
                 .bind(seq)
+                .bind(livemode)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await?;
@@ -352,6 +360,62 @@ impl Store {
                 .fetch_optional(pool)
                 .await?;
             row.as_ref().map(rows::idempotency).transpose()
+        })
+    }
+
+    pub async fn create_product(&self, p: &ProductRow) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO products (id, seller, name, currency, unit_amount, livemode, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&p.id)
+            .bind(&p.seller)
+            .bind(&p.name)
+            .bind(p.price.currency().code())
+            .bind(p.price.minor())
+            .bind(p.livemode)
+            .bind(p.created_at)
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    pub async fn product(&self, id: &str) -> Result<Option<ProductRow>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT id, seller, name, currency, unit_amount, livemode, created_at \
+                 FROM products WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(rows::product).transpose()
+        })
+    }
+
+    /// Products of one mode by id after `after`, optionally one seller's.
+    pub async fn list_products(
+        &self,
+        seller: Option<&str>,
+        livemode: bool,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<ProductRow>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT id, seller, name, currency, unit_amount, livemode, created_at \
+                 FROM products WHERE ($1 = '' OR seller = $1) AND livemode = $2 AND id > $3 \
+                 ORDER BY id LIMIT $4",
+            )
+            .bind(seller.unwrap_or(""))
+            .bind(livemode)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(rows::product).collect()
         })
     }
 

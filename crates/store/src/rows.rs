@@ -10,7 +10,7 @@ use holdback_domain::order::{Commission, Order, OrderStatus, Shipment, TimerKind
 use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
 use sqlx::Row as _;
 
-use crate::unit::{ApiKeyRow, IdempotencyRecord, NewEvent, StoredEvent, TimerRow};
+use crate::unit::{ApiKeyRow, IdempotencyRecord, NewEvent, ProductRow, StoredEvent, TimerRow};
 use crate::{HistoryLine, StoreError};
 
 pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash, committed_at FROM ledger_head WHERE id = 1";
@@ -207,26 +207,29 @@ pub(crate) fn history_line(row: &impl Get) -> Result<HistoryLine, StoreError> {
 pub(crate) const SELECT_ORDER: &str = "SELECT id, buyer, seller, payment_id, currency, captured, refunded, \
      released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
-     extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version \
-     FROM orders WHERE id = $1";
+     extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version, \
+     shipping_method, delivery_guarantee FROM orders WHERE id = $1";
 pub(crate) const SELECT_ORDERS_PAGE: &str = "SELECT id, buyer, seller, payment_id, currency, \
      captured, refunded, released_to_seller, released_commission, status, paid_at, ship_by, \
      carrier, tracking, shipped_at, delivered_at, protection_ends, cancel_requested_at, \
      buyer_extended, extension_requested, seller_extended, commission_bps, commission_fixed, \
-     livemode, version FROM orders WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
+     livemode, version, shipping_method, delivery_guarantee FROM orders \
+     WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
      AND livemode = $3 AND id > $4 ORDER BY id LIMIT $5";
 pub(crate) const SELECT_ORDERS_PAGE_BEFORE: &str = "SELECT id, buyer, seller, payment_id, \
      currency, captured, refunded, released_to_seller, released_commission, status, paid_at, \
      ship_by, carrier, tracking, shipped_at, delivered_at, protection_ends, cancel_requested_at, \
      buyer_extended, extension_requested, seller_extended, commission_bps, commission_fixed, \
-     livemode, version FROM orders WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
+     livemode, version, shipping_method, delivery_guarantee FROM orders \
+     WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
      AND livemode = $3 AND id < $4 ORDER BY id DESC LIMIT $5";
 pub(crate) const SELECT_EVENTS_BEFORE: &str = "SELECT seq, id, type, object_id, payload, \
-     created_at FROM events WHERE seq < $1 ORDER BY seq DESC LIMIT $2";
+     created_at, livemode FROM events WHERE seq < $1 AND livemode = $2 \
+     ORDER BY seq DESC LIMIT $3";
 pub(crate) const SELECT_DUE_TIMERS: &str = "SELECT order_id, kind, due_at FROM timers \
      WHERE due_at <= $1 ORDER BY due_at, order_id, kind LIMIT $2";
 pub(crate) const SELECT_EVENTS_AFTER: &str = "SELECT seq, id, type, object_id, payload, \
-     created_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2";
+     created_at, livemode FROM events WHERE seq > $1 AND livemode = $2 ORDER BY seq LIMIT $3";
 pub(crate) const SELECT_IDEMPOTENCY: &str = "SELECT principal, key, request_hash, status, body, \
      created_at FROM idempotency_keys WHERE principal = $1 AND key = $2";
 
@@ -277,6 +280,8 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
             fixed_minor: row.int("commission_fixed")?,
         },
         livemode: row.flag("livemode")?,
+        shipping_method: row.text("shipping_method")?,
+        delivery_guarantee: row.int("delivery_guarantee")?,
     };
     Ok((order, row.int("version")?))
 }
@@ -299,6 +304,7 @@ pub(crate) fn event(row: &impl Get) -> Result<StoredEvent, StoreError> {
             object_id: row.text("object_id")?,
             payload: row.text("payload")?,
             created_at: row.int("created_at")?,
+            livemode: row.flag("livemode")?,
         },
     })
 }
@@ -310,6 +316,18 @@ pub(crate) fn idempotency(row: &impl Get) -> Result<IdempotencyRecord, StoreErro
         request_hash: row.text("request_hash")?,
         status: u16::try_from(row.int("status")?).map_err(corrupt)?,
         body: row.text("body")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+pub(crate) fn product(row: &impl Get) -> Result<ProductRow, StoreError> {
+    let currency = currency(row.text("currency")?)?;
+    Ok(ProductRow {
+        id: row.text("id")?,
+        seller: row.text("seller")?,
+        name: row.text("name")?,
+        price: Money::from_minor(row.int("unit_amount")?, currency).map_err(corrupt)?,
+        livemode: row.flag("livemode")?,
         created_at: row.int("created_at")?,
     })
 }

@@ -31,6 +31,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_webhooks.sql"),
         postgres: include_str!("../migrations/postgres/0003_webhooks.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_catalog",
+        sqlite: include_str!("../migrations/sqlite/0004_catalog.sql"),
+        postgres: include_str!("../migrations/postgres/0004_catalog.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

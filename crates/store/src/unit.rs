@@ -69,6 +69,7 @@ pub struct NewEvent {
     /// The event's JSON body.
     pub payload: String,
     pub created_at: i64,
+    pub livemode: bool,
 }
 
 /// An event as stored, with its place in the outbox.
@@ -136,9 +137,9 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
      extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version, \
-     updated_at) \
+     updated_at, shipping_method, delivery_guarantee) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22, $23, $24, $25, $26) \
+     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) \
      ON CONFLICT (id) DO UPDATE SET refunded = excluded.refunded, \
      released_to_seller = excluded.released_to_seller, \
      released_commission = excluded.released_commission, status = excluded.status, \
@@ -154,8 +155,8 @@ const SET_TIMER: &str = "INSERT INTO timers (order_id, kind, due_at) VALUES ($1,
 const CANCEL_TIMER: &str = "DELETE FROM timers WHERE order_id = $1 AND kind = $2";
 const CANCEL_TIMER_IF_DUE: &str =
     "DELETE FROM timers WHERE order_id = $1 AND kind = $2 AND due_at = $3";
-const INSERT_EVENT: &str = "INSERT INTO events (id, type, object_id, payload, created_at) \
-     VALUES ($1, $2, $3, $4, $5)";
+const INSERT_EVENT: &str = "INSERT INTO events (id, type, object_id, payload, created_at, \
+     livemode) VALUES ($1, $2, $3, $4, $5, $6)";
 const INSERT_PAYMENT: &str = "INSERT INTO payments (id, buyer, currency, amount, method, \
      card_brand, card_last4, card_exp_month, card_exp_year, provider_token, livemode, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
@@ -191,6 +192,8 @@ fn order_values(order: &Order, version: i64, now: i64) -> Vec<Val> {
         Val::Bool(order.livemode),
         Val::Int(version),
         Val::Int(now),
+        Val::Text(order.shipping_method.clone()),
+        Val::Int(order.delivery_guarantee),
     ]
 }
 
@@ -256,6 +259,7 @@ impl Unit {
                     Val::Text(e.object_id.clone()),
                     Val::Text(e.payload.clone()),
                     Val::Int(e.created_at),
+                    Val::Bool(e.livemode),
                 ],
             ));
         }
@@ -292,3 +296,14 @@ pub(crate) const INSERT_API_KEY: &str = "INSERT INTO api_keys (id, secret_sha256
      principal_kind, party_id, livemode, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 pub(crate) const SELECT_API_KEY: &str = "SELECT id, secret_sha256, principal_kind, party_id, \
      livemode, created_at FROM api_keys WHERE id = $1";
+
+/// A product of the catalog: a seller's item at a price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductRow {
+    pub id: String,
+    pub seller: String,
+    pub name: String,
+    pub price: Money,
+    pub livemode: bool,
+    pub created_at: i64,
+}

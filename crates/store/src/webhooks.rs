@@ -11,6 +11,8 @@ pub struct EndpointRow {
     /// The signing secret (`whsec_…`), needed in the clear to sign.
     pub secret: String,
     pub created_at: i64,
+    /// An endpoint receives the events of its own mode only.
+    pub livemode: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,7 @@ fn endpoint(row: &impl Get) -> Result<EndpointRow, StoreError> {
         url: row.text("url")?,
         secret: row.text("secret")?,
         created_at: row.int("created_at")?,
+        livemode: row.flag("livemode")?,
     })
 }
 
@@ -41,7 +44,8 @@ fn delivery(row: &impl Get) -> Result<DeliveryRow, StoreError> {
 
 const ENQUEUE: &str = "INSERT INTO webhook_deliveries (endpoint_id, event_seq, attempts, \
      next_attempt_at) SELECT $1, seq, 0, $2 FROM events \
-     WHERE seq > (SELECT cursor FROM webhook_endpoints WHERE id = $1) ORDER BY seq LIMIT $3 \
+     WHERE seq > (SELECT cursor FROM webhook_endpoints WHERE id = $1) \
+     AND livemode = (SELECT livemode FROM webhook_endpoints WHERE id = $1) ORDER BY seq LIMIT $3 \
      ON CONFLICT DO NOTHING";
 const ADVANCE: &str = "UPDATE webhook_endpoints SET cursor = (SELECT COALESCE(MAX(event_seq), 0) \
      FROM webhook_deliveries WHERE endpoint_id = $1) WHERE id = $1 AND cursor < \
@@ -64,13 +68,14 @@ impl Store {
     pub async fn create_endpoint(&self, e: &EndpointRow) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO webhook_endpoints (id, url, secret, cursor, created_at) \
-                 VALUES ($1, $2, $3, (SELECT COALESCE(MAX(seq), 0) FROM events), $4)",
+                "INSERT INTO webhook_endpoints (id, url, secret, cursor, created_at, livemode) \
+                 VALUES ($1, $2, $3, (SELECT COALESCE(MAX(seq), 0) FROM events), $4, $5)",
             )
             .bind(&e.id)
             .bind(&e.url)
             .bind(&e.secret)
             .bind(e.created_at)
+            .bind(e.livemode)
             .execute(pool)
             .await?;
             Ok(())
@@ -79,7 +84,7 @@ impl Store {
 
     pub async fn endpoints(&self) -> Result<Vec<EndpointRow>, StoreError> {
         with_pool!(self, pool => {
-            let rows = sqlx::query("SELECT id, url, secret, created_at FROM webhook_endpoints ORDER BY id")
+            let rows = sqlx::query("SELECT id, url, secret, created_at, livemode FROM webhook_endpoints ORDER BY id")
                 .fetch_all(pool)
                 .await?;
             rows.iter().map(endpoint).collect()
@@ -161,13 +166,24 @@ impl Store {
     pub async fn event_at(&self, seq: i64) -> Result<Option<crate::StoredEvent>, StoreError> {
         with_pool!(self, pool => {
             let row = sqlx::query(
-                "SELECT seq, id, type, object_id, payload, created_at FROM events WHERE seq = $1",
+                "SELECT seq, id, type, object_id, payload, created_at, livemode FROM events \
+                 WHERE seq = $1",
             )
             .bind(seq)
             .fetch_optional(pool)
             .await?;
             row.as_ref().map(crate::rows::event).transpose()
         })
+    }
+
+    /// Endpoints of one mode.
+    pub async fn endpoints_of(&self, livemode: bool) -> Result<Vec<EndpointRow>, StoreError> {
+        Ok(self
+            .endpoints()
+            .await?
+            .into_iter()
+            .filter(|e| e.livemode == livemode)
+            .collect())
     }
 
     /// (delivered, pending, failed) deliveries of an endpoint.

@@ -86,7 +86,12 @@ async fn migrations_run_once_and_again_safely() {
         let store = Store::connect(&db.url).await.unwrap();
         assert_eq!(
             store.migrate().await.unwrap(),
-            vec!["0001_ledger", "0002_orders", "0003_webhooks"]
+            vec![
+                "0001_ledger",
+                "0002_orders",
+                "0003_webhooks",
+                "0004_catalog"
+            ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
         let again = Store::connect(&db.url).await.unwrap();
@@ -521,6 +526,7 @@ mod units {
                     object_id: id.clone(),
                     payload: format!("{{\"type\":\"{}\"}}", e.name()),
                     created_at: now,
+                    livemode: false,
                 })
                 .collect(),
             payments: vec![],
@@ -571,7 +577,7 @@ mod units {
                 (due[0].kind, due[0].order_id.as_str()),
                 (TimerKind::ShipBy, "ord_1")
             );
-            let events = store.events_after(0, 10).await.unwrap();
+            let events = store.events_after(0, false, 10).await.unwrap();
             let kinds: Vec<_> = events.iter().map(|e| e.event.kind.as_str()).collect();
             assert_eq!(kinds, ["order.paid"], "{b}");
 
@@ -597,7 +603,11 @@ mod units {
                 .unwrap_err();
             assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
             assert_eq!(store.head().await.unwrap(), head);
-            assert_eq!(store.events_after(0, 10).await.unwrap().len(), 2, "{b}");
+            assert_eq!(
+                store.events_after(0, false, 10).await.unwrap().len(),
+                2,
+                "{b}"
+            );
             assert_clean(&store).await;
         }
     }
@@ -635,7 +645,10 @@ mod units {
                 store.due_timers(i64::MAX, 10).await.unwrap().is_empty(),
                 "{b}"
             );
-            assert!(store.events_after(0, 10).await.unwrap().is_empty(), "{b}");
+            assert!(
+                store.events_after(0, false, 10).await.unwrap().is_empty(),
+                "{b}"
+            );
             assert_clean(&store).await;
         }
     }
@@ -687,7 +700,7 @@ mod units {
             let escrow = store.account(&acc("escrow:ord_r")).await.unwrap().unwrap();
             assert_eq!(escrow.posted_balance(), 0, "{b}");
             let released = store
-                .events_after(0, 100)
+                .events_after(0, false, 100)
                 .await
                 .unwrap()
                 .iter()

@@ -1,0 +1,120 @@
+//! The product catalog: sellers' items at a price. A buyer checks out catalog products, so the
+//! prices a buyer pays come from here, not from the buyer's request.
+
+use holdback_domain::{AccountId, Currency, Money};
+use holdback_store::ProductRow;
+use serde_json::{Value, json};
+
+use crate::{App, AppError, Principal, Role};
+
+pub fn view(p: &ProductRow) -> Value {
+    json!({
+        "id": p.id,
+        "object": "product",
+        "created": p.created_at / 1000,
+        "livemode": p.livemode,
+        "metadata": {},
+        "seller": p.seller,
+        "name": p.name,
+        "unit_amount": p.price.minor(),
+        "currency": p.price.currency().code().to_ascii_lowercase(),
+    })
+}
+
+/// Adds a product: the platform for any seller, a seller for itself.
+pub async fn create(
+    app: &App,
+    principal: &Principal,
+    seller: Option<&str>,
+    name: &str,
+    price: Money,
+) -> Result<Value, AppError> {
+    let seller = match (&principal.role, seller) {
+        (Role::Platform, Some(s)) => s.to_string(),
+        (Role::Platform, None) => {
+            return Err(AppError::param(
+                "parameter_missing",
+                "seller",
+                "the platform names the seller",
+            ));
+        }
+        (Role::Seller(me), None) => me.clone(),
+        (Role::Seller(me), Some(s)) if s == me => me.clone(),
+        _ => {
+            return Err(AppError::rejected(
+                "not_permitted",
+                "a seller adds only its own products",
+            ));
+        }
+    };
+    AccountId::parse(&seller)?;
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(AppError::param(
+            "parameter_invalid",
+            "name",
+            "a name of 1 to 200 characters",
+        ));
+    }
+    if price.is_zero() {
+        return Err(AppError::param(
+            "parameter_invalid",
+            "unit_amount",
+            "a positive price",
+        ));
+    }
+    let product = ProductRow {
+        id: app.ids.next("prod"),
+        seller,
+        name: name.to_string(),
+        price,
+        livemode: principal.livemode,
+        created_at: app.clock.now_ms(),
+    };
+    app.store.create_product(&product).await?;
+    Ok(view(&product))
+}
+
+/// A page of products of the caller's mode, optionally one seller's.
+pub async fn list(
+    app: &App,
+    principal: &Principal,
+    seller: Option<&str>,
+    after: &str,
+    limit: u32,
+) -> Result<(Vec<Value>, bool), AppError> {
+    let limit = limit.clamp(1, 100);
+    let mut rows = app
+        .store
+        .list_products(seller, principal.livemode, after, limit + 1)
+        .await?;
+    let has_more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    Ok((rows.iter().map(view).collect(), has_more))
+}
+
+/// A catalog product of the caller's mode, in `currency`.
+pub async fn priced(
+    app: &App,
+    principal: &Principal,
+    id: &str,
+    currency: Currency,
+) -> Result<ProductRow, AppError> {
+    match app.store.product(id).await? {
+        Some(p) if p.livemode == principal.livemode => {
+            if p.price.currency() != currency {
+                return Err(AppError::param(
+                    "currency_mismatch",
+                    "items",
+                    format!("product {id} is priced in {}", p.price.currency()),
+                ));
+            }
+            Ok(p)
+        }
+        _ => Err(AppError::param(
+            "unknown_product",
+            "items",
+            format!("no product {id}"),
+        )),
+    }
+}

@@ -265,6 +265,8 @@ fn the_readme_walkthrough_works_verbatim() {
         "\"amount_to_seller\":4750",
         "\"code\":\"hold_already_released\"",
         "\"code\":\"card_declined\"",
+        "\"object\":\"product\"",
+        "\"shipping_method\":\"express\"",
         "\"type\":\"hold.released\"",
     ] {
         assert!(

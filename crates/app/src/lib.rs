@@ -79,6 +79,23 @@ pub struct App {
     pub policy: Arc<Policy>,
 }
 
+impl App {
+    /// The application on a store: starts its group-commit writer, and uses the sandbox card
+    /// connector (the only one there is so far).
+    pub fn new(store: Store, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>, policy: Policy) -> App {
+        App {
+            ledger: Ledger::start(store.clone(), clock.clone()),
+            store,
+            cards: Arc::new(cards::SandboxCards {
+                clock: clock.clone(),
+            }),
+            clock,
+            ids,
+            policy: Arc::new(policy),
+        }
+    }
+}
+
 /// Who is calling, from their API key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {

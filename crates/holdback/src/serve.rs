@@ -4,12 +4,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use holdback_app::cards::SandboxCards;
 use holdback_app::ids::UuidIds;
 use holdback_app::{App, Policy, Role, scheduler};
 use holdback_domain::order::Commission;
 use holdback_store::clock::{Clock, OffsetClock, SystemClock};
-use holdback_store::{ApiKeyRow, Ledger, Store};
+use holdback_store::{ApiKeyRow, Store};
 use sha2::{Digest, Sha256};
 
 #[derive(clap::Args)]
@@ -36,14 +35,7 @@ pub fn app(store: Store, policy: Policy) -> App {
 }
 
 fn app_with_clock(store: Store, policy: Policy, clock: Arc<dyn Clock>) -> App {
-    App {
-        ledger: Ledger::start(store.clone(), clock.clone()),
-        store,
-        clock: clock.clone(),
-        ids: Arc::new(UuidIds),
-        cards: Arc::new(SandboxCards { clock }),
-        policy: Arc::new(policy),
-    }
+    App::new(store, clock, Arc::new(UuidIds), policy)
 }
 
 pub fn parse_role(text: &str) -> anyhow::Result<Role> {

@@ -428,15 +428,12 @@ fn sigkill_of_the_server_under_load_loses_no_acknowledged_effect() {
         let store = rt.block_on(db.store()).unwrap();
         let _runtime = rt.enter();
         let clock = holdback_store::clock::ManualClock::new(i64::MAX / 4);
-        let clock_arc: Arc<dyn holdback_store::clock::Clock> = Arc::new(clock.clone());
-        let app = holdback_app::App {
-            ledger: holdback_store::Ledger::start(store.clone(), clock_arc.clone()),
-            store: store.clone(),
-            clock: clock_arc.clone(),
-            ids: Arc::new(holdback_app::ids::UuidIds),
-            cards: Arc::new(holdback_app::cards::SandboxCards { clock: clock_arc }),
-            policy: Arc::new(holdback_app::Policy::default()),
-        };
+        let app = holdback_app::App::new(
+            store.clone(),
+            Arc::new(clock.clone()),
+            Arc::new(holdback_app::ids::UuidIds),
+            holdback_app::Policy::default(),
+        );
         let unfinished = acked.values().filter(|s| rank(s) < 4).count();
         let due = rt
             .block_on(store.due_timers(i64::MAX / 4, 100_000))

@@ -165,6 +165,17 @@ fn reply(status: StatusCode, body: &Value, request_id: &str, replayed: bool) -> 
     response
 }
 
+/// A request id, and the caller from its API key; on a bad key, returns the error response.
+macro_rules! authed {
+    ($s:expr, $headers:expr) => {{
+        let rid = request_id(&$s.app);
+        match authenticate(&$s.app, &$headers).await {
+            Ok(p) => (rid, p),
+            Err(e) => return fail(e, &rid),
+        }
+    }};
+}
+
 fn fail(e: impl Into<ApiError>, request_id: &str) -> Response {
     e.into().response(request_id)
 }
@@ -395,10 +406,7 @@ async fn create_checkout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let principal = match authenticate(&s.app, &headers).await {
-        Ok(p) => p,
-        Err(e) => return fail(e, &request_id(&s.app)),
-    };
+    let (rid, principal) = authed!(s, headers);
     let request = (|| -> Result<CheckoutRequest, ApiError> {
         let dto: CheckoutDto = parse(&body)?;
         let currency = Currency::parse(&dto.currency)
@@ -441,7 +449,7 @@ async fn create_checkout(
     })();
     let request = match request {
         Ok(r) => r,
-        Err(e) => return fail(e, &request_id(&s.app)),
+        Err(e) => return fail(e, &rid),
     };
     let (app, who) = (s.app.clone(), principal.clone());
     idempotent(
@@ -508,12 +516,8 @@ async fn list_orders(
     headers: HeaderMap,
     query: Result<Query<Page>, QueryRejection>,
 ) -> Response {
-    let rid = request_id(&s.app);
+    let (rid, principal) = authed!(s, headers);
     let page = match page_of(query) {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
-    };
-    let principal = match authenticate(&s.app, &headers).await {
         Ok(p) => p,
         Err(e) => return fail(e, &rid),
     };
@@ -540,11 +544,7 @@ async fn list_orders(
     ),
     security(("api_key" = [])))]
 async fn get_order(State(s): Ctx, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let rid = request_id(&s.app);
-    let principal = match authenticate(&s.app, &headers).await {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
-    };
+    let (rid, principal) = authed!(s, headers);
     match orders::get(&s.app, &principal, &id).await {
         Ok(v) => reply(StatusCode::OK, &v, &rid, false),
         Err(e) => fail(e, &rid),
@@ -724,11 +724,7 @@ async fn order_action(
     action: &'static str,
     body: Bytes,
 ) -> Response {
-    let rid = request_id(&s.app);
-    let principal = match authenticate(&s.app, &headers).await {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
-    };
+    let (rid, principal) = authed!(s, headers);
     let command = match order_command(action, &body) {
         Ok(c) => c,
         Err(e) => return fail(e, &rid),
@@ -762,12 +758,8 @@ async fn list_events(
     headers: HeaderMap,
     query: Result<Query<Page>, QueryRejection>,
 ) -> Response {
-    let rid = request_id(&s.app);
+    let (rid, principal) = authed!(s, headers);
     let page = match page_of(query) {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
-    };
-    let principal = match authenticate(&s.app, &headers).await {
         Ok(p) => p,
         Err(e) => return fail(e, &rid),
     };
@@ -857,11 +849,7 @@ async fn create_endpoint(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let rid = request_id(&s.app);
-    let principal = match authenticate(&s.app, &headers).await {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
-    };
+    let (rid, principal) = authed!(s, headers);
     let dto: EndpointDto = match parse(&body) {
         Ok(d) => d,
         Err(e) => return fail(e, &rid),
@@ -890,11 +878,7 @@ async fn create_endpoint(
     ),
     security(("api_key" = [])))]
 async fn list_endpoints(State(s): Ctx, headers: HeaderMap) -> Response {
-    let rid = request_id(&s.app);
-    let principal = match authenticate(&s.app, &headers).await {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
-    };
+    let (rid, principal) = authed!(s, headers);
     match webhooks::list_endpoints(&s.app, &principal).await {
         Ok(data) => reply(
             StatusCode::OK,
@@ -930,11 +914,7 @@ async fn create_product(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let rid = request_id(&s.app);
-    let principal = match authenticate(&s.app, &headers).await {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
-    };
+    let (rid, principal) = authed!(s, headers);
     let parsed = (|| -> Result<(ProductDto, Money), ApiError> {
         let dto: ProductDto = parse(&body)?;
         let currency = Currency::parse(&dto.currency)
@@ -975,7 +955,7 @@ async fn list_products(
     headers: HeaderMap,
     query: Result<Query<ProductQuery>, QueryRejection>,
 ) -> Response {
-    let rid = request_id(&s.app);
+    let (rid, principal) = authed!(s, headers);
     let Ok(Query(q)) = query else {
         return fail(
             ApiError::code(
@@ -984,10 +964,6 @@ async fn list_products(
             ),
             &rid,
         );
-    };
-    let principal = match authenticate(&s.app, &headers).await {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
     };
     let after = q.starting_after.as_deref().unwrap_or("");
     match catalog::list(

@@ -5,11 +5,9 @@
 
 use std::sync::Arc;
 
-use holdback_app::cards::SandboxCards;
 use holdback_app::ids::UuidIds;
 use holdback_app::{App, Policy, Role, keys, scheduler};
-use holdback_store::Ledger;
-use holdback_store::clock::{Clock, ManualClock};
+use holdback_store::clock::ManualClock;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -32,15 +30,12 @@ struct Server {
 }
 
 fn app_on(store: holdback_store::Store, clock: &ManualClock) -> App {
-    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
-    App {
-        ledger: Ledger::start(store.clone(), clock.clone()),
+    App::new(
         store,
-        clock: clock.clone(),
-        ids: Arc::new(UuidIds),
-        cards: Arc::new(SandboxCards { clock }),
-        policy: Arc::new(Policy::default()),
-    }
+        Arc::new(clock.clone()),
+        Arc::new(UuidIds),
+        Policy::default(),
+    )
 }
 
 async fn start(db: &TestDb) -> Server {

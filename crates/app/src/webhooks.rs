@@ -162,10 +162,23 @@ pub async fn tick(app: &App, http: &reqwest::Client) -> Result<Sent, AppError> {
     Ok(sent)
 }
 
+/// A builder for HTTP clients, with TLS (rustls on ring, the system's root certificates).
+/// Every client in holdback comes from here: the crypto provider must be installed first.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    // Only the first call installs; later ones find it installed, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
+/// An HTTP client with TLS; see [`http_client_builder`].
+pub fn http_client() -> reqwest::Client {
+    http_client_builder().build().unwrap_or_default()
+}
+
 /// Runs [`tick`] forever, every `every`.
 pub fn spawn(app: App, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let http = reqwest::Client::new();
+        let http = http_client();
         loop {
             if let Err(e) = tick(&app, &http).await {
                 eprintln!("holdback: webhooks: {e}");
@@ -187,6 +200,17 @@ mod tests {
         let total: i64 = (1..MAX_ATTEMPTS).map(backoff_ms).sum();
         let days = total as f64 / 86_400_000.0;
         assert!((2.5..4.0).contains(&days), "{days} days");
+    }
+
+    #[tokio::test]
+    async fn https_endpoints_are_reachable_with_tls_built_in() {
+        // no network here: a closed local port must fail to connect, not for lack of TLS
+        let err = http_client()
+            .get("https://127.0.0.1:9/")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.is_connect(), "{err:?}");
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl Run {
 }
 
 pub async fn run(args: LifecycleArgs) -> anyhow::Result<bool> {
-    let http = reqwest::Client::builder()
+    let http = holdback_app::webhooks::http_client_builder()
         .pool_max_idle_per_host(args.clients * 2)
         .build()?;
     let mut floor = floor(&http, &args).await?;

@@ -330,7 +330,7 @@ fn sigkill_of_the_server_under_load_loses_no_acknowledged_effect() {
         let mut server = spawn_server(&db.url, port);
         let acked: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = holdback_app::webhooks::http_client();
         let tasks: Vec<_> = (0..8)
             .map(|c| {
                 let (http, base, keys, acked) = (http.clone(), base.clone(), keys.clone(), acked.clone());
@@ -462,7 +462,7 @@ fn two_serve_processes_fire_each_timer_once() {
         let platform = key(&db.url, "platform");
         let port = free_port();
         let mut first = spawn_server(&db.url, port);
-        let http = reqwest::Client::new();
+        let http = holdback_app::webhooks::http_client();
         let orders = 12;
         for i in 0..orders {
             let cart = serde_json::json!({

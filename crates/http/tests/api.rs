@@ -59,7 +59,7 @@ async fn start(db: &TestDb) -> Server {
     }));
     Server {
         base,
-        http: reqwest::Client::new(),
+        http: holdback_app::webhooks::http_client(),
         clock,
         app,
         platform,
@@ -695,7 +695,7 @@ async fn webhooks_are_signed_delivered_and_retried() {
         assert_eq!(bad.body["error"]["code"], "parameter_invalid");
 
         s.checkout(VISA, None).await; // payment.succeeded + 2 × order.paid
-        let http = reqwest::Client::new();
+        let http = holdback_app::webhooks::http_client();
         let first = holdback_app::webhooks::tick(&s.app, &http).await.unwrap();
         assert_eq!(
             first,
@@ -846,11 +846,17 @@ async fn test_and_live_data_never_mix() {
 async fn health_and_metrics() {
     let db = TestDb::sqlite();
     let s = start(&db).await;
-    let health = reqwest::get(format!("{}/healthz", s.base)).await.unwrap();
+    let health = holdback_app::webhooks::http_client()
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), StatusCode::OK);
     s.checkout(VISA, None).await;
     s.get("/v1/orders/ord_missing", &s.platform).await;
-    let text = reqwest::get(format!("{}/metrics", s.base))
+    let text = holdback_app::webhooks::http_client()
+        .get(format!("{}/metrics", s.base))
+        .send()
         .await
         .unwrap()
         .text()
@@ -879,7 +885,9 @@ async fn health_and_metrics() {
 async fn responses_match_the_openapi_document() {
     let db = TestDb::sqlite();
     let s = start(&db).await;
-    let served: Value = reqwest::get(format!("{}/openapi.json", s.base))
+    let served: Value = holdback_app::webhooks::http_client()
+        .get(format!("{}/openapi.json", s.base))
+        .send()
         .await
         .unwrap()
         .json()

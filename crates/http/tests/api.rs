@@ -1069,3 +1069,121 @@ async fn buyers_check_out_catalog_products_with_a_shipping_method() {
         s.audit_clean().await;
     }
 }
+
+#[tokio::test]
+async fn extensions_and_cancellation_answers_over_the_api() {
+    for db in TestDb::all("extensions_and_cancellation_answers_over_the_api").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let (bob_order, carol_order) = order_ids(&s.checkout(VISA, None).await.body);
+        let path = |id: &str, action: &str| format!("/v1/orders/{id}/{action}");
+
+        // the seller rejects a cancellation request: the order stays paid, the timer is gone
+        s.post(&path(&carol_order, "request_cancel"), &s.alice, json!({}))
+            .await;
+        let again = s
+            .post(&path(&carol_order, "request_cancel"), &s.alice, json!({}))
+            .await;
+        assert_eq!(
+            again.body["error"]["code"], "cancel_already_requested",
+            "{b}"
+        );
+        let kept = s
+            .post(
+                &path(&carol_order, "answer_cancel"),
+                &s.carol,
+                json!({"accept": false}),
+            )
+            .await;
+        assert_eq!(
+            (
+                kept.body["status"].as_str(),
+                kept.body["cancel_requested"].is_null()
+            ),
+            (Some("paid"), true),
+            "{b}"
+        );
+        s.clock.advance_ms(3 * DAY);
+        assert_eq!(
+            scheduler::tick(&s.app, 100).await.unwrap().fired,
+            0,
+            "{b}: no cancellation fires"
+        );
+
+        // shipped at day 3: protection ends at day 33
+        s.post(
+            &path(&bob_order, "ship"),
+            &s.bob,
+            json!({"carrier": "dhl", "tracking_number": "X1"}),
+        )
+        .await;
+        let early = s
+            .post(&path(&bob_order, "extend_protection"), &s.alice, json!({}))
+            .await;
+        assert_eq!(early.body["error"]["code"], "extension_too_early", "{b}");
+        s.clock.set_ms(T0 + 31 * DAY);
+        let extended = s
+            .post(&path(&bob_order, "extend_protection"), &s.alice, json!({}))
+            .await;
+        assert_eq!(extended.status, StatusCode::OK, "{b}: {}", extended.body);
+        let ends = extended.body["protection_ends"].as_i64().unwrap();
+        assert_eq!(ends, (T0 + 36 * DAY) / 1000, "{b}: 33 + 3 days");
+        let twice = s
+            .post(&path(&bob_order, "extend_protection"), &s.alice, json!({}))
+            .await;
+        assert_eq!(twice.body["error"]["code"], "extension_already_used", "{b}");
+
+        // the buyer asks the seller for 10 more days; the seller approves
+        let asked = s
+            .post(
+                &path(&bob_order, "request_extension"),
+                &s.alice,
+                json!({"days": 10}),
+            )
+            .await;
+        assert_eq!(asked.body["extension_requested_days"], 10, "{b}");
+        let approved = s
+            .post(
+                &path(&bob_order, "answer_extension"),
+                &s.bob,
+                json!({"approve": true}),
+            )
+            .await;
+        assert_eq!(
+            approved.body["protection_ends"],
+            (T0 + 46 * DAY) / 1000,
+            "{b}"
+        );
+        let not_mine = s
+            .post(
+                &path(&bob_order, "answer_extension"),
+                &s.alice,
+                json!({"approve": true}),
+            )
+            .await;
+        assert_eq!(not_mine.body["error"]["code"], "not_permitted", "{b}");
+
+        // by day 40 only carol's ship-by fires (never shipped); bob's old protection end passed
+        // without a release, and his new one (day 46) releases
+        s.clock.set_ms(T0 + 40 * DAY);
+        assert_eq!(
+            scheduler::tick(&s.app, 100).await.unwrap().fired,
+            1,
+            "{b}: carol's ship-by"
+        );
+        assert_eq!(
+            s.order(&carol_order).await["status"],
+            "cancelled",
+            "{b}: never shipped"
+        );
+        assert_eq!(s.order(&bob_order).await["status"], "shipped", "{b}");
+        s.clock.set_ms(T0 + 46 * DAY);
+        assert_eq!(
+            scheduler::tick(&s.app, 100).await.unwrap().fired,
+            1,
+            "{b}: bob's release"
+        );
+        assert_eq!(s.order(&bob_order).await["status"], "completed", "{b}");
+        s.audit_clean().await;
+    }
+}

@@ -3,7 +3,8 @@
 use holdback_domain::TxId;
 use holdback_domain::order::{self, Actor, Decision, Order, OrderCommand};
 use holdback_store::{
-    Cursor, IdempotencyRecord, NewEvent, OrderWrite, TimerCancel, TimerRow, Unit, WriteError,
+    Cursor, IdempotencyRecord, NewEvent, ORDER_CHANGED, OrderWrite, TimerCancel, TimerRow, Unit,
+    WriteError,
 };
 use serde_json::Value;
 
@@ -186,7 +187,7 @@ pub async fn act(
         unit.idempotency = idem.map(|i| i.record(200, &body, now));
         match app.ledger.commit(unit).await {
             Ok(_) => return Ok(body),
-            Err(WriteError::Conflict(what)) if what.starts_with("the order changed") => continue,
+            Err(WriteError::Conflict(what)) if what == ORDER_CHANGED => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -348,7 +348,7 @@ where
     }
     match result {
         Ok(v) => reply(status, &v, &rid, false),
-        Err(AppError::Conflict(what)) if what.contains("idempotency key") => {
+        Err(AppError::Conflict(what)) if what == holdback_store::KEY_USED => {
             match s.app.store.idempotency(&idem.principal, &key).await {
                 Ok(Some(record)) => replay(record),
                 _ => fail(AppError::Conflict(what), &rid),

@@ -35,7 +35,7 @@ pub use unit::{
     TimerCancel, TimerRow, Unit,
 };
 pub use webhooks::{DeliveryOutcome, DeliveryRow, EndpointRow};
-pub use writer::{Command, Ledger, Reply, WriteError};
+pub use writer::{Command, KEY_USED, Ledger, ORDER_CHANGED, Reply, WriteError};
 
 /// The default database: a SQLite file in the current folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:holdback.db";

@@ -64,6 +64,11 @@ pub enum WriteError {
     Conflict(&'static str),
 }
 
+/// The conflict of a unit whose order moved on since it was decided: reload and decide again.
+pub const ORDER_CHANGED: &str = "the order changed; reload and retry";
+/// The conflict of a unit whose idempotency key another request has used: replay that one.
+pub const KEY_USED: &str = "the idempotency key was already used";
+
 pub(crate) type Job = (Command, oneshot::Sender<Result<Reply, WriteError>>);
 
 /// A handle to the process's ledger writer. Cheap to clone; the writer stops when every handle
@@ -296,12 +301,12 @@ fn decide_unit(
             .keys
             .contains(&(k.principal.clone(), k.key.clone()))
     {
-        return Err(WriteError::Conflict("the idempotency key was already used"));
+        return Err(WriteError::Conflict(KEY_USED));
     }
     for w in &unit.orders {
         let current = prefetched.versions.get(&w.order.id).copied().unwrap_or(0);
         if current != w.expected_version {
-            return Err(WriteError::Conflict("the order changed; reload and retry"));
+            return Err(WriteError::Conflict(ORDER_CHANGED));
         }
     }
     let outcome = book.execute_opening(&unit.accounts, unit.ledger.as_ref(), now)?;

@@ -4,7 +4,8 @@
 use holdback_domain::ledger::{Book, Changes};
 use sqlx::postgres::{PgConnection, PgPool};
 
-use crate::unit::{SELECT_KEY_EXISTS, SELECT_ORDER_VERSION, bind_pg};
+use crate::rows::Get as _;
+use crate::unit::bind_pg;
 use crate::writer::{Command, Prefetched, Reply, Wanted, WriteError, conflict, decide, units};
 use crate::{StoreError, rows};
 
@@ -20,23 +21,32 @@ pub(crate) async fn commit_batch(
     let wanted = Wanted::of(commands);
     let mut book = prefetch(&mut tx, &wanted).await?;
     let mut prefetched = Prefetched::default();
-    for id in &wanted.orders {
-        let version: Option<i64> = sqlx::query_scalar(SELECT_ORDER_VERSION)
-            .bind(id)
-            .fetch_optional(&mut *tx)
+    if !wanted.orders.is_empty() {
+        let rows = sqlx::query("SELECT id, version FROM orders WHERE id = ANY($1)")
+            .bind(wanted.orders.iter().cloned().collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
             .await?;
-        if let Some(v) = version {
-            prefetched.versions.insert(id.clone(), v);
+        for row in &rows {
+            prefetched
+                .versions
+                .insert(row.text("id")?, row.int("version")?);
         }
     }
-    for (principal, key) in &wanted.keys {
-        let used: Option<i32> = sqlx::query_scalar(SELECT_KEY_EXISTS)
-            .bind(principal)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if used.is_some() {
-            prefetched.keys.insert((principal.clone(), key.clone()));
+    if !wanted.keys.is_empty() {
+        let (principals, keys): (Vec<String>, Vec<String>) = wanted.keys.iter().cloned().unzip();
+        let rows = sqlx::query(
+            "SELECT k.principal, k.key FROM idempotency_keys k \
+             JOIN UNNEST($1::text[], $2::text[]) AS u(principal, key) \
+             ON k.principal = u.principal AND k.key = u.key",
+        )
+        .bind(principals)
+        .bind(keys)
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            prefetched
+                .keys
+                .insert((row.text("principal")?, row.text("key")?));
         }
     }
     let (replies, changes, accepted) = decide(&mut book, &mut prefetched, commands, now);
@@ -108,15 +118,19 @@ async fn prefetch(conn: &mut PgConnection, wanted: &Wanted) -> Result<Book, Stor
 }
 
 async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), StoreError> {
-    for a in &changes.opened_accounts {
-        sqlx::query(rows::INSERT_ACCOUNT)
-            .bind(a.spec.id.as_str())
-            .bind(a.spec.kind.code())
-            .bind(a.spec.currency.code())
-            .bind(a.spec.bounded)
-            .bind(a.created_at)
-            .execute(&mut *conn)
-            .await?;
+    if !changes.opened_accounts.is_empty() {
+        let a = &changes.opened_accounts;
+        sqlx::query(
+            "INSERT INTO accounts (id, kind, currency, bounded, created_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::boolean[], $5::bigint[])",
+        )
+        .bind(a.iter().map(|a| a.spec.id.to_string()).collect::<Vec<_>>())
+        .bind(a.iter().map(|a| a.spec.kind.code()).collect::<Vec<_>>())
+        .bind(a.iter().map(|a| a.spec.currency.code()).collect::<Vec<_>>())
+        .bind(a.iter().map(|a| a.spec.bounded).collect::<Vec<_>>())
+        .bind(a.iter().map(|a| a.created_at).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
     }
     if !changes.entries.is_empty() {
         let e = &changes.entries;

@@ -5,7 +5,7 @@ use holdback_domain::ledger::{Book, Changes};
 use sqlx::postgres::{PgConnection, PgPool};
 
 use crate::rows::Get as _;
-use crate::unit::bind_pg;
+use crate::unit::{Val, bind_pg};
 use crate::writer::{Command, Prefetched, Reply, Wanted, WriteError, conflict, decide, units};
 use crate::{StoreError, rows};
 
@@ -53,13 +53,101 @@ pub(crate) async fn commit_batch(
     if !changes.is_empty() {
         persist(&mut tx, &changes).await?;
     }
+    // Rows of the same statement from all the batch's units go in one statement where they can.
+    let mut groups: Vec<(&'static str, Vec<Vec<Val>>)> = Vec::new();
     for unit in units(commands, &accepted) {
         for (sql, values) in unit.statements(now) {
-            bind_pg(sqlx::query(sql), &values).execute(&mut *tx).await?;
+            match groups.iter_mut().find(|(s, _)| *s == sql) {
+                Some((_, rows)) => rows.push(values),
+                None => groups.push((sql, vec![values])),
+            }
+        }
+    }
+    for (sql, rows) in &groups {
+        match (rows.len(), unnest(sql, rows)) {
+            (2.., Some((text, query_rows))) => {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(text));
+                for column in query_rows {
+                    query = match column {
+                        Column::Int(v) => query.bind(v),
+                        Column::Text(v) => query.bind(v),
+                        Column::Bool(v) => query.bind(v),
+                    };
+                }
+                query.execute(&mut *tx).await?;
+            }
+            _ => {
+                for values in rows {
+                    bind_pg(sqlx::query(*sql), values).execute(&mut *tx).await?;
+                }
+            }
         }
     }
     tx.commit().await?;
     Ok(replies)
+}
+
+/// One column of rows, as a PostgreSQL array.
+enum Column {
+    Int(Vec<Option<i64>>),
+    Text(Vec<Option<String>>),
+    Bool(Vec<bool>),
+}
+
+/// Rewrites `INSERT INTO t (cols) VALUES ($1, …, $n) [tail]` for many rows as
+/// `INSERT INTO t (cols) SELECT * FROM UNNEST($1::type[], …) [tail]`, with the rows as column
+/// arrays. `None` for any other statement (those run row by row). The SQL text is one of the
+/// store's own constants; no value is ever spliced into it.
+fn unnest(sql: &str, rows: &[Vec<Val>]) -> Option<(String, Vec<Column>)> {
+    const VALUES: &str = " VALUES (";
+    if !sql.starts_with("INSERT INTO") {
+        return None;
+    }
+    let start = sql.find(VALUES)?;
+    let after = &sql[start + VALUES.len()..];
+    let tail = &after[after.find(')')? + 1..];
+    let first = rows.first()?;
+    let mut columns: Vec<Column> = first
+        .iter()
+        .map(|v| match v {
+            Val::Int(_) | Val::OptInt(_) => Column::Int(Vec::with_capacity(rows.len())),
+            Val::Text(_) | Val::OptText(_) => Column::Text(Vec::with_capacity(rows.len())),
+            Val::Bool(_) => Column::Bool(Vec::with_capacity(rows.len())),
+        })
+        .collect();
+    for row in rows {
+        if row.len() != columns.len() {
+            return None;
+        }
+        for (column, value) in columns.iter_mut().zip(row) {
+            match (column, value) {
+                (Column::Int(c), Val::Int(v)) => c.push(Some(*v)),
+                (Column::Int(c), Val::OptInt(v)) => c.push(*v),
+                (Column::Text(c), Val::Text(v)) => c.push(Some(v.clone())),
+                (Column::Text(c), Val::OptText(v)) => c.push(v.clone()),
+                (Column::Bool(c), Val::Bool(v)) => c.push(*v),
+                _ => return None,
+            }
+        }
+    }
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let kind = match c {
+                Column::Int(_) => "bigint",
+                Column::Text(_) => "text",
+                Column::Bool(_) => "boolean",
+            };
+            format!("${}::{kind}[]", i + 1)
+        })
+        .collect();
+    let text = format!(
+        "{} SELECT * FROM UNNEST({}){tail}",
+        &sql[..start],
+        arrays.join(", ")
+    );
+    Some((text, columns))
 }
 
 fn strings<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -304,4 +392,36 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Column, unnest};
+    use crate::unit::Val;
+
+    #[test]
+    fn inserts_become_one_unnest_over_column_arrays() {
+        let sql = "INSERT INTO t (a, b, c) VALUES ($1, $2, $3) ON CONFLICT (a) DO NOTHING";
+        let rows = vec![
+            vec![Val::Int(1), Val::OptText(None), Val::Bool(true)],
+            vec![
+                Val::Int(2),
+                Val::OptText(Some("x".into())),
+                Val::Bool(false),
+            ],
+        ];
+        let (text, columns) = unnest(sql, &rows).unwrap();
+        assert_eq!(
+            text,
+            "INSERT INTO t (a, b, c) SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::boolean[]) \
+             ON CONFLICT (a) DO NOTHING"
+        );
+        assert!(matches!(&columns[0], Column::Int(v) if *v == vec![Some(1), Some(2)]));
+        assert!(matches!(&columns[1], Column::Text(v) if *v == vec![None, Some("x".to_string())]));
+        assert!(matches!(&columns[2], Column::Bool(v) if *v == vec![true, false]));
+        // anything else runs row by row
+        assert!(unnest("DELETE FROM t WHERE a = $1", &[vec![Val::Int(1)]]).is_none());
+        let mixed = vec![vec![Val::Int(1)], vec![Val::Text("x".into())]];
+        assert!(unnest("INSERT INTO t (a) VALUES ($1)", &mixed).is_none());
+    }
 }

@@ -100,7 +100,7 @@ pub async fn list_endpoints(app: &App, principal: &Principal) -> Result<Vec<Valu
     platform_only(principal)?;
     Ok(app
         .store
-        .endpoints()
+        .endpoints_of(principal.livemode)
         .await?
         .iter()
         .map(|e| view(e, false))

@@ -832,6 +832,23 @@ async fn test_and_live_data_never_mix() {
                 .all(|e| e["livemode"] == false),
             "{b}"
         );
+        // webhook endpoints belong to their mode too
+        let test_hook = s
+            .post(
+                "/v1/webhook_endpoints",
+                &s.platform,
+                json!({"url": "http://127.0.0.1:9/t"}),
+            )
+            .await;
+        assert_eq!(test_hook.status, StatusCode::CREATED, "{b}");
+        let live_hooks = s.get("/v1/webhook_endpoints", &live).await.body;
+        assert_eq!(
+            live_hooks["data"].as_array().unwrap().len(),
+            0,
+            "{b}: {live_hooks}"
+        );
+        let test_hooks = s.get("/v1/webhook_endpoints", &s.platform).await.body;
+        assert_eq!(test_hooks["data"].as_array().unwrap().len(), 1, "{b}");
         // a test key presented as live is refused
         let forged = s.platform.replacen("sk_test_", "sk_live_", 1);
         assert_eq!(

@@ -21,7 +21,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use holdback_domain::audit::{AuditReport, Auditor, Breach};
-use holdback_domain::ledger::{Account, Head, Hold, JournalEntry, Posting, Receipt};
+use holdback_domain::ledger::{Account, Head, Hold, Posting, Receipt};
 
 use holdback_domain::order::Order;
 use holdback_domain::{AccountId, HoldId, TxId};
@@ -464,37 +464,6 @@ impl Store {
         let has_more = lines.len() as i64 > limit;
         lines.truncate(limit as usize);
         Ok(HistoryPage { lines, has_more })
-    }
-
-    /// Journal entries with `from <= seq < to`, with their postings, in sequence order.
-    pub async fn journal_range(&self, from: i64, to: i64) -> Result<Vec<JournalEntry>, StoreError> {
-        with_pool!(self, pool => {
-            let entries = sqlx::query(rows::SELECT_JOURNAL_RANGE)
-                .bind(from)
-                .bind(to)
-                .fetch_all(pool)
-                .await?;
-            let postings = sqlx::query(rows::SELECT_POSTINGS_RANGE)
-                .bind(from)
-                .bind(to)
-                .fetch_all(pool)
-                .await?;
-            rows::assemble_journal(&entries, &postings)
-        })
-    }
-
-    pub async fn all_accounts(&self) -> Result<Vec<Account>, StoreError> {
-        with_pool!(self, pool => {
-            let rows = sqlx::query(rows::SELECT_ALL_ACCOUNTS).fetch_all(pool).await?;
-            rows.iter().map(rows::account).collect()
-        })
-    }
-
-    pub async fn all_holds(&self) -> Result<Vec<Hold>, StoreError> {
-        with_pool!(self, pool => {
-            let rows = sqlx::query(rows::SELECT_ALL_HOLDS).fetch_all(pool).await?;
-            rows.iter().map(rows::hold).collect()
-        })
     }
 
     /// Re-checks every ledger invariant over the whole database (see `holdback ledger verify`).

@@ -185,21 +185,6 @@ impl Store {
             .filter(|e| e.livemode == livemode)
             .collect())
     }
-
-    /// (delivered, pending, failed) deliveries of an endpoint.
-    pub async fn delivery_counts(&self, endpoint_id: &str) -> Result<(i64, i64, i64), StoreError> {
-        with_pool!(self, pool => {
-            let row = sqlx::query(
-                "SELECT COUNT(delivered_at) AS delivered, COUNT(failed_at) AS failed, \
-                 COUNT(*) AS total FROM webhook_deliveries WHERE endpoint_id = $1",
-            )
-            .bind(endpoint_id)
-            .fetch_one(pool)
-            .await?;
-            let (delivered, failed, total) = (row.int("delivered")?, row.int("failed")?, row.int("total")?);
-            Ok((delivered, total - delivered - failed, failed))
-        })
-    }
 }
 
 /// What became of one delivery attempt.

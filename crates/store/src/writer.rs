@@ -91,27 +91,15 @@ pub struct Stats {
 impl Ledger {
     /// Starts the writer task for `store`. Call once per process and share the handle.
     pub fn start(store: Store, clock: Arc<dyn Clock>) -> Ledger {
-        Ledger::start_with_batch(store, clock, MAX_BATCH)
-    }
-
-    /// As [`Ledger::start`], with at most `max_batch` requests per commit (1 turns group commit
-    /// off, for measurements).
-    pub fn start_with_batch(store: Store, clock: Arc<dyn Clock>, max_batch: usize) -> Ledger {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let stats = Arc::new(Stats::default());
         match store {
             Store::Sqlite(pool) => {
                 let path = pool.connect_options().get_filename().to_path_buf();
-                sqlite::spawn_writer(path, clock, rx, max_batch.max(1), stats.clone());
+                sqlite::spawn_writer(path, clock, rx, MAX_BATCH, stats.clone());
             }
             Store::Postgres(pool) => {
-                tokio::spawn(run_postgres(
-                    pool,
-                    clock,
-                    rx,
-                    max_batch.max(1),
-                    stats.clone(),
-                ));
+                tokio::spawn(run_postgres(pool, clock, rx, MAX_BATCH, stats.clone()));
             }
         }
         Ledger { tx, stats }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use holdback_domain::ledger::{AccountKind, AccountSpec, TransactionRequest, TransferRequest};
 use holdback_domain::{AccountId, Currency, Money, TxId};
+use holdback_app::ids::{IdGen as _, UuidIds};
 use holdback_store::clock::SystemClock;
 use holdback_store::testing::TestDb;
 use holdback_store::{Ledger, bench};
@@ -81,8 +82,8 @@ async fn bench_backend(db: &TestDb, args: &LedgerBenchArgs) -> anyhow::Result<bo
     let accounts = open_accounts(&ledger, args.clients.max(1)).await?;
 
     let mut clock = stopwatch();
-    for i in 0..args.sequential {
-        ledger.transact(transfer(&accounts, "seq", 0, i)?).await?;
+    for _ in 0..args.sequential {
+        ledger.transact(transfer(&accounts, "txn", 0)?).await?;
     }
     line(
         "holdback, 1 transfer per commit",
@@ -99,8 +100,8 @@ async fn bench_backend(db: &TestDb, args: &LedgerBenchArgs) -> anyhow::Result<bo
         let ledger = ledger.clone();
         let accounts = accounts.clone();
         tasks.push(tokio::spawn(async move {
-            for i in 0..per_client {
-                ledger.transact(transfer(&accounts, "grp", c, i)?).await?;
+            for _ in 0..per_client {
+                ledger.transact(transfer(&accounts, "txn", c)?).await?;
             }
             Ok::<(), anyhow::Error>(())
         }));
@@ -199,10 +200,9 @@ fn transfer(
     a: &Accounts,
     run: &str,
     client: usize,
-    i: usize,
 ) -> anyhow::Result<TransactionRequest> {
     Ok(TransactionRequest {
-        id: TxId::parse(&format!("{run}_{client}_{i}"))?,
+        id: TxId::parse(&UuidIds.next(run))?,
         transfers: vec![TransferRequest::Posted {
             debit: a.clearing.clone(),
             credit: a.escrows[client % a.escrows.len()].clone(),

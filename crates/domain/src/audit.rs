@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use crate::ids::{AccountId, HoldId, TxId};
-use crate::ledger::{Account, Hash, Head, Hold, HoldStatus, JournalEntry, PostingKind};
+use crate::ledger::{Account, Hash, Head, Hold, HoldStatus, JournalEntry, PostingKind, PostingRef};
 use crate::money::Currency;
 
 /// One invariant that does not hold.
@@ -84,6 +84,16 @@ pub enum Breach {
         field: &'static str,
         stored: i64,
         open_holds: i128,
+    },
+    /// A posting's link to its account's previous posting is not that posting.
+    HistoryLink {
+        seq: i64,
+        idx: i32,
+        account: AccountId,
+    },
+    /// An account's newest-posting pointer is not its newest posting.
+    HistoryHead {
+        account: AccountId,
     },
     /// A guard the database should have (such as the append-only triggers) is absent.
     GuardMissing {
@@ -190,6 +200,14 @@ impl fmt::Display for Breach {
                 f,
                 "account {account}: {field} is {stored} but its open holds sum to {open_holds}"
             ),
+            Breach::HistoryLink { seq, idx, account } => write!(
+                f,
+                "posting {seq}.{idx}: its link to the previous posting of {account} is wrong"
+            ),
+            Breach::HistoryHead { account } => write!(
+                f,
+                "account {account}: the stored newest posting is not its newest posting"
+            ),
             Breach::GuardMissing { what } => write!(f, "database guard missing: {what}"),
         }
     }
@@ -252,6 +270,8 @@ pub struct Auditor {
     currency_seen: HashMap<AccountId, (Currency, i64)>,
     holds: HashMap<HoldId, HoldTrace>,
     tx_ids: HashSet<TxId>,
+    /// Each account's newest posting so far: what the next posting's link must name.
+    last_posting: HashMap<AccountId, PostingRef>,
     report: AuditReport,
 }
 
@@ -271,6 +291,7 @@ impl Auditor {
             currency_seen: HashMap::new(),
             holds: HashMap::new(),
             tx_ids: HashSet::new(),
+            last_posting: HashMap::new(),
             report: AuditReport::default(),
         }
     }
@@ -316,8 +337,21 @@ impl Auditor {
         if e.postings.is_empty() {
             self.breach(Breach::EmptyTransaction { seq: e.seq });
         }
-        for p in &e.postings {
+        for (idx, p) in e.postings.iter().enumerate() {
             self.report.postings += 1;
+            let here = PostingRef {
+                seq: e.seq,
+                idx: i32::try_from(idx).unwrap_or(i32::MAX),
+            };
+            for (account, link) in [(&p.debit, p.debit_prev), (&p.credit, p.credit_prev)] {
+                if self.last_posting.insert(account.clone(), here) != link {
+                    self.breach(Breach::HistoryLink {
+                        seq: e.seq,
+                        idx: here.idx,
+                        account: account.clone(),
+                    });
+                }
+            }
             if let Some(reason) = malformed(p.kind, p.hold.is_some(), p.posted, p.pending_delta)
                 .or_else(|| (p.debit == p.credit).then_some("debit and credit are one account"))
             {
@@ -479,6 +513,11 @@ impl Auditor {
             {
                 self.breach(Breach::PostingCurrency {
                     seq,
+                    account: id.clone(),
+                });
+            }
+            if a.last_posting != self.last_posting.get(&id).copied() {
+                self.breach(Breach::HistoryHead {
                     account: id.clone(),
                 });
             }

@@ -202,6 +202,9 @@ pub struct Account {
     pub debits_pending: i64,
     pub credits_pending: i64,
     pub created_at: i64,
+    /// The newest posting that touched the account: the start of its history, which runs back
+    /// through each posting's link to the one before (see [`Posting::debit_prev`]).
+    pub last_posting: Option<PostingRef>,
 }
 
 impl Account {
@@ -213,6 +216,7 @@ impl Account {
             debits_pending: 0,
             credits_pending: 0,
             created_at,
+            last_posting: None,
         }
     }
 
@@ -545,8 +549,21 @@ impl PostingKind {
     }
 }
 
+/// Where a posting sits in the journal: its entry's sequence number and its index there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PostingRef {
+    pub seq: i64,
+    pub idx: i32,
+}
+
 /// The effect of one transfer on its two accounts: `posted` is added to the debit account's
 /// posted debits and the credit account's posted credits; `pending_delta` to their pending sums.
+///
+/// Each posting also links each of its accounts to that account's posting before it, so an
+/// account's history is a chain from [`Account::last_posting`] back to its first posting. The
+/// links are derived from the journal's order (the auditor re-derives and checks them) and are
+/// not part of the entry's hash. The chain lets a store keep postings append-only, with no index
+/// per account: a batch touching many accounts writes a few pages, not one per account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posting {
     pub kind: PostingKind,
@@ -556,6 +573,10 @@ pub struct Posting {
     pub currency: Currency,
     pub posted: i64,
     pub pending_delta: i64,
+    /// The debit account's previous posting (`None`: this is its first).
+    pub debit_prev: Option<PostingRef>,
+    /// The credit account's previous posting (`None`: this is its first).
+    pub credit_prev: Option<PostingRef>,
 }
 
 /// An immutable journal entry: one committed transaction.
@@ -972,8 +993,8 @@ impl Work<'_> {
         Ok(())
     }
 
-    /// Adds a posting's effect to both of its accounts.
-    fn post(&mut self, posting: &Posting) -> Result<(), LedgerError> {
+    /// Adds a posting's effect to both of its accounts, and links it into both histories.
+    fn post(&mut self, posting: &mut Posting, here: PostingRef) -> Result<(), LedgerError> {
         let add = |field: &mut i64, delta: i64, id: &AccountId| -> Result<(), LedgerError> {
             *field = field
                 .checked_add(delta)
@@ -987,6 +1008,7 @@ impl Work<'_> {
             posting.pending_delta,
             &posting.debit,
         )?;
+        posting.debit_prev = debit.last_posting.replace(here);
         let credit = self.account(&posting.credit)?;
         add(&mut credit.credits_posted, posting.posted, &posting.credit)?;
         add(
@@ -994,6 +1016,7 @@ impl Work<'_> {
             posting.pending_delta,
             &posting.credit,
         )?;
+        posting.credit_prev = credit.last_posting.replace(here);
         Ok(())
     }
 
@@ -1019,7 +1042,7 @@ impl Work<'_> {
         transfer: &TransferRequest,
         seq: i64,
     ) -> Result<Posting, LedgerError> {
-        let posting = match transfer {
+        let mut posting = match transfer {
             TransferRequest::Posted {
                 debit,
                 credit,
@@ -1035,6 +1058,8 @@ impl Work<'_> {
                     currency: amount.currency(),
                     posted: amount.minor(),
                     pending_delta: 0,
+                    debit_prev: None,
+                    credit_prev: None,
                 }
             }
             TransferRequest::Pending {
@@ -1067,6 +1092,8 @@ impl Work<'_> {
                     currency: amount.currency(),
                     posted: 0,
                     pending_delta: amount.minor(),
+                    debit_prev: None,
+                    credit_prev: None,
                 }
             }
             TransferRequest::PostPending { hold: id, amount } => {
@@ -1102,6 +1129,8 @@ impl Work<'_> {
                     currency: hold.amount.currency(),
                     posted: post.minor(),
                     pending_delta: -hold.amount.minor(),
+                    debit_prev: None,
+                    credit_prev: None,
                 };
                 self.holds.insert(id.clone(), hold);
                 posting
@@ -1117,13 +1146,16 @@ impl Work<'_> {
                     currency: hold.amount.currency(),
                     posted: 0,
                     pending_delta: -hold.amount.minor(),
+                    debit_prev: None,
+                    credit_prev: None,
                 };
                 self.holds.insert(id.clone(), hold);
                 posting
             }
         };
         debug_assert!(posting.posted <= MAX_AMOUNT);
-        self.post(&posting)?;
+        let idx = i32::try_from(index).map_err(|_| LedgerError::TooManyTransfers)?;
+        self.post(&mut posting, PostingRef { seq, idx })?;
         Ok(posting)
     }
 }

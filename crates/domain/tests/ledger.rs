@@ -6,7 +6,7 @@
 use holdback_domain::audit::{Auditor, Breach};
 use holdback_domain::ledger::{
     Account, AccountKind, AccountSpec, Book, Entry, Head, Hold, HoldStatus, JournalEntry,
-    LedgerError, Outcome, Side, TransactionRequest, TransferRequest,
+    LedgerError, Outcome, PostingRef, Side, TransactionRequest, TransferRequest,
 };
 use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
 use proptest::prelude::*;
@@ -327,6 +327,30 @@ fn auditor_sees_tampering() {
         breaches
             .iter()
             .any(|x| matches!(x, Breach::BalanceMismatch { .. }))
+    );
+
+    // a history link pointing elsewhere, or a wrong newest posting, is seen
+    let mut relinked = journal.clone();
+    relinked[2].postings[0].credit_prev = None;
+    assert_eq!(
+        audit(&b, &relinked),
+        vec![Breach::HistoryLink {
+            seq: 3,
+            idx: 0,
+            account: acc("escrow")
+        }]
+    );
+    let (mut accounts, holds, head) = snapshot(&b);
+    for a in accounts.iter_mut().filter(|a| a.spec.id == acc("escrow")) {
+        a.last_posting = Some(PostingRef { seq: 1, idx: 0 });
+    }
+    let mut auditor = Auditor::new();
+    journal.iter().for_each(|e| auditor.feed(e));
+    assert_eq!(
+        auditor.finish(head, accounts, holds).breaches,
+        vec![Breach::HistoryHead {
+            account: acc("escrow")
+        }]
     );
 
     // a deleted entry leaves a gap and a broken chain

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use holdback_app::ids::{IdGen as _, UuidIds};
 use holdback_domain::ledger::{AccountKind, AccountSpec, TransactionRequest, TransferRequest};
 use holdback_domain::{AccountId, Currency, Money, TxId};
-use holdback_app::ids::{IdGen as _, UuidIds};
 use holdback_store::clock::SystemClock;
 use holdback_store::testing::TestDb;
 use holdback_store::{Ledger, bench};
@@ -196,11 +196,7 @@ async fn open_accounts(ledger: &Ledger, n: usize) -> anyhow::Result<Accounts> {
     })
 }
 
-fn transfer(
-    a: &Accounts,
-    run: &str,
-    client: usize,
-) -> anyhow::Result<TransactionRequest> {
+fn transfer(a: &Accounts, run: &str, client: usize) -> anyhow::Result<TransactionRequest> {
     Ok(TransactionRequest {
         id: TxId::parse(&UuidIds.next(run))?,
         transfers: vec![TransferRequest::Posted {

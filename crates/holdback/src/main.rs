@@ -76,9 +76,10 @@ enum LedgerCommand {
     /// List the postings of an account, oldest first, a page at a time.
     History {
         account: String,
-        /// Show lines after this cursor (printed at the end of the previous page).
+        /// Show the lines before this cursor, newest first (printed at the end of the previous
+        /// page).
         #[arg(long)]
-        after: Option<String>,
+        before: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
@@ -211,13 +212,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command:
                 LedgerCommand::History {
                     account,
-                    after,
+                    before,
                     limit,
                 },
         } => {
             let store = connect(&cli.database).await?;
             let id = AccountId::parse(&account)?;
-            let cursor = match after.as_deref().map(parse_cursor) {
+            let cursor = match before.as_deref().map(parse_cursor) {
                 None => None,
                 Some(Some(c)) => Some(c),
                 Some(None) => anyhow::bail!("a cursor looks like 42.0 (sequence.index)"),
@@ -247,7 +248,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             match (page.has_more, page.lines.last()) {
-                (true, Some(last)) => println!("more: --after {}.{}", last.seq, last.idx),
+                (true, Some(last)) => println!("more: --before {}.{}", last.seq, last.idx),
                 _ => println!("end of history"),
             }
             Ok(ExitCode::SUCCESS)

@@ -11,30 +11,32 @@ use crate::{Store, StoreError};
 const SETUP: &str = "\
      CREATE TABLE IF NOT EXISTS bench_raw_accounts (id BIGINT PRIMARY KEY, \
        debits_posted BIGINT NOT NULL, credits_posted BIGINT NOT NULL, \
-       debits_pending BIGINT NOT NULL, credits_pending BIGINT NOT NULL); \
+       debits_pending BIGINT NOT NULL, credits_pending BIGINT NOT NULL, last_seq BIGINT, \
+       last_idx BIGINT); \
      CREATE TABLE IF NOT EXISTS bench_raw_journal (seq BIGINT PRIMARY KEY, \
        tx_id TEXT NOT NULL UNIQUE, fingerprint TEXT NOT NULL, committed_at BIGINT NOT NULL, \
        prev_hash TEXT NOT NULL, hash TEXT NOT NULL); \
      CREATE TABLE IF NOT EXISTS bench_raw_postings (seq BIGINT NOT NULL, idx BIGINT NOT NULL, \
        kind TEXT NOT NULL, debit BIGINT NOT NULL, credit BIGINT NOT NULL, currency TEXT NOT NULL, \
-       posted BIGINT NOT NULL, PRIMARY KEY (seq, idx)); \
-     CREATE INDEX IF NOT EXISTS bench_raw_by_debit ON bench_raw_postings (debit, seq, idx); \
-     CREATE INDEX IF NOT EXISTS bench_raw_by_credit ON bench_raw_postings (credit, seq, idx); \
+       posted BIGINT NOT NULL, debit_prev_seq BIGINT, debit_prev_idx BIGINT, \
+       credit_prev_seq BIGINT, credit_prev_idx BIGINT, PRIMARY KEY (seq, idx)); \
      DELETE FROM bench_raw_accounts; DELETE FROM bench_raw_journal; DELETE FROM bench_raw_postings; \
-     INSERT INTO bench_raw_accounts VALUES (1, 0, 0, 0, 0), (2, 0, 0, 0, 0);";
+     INSERT INTO bench_raw_accounts VALUES (1, 0, 0, 0, 0, NULL, NULL), (2, 0, 0, 0, 0, NULL, NULL);";
 const TEARDOWN: &str =
     "DROP TABLE bench_raw_accounts; DROP TABLE bench_raw_journal; DROP TABLE bench_raw_postings;";
 
 /// The statements of one raw transfer, the shape of a one-transfer ledger transaction: two
-/// account updates, a journal row with a unique transaction id and three hashes, and a posting
-/// indexed by both accounts.
-const DEBIT: &str = "UPDATE bench_raw_accounts SET debits_posted = debits_posted + $1 WHERE id = 1";
-const CREDIT: &str =
-    "UPDATE bench_raw_accounts SET credits_posted = credits_posted + $1 WHERE id = 2";
+/// account updates (sums and newest posting), a journal row with a unique transaction id and
+/// three hashes, and a posting linked to each account's posting before it.
+const DEBIT: &str = "UPDATE bench_raw_accounts SET debits_posted = debits_posted + $1, \
+     last_seq = $1, last_idx = 0 WHERE id = 1";
+const CREDIT: &str = "UPDATE bench_raw_accounts SET credits_posted = credits_posted + $1, \
+     last_seq = $1, last_idx = 0 WHERE id = 2";
 const JOURNAL: &str = "INSERT INTO bench_raw_journal (seq, tx_id, fingerprint, committed_at, \
      prev_hash, hash) VALUES ($1, $2, $3, $1, $3, $3)";
 const POSTING: &str = "INSERT INTO bench_raw_postings (seq, idx, kind, debit, credit, currency, \
-     posted) VALUES ($1, 0, 'posted', 1, 2, 'USD', $1)";
+     posted, debit_prev_seq, debit_prev_idx, credit_prev_seq, credit_prev_idx) \
+     VALUES ($1, 0, 'posted', 1, 2, 'USD', $1, $1 - 1, 0, $1 - 1, 0)";
 
 /// A 64-character stand-in for a hex hash, different for every `seq`.
 fn fake_hash(seq: i64) -> String {

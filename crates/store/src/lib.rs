@@ -202,7 +202,14 @@ impl Store {
     /// Applies the embedded migrations that have not run yet. Safe to run from several nodes at
     /// once, and safe to run again.
     pub async fn migrate(&self) -> Result<Vec<&'static str>, StoreError> {
-        schema::migrate(self).await
+        schema::migrate(self, i64::MAX).await
+    }
+
+    /// Applies the migrations up to `version` only: for tests of a later migration's upgrade of
+    /// data written under an earlier schema.
+    #[doc(hidden)]
+    pub async fn migrate_to(&self, version: i64) -> Result<Vec<&'static str>, StoreError> {
+        schema::migrate(self, version).await
     }
 
     pub async fn close(&self) {
@@ -442,23 +449,25 @@ impl Store {
         })
     }
 
-    /// The postings that touched `account`, oldest first, after the cursor `(seq, idx)`.
+    /// The postings that touched `account`, newest first: from its newest posting, or from the
+    /// one before the cursor `(seq, idx)` (the last line of the previous page). A cursor that is
+    /// not a posting of this account gives an empty page.
     pub async fn history(
         &self,
         account: &AccountId,
-        after: Option<(i64, i32)>,
+        before: Option<(i64, i32)>,
         limit: u32,
     ) -> Result<HistoryPage, StoreError> {
-        let (seq, idx) = after.unwrap_or((0, -1));
         let limit = i64::from(limit.clamp(1, 1000));
         let mut lines = with_pool!(self, pool => {
-            let rows = sqlx::query(rows::SELECT_HISTORY)
-                .bind(account.as_str())
-                .bind(seq)
-                .bind(idx)
-                .bind(limit + 1)
-                .fetch_all(pool)
-                .await?;
+            let query = match before {
+                None => sqlx::query(rows::SELECT_HISTORY_NEWEST).bind(account.as_str()),
+                Some((seq, idx)) => sqlx::query(rows::SELECT_HISTORY_BEFORE)
+                    .bind(account.as_str())
+                    .bind(seq)
+                    .bind(i64::from(idx)),
+            };
+            let rows = query.bind(limit + 1).fetch_all(pool).await?;
             rows.iter().map(rows::history_line).collect::<Result<Vec<_>, _>>()?
         });
         let has_more = lines.len() as i64 > limit;

@@ -1,7 +1,7 @@
 //! PostgreSQL-only statements: the batch commit with the head row locked `FOR UPDATE`, prefetch
 //! with `= ANY($1)`, and bulk writes with `UNNEST` (one round trip per table per batch).
 
-use holdback_domain::ledger::{Book, Changes};
+use holdback_domain::ledger::{Book, Changes, Posting, PostingRef};
 use sqlx::postgres::{PgConnection, PgPool};
 
 use crate::rows::Get as _;
@@ -150,6 +150,18 @@ fn unnest(sql: &str, rows: &[Vec<Val>]) -> Option<(String, Vec<Column>)> {
     Some((text, columns))
 }
 
+/// One column of a posting link for an `UNNEST` insert.
+fn link_column(
+    postings: &[(i64, i64, &Posting)],
+    link: impl Fn(&Posting) -> Option<PostingRef>,
+    part: impl Fn(PostingRef) -> i64,
+) -> Vec<Option<i64>> {
+    postings
+        .iter()
+        .map(|(_, _, p)| link(p).map(&part))
+        .collect()
+}
+
 fn strings<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
     ids.map(str::to_string).collect()
 }
@@ -191,13 +203,10 @@ async fn prefetch(conn: &mut PgConnection, wanted: &Wanted) -> Result<Book, Stor
         }
     }
     if !account_ids.is_empty() {
-        let accounts = sqlx::query(
-            "SELECT id, kind, currency, bounded, debits_posted, credits_posted, debits_pending, \
-             credits_pending, created_at FROM accounts WHERE id = ANY($1)",
-        )
-        .bind(strings(account_ids.iter().map(|a| a.as_str())))
-        .fetch_all(&mut *conn)
-        .await?;
+        let accounts = sqlx::query(rows::SELECT_ACCOUNTS_BY_IDS)
+            .bind(strings(account_ids.iter().map(|a| a.as_str())))
+            .fetch_all(&mut *conn)
+            .await?;
         for row in &accounts {
             book.load_account(rows::account(row)?);
         }
@@ -246,9 +255,11 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
             .collect();
         sqlx::query(
             "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, credit_account, \
-             currency, posted, pending_delta) \
+             currency, posted, pending_delta, debit_prev_seq, debit_prev_idx, credit_prev_seq, \
+             credit_prev_idx) \
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], \
-             $6::text[], $7::text[], $8::bigint[], $9::bigint[])",
+             $6::text[], $7::text[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], \
+             $12::bigint[], $13::bigint[])",
         )
         .bind(postings.iter().map(|(s, _, _)| *s).collect::<Vec<_>>())
         .bind(postings.iter().map(|(_, i, _)| *i).collect::<Vec<_>>())
@@ -294,6 +305,18 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
                 .map(|(_, _, p)| p.pending_delta)
                 .collect::<Vec<_>>(),
         )
+        .bind(link_column(&postings, |p| p.debit_prev, |r| r.seq))
+        .bind(link_column(
+            &postings,
+            |p| p.debit_prev,
+            |r| i64::from(r.idx),
+        ))
+        .bind(link_column(&postings, |p| p.credit_prev, |r| r.seq))
+        .bind(link_column(
+            &postings,
+            |p| p.credit_prev,
+            |r| i64::from(r.idx),
+        ))
         .execute(&mut *conn)
         .await?;
     }
@@ -301,19 +324,16 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
         .opened_accounts
         .iter()
         .chain(&changes.updated_accounts)
-        .filter(|a| {
-            a.debits_posted != 0
-                || a.credits_posted != 0
-                || a.debits_pending != 0
-                || a.credits_pending != 0
-        })
+        // An account a posting touched has a newest posting; one only opened has nothing to
+        // update.
+        .filter(|a| a.last_posting.is_some())
         .collect();
     if !moved.is_empty() {
         sqlx::query(
             "UPDATE accounts AS a SET debits_posted = u.dp, credits_posted = u.cp, \
-             debits_pending = u.dq, credits_pending = u.cq \
-             FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) \
-             AS u(id, dp, cp, dq, cq) WHERE a.id = u.id",
+             debits_pending = u.dq, credits_pending = u.cq, last_seq = u.ls, last_idx = u.li \
+             FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], \
+             $6::bigint[], $7::bigint[]) AS u(id, dp, cp, dq, cq, ls, li) WHERE a.id = u.id",
         )
         .bind(
             moved
@@ -325,6 +345,18 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
         .bind(moved.iter().map(|a| a.credits_posted).collect::<Vec<_>>())
         .bind(moved.iter().map(|a| a.debits_pending).collect::<Vec<_>>())
         .bind(moved.iter().map(|a| a.credits_pending).collect::<Vec<_>>())
+        .bind(
+            moved
+                .iter()
+                .map(|a| a.last_posting.map(|r| r.seq))
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            moved
+                .iter()
+                .map(|a| a.last_posting.map(|r| i64::from(r.idx)))
+                .collect::<Vec<_>>(),
+        )
         .execute(&mut *conn)
         .await?;
     }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use holdback_domain::ledger::{
     Account, AccountKind, AccountSpec, Hash, Head, Hold, HoldStatus, JournalEntry, Posting,
-    PostingKind, Receipt,
+    PostingKind, PostingRef, Receipt,
 };
 use holdback_domain::order::{Commission, Order, OrderStatus, Shipment, TimerKind};
 use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
@@ -15,12 +15,15 @@ use crate::{HistoryLine, StoreError};
 
 pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash, committed_at FROM ledger_head WHERE id = 1";
 
-pub(crate) const SELECT_ACCOUNT_BY_ID: &str = "SELECT id, kind, currency, bounded, \
-     debits_posted, credits_posted, debits_pending, credits_pending, created_at \
-     FROM accounts WHERE id = $1";
-pub(crate) const SELECT_ALL_ACCOUNTS: &str = "SELECT id, kind, currency, bounded, \
-     debits_posted, credits_posted, debits_pending, credits_pending, created_at \
-     FROM accounts ORDER BY id";
+macro_rules! account_columns {
+    () => {
+        "SELECT id, kind, currency, bounded, debits_posted, credits_posted, debits_pending, \
+         credits_pending, created_at, last_seq, last_idx FROM accounts "
+    };
+}
+pub(crate) const SELECT_ACCOUNT_BY_ID: &str = concat!(account_columns!(), "WHERE id = $1");
+pub(crate) const SELECT_ACCOUNTS_BY_IDS: &str = concat!(account_columns!(), "WHERE id = ANY($1)");
+pub(crate) const SELECT_ALL_ACCOUNTS: &str = concat!(account_columns!(), "ORDER BY id");
 
 pub(crate) const SELECT_HOLD_BY_ID: &str = "SELECT id, debit_account, credit_account, currency, \
      amount, status, posted_amount, created_seq, resolved_seq FROM holds WHERE id = $1";
@@ -32,22 +35,51 @@ pub(crate) const SELECT_JOURNAL_RANGE: &str = "SELECT seq, tx_id, fingerprint, c
 pub(crate) const SELECT_COMMITTED_BY_TX_ID: &str = "SELECT seq, tx_id, fingerprint, \
      committed_at, hash FROM journal WHERE tx_id = $1";
 pub(crate) const SELECT_POSTINGS_RANGE: &str = "SELECT seq, idx, kind, hold_id, debit_account, \
-     credit_account, currency, posted, pending_delta FROM postings \
+     credit_account, currency, posted, pending_delta, debit_prev_seq, debit_prev_idx, \
+     credit_prev_seq, credit_prev_idx FROM postings \
      WHERE seq >= $1 AND seq < $2 ORDER BY seq, idx";
 
-pub(crate) const SELECT_HISTORY: &str = "SELECT p.seq, p.idx, p.kind, p.hold_id, \
-     p.debit_account, p.credit_account, p.currency, p.posted, p.pending_delta, \
-     j.tx_id, j.committed_at \
-     FROM postings p JOIN journal j ON j.seq = p.seq \
-     WHERE (p.debit_account = $1 OR p.credit_account = $1) \
-       AND (p.seq > $2 OR (p.seq = $2 AND p.idx > $3)) \
-     ORDER BY p.seq, p.idx LIMIT $4";
+/// An account's history, newest first: follows the chain of account `$1`'s postings from
+/// `start` (a query yielding one `(seq, idx)` row, or none) for at most `limit` postings.
+macro_rules! history {
+    ($start:literal, $limit:literal) => {
+        concat!(
+            "WITH RECURSIVE start (seq, idx) AS (",
+            $start,
+            "), chain (seq, idx, n) AS (SELECT seq, idx, 1 FROM start \
+             UNION ALL SELECT \
+               CASE WHEN p.debit_account = $1 THEN p.debit_prev_seq ELSE p.credit_prev_seq END, \
+               CASE WHEN p.debit_account = $1 THEN p.debit_prev_idx ELSE p.credit_prev_idx END, \
+               c.n + 1 \
+             FROM chain c JOIN postings p ON p.seq = c.seq AND p.idx = c.idx WHERE c.n < ",
+            $limit,
+            ") SELECT p.seq, p.idx, p.kind, p.hold_id, p.debit_account, p.credit_account, \
+               p.currency, p.posted, p.pending_delta, p.debit_prev_seq, p.debit_prev_idx, \
+               p.credit_prev_seq, p.credit_prev_idx, j.tx_id, j.committed_at \
+             FROM chain c JOIN postings p ON p.seq = c.seq AND p.idx = c.idx \
+             JOIN journal j ON j.seq = p.seq ORDER BY c.n"
+        )
+    };
+}
+/// The newest `$2` postings of account `$1`.
+pub(crate) const SELECT_HISTORY_NEWEST: &str = history!(
+    "SELECT last_seq, last_idx FROM accounts WHERE id = $1",
+    "$2"
+);
+/// The `$4` postings of account `$1` before its posting `($2, $3)`.
+pub(crate) const SELECT_HISTORY_BEFORE: &str = history!(
+    "SELECT CASE WHEN debit_account = $1 THEN debit_prev_seq ELSE credit_prev_seq END, \
+       CASE WHEN debit_account = $1 THEN debit_prev_idx ELSE credit_prev_idx END \
+     FROM postings WHERE seq = $2 AND idx = $3 AND (debit_account = $1 OR credit_account = $1)",
+    "$4"
+);
 
 pub(crate) const INSERT_ACCOUNT: &str = "INSERT INTO accounts (id, kind, currency, bounded, \
      debits_posted, credits_posted, debits_pending, credits_pending, created_at) \
      VALUES ($1, $2, $3, $4, 0, 0, 0, 0, $5)";
 pub(crate) const UPDATE_ACCOUNT_SUMS: &str = "UPDATE accounts SET debits_posted = $1, \
-     credits_posted = $2, debits_pending = $3, credits_pending = $4 WHERE id = $5";
+     credits_posted = $2, debits_pending = $3, credits_pending = $4, last_seq = $5, \
+     last_idx = $6 WHERE id = $7";
 pub(crate) const INSERT_HOLD: &str = "INSERT INTO holds (id, debit_account, credit_account, \
      currency, amount, status, posted_amount, created_seq, resolved_seq) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
@@ -144,7 +176,27 @@ pub(crate) fn account(row: &impl Get) -> Result<Account, StoreError> {
         debits_pending: row.int("debits_pending")?,
         credits_pending: row.int("credits_pending")?,
         created_at: row.int("created_at")?,
+        last_posting: posting_ref(row, "last_seq", "last_idx")?,
     })
+}
+
+/// A nullable `(seq, idx)` pair of columns.
+fn posting_ref(row: &impl Get, seq: &str, idx: &str) -> Result<Option<PostingRef>, StoreError> {
+    match (row.opt_int(seq)?, row.opt_int(idx)?) {
+        (None, None) => Ok(None),
+        (Some(seq), Some(idx)) => Ok(Some(PostingRef {
+            seq,
+            idx: i32::try_from(idx).map_err(corrupt)?,
+        })),
+        _ => Err(corrupt(format!(
+            "{seq} and {idx} are not both set or both empty"
+        ))),
+    }
+}
+
+/// The `(seq, idx)` columns of a nullable posting reference.
+pub(crate) fn posting_ref_columns(r: Option<PostingRef>) -> (Option<i64>, Option<i64>) {
+    (r.map(|r| r.seq), r.map(|r| i64::from(r.idx)))
 }
 
 pub(crate) fn hold(row: &impl Get) -> Result<Hold, StoreError> {
@@ -191,6 +243,8 @@ pub(crate) fn posting(row: &impl Get) -> Result<Posting, StoreError> {
         currency: currency(row.text("currency")?)?,
         posted: row.int("posted")?,
         pending_delta: row.int("pending_delta")?,
+        debit_prev: posting_ref(row, "debit_prev_seq", "debit_prev_idx")?,
+        credit_prev: posting_ref(row, "credit_prev_seq", "credit_prev_idx")?,
     })
 }
 

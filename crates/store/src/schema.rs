@@ -37,6 +37,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_catalog.sql"),
         postgres: include_str!("../migrations/postgres/0004_catalog.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_history_chains",
+        sqlite: include_str!("../migrations/sqlite/0005_history_chains.sql"),
+        postgres: include_str!("../migrations/postgres/0005_history_chains.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\
@@ -44,12 +50,13 @@ const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\
 
 const RECORD: &str = "INSERT INTO holdback_migrations (version, name) VALUES ($1, $2)";
 
-pub(crate) async fn migrate(store: &Store) -> Result<Vec<&'static str>, StoreError> {
+/// Applies the migrations not applied yet, up to and including `last`.
+pub(crate) async fn migrate(store: &Store, last: i64) -> Result<Vec<&'static str>, StoreError> {
     let mut applied = Vec::new();
     match store {
         Store::Sqlite(pool) => {
             pool.execute(CREATE_TABLE).await?;
-            for m in MIGRATIONS {
+            for m in MIGRATIONS.iter().filter(|m| m.version <= last) {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let done: Option<i64> = sqlx::query_scalar(
                     "SELECT version FROM holdback_migrations WHERE version = $1",
@@ -76,7 +83,7 @@ pub(crate) async fn migrate(store: &Store) -> Result<Vec<&'static str>, StoreErr
                 .execute(&mut *tx)
                 .await?;
             tx.execute(CREATE_TABLE).await?;
-            for m in MIGRATIONS {
+            for m in MIGRATIONS.iter().filter(|m| m.version <= last) {
                 let done: Option<i64> = sqlx::query_scalar(
                     "SELECT version FROM holdback_migrations WHERE version = $1",
                 )

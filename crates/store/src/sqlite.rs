@@ -247,7 +247,8 @@ fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {
     )?;
     let mut posting = conn.prepare_cached(
         "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, credit_account, currency, \
-         posted, pending_delta) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         posted, pending_delta, debit_prev_seq, debit_prev_idx, credit_prev_seq, \
+         credit_prev_idx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )?;
     for e in &changes.entries {
         journal.execute(params![
@@ -259,6 +260,8 @@ fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {
             e.hash.to_hex()
         ])?;
         for (idx, p) in e.postings.iter().enumerate() {
+            let (debit_prev_seq, debit_prev_idx) = rows::posting_ref_columns(p.debit_prev);
+            let (credit_prev_seq, credit_prev_idx) = rows::posting_ref_columns(p.credit_prev);
             posting.execute(params![
                 e.seq,
                 idx as i64,
@@ -268,7 +271,11 @@ fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {
                 p.credit.as_str(),
                 p.currency.code(),
                 p.posted,
-                p.pending_delta
+                p.pending_delta,
+                debit_prev_seq,
+                debit_prev_idx,
+                credit_prev_seq,
+                credit_prev_idx
             ])?;
         }
     }
@@ -278,16 +285,17 @@ fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {
         .iter()
         .chain(&changes.updated_accounts)
     {
-        if a.debits_posted != 0
-            || a.credits_posted != 0
-            || a.debits_pending != 0
-            || a.credits_pending != 0
-        {
+        // An account a posting touched has a newest posting; one only opened has nothing to
+        // update.
+        if a.last_posting.is_some() {
+            let (last_seq, last_idx) = rows::posting_ref_columns(a.last_posting);
             update.execute(params![
                 a.debits_posted,
                 a.credits_posted,
                 a.debits_pending,
                 a.credits_pending,
+                last_seq,
+                last_idx,
                 a.spec.id.as_str()
             ])?;
         }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use holdback_domain::ledger::{
-    AccountKind, AccountOutcome, AccountSpec, HoldStatus, Outcome, TransactionRequest,
+    AccountKind, AccountOutcome, AccountSpec, Book, Head, HoldStatus, Outcome, TransactionRequest,
     TransferRequest,
 };
 use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
@@ -90,12 +90,182 @@ async fn migrations_run_once_and_again_safely() {
                 "0001_ledger",
                 "0002_orders",
                 "0003_webhooks",
-                "0004_catalog"
+                "0004_catalog",
+                "0005_history_chains"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
         let again = Store::connect(&db.url).await.unwrap();
         assert!(again.migrate().await.unwrap().is_empty());
+        assert_clean(&store).await;
+    }
+}
+
+/// Postings written under schema 4 (with per-account indexes, no history chain) are linked by
+/// migration 5: the audit re-derives every link and each account's newest posting, and history
+/// pages walk them.
+#[tokio::test]
+async fn the_history_chain_migration_links_postings_written_before_it() {
+    for db in TestDb::all("the_history_chain_migration_links_postings_written_before_it").await {
+        let b = db.backend();
+        let store = Store::connect(&db.url).await.unwrap();
+        store.migrate_to(4).await.unwrap();
+        // a journal decided by the domain's book, stored as schema 4 stored it
+        let mut book = Book::new(Head::EMPTY);
+        for (id, kind, bounded) in [
+            ("clearing", AccountKind::BuyerPaymentClearing, false),
+            ("escrow", AccountKind::Escrow, true),
+            ("seller", AccountKind::SellerPayable, true),
+            ("idle", AccountKind::Escrow, true),
+        ] {
+            let spec = AccountSpec {
+                id: acc(id),
+                kind,
+                currency: Currency::parse("USD").unwrap(),
+                bounded,
+            };
+            book.open_account(spec, 1).unwrap();
+        }
+        let mut requests: Vec<TransactionRequest> = (0..5)
+            .map(|i| posted(&format!("t{i}"), "clearing", "escrow", usd(100 + i)))
+            .collect();
+        requests.push(TransactionRequest {
+            id: TxId::parse("two_legs").unwrap(),
+            transfers: vec![
+                TransferRequest::Posted {
+                    debit: acc("escrow"),
+                    credit: acc("seller"),
+                    amount: usd(50),
+                },
+                TransferRequest::Posted {
+                    debit: acc("clearing"),
+                    credit: acc("escrow"),
+                    amount: usd(7),
+                },
+            ],
+        });
+        requests.push(TransactionRequest {
+            id: TxId::parse("hold").unwrap(),
+            transfers: vec![TransferRequest::Pending {
+                hold: HoldId::parse("h1").unwrap(),
+                debit: acc("escrow"),
+                credit: acc("seller"),
+                amount: usd(30),
+            }],
+        });
+        for r in &requests {
+            book.execute(r, 1_000).unwrap();
+        }
+        let changes = book.take_changes();
+        let mut sql = String::new();
+        for a in &changes.opened_accounts {
+            sql += &format!(
+                "INSERT INTO accounts (id, kind, currency, bounded, debits_posted, \
+                 credits_posted, debits_pending, credits_pending, created_at) \
+                 VALUES ('{}', '{}', 'USD', {}, {}, {}, {}, {}, 1);\n",
+                a.spec.id,
+                a.spec.kind.code(),
+                if a.spec.bounded { "TRUE" } else { "FALSE" },
+                a.debits_posted,
+                a.credits_posted,
+                a.debits_pending,
+                a.credits_pending
+            );
+        }
+        for e in &changes.entries {
+            sql += &format!(
+                "INSERT INTO journal (seq, tx_id, fingerprint, committed_at, prev_hash, hash) \
+                 VALUES ({}, '{}', '{}', {}, '{}', '{}');\n",
+                e.seq,
+                e.tx_id,
+                e.fingerprint.to_hex(),
+                e.committed_at,
+                e.prev_hash.to_hex(),
+                e.hash.to_hex()
+            );
+            for (idx, p) in e.postings.iter().enumerate() {
+                sql += &format!(
+                    "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, \
+                     credit_account, currency, posted, pending_delta) \
+                     VALUES ({}, {idx}, '{}', {}, '{}', '{}', 'USD', {}, {});\n",
+                    e.seq,
+                    p.kind.code(),
+                    p.hold
+                        .as_ref()
+                        .map_or("NULL".to_string(), |h| format!("'{h}'")),
+                    p.debit,
+                    p.credit,
+                    p.posted,
+                    p.pending_delta
+                );
+            }
+        }
+        for h in &changes.opened_holds {
+            sql += &format!(
+                "INSERT INTO holds (id, debit_account, credit_account, currency, amount, status, \
+                 created_seq) VALUES ('{}', '{}', '{}', 'USD', {}, 'open', {});\n",
+                h.id,
+                h.debit,
+                h.credit,
+                h.amount.minor(),
+                h.created_seq
+            );
+        }
+        let head = changes.head.unwrap();
+        sql += &format!(
+            "UPDATE ledger_head SET seq = {}, hash = '{}', committed_at = {} WHERE id = 1;",
+            head.seq,
+            head.hash.to_hex(),
+            head.committed_at
+        );
+        store.execute_raw(&sql).await.unwrap();
+
+        assert_eq!(
+            store.migrate().await.unwrap(),
+            vec!["0005_history_chains"],
+            "{b}"
+        );
+        assert_clean(&store).await;
+        let escrow = store.account(&acc("escrow")).await.unwrap().unwrap();
+        assert_eq!(
+            escrow.last_posting,
+            book.account(&acc("escrow")).unwrap().last_posting
+        );
+        let idle = store.account(&acc("idle")).await.unwrap().unwrap();
+        assert_eq!(idle.last_posting, None, "{b}");
+        // newest first: the hold, both legs of two_legs (index 1, then 0), then t4 … t0
+        let page = store.history(&acc("escrow"), None, 100).await.unwrap();
+        let got: Vec<(i64, i32)> = page.lines.iter().map(|l| (l.seq, l.idx)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (7, 0),
+                (6, 1),
+                (6, 0),
+                (5, 0),
+                (4, 0),
+                (3, 0),
+                (2, 0),
+                (1, 0)
+            ],
+            "{b}"
+        );
+        // and the ledger goes on writing from the migrated chain heads
+        let ledger = Ledger::start(store.clone(), clock());
+        ledger
+            .transact(posted("after", "clearing", "escrow", usd(1)))
+            .await
+            .unwrap();
+        let page = store.history(&acc("escrow"), None, 2).await.unwrap();
+        assert_eq!(
+            page.lines
+                .iter()
+                .map(|l| (l.seq, l.idx))
+                .collect::<Vec<_>>(),
+            vec![(8, 0), (7, 0)],
+            "{b}"
+        );
+        assert!(page.has_more, "{b}");
         assert_clean(&store).await;
     }
 }
@@ -139,7 +309,7 @@ async fn accounts_transfers_balances_and_history() {
         let clearing = store.account(&acc("clearing")).await.unwrap().unwrap();
         assert_eq!(clearing.posted_balance(), i128::from(total), "{b}");
 
-        // cursor pagination walks all 25 lines in order, 10 at a time
+        // cursor pagination walks all 25 lines, newest first, 10 at a time
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
@@ -150,7 +320,21 @@ async fn accounts_transfers_balances_and_history() {
                 break;
             }
         }
-        assert_eq!(seen, (0..25).map(|i| 100 + i).collect::<Vec<_>>(), "{b}");
+        assert_eq!(
+            seen,
+            (0..25).rev().map(|i| 100 + i).collect::<Vec<_>>(),
+            "{b}"
+        );
+        // a cursor that is not one of the account's postings gives nothing, not someone else's
+        assert!(
+            store
+                .history(&acc("seller"), Some((3, 0)), 10)
+                .await
+                .unwrap()
+                .lines
+                .is_empty(),
+            "{b}"
+        );
         assert!(
             store
                 .history(&acc("seller"), None, 10)

@@ -12,7 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use holdback_domain::ledger::{Book, Changes};
+use std::collections::HashMap;
+
+use holdback_domain::AccountId;
+use holdback_domain::ledger::{Account, Book, Changes};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
@@ -55,6 +58,7 @@ pub(crate) fn spawn_writer(
     let run = move || {
         let checkpointer = Checkpointer::start(path.clone());
         let mut conn: Option<Connection> = None;
+        let mut memory = Memory::default();
         let mut jobs: Vec<Job> = Vec::with_capacity(max);
         let mut answered = 0;
         while rx.blocking_recv_many(&mut jobs, max) > 0 {
@@ -66,9 +70,10 @@ pub(crate) fn spawn_writer(
                 .fetch_add(jobs.len() as u64, Ordering::Relaxed);
             let commands: Vec<&Command> = jobs.iter().map(|(c, _)| c).collect();
             let result = match conn.as_mut() {
-                Some(c) => commit_batch(c, &commands, clock.now_ms()),
-                None => open(&path)
-                    .and_then(|c| commit_batch(conn.insert(c), &commands, clock.now_ms())),
+                Some(c) => commit_batch(c, &commands, clock.now_ms(), &mut memory),
+                None => open(&path).and_then(|c| {
+                    commit_batch(conn.insert(c), &commands, clock.now_ms(), &mut memory)
+                }),
             };
             crate::writer::answer(&mut jobs, result);
         }
@@ -149,18 +154,80 @@ fn gather(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>, max: usize, answere
     }
 }
 
+/// What the writer keeps between batches: the accounts as its own last commit left them, valid
+/// while the journal head is still that commit's (another process writing to the same file moves
+/// the head, and the writer then forgets them all). Only ledger entries change an account row,
+/// and every entry moves the head.
+#[derive(Default)]
+struct Memory {
+    head_seq: Option<i64>,
+    accounts: HashMap<AccountId, Account>,
+}
+
+/// Most accounts the writer remembers; past this it starts again from empty.
+const MEMORY_ACCOUNTS: usize = 100_000;
+
+impl Memory {
+    fn forget(&mut self) {
+        self.head_seq = None;
+        self.accounts.clear();
+    }
+
+    fn remember(&mut self, head_seq: i64, changes: &Changes) {
+        if self.accounts.len() > MEMORY_ACCOUNTS {
+            self.accounts.clear();
+        }
+        for a in changes
+            .opened_accounts
+            .iter()
+            .chain(&changes.updated_accounts)
+        {
+            self.accounts.insert(a.spec.id.clone(), a.clone());
+        }
+        self.head_seq = Some(head_seq);
+    }
+}
+
+/// The conflict an optimistic batch meets when one of its transaction ids was committed before:
+/// the writer runs the batch again, this time looking every id up first.
+const ID_COMMITTED_BEFORE: &str = "a transaction id of the batch was committed before";
+
+/// Runs one batch. Transaction ids are not looked up first: almost every id is new, and the
+/// journal's unique index checks them anyway as the entries go in. If one was committed before,
+/// the batch is rolled back and run again with every id looked up, so that its request is
+/// answered with the original receipt (or rejected, if its content differs).
 fn commit_batch(
     conn: &mut Connection,
     commands: &[&Command],
     now: i64,
+    memory: &mut Memory,
+) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
+    let result = match try_batch(conn, commands, now, memory, false) {
+        Err(StoreError::Conflict(ID_COMMITTED_BEFORE)) => {
+            try_batch(conn, commands, now, memory, true)
+        }
+        other => other,
+    };
+    if result.is_err() {
+        memory.forget();
+    }
+    result
+}
+
+fn try_batch(
+    conn: &mut Connection,
+    commands: &[&Command],
+    now: i64,
+    memory: &mut Memory,
+    look_up_ids: bool,
 ) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let wanted = Wanted::of(commands);
-    let mut book = prefetch(&tx, &wanted)?;
+    let mut book = prefetch(&tx, &wanted, memory, look_up_ids)?;
     let mut prefetched = prefetch_rows(&tx, &wanted)?;
     let (replies, changes, accepted) = decide(&mut book, &mut prefetched, commands, now);
     if !changes.is_empty() {
-        persist(&tx, &changes)?;
+        persist(&tx, &changes, look_up_ids)?;
     }
     for unit in units(commands, &accepted) {
         for (sql, values) in unit.statements(now) {
@@ -169,13 +236,22 @@ fn commit_batch(
         }
     }
     tx.commit()?;
+    memory.remember(book.head().seq, &changes);
     Ok(replies)
 }
 
-fn prefetch(conn: &Connection, wanted: &Wanted) -> Result<Book, StoreError> {
+fn prefetch(
+    conn: &Connection,
+    wanted: &Wanted,
+    memory: &mut Memory,
+    look_up_ids: bool,
+) -> Result<Book, StoreError> {
     let head = conn
         .prepare_cached(rows::SELECT_HEAD)?
         .query_row([], |row| Ok(rows::head(row)))??;
+    if memory.head_seq != Some(head.seq) {
+        memory.forget();
+    }
     let mut book = Book::new(head);
     let mut account_ids = wanted.accounts.clone();
     let mut select = conn.prepare_cached(rows::SELECT_HOLD_BY_ID)?;
@@ -191,7 +267,7 @@ fn prefetch(conn: &Connection, wanted: &Wanted) -> Result<Book, StoreError> {
         }
     }
     let mut select = conn.prepare_cached(rows::SELECT_COMMITTED_BY_TX_ID)?;
-    for id in &wanted.transactions {
+    for id in wanted.transactions.iter().filter(|_| look_up_ids) {
         if let Some(known) = select
             .query_row([id.as_str()], |row| Ok(rows::committed(row)))
             .optional()?
@@ -202,7 +278,9 @@ fn prefetch(conn: &Connection, wanted: &Wanted) -> Result<Book, StoreError> {
     }
     let mut select = conn.prepare_cached(rows::SELECT_ACCOUNT_BY_ID)?;
     for id in &account_ids {
-        if let Some(account) = select
+        if let Some(account) = memory.accounts.get(id) {
+            book.load_account(account.clone());
+        } else if let Some(account) = select
             .query_row([id.as_str()], |row| Ok(rows::account(row)))
             .optional()?
         {
@@ -230,7 +308,9 @@ fn prefetch_rows(conn: &Connection, wanted: &Wanted) -> Result<Prefetched, Store
     Ok(out)
 }
 
-fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {
+/// Writes a batch's ledger changes. With `ids_looked_up` false, a transaction id already in the
+/// journal is [`ID_COMMITTED_BEFORE`].
+fn persist(conn: &Connection, changes: &Changes, ids_looked_up: bool) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(rows::INSERT_ACCOUNT)?;
     for a in &changes.opened_accounts {
         insert.execute(params![
@@ -243,7 +323,7 @@ fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {
     }
     let mut journal = conn.prepare_cached(
         "INSERT INTO journal (seq, tx_id, fingerprint, committed_at, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tx_id) DO NOTHING",
     )?;
     let mut posting = conn.prepare_cached(
         "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, credit_account, currency, \
@@ -251,7 +331,7 @@ fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {
          credit_prev_idx) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )?;
     for e in &changes.entries {
-        journal.execute(params![
+        let inserted = journal.execute(params![
             e.seq,
             e.tx_id.as_str(),
             e.fingerprint.to_hex(),
@@ -259,6 +339,13 @@ fn persist(conn: &Connection, changes: &Changes) -> Result<(), StoreError> {
             e.prev_hash.to_hex(),
             e.hash.to_hex()
         ])?;
+        if inserted != 1 {
+            return Err(conflict(if ids_looked_up {
+                "a transaction id looked up as new was in the journal"
+            } else {
+                ID_COMMITTED_BEFORE
+            }));
+        }
         for (idx, p) in e.postings.iter().enumerate() {
             let (debit_prev_seq, debit_prev_idx) = rows::posting_ref_columns(p.debit_prev);
             let (credit_prev_seq, credit_prev_idx) = rows::posting_ref_columns(p.credit_prev);

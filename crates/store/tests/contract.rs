@@ -506,6 +506,36 @@ async fn a_duplicate_id_racing_itself_commits_once() {
             .await
             .unwrap_err();
         assert!(matches!(err, WriteError::Rejected(e) if e.code() == "transaction_id_conflict"));
+        // a retry in among new requests: the new ones commit once each, the retry exists
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let ledger = ledger.clone();
+            let id = if i == 8 {
+                "same".to_string()
+            } else {
+                format!("new{i}")
+            };
+            tasks.push(tokio::spawn(async move {
+                ledger
+                    .transact(posted(&id, "clearing", "escrow", usd(42)))
+                    .await
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap().unwrap());
+        }
+        assert!(
+            matches!(&outcomes[8], Outcome::Exists(r) if *r == committed[0]),
+            "{b}"
+        );
+        let fresh = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Committed(_)))
+            .count();
+        assert_eq!(fresh, 15, "{b}");
+        let escrow = store.account(&acc("escrow")).await.unwrap().unwrap();
+        assert_eq!(escrow.posted_balance(), 42 * 16, "{b}");
         assert_clean(&store).await;
     }
 }

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use crate::clock::Clock;
 use crate::unit::{SELECT_KEY_EXISTS, SELECT_ORDER_VERSION};
 use crate::writer::{
-    Command, Job, Prefetched, Reply, Stats, Wanted, WriteError, conflict, decide, units,
+    Command, Job, Prefetched, Reply, Stats, Wanted, WriteError, conflict, decide_more, units,
 };
 use crate::{StoreError, rows};
 
@@ -62,19 +62,23 @@ pub(crate) fn spawn_writer(
         let mut jobs: Vec<Job> = Vec::with_capacity(max);
         let mut answered = 0;
         while rx.blocking_recv_many(&mut jobs, max) > 0 {
-            gather(&mut rx, &mut jobs, max, answered);
+            let gather = Gather {
+                rx: &mut rx,
+                max,
+                target: answered.min(max),
+            };
+            let now = clock.now_ms();
+            let result = match conn.as_mut() {
+                Some(c) => commit_batch(c, &mut jobs, gather, now, &mut memory),
+                None => open(&path).and_then(|c| {
+                    commit_batch(conn.insert(c), &mut jobs, gather, now, &mut memory)
+                }),
+            };
             answered = jobs.len();
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats
                 .requests
                 .fetch_add(jobs.len() as u64, Ordering::Relaxed);
-            let commands: Vec<&Command> = jobs.iter().map(|(c, _)| c).collect();
-            let result = match conn.as_mut() {
-                Some(c) => commit_batch(c, &commands, clock.now_ms(), &mut memory),
-                None => open(&path).and_then(|c| {
-                    commit_batch(conn.insert(c), &commands, clock.now_ms(), &mut memory)
-                }),
-            };
             crate::writer::answer(&mut jobs, result);
         }
         checkpointer.stop();
@@ -132,25 +136,38 @@ impl Checkpointer {
 /// How long the writer waits, at most, for the callers it has just answered to come back.
 const LINGER: Duration = Duration::from_micros(200);
 
-/// Adds queued jobs to the batch. Callers answered by the last commit usually send their next
-/// request at once; without a pause they would miss this batch and wait a whole commit for the
-/// next, so the writer waits up to [`LINGER`] until as many jobs as it last answered are here.
-/// A lone caller (last batch of one) never waits.
-fn gather(rx: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>, max: usize, answered: usize) {
-    let target = answered.min(max);
-    #[allow(clippy::disallowed_methods)] // a pause, not a time of day
-    let start = std::time::Instant::now();
-    loop {
-        while jobs.len() < max {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+/// Where a batch takes more jobs from while it decides the first ones. Callers answered by the
+/// last commit usually send their next request at once; without a pause they would miss this
+/// batch and wait a whole commit for the next. So the writer decides what it has, then takes
+/// what has come meanwhile, until as many jobs as it last answered are here or [`LINGER`] has
+/// passed. A lone caller (last batch of one) never waits.
+struct Gather<'a> {
+    rx: &'a mut mpsc::Receiver<Job>,
+    max: usize,
+    target: usize,
+}
+
+impl Gather<'_> {
+    /// Adds queued jobs to `jobs`, waiting for them up to [`LINGER`] after `start`. False when
+    /// the batch is complete: nothing came and the target is met, the batch is full, or the
+    /// time is up.
+    fn more(&mut self, jobs: &mut Vec<Job>, start: std::time::Instant) -> bool {
+        loop {
+            let before = jobs.len();
+            while jobs.len() < self.max {
+                match self.rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
             }
+            if jobs.len() > before {
+                return true;
+            }
+            if jobs.len() >= self.target || jobs.len() >= self.max || start.elapsed() >= LINGER {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(20));
         }
-        if jobs.len() >= target || start.elapsed() >= LINGER {
-            return;
-        }
-        std::thread::sleep(Duration::from_micros(20));
     }
 }
 
@@ -192,19 +209,21 @@ impl Memory {
 /// the writer runs the batch again, this time looking every id up first.
 const ID_COMMITTED_BEFORE: &str = "a transaction id of the batch was committed before";
 
-/// Runs one batch. Transaction ids are not looked up first: almost every id is new, and the
-/// journal's unique index checks them anyway as the entries go in. If one was committed before,
-/// the batch is rolled back and run again with every id looked up, so that its request is
-/// answered with the original receipt (or rejected, if its content differs).
+/// Runs one batch, taking more jobs from `gather` while it decides. Transaction ids are not
+/// looked up first: almost every id is new, and the journal's unique index checks them anyway as
+/// the entries go in. If one was committed before, the batch is rolled back and run again (with
+/// the jobs it has) with every id looked up, so that its request is answered with the original
+/// receipt (or rejected, if its content differs).
 fn commit_batch(
     conn: &mut Connection,
-    commands: &[&Command],
+    jobs: &mut Vec<Job>,
+    gather: Gather<'_>,
     now: i64,
     memory: &mut Memory,
 ) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
-    let result = match try_batch(conn, commands, now, memory, false) {
+    let result = match try_batch(conn, jobs, Some(gather), now, memory, false) {
         Err(StoreError::Conflict(ID_COMMITTED_BEFORE)) => {
-            try_batch(conn, commands, now, memory, true)
+            try_batch(conn, jobs, None, now, memory, true)
         }
         other => other,
     };
@@ -216,20 +235,49 @@ fn commit_batch(
 
 fn try_batch(
     conn: &mut Connection,
-    commands: &[&Command],
+    jobs: &mut Vec<Job>,
+    mut gather: Option<Gather<'_>>,
     now: i64,
     memory: &mut Memory,
     look_up_ids: bool,
 ) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
+    #[allow(clippy::disallowed_methods)] // a pause, not a time of day
+    let start = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let wanted = Wanted::of(commands);
-    let mut book = prefetch(&tx, &wanted, memory, look_up_ids)?;
-    let mut prefetched = prefetch_rows(&tx, &wanted)?;
-    let (replies, changes, accepted) = decide(&mut book, &mut prefetched, commands, now);
+    let head = tx
+        .prepare_cached(rows::SELECT_HEAD)?
+        .query_row([], |row| Ok(rows::head(row)))??;
+    if memory.head_seq != Some(head.seq) {
+        memory.forget();
+    }
+    let mut book = Book::new(head);
+    let mut prefetched = Prefetched::default();
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut accepted = Vec::new();
+    loop {
+        let decided = replies.len();
+        let commands: Vec<&Command> = jobs[decided..].iter().map(|(c, _)| c).collect();
+        let wanted = Wanted::of(&commands);
+        load(&tx, &mut book, &wanted, memory, look_up_ids)?;
+        load_rows(&tx, &mut prefetched, &wanted)?;
+        replies.extend(decide_more(
+            &mut book,
+            &mut prefetched,
+            &commands,
+            decided,
+            now,
+            &mut accepted,
+        ));
+        if !gather.as_mut().is_some_and(|g| g.more(jobs, start)) {
+            break;
+        }
+    }
+    let changes = book.take_changes();
     if !changes.is_empty() {
         persist(&tx, &changes, look_up_ids)?;
     }
-    for unit in units(commands, &accepted) {
+    let commands: Vec<&Command> = jobs.iter().map(|(c, _)| c).collect();
+    for unit in units(&commands, &accepted) {
         for (sql, values) in unit.statements(now) {
             tx.prepare_cached(sql)?
                 .execute(rusqlite::params_from_iter(values.iter()))?;
@@ -240,72 +288,87 @@ fn try_batch(
     Ok(replies)
 }
 
-fn prefetch(
+/// Adds to `book` what `wanted` names and the book does not hold yet (what it holds may already
+/// be changed by this batch's decisions): holds, then accounts, from the writer's memory or the
+/// database; with `look_up_ids`, committed transactions too.
+fn load(
     conn: &Connection,
+    book: &mut Book,
     wanted: &Wanted,
-    memory: &mut Memory,
+    memory: &Memory,
     look_up_ids: bool,
-) -> Result<Book, StoreError> {
-    let head = conn
-        .prepare_cached(rows::SELECT_HEAD)?
-        .query_row([], |row| Ok(rows::head(row)))??;
-    if memory.head_seq != Some(head.seq) {
-        memory.forget();
-    }
-    let mut book = Book::new(head);
-    let mut account_ids = wanted.accounts.clone();
+) -> Result<(), StoreError> {
+    let mut account_ids: Vec<&AccountId> = wanted.accounts.iter().collect();
+    let mut held = Vec::new();
     let mut select = conn.prepare_cached(rows::SELECT_HOLD_BY_ID)?;
-    for id in &wanted.holds {
+    for id in wanted.holds.iter().filter(|h| book.hold(h).is_none()) {
         if let Some(hold) = select
             .query_row([id.as_str()], |row| Ok(rows::hold(row)))
             .optional()?
         {
-            let hold = hold?;
-            account_ids.insert(hold.debit.clone());
-            account_ids.insert(hold.credit.clone());
-            book.load_hold(hold);
+            held.push(hold?);
         }
     }
-    let mut select = conn.prepare_cached(rows::SELECT_COMMITTED_BY_TX_ID)?;
-    for id in wanted.transactions.iter().filter(|_| look_up_ids) {
-        if let Some(known) = select
-            .query_row([id.as_str()], |row| Ok(rows::committed(row)))
-            .optional()?
-        {
-            let (fingerprint, receipt) = known?;
-            book.load_transaction(fingerprint, receipt);
-        }
+    for hold in &held {
+        account_ids.extend([&hold.debit, &hold.credit]);
     }
     let mut select = conn.prepare_cached(rows::SELECT_ACCOUNT_BY_ID)?;
-    for id in &account_ids {
+    let mut accounts = Vec::new();
+    for id in account_ids {
+        if book.account(id).is_some() || accounts.iter().any(|a: &Account| a.spec.id == *id) {
+            continue;
+        }
         if let Some(account) = memory.accounts.get(id) {
-            book.load_account(account.clone());
+            accounts.push(account.clone());
         } else if let Some(account) = select
             .query_row([id.as_str()], |row| Ok(rows::account(row)))
             .optional()?
         {
-            book.load_account(account?);
+            accounts.push(account?);
         }
     }
-    Ok(book)
+    accounts.into_iter().for_each(|a| book.load_account(a));
+    held.into_iter().for_each(|h| book.load_hold(h));
+    if look_up_ids {
+        // A transaction this batch decided is not in the journal yet, so nothing overwrites it.
+        let mut select = conn.prepare_cached(rows::SELECT_COMMITTED_BY_TX_ID)?;
+        for id in &wanted.transactions {
+            if let Some(known) = select
+                .query_row([id.as_str()], |row| Ok(rows::committed(row)))
+                .optional()?
+            {
+                let (fingerprint, receipt) = known?;
+                book.load_transaction(fingerprint, receipt);
+            }
+        }
+    }
+    Ok(())
 }
 
-/// Order versions and used idempotency keys named by the batch's units.
-fn prefetch_rows(conn: &Connection, wanted: &Wanted) -> Result<Prefetched, StoreError> {
-    let mut out = Prefetched::default();
+/// Adds the order versions and used idempotency keys named by the batch's units, but for those
+/// already known (this batch's decisions may have moved them on).
+fn load_rows(
+    conn: &Connection,
+    prefetched: &mut Prefetched,
+    wanted: &Wanted,
+) -> Result<(), StoreError> {
     let mut select = conn.prepare_cached(SELECT_ORDER_VERSION)?;
     for id in &wanted.orders {
+        if prefetched.versions.contains_key(id) {
+            continue;
+        }
         if let Some(v) = select.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
-            out.versions.insert(id.clone(), v);
+            prefetched.versions.insert(id.clone(), v);
         }
     }
     let mut select = conn.prepare_cached(SELECT_KEY_EXISTS)?;
     for (principal, key) in &wanted.keys {
-        if select.exists([principal, key])? {
-            out.keys.insert((principal.clone(), key.clone()));
+        let k = (principal.clone(), key.clone());
+        if !prefetched.keys.contains(&k) && select.exists([principal, key])? {
+            prefetched.keys.insert(k);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Writes a batch's ledger changes. With `ids_looked_up` false, a transaction id already in the

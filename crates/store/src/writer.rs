@@ -254,7 +254,21 @@ pub(crate) fn decide(
     now: i64,
 ) -> (Vec<Result<Reply, WriteError>>, Changes, Vec<usize>) {
     let mut accepted = Vec::new();
-    let replies = commands
+    let replies = decide_more(book, prefetched, commands, 0, now, &mut accepted);
+    (replies, book.take_changes(), accepted)
+}
+
+/// Decides `commands`, which follow `first` commands already decided in the same book, and adds
+/// the positions (counted from the batch's start) of the units to write to `accepted`.
+pub(crate) fn decide_more(
+    book: &mut Book,
+    prefetched: &mut Prefetched,
+    commands: &[&Command],
+    first: usize,
+    now: i64,
+    accepted: &mut Vec<usize>,
+) -> Vec<Result<Reply, WriteError>> {
+    commands
         .iter()
         .enumerate()
         .map(|(i, command)| match command {
@@ -269,13 +283,12 @@ pub(crate) fn decide(
             Command::Unit(unit) => {
                 let reply = decide_unit(book, prefetched, unit, now);
                 if reply.is_ok() {
-                    accepted.push(i);
+                    accepted.push(first + i);
                 }
                 reply
             }
         })
-        .collect();
-    (replies, book.take_changes(), accepted)
+        .collect()
 }
 
 fn decide_unit(

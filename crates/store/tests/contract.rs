@@ -405,6 +405,47 @@ async fn two_phase_holds_resolve_exactly_once() {
             )
             .await;
         assert!(err.is_err(), "{b}: a resolved hold was reopened");
+        // many resolutions of one hold at once (they land in one batch or several): one wins
+        ledger
+            .transact(TransactionRequest {
+                id: TxId::parse("reserve2").unwrap(),
+                transfers: vec![TransferRequest::Pending {
+                    hold: HoldId::parse("h2").unwrap(),
+                    debit: acc("escrow"),
+                    credit: acc("seller"),
+                    amount: usd(100),
+                }],
+            })
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let ledger = ledger.clone();
+                let hold = HoldId::parse("h2").unwrap();
+                tokio::spawn(async move {
+                    let transfer = if i % 2 == 0 {
+                        TransferRequest::PostPending { hold, amount: None }
+                    } else {
+                        TransferRequest::VoidPending { hold }
+                    };
+                    ledger
+                        .transact(TransactionRequest {
+                            id: TxId::parse(&format!("resolve{i}")).unwrap(),
+                            transfers: vec![transfer],
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => wins += 1,
+                Err(WriteError::Rejected(e)) => assert_eq!(e.code(), "hold_already_resolved"),
+                Err(e) => panic!("{b}: {e}"),
+            }
+        }
+        assert_eq!(wins, 1, "{b}");
         assert_clean(&store).await;
     }
 }

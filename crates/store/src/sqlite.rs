@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use holdback_domain::AccountId;
 use holdback_domain::ledger::{Account, Book, Changes};
@@ -298,7 +298,7 @@ fn load(
     memory: &Memory,
     look_up_ids: bool,
 ) -> Result<(), StoreError> {
-    let mut account_ids: Vec<&AccountId> = wanted.accounts.iter().collect();
+    let mut account_ids: BTreeSet<&AccountId> = wanted.accounts.iter().collect();
     let mut held = Vec::new();
     let mut select = conn.prepare_cached(rows::SELECT_HOLD_BY_ID)?;
     for id in wanted.holds.iter().filter(|h| book.hold(h).is_none()) {
@@ -313,21 +313,19 @@ fn load(
         account_ids.extend([&hold.debit, &hold.credit]);
     }
     let mut select = conn.prepare_cached(rows::SELECT_ACCOUNT_BY_ID)?;
-    let mut accounts = Vec::new();
     for id in account_ids {
-        if book.account(id).is_some() || accounts.iter().any(|a: &Account| a.spec.id == *id) {
+        if book.account(id).is_some() {
             continue;
         }
         if let Some(account) = memory.accounts.get(id) {
-            accounts.push(account.clone());
+            book.load_account(account.clone());
         } else if let Some(account) = select
             .query_row([id.as_str()], |row| Ok(rows::account(row)))
             .optional()?
         {
-            accounts.push(account?);
+            book.load_account(account?);
         }
     }
-    accounts.into_iter().for_each(|a| book.load_account(a));
     held.into_iter().for_each(|h| book.load_hold(h));
     if look_up_ids {
         // A transaction this batch decided is not in the journal yet, so nothing overwrites it.

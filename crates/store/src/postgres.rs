@@ -94,18 +94,64 @@ enum Column {
     Bool(Vec<bool>),
 }
 
-/// Rewrites `INSERT INTO t (cols) VALUES ($1, …, $n) [tail]` for many rows as
-/// `INSERT INTO t (cols) SELECT * FROM UNNEST($1::type[], …) [tail]`, with the rows as column
-/// arrays. `None` for any other statement (those run row by row). The SQL text is one of the
-/// store's own constants; no value is ever spliced into it.
+/// Rewrites a statement for many rows as one statement over column arrays:
+/// `INSERT INTO t (cols) VALUES ($1, …, $n) [tail]` as
+/// `INSERT INTO t (cols) SELECT * FROM UNNEST($1::type[], …) [tail]`, and
+/// `DELETE FROM t WHERE a = $1 AND b = $2 …` as
+/// `DELETE FROM t USING UNNEST($1::type[], …) AS u (a, b, …) WHERE t.a = u.a AND t.b = u.b …`.
+/// `None` for any other statement (those run row by row). The SQL text is one of the store's
+/// own constants; no value is ever spliced into it.
 fn unnest(sql: &str, rows: &[Vec<Val>]) -> Option<(String, Vec<Column>)> {
-    const VALUES: &str = " VALUES (";
-    if !sql.starts_with("INSERT INTO") {
+    let columns = column_arrays(rows)?;
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let kind = match c {
+                Column::Int(_) => "bigint",
+                Column::Text(_) => "text",
+                Column::Bool(_) => "boolean",
+            };
+            format!("${}::{kind}[]", i + 1)
+        })
+        .collect();
+    let arrays = arrays.join(", ");
+    if sql.starts_with("INSERT INTO") {
+        const VALUES: &str = " VALUES (";
+        let start = sql.find(VALUES)?;
+        let after = &sql[start + VALUES.len()..];
+        let tail = &after[after.find(')')? + 1..];
+        let text = format!("{} SELECT * FROM UNNEST({arrays}){tail}", &sql[..start]);
+        return Some((text, columns));
+    }
+    let (table, conditions) = sql.strip_prefix("DELETE FROM ")?.split_once(" WHERE ")?;
+    let mut names = Vec::new();
+    for (i, condition) in conditions.split(" AND ").enumerate() {
+        let (name, param) = condition.split_once(" = ")?;
+        let plain =
+            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !plain(table) || !plain(name) || param != format!("${}", i + 1) {
+            return None;
+        }
+        names.push(name);
+    }
+    if names.len() != columns.len() {
         return None;
     }
-    let start = sql.find(VALUES)?;
-    let after = &sql[start + VALUES.len()..];
-    let tail = &after[after.find(')')? + 1..];
+    let matches: Vec<String> = names
+        .iter()
+        .map(|n| format!("{table}.{n} = u.{n}"))
+        .collect();
+    let text = format!(
+        "DELETE FROM {table} USING UNNEST({arrays}) AS u ({}) WHERE {}",
+        names.join(", "),
+        matches.join(" AND ")
+    );
+    Some((text, columns))
+}
+
+/// The rows as column arrays; `None` if the rows differ in shape.
+fn column_arrays(rows: &[Vec<Val>]) -> Option<Vec<Column>> {
     let first = rows.first()?;
     let mut columns: Vec<Column> = first
         .iter()
@@ -130,24 +176,7 @@ fn unnest(sql: &str, rows: &[Vec<Val>]) -> Option<(String, Vec<Column>)> {
             }
         }
     }
-    let arrays: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let kind = match c {
-                Column::Int(_) => "bigint",
-                Column::Text(_) => "text",
-                Column::Bool(_) => "boolean",
-            };
-            format!("${}::{kind}[]", i + 1)
-        })
-        .collect();
-    let text = format!(
-        "{} SELECT * FROM UNNEST({}){tail}",
-        &sql[..start],
-        arrays.join(", ")
-    );
-    Some((text, columns))
+    Some(columns)
 }
 
 /// One column of a posting link for an `UNNEST` insert.
@@ -451,8 +480,23 @@ mod tests {
         assert!(matches!(&columns[0], Column::Int(v) if *v == vec![Some(1), Some(2)]));
         assert!(matches!(&columns[1], Column::Text(v) if *v == vec![None, Some("x".to_string())]));
         assert!(matches!(&columns[2], Column::Bool(v) if *v == vec![true, false]));
+        // deletes by equal columns become one delete joined to the arrays
+        let rows = vec![
+            vec![Val::Text("o1".into()), Val::Int(5)],
+            vec![Val::Text("o2".into()), Val::Int(6)],
+        ];
+        let (text, columns) = unnest("DELETE FROM t WHERE a = $1 AND b = $2", &rows).unwrap();
+        assert_eq!(
+            text,
+            "DELETE FROM t USING UNNEST($1::text[], $2::bigint[]) AS u (a, b) \
+             WHERE t.a = u.a AND t.b = u.b"
+        );
+        assert!(matches!(&columns[1], Column::Int(v) if *v == vec![Some(5), Some(6)]));
         // anything else runs row by row
-        assert!(unnest("DELETE FROM t WHERE a = $1", &[vec![Val::Int(1)]]).is_none());
+        let one = [vec![Val::Int(1)]];
+        assert!(unnest("DELETE FROM t WHERE a > $1", &one).is_none());
+        assert!(unnest("DELETE FROM t WHERE a = $2", &one).is_none());
+        assert!(unnest("UPDATE t SET a = $1", &one).is_none());
         let mixed = vec![vec![Val::Int(1)], vec![Val::Text("x".into())]];
         assert!(unnest("INSERT INTO t (a) VALUES ($1)", &mixed).is_none());
     }

@@ -1,7 +1,7 @@
 //! PostgreSQL-only statements: the batch commit with the head row locked `FOR UPDATE`, prefetch
 //! with `= ANY($1)`, and bulk writes with `UNNEST` (one round trip per table per batch).
 
-use holdback_domain::ledger::{Book, Changes, Posting, PostingRef};
+use holdback_domain::ledger::{Book, Changes, PostingRef};
 use sqlx::postgres::{PgConnection, PgPool};
 
 use crate::rows::Get as _;
@@ -125,12 +125,14 @@ fn unnest(sql: &str, rows: &[Vec<Val>]) -> Option<(String, Vec<Column>)> {
         return Some((text, columns));
     }
     let (table, conditions) = sql.strip_prefix("DELETE FROM ")?.split_once(" WHERE ")?;
+    let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !plain(table) {
+        return None;
+    }
     let mut names = Vec::new();
     for (i, condition) in conditions.split(" AND ").enumerate() {
         let (name, param) = condition.split_once(" = ")?;
-        let plain =
-            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !plain(table) || !plain(name) || param != format!("${}", i + 1) {
+        if !plain(name) || param != format!("${}", i + 1) {
             return None;
         }
         names.push(name);
@@ -179,16 +181,11 @@ fn column_arrays(rows: &[Vec<Val>]) -> Option<Vec<Column>> {
     Some(columns)
 }
 
-/// One column of a posting link for an `UNNEST` insert.
-fn link_column(
-    postings: &[(i64, i64, &Posting)],
-    link: impl Fn(&Posting) -> Option<PostingRef>,
-    part: impl Fn(PostingRef) -> i64,
-) -> Vec<Option<i64>> {
-    postings
-        .iter()
-        .map(|(_, _, p)| link(p).map(&part))
-        .collect()
+/// The `(seq, idx)` column pair of posting references, for an `UNNEST` statement.
+fn ref_columns(
+    refs: impl Iterator<Item = Option<PostingRef>>,
+) -> (Vec<Option<i64>>, Vec<Option<i64>>) {
+    refs.map(rows::posting_ref_columns).unzip()
 }
 
 fn strings<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -282,6 +279,10 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
                     .map(move |(i, p)| (e.seq, i as i64, p))
             })
             .collect();
+        let (debit_prev_seq, debit_prev_idx) =
+            ref_columns(postings.iter().map(|(_, _, p)| p.debit_prev));
+        let (credit_prev_seq, credit_prev_idx) =
+            ref_columns(postings.iter().map(|(_, _, p)| p.credit_prev));
         sqlx::query(
             "INSERT INTO postings (seq, idx, kind, hold_id, debit_account, credit_account, \
              currency, posted, pending_delta, debit_prev_seq, debit_prev_idx, credit_prev_seq, \
@@ -334,18 +335,10 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
                 .map(|(_, _, p)| p.pending_delta)
                 .collect::<Vec<_>>(),
         )
-        .bind(link_column(&postings, |p| p.debit_prev, |r| r.seq))
-        .bind(link_column(
-            &postings,
-            |p| p.debit_prev,
-            |r| i64::from(r.idx),
-        ))
-        .bind(link_column(&postings, |p| p.credit_prev, |r| r.seq))
-        .bind(link_column(
-            &postings,
-            |p| p.credit_prev,
-            |r| i64::from(r.idx),
-        ))
+        .bind(debit_prev_seq)
+        .bind(debit_prev_idx)
+        .bind(credit_prev_seq)
+        .bind(credit_prev_idx)
         .execute(&mut *conn)
         .await?;
     }
@@ -358,6 +351,7 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
         .filter(|a| a.last_posting.is_some())
         .collect();
     if !moved.is_empty() {
+        let (last_seq, last_idx) = ref_columns(moved.iter().map(|a| a.last_posting));
         sqlx::query(
             "UPDATE accounts AS a SET debits_posted = u.dp, credits_posted = u.cp, \
              debits_pending = u.dq, credits_pending = u.cq, last_seq = u.ls, last_idx = u.li \
@@ -374,18 +368,8 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
         .bind(moved.iter().map(|a| a.credits_posted).collect::<Vec<_>>())
         .bind(moved.iter().map(|a| a.debits_pending).collect::<Vec<_>>())
         .bind(moved.iter().map(|a| a.credits_pending).collect::<Vec<_>>())
-        .bind(
-            moved
-                .iter()
-                .map(|a| a.last_posting.map(|r| r.seq))
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            moved
-                .iter()
-                .map(|a| a.last_posting.map(|r| i64::from(r.idx)))
-                .collect::<Vec<_>>(),
-        )
+        .bind(last_seq)
+        .bind(last_idx)
         .execute(&mut *conn)
         .await?;
     }

@@ -1,24 +1,48 @@
-//! The card connector interface and the sandbox connector.
+//! The card connector interface, and the stateless fallback sandbox.
 //!
-//! A connector charges and refunds; each call carries a reference that the provider uses to
-//! deduplicate, so that a retried request never charges twice. A real provider is one more
-//! implementation of [`CardConnector`]; the domain does not change.
+//! A connector charges, refunds and answers what it did under a reference. Each call carries a
+//! reference the provider deduplicates by (the payment's id for a charge, the refund's id for a
+//! refund), so that asking again after a timeout or a crash never charges or refunds twice. A
+//! call either succeeds, is refused by name (nothing happened), or ends with its outcome unknown:
+//! then the caller asks again with the same reference, or asks what happened. A real provider is
+//! one more implementation of [`CardConnector`]; the domain does not change.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use holdback_domain::Money;
-use holdback_domain::card::{CardError, CardInput, StoredCard, sandbox_outcome};
+use holdback_domain::card::{CardInput, StoredCard, sandbox_outcome};
 use holdback_store::clock::Clock;
 use sha2::{Digest, Sha256};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A successful charge: what holdback keeps of the card.
+/// A successful charge: what holdback keeps of the card, its token being the provider's charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Charge {
     pub card: StoredCard,
+}
+
+/// How a provider call did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The provider refused: nothing happened there. `code` is stable (`card_declined`, …).
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+    /// Nobody knows whether it happened (a timeout, a lost answer, a provider error). Ask again
+    /// with the same reference.
+    #[error("outcome unknown: {0}")]
+    Unknown(String),
+}
+
+impl From<holdback_domain::card::CardError> for ProviderError {
+    fn from(e: holdback_domain::card::CardError) -> Self {
+        ProviderError::Refused {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
 }
 
 pub trait CardConnector: Send + Sync {
@@ -28,29 +52,38 @@ pub trait CardConnector: Send + Sync {
         card: &'a CardInput,
         amount: Money,
         reference: &'a str,
-    ) -> BoxFuture<'a, Result<Charge, CardError>>;
+    ) -> BoxFuture<'a, Result<Charge, ProviderError>>;
 
-    /// Refunds `amount` of an earlier charge (by its token). The same `reference` refunds once.
+    /// Refunds `amount` of the charge `charge` (its token). The same `reference` refunds once.
+    /// Returns the provider's id of the refund.
     fn refund<'a>(
         &'a self,
-        token: &'a str,
+        charge: &'a str,
         amount: Money,
         reference: &'a str,
-    ) -> BoxFuture<'a, Result<(), CardError>>;
+    ) -> BoxFuture<'a, Result<String, ProviderError>>;
+
+    /// The charge made under `reference`, if the provider made one.
+    fn find_charge<'a>(
+        &'a self,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Charge>, ProviderError>>;
 }
 
-/// The sandbox: Stripe's test card numbers (DOMAIN.md §7), expiry checked against the clock.
-pub struct SandboxCards {
+/// A sandbox that keeps no state: Stripe's test card numbers, expiry checked against the clock;
+/// refunds always succeed and no charge can be looked up. For benchmarks and unit tests only:
+/// `serve` uses the stateful sandbox provider.
+pub struct StatelessSandbox {
     pub clock: Arc<dyn Clock>,
 }
 
-impl CardConnector for SandboxCards {
+impl CardConnector for StatelessSandbox {
     fn charge<'a>(
         &'a self,
         card: &'a CardInput,
         _amount: Money,
         reference: &'a str,
-    ) -> BoxFuture<'a, Result<Charge, CardError>> {
+    ) -> BoxFuture<'a, Result<Charge, ProviderError>> {
         Box::pin(async move {
             let (year, month) = year_month(self.clock.now_ms());
             sandbox_outcome(card, year, month)?;
@@ -65,7 +98,7 @@ impl CardConnector for SandboxCards {
                     last4: card.number.last4().to_string(),
                     exp_month: card.exp_month,
                     exp_year: card.exp_year,
-                    token: format!("tok_{token}"),
+                    token: format!("ch_{token}"),
                 },
             })
         })
@@ -73,11 +106,18 @@ impl CardConnector for SandboxCards {
 
     fn refund<'a>(
         &'a self,
-        _token: &'a str,
+        _charge: &'a str,
         _amount: Money,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(async move { Ok(format!("re_{reference}")) })
+    }
+
+    fn find_charge<'a>(
+        &'a self,
         _reference: &'a str,
-    ) -> BoxFuture<'a, Result<(), CardError>> {
-        Box::pin(async { Ok(()) })
+    ) -> BoxFuture<'a, Result<Option<Charge>, ProviderError>> {
+        Box::pin(async { Ok(None) })
     }
 }
 

@@ -1,19 +1,23 @@
 //! Checkout: a cart of items from one or more sellers, paid by one card payment, becomes one
-//! order per seller. The card is charged first (with a reference the provider deduplicates, so a
-//! retried checkout never charges twice); then the payment, the orders, their escrow postings,
-//! timers and events are written as one unit.
+//! order per seller. Every check that can refuse the cart runs first; then the payment is
+//! written `processing`, the card is charged under the payment's id (which the provider
+//! deduplicates by), and the capture opens the orders, their escrow postings, timers and events
+//! as one unit.
 
 use std::collections::BTreeMap;
 
 use holdback_domain::card::CardInput;
-use holdback_domain::ledger::TransactionRequest;
-use holdback_domain::order;
-use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money, TxId};
-use holdback_store::{NewEvent, PaymentRow, Unit};
+use holdback_domain::order::OrderPlan;
+use holdback_domain::payment::{Payment, PaymentState};
+use holdback_domain::process::Versioned;
+use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money};
+use holdback_store::{IdempotencyRecord, KEY_USED, Unit, WriteError};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
-use crate::orders::{self, Idem};
-use crate::{App, AppError, Principal, Role, catalog, views};
+use crate::cards::ProviderError;
+use crate::orders::Idem;
+use crate::{App, AppError, Principal, Role, catalog, payments};
 
 /// Most items in one cart.
 pub const MAX_ITEMS: usize = 100;
@@ -111,7 +115,6 @@ fn subtotals(req: &CheckoutRequest, lines: &[Line]) -> Result<Vec<(String, Money
     let mut order: Vec<String> = Vec::new();
     let mut sums: BTreeMap<String, i64> = BTreeMap::new();
     for item in lines {
-        AccountId::parse(&item.seller)?;
         if item.quantity == 0 || item.unit_amount <= 0 {
             return Err(AppError::param(
                 "invalid_item",
@@ -142,14 +145,33 @@ fn subtotals(req: &CheckoutRequest, lines: &[Line]) -> Result<Vec<(String, Money
         .collect()
 }
 
-/// Charges the card and writes the payment and its orders. Returns the payment object (with its
-/// orders), which is also the response a retry with the same idempotency key replays.
-pub async fn checkout(
-    app: &App,
-    principal: &Principal,
-    req: &CheckoutRequest,
-    idem: Option<&Idem>,
-) -> Result<Value, AppError> {
+/// The most sellers in one cart: each order's capture is one transfer of the payment's one
+/// ledger transaction, which holds at most this many.
+pub const MAX_SELLERS: usize = holdback_domain::ledger::MAX_TRANSFERS;
+/// The longest buyer or seller id: ids become part of ledger account ids (at most 64 characters,
+/// `test:seller_payable:` and `:USD` included).
+pub const MAX_PARTY_ID: usize = 32;
+
+fn party_id(id: &str, param: &'static str) -> Result<(), AppError> {
+    AccountId::parse(id).map_err(|e| AppError::param("invalid_id", param, e.to_string()))?;
+    if id.len() > MAX_PARTY_ID || id.contains(':') {
+        return Err(AppError::param(
+            "invalid_id",
+            param,
+            format!("a buyer or seller id is 1 to {MAX_PARTY_ID} characters, without ':'"),
+        ));
+    }
+    Ok(())
+}
+
+/// Everything checkout decides before money moves: every check that can refuse the order has
+/// run when this exists.
+struct Plan {
+    total: Money,
+    plans: Vec<OrderPlan>,
+}
+
+async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result<Plan, AppError> {
     match &principal.role {
         Role::Platform => {}
         Role::Buyer(b) if *b == req.buyer => {}
@@ -160,7 +182,7 @@ pub async fn checkout(
             ));
         }
     }
-    AccountId::parse(&req.buyer)?;
+    party_id(&req.buyer, "buyer")?;
     if req.items.len() > MAX_ITEMS {
         return Err(AppError::param(
             "too_many_items",
@@ -169,10 +191,22 @@ pub async fn checkout(
         ));
     }
     let lines = lines(app, principal, req).await?;
+    for line in &lines {
+        party_id(&line.seller, "items")?;
+    }
     let parts = subtotals(req, &lines)?;
-    let mut methods = BTreeMap::new();
-    for (seller, _) in &parts {
-        let method = req.shipping.get(seller).map_or("standard", String::as_str);
+    if parts.len() > MAX_SELLERS {
+        return Err(AppError::param(
+            "too_many_sellers",
+            "items",
+            format!("a cart holds items of at most {MAX_SELLERS} sellers"),
+        ));
+    }
+    let mut total = Money::zero(req.currency);
+    let mut plans = Vec::with_capacity(parts.len());
+    for (seller, amount) in parts {
+        total = total.checked_add(amount)?;
+        let method = req.shipping.get(&seller).map_or("standard", String::as_str);
         let guarantee = app.policy.shipping.get(method).copied().ok_or_else(|| {
             AppError::param(
                 "unknown_shipping_method",
@@ -180,81 +214,149 @@ pub async fn checkout(
                 format!("no shipping method {method:?}"),
             )
         })?;
-        methods.insert(seller.clone(), (method.to_string(), guarantee));
-    }
-    let mut total = Money::zero(req.currency);
-    for (_, amount) in &parts {
-        total = total.checked_add(*amount)?;
-    }
-
-    let payment_id = app.ids.next("pay");
-    let reference = idem.map_or(payment_id.clone(), |i| format!("{}:{}", i.principal, i.key));
-    let charge = app.cards.charge(&req.card, total, &reference).await?;
-
-    let now = app.clock.now_ms();
-    let mut unit = Unit::default();
-    let mut orders_made = Vec::new();
-    let mut transfers = Vec::new();
-    for (seller, amount) in parts {
-        let policy = app.policy.for_seller(&seller);
-        let order_id = app.ids.next("ord");
-        let mut d = order::paid(
-            &order_id,
-            &req.buyer,
-            &seller,
-            &payment_id,
+        plans.push(OrderPlan {
+            id: app.ids.next("ord"),
+            commission: app.policy.commission(&seller, req.currency),
+            ship_by_ms: app.policy.ship_by_ms(&seller),
+            shipping_method: method.to_string(),
+            delivery_guarantee: guarantee,
+            seller,
             amount,
-            now,
-            &policy,
-        )?;
-        d.order.livemode = principal.livemode;
-        if let Some((method, guarantee)) = methods.get(&seller) {
-            d.order.shipping_method = method.clone();
-            d.order.delivery_guarantee = *guarantee;
-        }
-        let mut one = orders::unit_of(app, &d, 0, now)?;
-        unit.accounts.append(&mut one.accounts);
-        unit.orders.append(&mut one.orders);
-        unit.set_timers.append(&mut one.set_timers);
-        unit.events.append(&mut one.events);
-        transfers.extend(d.transfers.iter().cloned());
-        orders_made.push(d.order);
+        });
     }
-    unit.ledger = Some(TransactionRequest {
-        id: TxId::parse(&payment_id)?,
-        transfers,
-    });
-    let payment = PaymentRow {
-        id: payment_id.clone(),
-        buyer: req.buyer.clone(),
-        amount: total,
-        method: "card".into(),
-        card: Some(charge.card),
-        livemode: principal.livemode,
-        created_at: now,
+    if let Some(s) = req
+        .shipping
+        .keys()
+        .find(|s| !plans.iter().any(|p| p.seller == **s))
+    {
+        return Err(AppError::param(
+            "unknown_shipping_method",
+            "shipping_methods",
+            format!("{s:?} sells nothing in this cart"),
+        ));
+    }
+    Ok(Plan { total, plans })
+}
+
+/// What recognises a retried checkout: the Idempotency-Key, or without one the request's
+/// content (the card only by its last four digits) within the duplicate window.
+fn dedupe_keys(app: &App, req: &CheckoutRequest, idem: Option<&Idem>, now: i64) -> Vec<String> {
+    if let Some(i) = idem {
+        return vec![format!("key:{}", i.key)];
+    }
+    let mut h = Sha256::new();
+    h.update(format!("{}\0{}\0", req.buyer, req.currency.code()));
+    for item in &req.items {
+        h.update(format!("{item:?}\0"));
+    }
+    h.update(format!(
+        "{:?}\0{}\0{}/{}\0",
+        req.shipping,
+        req.card.number.last4(),
+        req.card.exp_month,
+        req.card.exp_year
+    ));
+    let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let window = app.policy.duplicate_window_ms.max(1);
+    let bucket = now.div_euclid(window);
+    // The current window first (where a new one is written), then the one before.
+    vec![
+        format!("fp:{digest}:{bucket}"),
+        format!("fp:{digest}:{}", bucket - 1),
+    ]
+}
+
+fn namespace(principal: &Principal) -> String {
+    format!("checkout:{}", principal.key_id)
+}
+
+/// Charges the card once and writes the payment and its orders. Returns the payment object
+/// (with its orders), which is also the response a retry with the same idempotency key replays.
+///
+/// The payment is written `processing` (with its orders planned) before the provider is
+/// called, under a reference the provider deduplicates by (the payment's id). A retry of the
+/// same checkout, with the same Idempotency-Key or (without one) the same content within the
+/// duplicate window, finds that payment and continues it instead of charging again.
+pub async fn checkout(
+    app: &App,
+    principal: &Principal,
+    req: &CheckoutRequest,
+    idem: Option<&Idem>,
+) -> Result<Value, AppError> {
+    let plan = plan(app, principal, req).await?;
+    let connector = app.cards.for_mode(principal.livemode)?.clone();
+    let now = app.clock.now_ms();
+    let keys = dedupe_keys(app, req, idem, now);
+    let ns = namespace(principal);
+    let mut payment = None;
+    for _ in 0..2 {
+        for key in &keys {
+            if let Some(record) = app.store.idempotency(&ns, key).await? {
+                payment = app.store.payment(&record.body).await?;
+                break;
+            }
+        }
+        if payment.is_some() {
+            break;
+        }
+        let id = app.ids.next("pay");
+        let p = Payment::processing(
+            &id,
+            &req.buyer,
+            principal.livemode,
+            plan.total,
+            plan.plans.clone(),
+            now,
+        )?;
+        let unit = Unit {
+            payments: vec![Versioned {
+                value: p.clone(),
+                expected_version: 0,
+            }],
+            idempotency: Some(IdempotencyRecord {
+                principal: ns.clone(),
+                key: keys[0].clone(),
+                request_hash: String::new(),
+                status: 202,
+                body: id.clone(),
+                created_at: now,
+            }),
+            ..Unit::default()
+        };
+        match app.ledger.commit(unit).await {
+            Ok(_) => {
+                payment = Some((p, 1));
+                break;
+            }
+            Err(WriteError::Conflict(what)) if what == KEY_USED => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let Some((payment, _)) = payment else {
+        return Err(AppError::Conflict(
+            "the checkout is being retried concurrently; retry",
+        ));
     };
-    let body = views::payment(&payment, &orders_made);
-    let event_id = app.ids.next("evt");
-    unit.events.insert(
-        0,
-        NewEvent {
-            id: event_id.clone(),
-            kind: "payment.succeeded".into(),
-            object_id: payment_id,
-            payload: views::new_event(
-                &event_id,
-                "payment.succeeded",
-                now,
-                principal.livemode,
-                body.clone(),
-            )
-            .to_string(),
-            created_at: now,
-            livemode: principal.livemode,
-        },
-    );
-    unit.payments.push(payment);
-    unit.idempotency = idem.map(|i| i.record(201, &body, now));
-    app.ledger.commit(unit).await?;
-    Ok(body)
+    if payment.buyer != req.buyer || payment.amount != plan.total {
+        return Err(AppError::rejected(
+            "idempotency_key_reused",
+            "this key was used with a different checkout",
+        ));
+    }
+    let reference = payment.tenders[0].reference.clone();
+    match payment.state {
+        PaymentState::Captured { .. } => return payments::view(app, &payment).await,
+        PaymentState::Failed { code, .. } => return Err(payments::failure(&code)),
+        PaymentState::Processing { .. } => {}
+    }
+    let timeout = std::time::Duration::from_millis(app.policy.provider_timeout_ms);
+    let outcome =
+        tokio::time::timeout(timeout, connector.charge(&req.card, plan.total, &reference))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProviderError::Unknown(
+                    "the provider did not answer in time".into(),
+                ))
+            });
+    payments::record_charge(app, &payment.id, outcome, idem).await
 }

@@ -13,6 +13,9 @@ pub mod checkout;
 pub mod ids;
 pub mod keys;
 pub mod orders;
+pub mod payments;
+pub mod process;
+pub mod refunds;
 pub mod scheduler;
 pub mod views;
 pub mod webhooks;
@@ -22,30 +25,53 @@ use std::sync::Arc;
 
 use holdback_domain::card::CardError;
 use holdback_domain::ledger::LedgerError;
-use holdback_domain::order::{Commission, OrderError, OrderPolicy};
-use holdback_domain::{InvalidId, MoneyError};
+use holdback_domain::order::{Commission, CommissionRule, OrderError, OrderPolicy};
+use holdback_domain::payment::PaymentError;
+use holdback_domain::refund::{RefundError, RefundPolicy};
+use holdback_domain::{Currency, InvalidId, MoneyError};
 use holdback_store::clock::Clock;
 use holdback_store::{Ledger, Store, StoreError, WriteError};
 
 use crate::cards::CardConnector;
 use crate::ids::IdGen;
 
-/// Policies: the order timings and commission, with per-seller commission overrides, and the
-/// shipping methods with their delivery guarantees (ms from shipment).
+/// What a seller's terms override: commission and ship-by days (3–10).
+#[derive(Debug, Clone, Default)]
+pub struct SellerPolicy {
+    pub commission: Option<CommissionRule>,
+    pub ship_by_days: Option<u32>,
+}
+
+/// Policies: the order timings, commission and ship-by days (with per-seller overrides), the
+/// shipping methods with their delivery guarantees (ms from shipment), and how provider calls
+/// are timed out and refunds retried.
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub order: OrderPolicy,
-    pub commissions: HashMap<String, Commission>,
+    pub ship_by_days: u32,
+    pub commission: CommissionRule,
+    pub sellers: HashMap<String, SellerPolicy>,
     pub shipping: BTreeMap<String, i64>,
+    pub refunds: RefundPolicy,
+    /// A provider call not answered within this has an unknown outcome.
+    pub provider_timeout_ms: u64,
+    /// A checkout without an Idempotency-Key that repeats one from the same key within this
+    /// answers with the first one's payment instead of charging again.
+    pub duplicate_window_ms: i64,
+    /// A payment still processing this long after it was created is settled by asking the
+    /// provider (longer than `provider_timeout_ms`, so the call that made it has given up).
+    pub settle_after_ms: i64,
 }
 
 impl Default for Policy {
-    /// DOMAIN.md §4: economy 60 days, standard 30, express 10.
+    /// Economy 60 days, standard 30, express 10; ship within 7 days; 5 % commission.
     fn default() -> Self {
         let day = 86_400_000;
         Policy {
             order: OrderPolicy::default(),
-            commissions: HashMap::new(),
+            ship_by_days: 7,
+            commission: CommissionRule::percent(500),
+            sellers: HashMap::new(),
             shipping: [
                 ("economy", 60 * day),
                 ("standard", 30 * day),
@@ -54,17 +80,54 @@ impl Default for Policy {
             .into_iter()
             .map(|(m, g)| (m.to_string(), g))
             .collect(),
+            refunds: RefundPolicy::default(),
+            provider_timeout_ms: 30_000,
+            duplicate_window_ms: 10 * 60_000,
+            settle_after_ms: 120_000,
         }
     }
 }
 
 impl Policy {
-    pub fn for_seller(&self, seller: &str) -> OrderPolicy {
-        let mut p = self.order;
-        if let Some(c) = self.commissions.get(seller) {
-            p.commission = *c;
+    /// The commission of a seller's order in `currency`.
+    pub fn commission(&self, seller: &str, currency: Currency) -> Commission {
+        self.sellers
+            .get(seller)
+            .and_then(|s| s.commission.as_ref())
+            .unwrap_or(&self.commission)
+            .for_currency(currency)
+    }
+
+    /// How long a seller has to ship after payment (ms).
+    pub fn ship_by_ms(&self, seller: &str) -> i64 {
+        let days = self
+            .sellers
+            .get(seller)
+            .and_then(|s| s.ship_by_days)
+            .unwrap_or(self.ship_by_days);
+        i64::from(days) * holdback_domain::order::DAY
+    }
+}
+
+/// The card connectors, one per mode. Test mode always has one (the sandbox); live mode has
+/// one only when a real provider is configured, and a live checkout without it is refused.
+#[derive(Clone)]
+pub struct Connectors {
+    pub test: Arc<dyn CardConnector>,
+    pub live: Option<Arc<dyn CardConnector>>,
+}
+
+impl Connectors {
+    pub fn for_mode(&self, livemode: bool) -> Result<&Arc<dyn CardConnector>, AppError> {
+        if !livemode {
+            return Ok(&self.test);
         }
-        p
+        self.live.as_ref().ok_or_else(|| {
+            AppError::rejected(
+                "livemode_unavailable",
+                "no live payment provider is configured: live payments are refused",
+            )
+        })
     }
 }
 
@@ -75,24 +138,36 @@ pub struct App {
     pub ledger: Ledger,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
-    pub cards: Arc<dyn CardConnector>,
+    pub cards: Connectors,
     pub policy: Arc<Policy>,
 }
 
 impl App {
-    /// The application on a store: starts its group-commit writer, and uses the sandbox card
-    /// connector (the only one there is so far).
-    pub fn new(store: Store, clock: Arc<dyn Clock>, ids: Arc<dyn IdGen>, policy: Policy) -> App {
+    /// The application on a store: starts its group-commit writer. Test mode pays through
+    /// `test_cards`; live mode has no provider until one is set in `cards.live`.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+        policy: Policy,
+        test_cards: Arc<dyn CardConnector>,
+    ) -> App {
         App {
             ledger: Ledger::start(store.clone(), clock.clone()),
             store,
-            cards: Arc::new(cards::SandboxCards {
-                clock: clock.clone(),
-            }),
+            cards: Connectors {
+                test: test_cards,
+                live: None,
+            },
             clock,
             ids,
             policy: Arc::new(policy),
         }
+    }
+
+    /// The stateless sandbox on `clock` (benchmarks and tests that need no provider state).
+    pub fn stateless_cards(clock: Arc<dyn Clock>) -> Arc<dyn CardConnector> {
+        Arc::new(cards::StatelessSandbox { clock })
     }
 }
 
@@ -156,6 +231,28 @@ impl AppError {
 impl From<OrderError> for AppError {
     fn from(e: OrderError) -> Self {
         AppError::rejected(e.code(), e.to_string())
+    }
+}
+impl From<PaymentError> for AppError {
+    fn from(e: PaymentError) -> Self {
+        AppError::rejected(e.code(), e.to_string())
+    }
+}
+impl From<RefundError> for AppError {
+    fn from(e: RefundError) -> Self {
+        AppError::rejected(e.code(), e.to_string())
+    }
+}
+impl From<cards::ProviderError> for AppError {
+    fn from(e: cards::ProviderError) -> Self {
+        match e {
+            cards::ProviderError::Refused { code, message } => AppError::Rejected {
+                code,
+                message,
+                param: Some("card"),
+            },
+            cards::ProviderError::Unknown(what) => AppError::Internal(what),
+        }
     }
 }
 impl From<LedgerError> for AppError {

@@ -1,14 +1,11 @@
 //! Order use cases: read what the caller may see, and act on an order.
 
-use holdback_domain::TxId;
-use holdback_domain::order::{self, Actor, Decision, Order, OrderCommand};
-use holdback_store::{
-    Cursor, IdempotencyRecord, NewEvent, ORDER_CHANGED, OrderWrite, TimerCancel, TimerRow, Unit,
-    WriteError,
-};
+use holdback_domain::order::{self, Actor, Order, OrderCommand};
+use holdback_domain::process::Effects;
+use holdback_store::{Cursor, IdempotencyRecord, Unit};
 use serde_json::Value;
 
-use crate::{App, AppError, Principal, Role, views};
+use crate::{App, AppError, Principal, Role, process, views};
 
 /// How often a decision is made again when the order changed under it.
 const ATTEMPTS: usize = 5;
@@ -100,70 +97,23 @@ pub async fn list(
     Ok((orders.iter().map(views::order).collect(), has_more))
 }
 
-/// The events of a decision, as outbox rows carrying the order as it is after the decision.
-pub fn events(app: &App, d: &Decision, now: i64) -> Vec<NewEvent> {
-    let object = views::order(&d.order);
-    d.events
-        .iter()
-        .map(|e| {
-            let id = app.ids.next("evt");
-            let payload = views::new_event(&id, e.name(), now, d.order.livemode, object.clone());
-            NewEvent {
-                id,
-                kind: e.name().to_string(),
-                object_id: d.order.id.clone(),
-                payload: payload.to_string(),
-                created_at: now,
-                livemode: d.order.livemode,
-            }
-        })
-        .collect()
-}
-
-/// Everything a decision about one order writes, as one unit.
-pub fn unit_of(app: &App, d: &Decision, expected_version: i64, now: i64) -> Result<Unit, AppError> {
-    let id = &d.order.id;
-    let ledger = if d.transfers.is_empty() {
-        None
-    } else {
-        Some(holdback_domain::ledger::TransactionRequest {
-            id: TxId::parse(&app.ids.next("txn"))?,
-            transfers: d.transfers.clone(),
-        })
-    };
-    Ok(Unit {
-        accounts: d.accounts.clone(),
-        ledger,
-        orders: vec![OrderWrite {
-            order: d.order.clone(),
-            expected_version,
-        }],
-        set_timers: d
-            .set_timers
-            .iter()
-            .map(|(kind, due_at)| TimerRow {
-                order_id: id.clone(),
-                kind: *kind,
-                due_at: *due_at,
-            })
-            .collect(),
-        cancel_timers: d
-            .cancel_timers
-            .iter()
-            .filter(|k| !d.set_timers.iter().any(|(s, _)| s == *k))
-            .map(|kind| TimerCancel {
-                order_id: id.clone(),
-                kind: *kind,
-                only_if_due_at: None,
-            })
-            .collect(),
-        events: events(app, d, now),
-        payments: vec![],
-        idempotency: None,
-    })
+/// An order's decision with the reactions it causes: the unit to commit.
+pub async fn unit_for(
+    app: &App,
+    d: order::Decision,
+    version: i64,
+    now: i64,
+) -> Result<(Unit, Effects), AppError> {
+    let mut effects = Effects::default();
+    let reactions = effects.order(d, version);
+    process::settle(app, &mut effects, reactions, now).await?;
+    let unit = process::unit_of(app, &effects, None, now)?;
+    Ok((unit, effects))
 }
 
 /// Gives `command` to an order on behalf of `principal`; returns the order as it is after.
+/// Money owed back to the buyer becomes a pending refund in the same unit; no provider is
+/// called here (the refund worker does that after the commit).
 pub async fn act(
     app: &App,
     principal: &Principal,
@@ -174,20 +124,18 @@ pub async fn act(
     for _ in 0..ATTEMPTS {
         let (order, version) = load_visible(app, principal, id).await?;
         let now = app.clock.now_ms();
-        let policy = app.policy.for_seller(&order.seller);
-        let d = order::decide(&order, actor(principal), command, now, &policy)?;
-        if let OrderCommand::Refund { amount } = command {
-            let reference = format!("{}:{}:{version}", order.id, order.refunded);
-            app.cards
-                .refund(&order.payment, *amount, &reference)
-                .await?;
-        }
-        let body = views::order(&d.order);
-        let mut unit = unit_of(app, &d, version, now)?;
+        let d = order::decide(&order, actor(principal), command, now, &app.policy.order)?;
+        let (mut unit, effects) = unit_for(app, d, version, now).await?;
+        let after = effects
+            .orders
+            .iter()
+            .find(|o| o.value.id == order.id)
+            .map_or(order.clone(), |o| o.value.clone());
+        let body = views::order(&after);
         unit.idempotency = idem.map(|i| i.record(200, &body, now));
         match app.ledger.commit(unit).await {
             Ok(_) => return Ok(body),
-            Err(WriteError::Conflict(what)) if what == ORDER_CHANGED => continue,
+            Err(e) if process::changed(&e) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -16,47 +16,67 @@ pub struct Tick {
     pub fired: usize,
     pub stale: usize,
     pub lost_race: usize,
+    /// Timers whose firing failed this pass (left for the next).
+    pub failed: usize,
 }
 
-/// Fires every timer due now (up to `batch`).
+/// Fires every timer due now (up to `batch`). A timer whose firing fails is reported and left
+/// for the next pass; the pass goes on with the others.
 pub async fn tick(app: &App, batch: u32) -> Result<Tick, AppError> {
     let now = app.clock.now_ms();
     let mut out = Tick::default();
     for timer in app.store.due_timers(now, batch).await? {
-        let remove_stale = |t: &TimerRow| Unit {
-            cancel_timers: vec![TimerCancel {
-                order_id: t.order_id.clone(),
-                kind: t.kind,
-                only_if_due_at: Some(t.due_at),
-            }],
-            ..Unit::default()
-        };
-        let Some((order, version)) = app.store.order(&timer.order_id).await? else {
-            continue;
-        };
-        let policy = app.policy.for_seller(&order.seller);
-        let unit = match order::decide(
-            &order,
-            Actor::Scheduler,
-            &OrderCommand::Fire(timer.kind),
-            now,
-            &policy,
-        ) {
-            Ok(d) => orders::unit_of(app, &d, version, now)?,
-            Err(OrderError::TimerNotDue | OrderError::AlreadyReleased | OrderError::Cancelled) => {
-                out.stale += 1;
-                app.ledger.commit(remove_stale(&timer)).await?;
-                continue;
+        match fire(app, &timer, now).await {
+            Ok(Fired::Done) => out.fired += 1,
+            Ok(Fired::Stale) => out.stale += 1,
+            Ok(Fired::LostRace) => out.lost_race += 1,
+            Err(e) => {
+                out.failed += 1;
+                eprintln!(
+                    "holdback: scheduler: timer {} of {}: {e}",
+                    timer.kind.code(),
+                    timer.order_id
+                );
             }
-            Err(e) => return Err(e.into()),
-        };
-        match app.ledger.commit(unit).await {
-            Ok(_) => out.fired += 1,
-            Err(WriteError::Conflict(_)) => out.lost_race += 1,
-            Err(e) => return Err(e.into()),
         }
     }
     Ok(out)
+}
+
+enum Fired {
+    Done,
+    Stale,
+    LostRace,
+}
+
+async fn fire(app: &App, timer: &TimerRow, now: i64) -> Result<Fired, AppError> {
+    let remove_stale = Unit {
+        cancel_timers: vec![TimerCancel {
+            order_id: timer.order_id.clone(),
+            kind: timer.kind,
+            only_if_due_at: Some(timer.due_at),
+        }],
+        ..Unit::default()
+    };
+    let Some((order, version)) = app.store.order(&timer.order_id).await? else {
+        app.ledger.commit(remove_stale).await?;
+        return Ok(Fired::Stale);
+    };
+    let command = OrderCommand::Fire(timer.kind);
+    let d = match order::decide(&order, Actor::Scheduler, &command, now, &app.policy.order) {
+        Ok(d) => d,
+        Err(OrderError::TimerNotDue | OrderError::AlreadyReleased | OrderError::Cancelled) => {
+            app.ledger.commit(remove_stale).await?;
+            return Ok(Fired::Stale);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (unit, _) = orders::unit_for(app, d, version, now).await?;
+    match app.ledger.commit(unit).await {
+        Ok(_) => Ok(Fired::Done),
+        Err(WriteError::Conflict(_)) => Ok(Fired::LostRace),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Runs [`tick`] forever, every `every`.

@@ -2,8 +2,11 @@
 //! `created` (Unix seconds), `livemode`, `metadata`, amounts in minor units with a lower-case
 //! ISO currency.
 
+use holdback_domain::card::StoredCard;
 use holdback_domain::order::Order;
-use holdback_store::{PaymentRow, StoredEvent};
+use holdback_domain::payment::{Payment, PaymentState};
+use holdback_domain::refund::{Refund, RefundState};
+use holdback_store::StoredEvent;
 use serde_json::{Value, json};
 
 fn secs(ms: i64) -> i64 {
@@ -15,13 +18,14 @@ pub fn currency(order_or_payment: holdback_domain::Currency) -> String {
 }
 
 pub fn order(o: &Order) -> Value {
+    let protection = o.protection();
     json!({
         "id": o.id,
         "object": "order",
         "created": secs(o.paid_at),
         "livemode": o.livemode,
         "metadata": {},
-        "status": o.status.code(),
+        "status": o.status().code(),
         "buyer": o.buyer,
         "seller": o.seller,
         "payment": o.payment,
@@ -29,44 +33,94 @@ pub fn order(o: &Order) -> Value {
         "currency": currency(o.captured.currency()),
         "amount_refunded": o.refunded,
         "amount_held": o.held(),
-        "release": o.released.map(|(to_seller, commission)| json!({
-            "amount_to_seller": to_seller,
-            "commission": commission,
+        "release": o.release().map(|r| json!({
+            "amount_to_seller": r.to_seller,
+            "commission": r.commission,
         })),
         "ship_by": secs(o.ship_by),
         "shipping_method": o.shipping_method,
-        "shipment": o.shipment.as_ref().map(|s| json!({
+        "shipment": o.shipment().map(|s| json!({
             "carrier": s.carrier,
             "tracking_number": s.tracking,
             "shipped": secs(s.shipped_at),
         })),
-        "delivered": o.delivered_at.map(secs),
-        "protection_ends": o.protection_ends.map(secs),
-        "cancel_requested": o.cancel_requested_at.map(secs),
-        "buyer_extension_used": o.buyer_extended,
-        "extension_requested_days": o.extension_requested.map(|ms| ms / 86_400_000),
+        "delivered": o.delivered_at().map(secs),
+        "protection_ends": protection.map(|p| secs(p.ends)),
+        "cancel_requested": o.cancel_requested().map(secs),
+        "buyer_extension_used": protection.is_some_and(|p| p.buyer_extended),
+        "extension_requested_days": protection
+            .and_then(|p| p.extension_requested)
+            .map(|ms| ms / 86_400_000),
     })
 }
 
-pub fn payment(p: &PaymentRow, orders: &[Order]) -> Value {
+/// A payment with its tenders, the orders it opened and its refunds.
+pub fn payment(p: &Payment, orders: &[Order], refunds: &[Refund]) -> Value {
+    let card = p.tenders.first().and_then(|t| t.card.as_ref());
+    let failure = match &p.state {
+        PaymentState::Failed { code, .. } => Some(code.clone()),
+        _ => None,
+    };
     json!({
         "id": p.id,
         "object": "payment",
         "created": secs(p.created_at),
         "livemode": p.livemode,
         "metadata": {},
-        "status": "succeeded",
+        "status": p.state.code(),
+        "failure_code": failure,
         "buyer": p.buyer,
         "amount": p.amount.minor(),
         "currency": currency(p.amount.currency()),
-        "method": p.method,
-        "card": p.card.as_ref().map(|c| json!({
-            "brand": c.brand.code(),
-            "last4": c.last4,
-            "exp_month": c.exp_month,
-            "exp_year": c.exp_year,
-        })),
+        "amount_refunded": p.refunded(),
+        "method": p.tenders.first().map_or("card", |t| t.method.code()),
+        "card": card.map(card_view),
+        "tenders": p.tenders.iter().map(|t| json!({
+            "method": t.method.code(),
+            "amount": t.amount.minor(),
+            "amount_refunded": t.refunded,
+            "card": t.card.as_ref().map(card_view),
+        })).collect::<Vec<_>>(),
         "orders": orders.iter().map(order).collect::<Vec<_>>(),
+        "refunds": refunds.iter().map(refund).collect::<Vec<_>>(),
+    })
+}
+
+fn card_view(c: &StoredCard) -> Value {
+    json!({
+        "brand": c.brand.code(),
+        "last4": c.last4,
+        "exp_month": c.exp_month,
+        "exp_year": c.exp_year,
+    })
+}
+
+pub fn refund(r: &Refund) -> Value {
+    let (next_attempt, error, ended) = match &r.state {
+        RefundState::Pending {
+            next_attempt_at,
+            last_error,
+            ..
+        } => (Some(secs(*next_attempt_at)), last_error.clone(), None),
+        RefundState::Succeeded { at, .. } => (None, None, Some(secs(*at))),
+        RefundState::Failed { at, last_error } => (None, Some(last_error.clone()), Some(secs(*at))),
+    };
+    json!({
+        "id": r.id,
+        "object": "refund",
+        "created": secs(r.created_at),
+        "livemode": r.livemode,
+        "metadata": {},
+        "status": r.state.code(),
+        "payment": r.payment,
+        "order": r.order,
+        "amount": r.amount.minor(),
+        "currency": currency(r.amount.currency()),
+        "reason": r.reason.code(),
+        "attempts": r.attempts,
+        "next_attempt": next_attempt,
+        "failure_code": error,
+        "settled": ended,
     })
 }
 

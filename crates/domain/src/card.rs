@@ -65,6 +65,18 @@ impl Brand {
         }
     }
 
+    pub fn parse(code: &str) -> Option<Brand> {
+        [
+            Brand::Visa,
+            Brand::Mastercard,
+            Brand::Maestro,
+            Brand::Amex,
+            Brand::UnionPay,
+        ]
+        .into_iter()
+        .find(|b| b.code() == code)
+    }
+
     /// The brand from the number's leading digits (IIN ranges) and length.
     fn detect(digits: &str) -> Option<Brand> {
         let prefix = |n: usize| digits.get(..n).and_then(|p| p.parse::<u32>().ok());

@@ -1,9 +1,10 @@
 //! The policy file (TOML): order timings, the default commission, per-seller commission.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use holdback_app::Policy;
-use holdback_domain::order::{Commission, OrderPolicy};
+use holdback_app::{Policy, SellerPolicy};
+use holdback_domain::order::{CommissionRule, OrderPolicy};
+use holdback_domain::{Currency, Money};
 use serde::Deserialize;
 
 const HOUR: i64 = 3_600_000;
@@ -16,7 +17,7 @@ struct File {
     order: Timings,
     commission: Option<CommissionFile>,
     #[serde(default)]
-    sellers: HashMap<String, CommissionFile>,
+    sellers: HashMap<String, SellerFile>,
     #[serde(default)]
     shipping: HashMap<String, ShippingFile>,
 }
@@ -32,31 +33,51 @@ struct ShippingFile {
 struct Timings {
     ship_by_days: Option<u32>,
     cancel_answer_hours: Option<u32>,
-    delivery_guarantee_days: Option<u32>,
     after_delivery_days: Option<u32>,
     buyer_extension_days: Option<u32>,
     seller_extension_max_days: Option<u32>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+/// A commission: basis points, and fixed parts in minor units per currency
+/// (`fixed = { usd = 30, eur = 25 }`); an order takes the fixed part of its own currency.
+#[derive(Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 struct CommissionFile {
     basis_points: u32,
     #[serde(default)]
-    fixed_minor: i64,
+    fixed: BTreeMap<String, i64>,
 }
 
 impl CommissionFile {
-    fn check(self, whose: &str) -> anyhow::Result<Commission> {
+    fn check(&self, whose: &str) -> anyhow::Result<CommissionRule> {
         anyhow::ensure!(
-            self.basis_points <= 10_000 && self.fixed_minor >= 0,
-            "commission of {whose}: basis_points must be 0..=10000 and fixed_minor not negative"
+            self.basis_points <= 10_000,
+            "policy file: commission of {whose}: basis_points must be 0..=10000"
         );
-        Ok(Commission {
+        let mut fixed = Vec::new();
+        for (currency, minor) in &self.fixed {
+            let c = Currency::parse(currency).map_err(|e| {
+                anyhow::anyhow!("policy file: commission of {whose}: fixed {currency}: {e}")
+            })?;
+            anyhow::ensure!(
+                *minor >= 0,
+                "policy file: commission of {whose}: a fixed part is not negative"
+            );
+            fixed.push(Money::from_minor(*minor, c)?);
+        }
+        Ok(CommissionRule {
             basis_points: self.basis_points,
-            fixed_minor: self.fixed_minor,
+            fixed,
         })
     }
+}
+
+/// A seller's own terms: ship-by days (3–10) and commission.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+struct SellerFile {
+    ship_by_days: Option<u32>,
+    commission: Option<CommissionFile>,
 }
 
 /// Parses a policy file's text onto the defaults.
@@ -79,25 +100,11 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
         Ok(())
     };
     set(
-        &mut order.ship_by,
-        t.ship_by_days,
-        DAY,
-        1..=60,
-        "ship_by_days",
-    )?;
-    set(
         &mut order.cancel_answer,
         t.cancel_answer_hours,
         HOUR,
         1..=720,
         "cancel_answer_hours",
-    )?;
-    set(
-        &mut order.delivery_guarantee,
-        t.delivery_guarantee_days,
-        DAY,
-        1..=365,
-        "delivery_guarantee_days",
     )?;
     set(
         &mut order.after_delivery,
@@ -121,19 +128,46 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
         0..=365,
         "seller_extension_max_days",
     )?;
-    if let Some(c) = file.commission {
-        order.commission = c.check("the marketplace")?;
-    }
-    let mut commissions = HashMap::new();
-    for (seller, c) in file.sellers {
-        holdback_domain::AccountId::parse(&seller)?;
-        commissions.insert(seller.clone(), c.check(&seller)?);
-    }
+    let ship_by_range = 3..=10;
+    let ship_by = |days: Option<u32>, whose: &str| -> anyhow::Result<Option<u32>> {
+        if let Some(d) = days {
+            anyhow::ensure!(
+                ship_by_range.contains(&d),
+                "policy file: ship_by_days of {whose} must be in {ship_by_range:?}"
+            );
+        }
+        Ok(days)
+    };
     let mut policy = Policy {
         order,
-        commissions,
         ..Policy::default()
     };
+    if let Some(d) = ship_by(t.ship_by_days, "the marketplace")? {
+        policy.ship_by_days = d;
+    }
+    if let Some(c) = &file.commission {
+        policy.commission = c.check("the marketplace")?;
+    }
+    for (seller, terms) in file.sellers {
+        anyhow::ensure!(
+            holdback_domain::AccountId::parse(&seller).is_ok()
+                && seller.len() <= holdback_app::checkout::MAX_PARTY_ID,
+            "policy file: invalid seller id {seller:?}"
+        );
+        let commission = terms
+            .commission
+            .as_ref()
+            .map(|c| c.check(&seller))
+            .transpose()?;
+        let ship_by_days = ship_by(terms.ship_by_days, &seller)?;
+        policy.sellers.insert(
+            seller,
+            SellerPolicy {
+                commission,
+                ship_by_days,
+            },
+        );
+    }
     for (method, m) in file.shipping {
         holdback_domain::AccountId::parse(&method)?;
         anyhow::ensure!(
@@ -150,6 +184,7 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use holdback_domain::order::Commission;
 
     #[test]
     fn the_example_file_loads() {
@@ -160,29 +195,54 @@ mod tests {
             OrderPolicy::default(),
             "the example states the defaults"
         );
+        let usd = Currency::parse("USD").unwrap();
+        let eur = Currency::parse("EUR").unwrap();
         assert_eq!(
-            p.for_seller("sel_carol").commission,
+            p.commission("sel_carol", usd),
             Commission {
                 basis_points: 800,
                 fixed_minor: 30
             }
         );
         assert_eq!(
-            p.for_seller("sel_bob").commission,
+            p.commission("sel_carol", eur),
+            Commission {
+                basis_points: 800,
+                fixed_minor: 0
+            },
+            "a fixed part applies only in its own currency"
+        );
+        assert_eq!(
+            p.commission("sel_bob", usd),
             Commission {
                 basis_points: 500,
                 fixed_minor: 0
             }
         );
+        assert_eq!(p.ship_by_ms("sel_carol"), 5 * DAY);
+        assert_eq!(p.ship_by_ms("sel_bob"), 7 * DAY);
     }
 
     #[test]
     fn bad_files_are_refused_by_name() {
         for (text, says) in [
-            ("[order]\nship_by_days = 0", "ship_by_days"),
+            ("[order]\nship_by_days = 2", "ship_by_days"),
+            ("[order]\ndelivery_guarantee_days = 30", "unknown field"),
+            (
+                "[sellers.sel_x]\nship_by_days = 11",
+                "ship_by_days of sel_x",
+            ),
+            (
+                "[commission]\nbasis_points = 1\nfixed = { usd = -1 }",
+                "not negative",
+            ),
+            (
+                "[commission]\nbasis_points = 1\nfixed = { xyz = 1 }",
+                "fixed xyz",
+            ),
             ("[order]\nshipby = 3", "unknown field"),
             ("[commission]\nbasis_points = 20000", "basis_points"),
-            ("[sellers.\"bad id\"]\nbasis_points = 1", "invalid seller"),
+            ("[sellers.\"bad id\"]\nship_by_days = 5", "invalid seller"),
             ("not toml", "policy file"),
         ] {
             let err = parse(text).unwrap_err().to_string();
@@ -193,6 +253,6 @@ mod tests {
         }
         assert_eq!(parse("").unwrap().order, OrderPolicy::default());
         let p = parse("[order]\nship_by_days = 3").unwrap();
-        assert_eq!(p.order.ship_by, 3 * DAY);
+        assert_eq!(p.ship_by_ms("anyone"), 3 * DAY);
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use holdback_app::ids::UuidIds;
-use holdback_app::{App, Policy, Role, scheduler};
-use holdback_domain::order::Commission;
+use holdback_app::{App, Policy, Role, SellerPolicy, refunds, scheduler};
+use holdback_domain::order::CommissionRule;
 use holdback_store::clock::{Clock, OffsetClock, SystemClock};
 use holdback_store::{ApiKeyRow, Store};
 use sha2::{Digest, Sha256};
@@ -35,7 +35,8 @@ pub fn app(store: Store, policy: Policy) -> App {
 }
 
 fn app_with_clock(store: Store, policy: Policy, clock: Arc<dyn Clock>) -> App {
-    App::new(store, clock, Arc::new(UuidIds), policy)
+    let cards = App::stateless_cards(clock.clone());
+    App::new(store, clock, Arc::new(UuidIds), policy, cards)
 }
 
 pub fn parse_role(text: &str) -> anyhow::Result<Role> {
@@ -143,13 +144,17 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => crate::policy::parse(&std::fs::read_to_string(path)?)?,
         None => Policy::default(),
     };
-    if args.demo && !policy.commissions.contains_key("sel_carol") {
-        // The demo sellers: sel_bob pays the default 5 %, sel_carol 8 % + 0.30.
-        policy.commissions.insert(
+    if args.demo && !policy.sellers.contains_key("sel_carol") {
+        // The demo sellers: sel_bob pays the default 5 %, sel_carol 8 % + USD 0.30.
+        let usd = holdback_domain::Currency::parse("USD")?;
+        policy.sellers.insert(
             "sel_carol".into(),
-            Commission {
-                basis_points: 800,
-                fixed_minor: 30,
+            SellerPolicy {
+                commission: Some(CommissionRule {
+                    basis_points: 800,
+                    fixed: vec![holdback_domain::Money::from_minor(30, usd)?],
+                }),
+                ship_by_days: None,
             },
         );
     }
@@ -173,11 +178,13 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     }
     let scheduler = scheduler::spawn(app.clone(), Duration::from_secs(1));
     let deliveries = holdback_app::webhooks::spawn(app.clone(), Duration::from_secs(1));
+    let refunds = refunds::spawn(app.clone(), Duration::from_secs(1));
     holdback_http::serve(listener, app, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await?;
     scheduler.abort();
     deliveries.abort();
+    refunds.abort();
     Ok(())
 }

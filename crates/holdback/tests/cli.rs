@@ -444,6 +444,7 @@ fn sigkill_of_the_server_under_load_loses_no_acknowledged_effect() {
             Arc::new(clock.clone()),
             Arc::new(holdback_app::ids::UuidIds),
             holdback_app::Policy::default(),
+            holdback_app::App::stateless_cards(Arc::new(clock.clone())),
         );
         let due = rt
             .block_on(store.due_timers(i64::MAX / 4, 100_000))

@@ -64,6 +64,9 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(extend_protection))
         .routes(routes!(request_extension))
         .routes(routes!(answer_extension))
+        .routes(routes!(payments::get_payment))
+        .routes(routes!(payments::get_refund))
+        .routes(routes!(payments::list_refunds))
         .routes(routes!(list_events))
         .routes(routes!(create_endpoint, list_endpoints))
         .routes(routes!(create_product, list_products))
@@ -175,6 +178,8 @@ macro_rules! authed {
         }
     }};
 }
+
+mod payments;
 
 fn fail(e: impl Into<ApiError>, request_id: &str) -> Response {
     e.into().response(request_id)

@@ -144,9 +144,59 @@ pub struct Payment {
     buyer: String,
     amount: i64,
     currency: String,
+    /// The code of a failed payment's refusal.
+    failure_code: Option<String>,
+    amount_refunded: i64,
     method: String,
     card: Option<Card>,
+    tenders: Vec<Tender>,
     orders: Vec<Order>,
+    refunds: Vec<Refund>,
+}
+
+/// One part of a payment, paid by one method.
+#[derive(ToSchema)]
+pub struct Tender {
+    /// card
+    method: String,
+    amount: i64,
+    amount_refunded: i64,
+    card: Option<Card>,
+}
+
+/// Money owed back to the buyer through the provider that took it. Times are Unix seconds.
+#[derive(ToSchema)]
+pub struct Refund {
+    id: String,
+    /// Always "refund".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    /// pending (the provider has not done it yet), succeeded, or failed (waiting for an
+    /// operator's retry; the money stays owed).
+    status: String,
+    payment: String,
+    order: String,
+    amount: i64,
+    currency: String,
+    /// requested, ship_by_missed, cancel_accepted or cancel_unanswered.
+    reason: String,
+    /// Calls made to the provider so far.
+    attempts: u32,
+    next_attempt: Option<i64>,
+    failure_code: Option<String>,
+    /// When it succeeded or was given up.
+    settled: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct RefundList {
+    /// Always "list".
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Refund>,
 }
 
 #[derive(ToSchema)]

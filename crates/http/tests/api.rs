@@ -35,13 +35,69 @@ fn app_on(store: holdback_store::Store, clock: &ManualClock) -> App {
         Arc::new(clock.clone()),
         Arc::new(UuidIds),
         Policy::default(),
+        App::stateless_cards(Arc::new(clock.clone())),
     )
 }
 
 async fn start(db: &TestDb) -> Server {
+    start_with(db, None).await
+}
+
+/// A stand-in for a real live provider: it accepts any card and keeps nothing.
+struct LiveProvider;
+
+impl holdback_app::cards::CardConnector for LiveProvider {
+    fn charge<'a>(
+        &'a self,
+        card: &'a holdback_domain::card::CardInput,
+        _amount: holdback_domain::Money,
+        reference: &'a str,
+    ) -> holdback_app::cards::BoxFuture<
+        'a,
+        Result<holdback_app::cards::Charge, holdback_app::cards::ProviderError>,
+    > {
+        Box::pin(async move {
+            Ok(holdback_app::cards::Charge {
+                card: holdback_domain::card::StoredCard {
+                    brand: card.number.brand(),
+                    last4: card.number.last4().to_string(),
+                    exp_month: card.exp_month,
+                    exp_year: card.exp_year,
+                    token: format!("live_{reference}"),
+                },
+            })
+        })
+    }
+
+    fn refund<'a>(
+        &'a self,
+        _charge: &'a str,
+        _amount: holdback_domain::Money,
+        reference: &'a str,
+    ) -> holdback_app::cards::BoxFuture<'a, Result<String, holdback_app::cards::ProviderError>>
+    {
+        Box::pin(async move { Ok(format!("live_re_{reference}")) })
+    }
+
+    fn find_charge<'a>(
+        &'a self,
+        _reference: &'a str,
+    ) -> holdback_app::cards::BoxFuture<
+        'a,
+        Result<Option<holdback_app::cards::Charge>, holdback_app::cards::ProviderError>,
+    > {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+async fn start_with(
+    db: &TestDb,
+    live: Option<Arc<dyn holdback_app::cards::CardConnector>>,
+) -> Server {
     let store = db.store().await.unwrap();
     let clock = ManualClock::new(T0);
-    let app = app_on(store, &clock);
+    let mut app = app_on(store, &clock);
+    app.cards.live = live;
     let key = |role| {
         let app = app.clone();
         async move { keys::create(&app, &role, false).await.unwrap() }
@@ -127,9 +183,16 @@ impl Server {
             .await
     }
 
-    /// Alice buys from Bob (2 × 25.00) and Carol (19.99) with the given card.
+    /// Alice buys from Bob (2 × 25.00) and Carol (19.99) with the given card. Without an
+    /// Idempotency-Key each call is a new purchase (its description differs): a repeat of the same
+    /// request within the duplicate window would be taken as a retry.
     async fn checkout(&self, card: &str, idem: Option<&str>) -> Answer {
-        let body = cart(card);
+        static PURCHASE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let mut body = cart(card);
+        if idem.is_none() {
+            let n = PURCHASE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            body["items"][0]["description"] = json!(format!("tea set #{n}"));
+        }
         self.send(
             "POST",
             "/v1/checkouts",
@@ -228,7 +291,7 @@ async fn the_whole_lifecycle_releases_to_the_seller() {
         let seller = s
             .app
             .store
-            .account(&holdback_domain::AccountId::parse("seller_payable:sel_bob:USD").unwrap())
+            .account(&holdback_domain::AccountId::parse("test:seller_payable:sel_bob:USD").unwrap())
             .await
             .unwrap()
             .unwrap();
@@ -762,9 +825,28 @@ async fn webhooks_are_signed_delivered_and_retried() {
 #[tokio::test]
 async fn test_and_live_data_never_mix() {
     for db in TestDb::all("test_and_live_data_never_mix").await {
+        // with no live provider configured, a live key's checkout is refused by name and
+        // changes nothing
         let s = start(&db).await;
-        let b = s.backend;
         let live = keys::create(&s.app, &Role::Platform, true).await.unwrap();
+        let before = s.app.store.head().await.unwrap();
+        let refused = s
+            .send(
+                "POST",
+                "/v1/checkouts",
+                &live,
+                None,
+                Some(&cart(VISA).to_string()),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert_eq!(refused.body["error"]["code"], "livemode_unavailable");
+        assert_eq!(s.app.store.head().await.unwrap(), before);
+        assert_eq!(s.get("/v1/orders", &live).await.body["data"], json!([]));
+        drop(s);
+
+        let s = start_with(&db, Some(Arc::new(LiveProvider))).await;
+        let b = s.backend;
         assert!(live.starts_with("sk_live_"));
         let (bob_order, _) = order_ids(&s.checkout(VISA, None).await.body);
         assert_eq!(s.order(&bob_order).await["livemode"], false, "{b}");

@@ -6,8 +6,10 @@
 //! group-commit [`writer::Ledger`]: many callers' requests are decided together and committed in
 //! one durable transaction. Reads (balances, history, the audit) go straight to the pool.
 
+mod aggregates;
 pub mod bench;
 pub mod clock;
+mod payments;
 mod postgres;
 mod rows;
 mod schema;
@@ -31,8 +33,7 @@ use sqlx::sqlite::{
 };
 
 pub use unit::{
-    ApiKeyRow, IdempotencyRecord, NewEvent, OrderWrite, PaymentRow, ProductRow, StoredEvent,
-    TimerCancel, TimerRow, Unit,
+    ApiKeyRow, IdempotencyRecord, NewEvent, ProductRow, StoredEvent, TimerCancel, TimerRow, Unit,
 };
 pub use webhooks::{DeliveryOutcome, DeliveryRow, EndpointRow};
 pub use writer::{Command, KEY_USED, Ledger, ORDER_CHANGED, Reply, WriteError};

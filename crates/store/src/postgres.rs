@@ -4,10 +4,12 @@
 use holdback_domain::ledger::{Book, Changes, PostingRef};
 use sqlx::postgres::{PgConnection, PgPool};
 
+use crate::aggregates::table;
 use crate::rows::Get as _;
 use crate::unit::{Val, bind_pg};
 use crate::writer::{Command, Prefetched, Reply, Wanted, WriteError, conflict, decide, units};
 use crate::{StoreError, rows};
+use holdback_domain::process::Kind;
 
 pub(crate) const SELECT_TRIGGER_NAMES: &str =
     "SELECT tgname::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname";
@@ -21,15 +23,25 @@ pub(crate) async fn commit_batch(
     let wanted = Wanted::of(commands);
     let mut book = prefetch(&mut tx, &wanted).await?;
     let mut prefetched = Prefetched::default();
-    if !wanted.orders.is_empty() {
-        let rows = sqlx::query("SELECT id, version FROM orders WHERE id = ANY($1)")
-            .bind(wanted.orders.iter().cloned().collect::<Vec<_>>())
+    for kind in Kind::ALL {
+        let ids: Vec<String> = wanted
+            .versions
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, id)| id.clone())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let sql = format!("SELECT id, version FROM {} WHERE id = ANY($1)", table(kind));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ids)
             .fetch_all(&mut *tx)
             .await?;
         for row in &rows {
             prefetched
                 .versions
-                .insert(row.text("id")?, row.int("version")?);
+                .insert((kind, row.text("id")?), row.int("version")?);
         }
     }
     if !wanted.keys.is_empty() {

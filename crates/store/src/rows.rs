@@ -6,7 +6,9 @@ use holdback_domain::ledger::{
     Account, AccountKind, AccountSpec, Hash, Head, Hold, HoldStatus, JournalEntry, Posting,
     PostingKind, PostingRef, Receipt,
 };
-use holdback_domain::order::{Commission, Order, OrderStatus, Shipment, TimerKind};
+use holdback_domain::order::{
+    Commission, Order, OrderState, OrderStatus, Protection, Release, Shipment, TimerKind,
+};
 use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
 use sqlx::Row as _;
 
@@ -139,7 +141,7 @@ impl Get for rusqlite::Row<'_> {
     }
 }
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
@@ -147,7 +149,7 @@ fn account_id(text: String) -> Result<AccountId, StoreError> {
     AccountId::parse(&text).map_err(corrupt)
 }
 
-fn currency(text: String) -> Result<Currency, StoreError> {
+pub(crate) fn currency(text: String) -> Result<Currency, StoreError> {
     Currency::parse(&text).map_err(corrupt)
 }
 
@@ -258,25 +260,26 @@ pub(crate) fn history_line(row: &impl Get) -> Result<HistoryLine, StoreError> {
     })
 }
 
-pub(crate) const SELECT_ORDER: &str = "SELECT id, buyer, seller, payment_id, currency, captured, refunded, \
-     released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
-     shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
-     extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version, \
-     shipping_method, delivery_guarantee FROM orders WHERE id = $1";
-pub(crate) const SELECT_ORDERS_PAGE: &str = "SELECT id, buyer, seller, payment_id, currency, \
-     captured, refunded, released_to_seller, released_commission, status, paid_at, ship_by, \
-     carrier, tracking, shipped_at, delivered_at, protection_ends, cancel_requested_at, \
-     buyer_extended, extension_requested, seller_extended, commission_bps, commission_fixed, \
-     livemode, version, shipping_method, delivery_guarantee FROM orders \
-     WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
-     AND livemode = $3 AND id > $4 ORDER BY id LIMIT $5";
-pub(crate) const SELECT_ORDERS_PAGE_BEFORE: &str = "SELECT id, buyer, seller, payment_id, \
-     currency, captured, refunded, released_to_seller, released_commission, status, paid_at, \
-     ship_by, carrier, tracking, shipped_at, delivered_at, protection_ends, cancel_requested_at, \
-     buyer_extended, extension_requested, seller_extended, commission_bps, commission_fixed, \
-     livemode, version, shipping_method, delivery_guarantee FROM orders \
-     WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
-     AND livemode = $3 AND id < $4 ORDER BY id DESC LIMIT $5";
+macro_rules! order_columns {
+    () => {
+        "SELECT id, buyer, seller, payment_id, currency, captured, refunded, \
+         released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
+         shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
+         extension_requested, seller_extended, commission_bps, commission_fixed, livemode, \
+         version, shipping_method, delivery_guarantee, ended_at FROM orders "
+    };
+}
+pub(crate) const SELECT_ORDER: &str = concat!(order_columns!(), "WHERE id = $1");
+pub(crate) const SELECT_ORDERS_PAGE: &str = concat!(
+    order_columns!(),
+    "WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
+     AND livemode = $3 AND id > $4 ORDER BY id LIMIT $5"
+);
+pub(crate) const SELECT_ORDERS_PAGE_BEFORE: &str = concat!(
+    order_columns!(),
+    "WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \
+     AND livemode = $3 AND id < $4 ORDER BY id DESC LIMIT $5"
+);
 pub(crate) const SELECT_EVENTS_BEFORE: &str = "SELECT seq, id, type, object_id, payload, \
      created_at, livemode FROM events WHERE seq < $1 AND livemode = $2 \
      ORDER BY seq DESC LIMIT $3";
@@ -291,6 +294,8 @@ pub(crate) const SELECT_IDEMPOTENCY: &str = "SELECT principal, key, request_hash
 pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
     let currency = currency(row.text("currency")?)?;
     let status = row.text("status")?;
+    let status =
+        OrderStatus::parse(&status).ok_or_else(|| corrupt(format!("order status {status:?}")))?;
     let shipment = match (
         row.opt_text("carrier")?,
         row.opt_text("tracking")?,
@@ -303,12 +308,50 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
         }),
         _ => None,
     };
-    let released = match (
-        row.opt_int("released_to_seller")?,
-        row.opt_int("released_commission")?,
-    ) {
-        (Some(seller), Some(commission)) => Some((seller, commission)),
-        _ => None,
+    let delivered_at = row.opt_int("delivered_at")?;
+    let ended_at = row.opt_int("ended_at")?.unwrap_or(0);
+    let protection = || -> Result<Protection, StoreError> {
+        Ok(Protection {
+            ends: row
+                .opt_int("protection_ends")?
+                .ok_or_else(|| corrupt("a shipped order without its protection end"))?,
+            buyer_extended: row.flag("buyer_extended")?,
+            seller_extended: row.int("seller_extended")?,
+            extension_requested: row.opt_int("extension_requested")?,
+        })
+    };
+    let shipped = || {
+        shipment
+            .clone()
+            .ok_or_else(|| corrupt("a shipped order without shipment"))
+    };
+    let state = match status {
+        OrderStatus::Paid => OrderState::Paid {
+            cancel_requested: row.opt_int("cancel_requested_at")?,
+        },
+        OrderStatus::Shipped => OrderState::Shipped {
+            shipment: shipped()?,
+            protection: protection()?,
+        },
+        OrderStatus::Delivered => OrderState::Delivered {
+            shipment: shipped()?,
+            delivered_at: delivered_at.ok_or_else(|| corrupt("delivered without a time"))?,
+            protection: protection()?,
+        },
+        OrderStatus::Completed => OrderState::Completed {
+            shipment: shipment.clone(),
+            delivered_at,
+            release: Release {
+                to_seller: row.opt_int("released_to_seller")?.unwrap_or(0),
+                commission: row.opt_int("released_commission")?.unwrap_or(0),
+            },
+            completed_at: ended_at,
+        },
+        OrderStatus::Cancelled => OrderState::Cancelled {
+            shipment: shipment.clone(),
+            delivered_at,
+            cancelled_at: ended_at,
+        },
     };
     let order = Order {
         id: row.text("id")?,
@@ -317,25 +360,16 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
         payment: row.text("payment_id")?,
         captured: Money::from_minor(row.int("captured")?, currency).map_err(corrupt)?,
         refunded: row.int("refunded")?,
-        released,
-        status: OrderStatus::parse(&status)
-            .ok_or_else(|| corrupt(format!("order status {status:?}")))?,
-        paid_at: row.int("paid_at")?,
-        ship_by: row.int("ship_by")?,
-        shipment,
-        delivered_at: row.opt_int("delivered_at")?,
-        protection_ends: row.opt_int("protection_ends")?,
-        cancel_requested_at: row.opt_int("cancel_requested_at")?,
-        buyer_extended: row.flag("buyer_extended")?,
-        extension_requested: row.opt_int("extension_requested")?,
-        seller_extended: row.int("seller_extended")?,
         commission: Commission {
             basis_points: u32::try_from(row.int("commission_bps")?).map_err(corrupt)?,
             fixed_minor: row.int("commission_fixed")?,
         },
         livemode: row.flag("livemode")?,
+        paid_at: row.int("paid_at")?,
+        ship_by: row.int("ship_by")?,
         shipping_method: row.text("shipping_method")?,
         delivery_guarantee: row.int("delivery_guarantee")?,
+        state,
     };
     Ok((order, row.int("version")?))
 }

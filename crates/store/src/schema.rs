@@ -43,6 +43,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_history_chains.sql"),
         postgres: include_str!("../migrations/postgres/0005_history_chains.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_payments_refunds",
+        sqlite: include_str!("../migrations/sqlite/0006_payments_refunds.sql"),
+        postgres: include_str!("../migrations/postgres/0006_payments_refunds.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

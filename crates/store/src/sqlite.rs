@@ -19,8 +19,8 @@ use holdback_domain::ledger::{Account, Book, Changes};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
+use crate::aggregates::{SELECT_KEY_EXISTS, select_version};
 use crate::clock::Clock;
-use crate::unit::{SELECT_KEY_EXISTS, SELECT_ORDER_VERSION};
 use crate::writer::{
     Command, Job, Prefetched, Reply, Stats, Wanted, WriteError, conflict, decide_more, units,
 };
@@ -350,13 +350,14 @@ fn load_rows(
     prefetched: &mut Prefetched,
     wanted: &Wanted,
 ) -> Result<(), StoreError> {
-    let mut select = conn.prepare_cached(SELECT_ORDER_VERSION)?;
-    for id in &wanted.orders {
-        if prefetched.versions.contains_key(id) {
+    for (kind, id) in &wanted.versions {
+        let key = (*kind, id.clone());
+        if prefetched.versions.contains_key(&key) {
             continue;
         }
+        let mut select = conn.prepare_cached(select_version(*kind))?;
         if let Some(v) = select.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
-            prefetched.versions.insert(id.clone(), v);
+            prefetched.versions.insert(key, v);
         }
     }
     let mut select = conn.prepare_cached(SELECT_KEY_EXISTS)?;

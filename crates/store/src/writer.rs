@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use holdback_domain::ledger::{
     AccountOutcome, AccountSpec, Book, Changes, LedgerError, Outcome, TransactionRequest,
 };
+use holdback_domain::process::Kind;
 use holdback_domain::{AccountId, HoldId, TxId};
 use tokio::sync::{mpsc, oneshot};
 
@@ -64,8 +65,9 @@ pub enum WriteError {
     Conflict(&'static str),
 }
 
-/// The conflict of a unit whose order moved on since it was decided: reload and decide again.
-pub const ORDER_CHANGED: &str = "the order changed; reload and retry";
+/// The conflict of a unit whose order, payment or refund moved on since it was decided: reload
+/// and decide again.
+pub const ORDER_CHANGED: &str = "the object changed; reload and retry";
 /// The conflict of a unit whose idempotency key another request has used: replay that one.
 pub const KEY_USED: &str = "the idempotency key was already used";
 
@@ -204,7 +206,8 @@ pub(crate) struct Wanted {
     pub accounts: BTreeSet<AccountId>,
     pub holds: BTreeSet<HoldId>,
     pub transactions: BTreeSet<TxId>,
-    pub orders: BTreeSet<String>,
+    /// Aggregates whose versions the batch's units check.
+    pub versions: BTreeSet<(Kind, String)>,
     pub keys: BTreeSet<(String, String)>,
 }
 
@@ -217,8 +220,8 @@ impl Wanted {
                 Command::Transact(request) => (&[][..], Some(request)),
                 Command::Unit(unit) => {
                     wanted
-                        .orders
-                        .extend(unit.orders.iter().map(|w| w.order.id.clone()));
+                        .versions
+                        .extend(unit.versions().map(|(kind, id, _)| (kind, id.to_string())));
                     if let Some(k) = &unit.idempotency {
                         wanted.keys.insert((k.principal.clone(), k.key.clone()));
                     }
@@ -239,8 +242,8 @@ impl Wanted {
 /// Rows other than the ledger's that a batch read before deciding.
 #[derive(Debug, Default)]
 pub(crate) struct Prefetched {
-    /// Current version of each named order (absent: no such order yet).
-    pub versions: HashMap<String, i64>,
+    /// Current version of each named aggregate (absent: none yet).
+    pub versions: HashMap<(Kind, String), i64>,
     /// Idempotency keys already used.
     pub keys: HashSet<(String, String)>,
 }
@@ -304,24 +307,28 @@ fn decide_unit(
     {
         return Err(WriteError::Conflict(KEY_USED));
     }
-    for w in &unit.orders {
-        let current = prefetched.versions.get(&w.order.id).copied().unwrap_or(0);
-        if current != w.expected_version {
+    for (kind, id, expected) in unit.versions() {
+        let current = prefetched
+            .versions
+            .get(&(kind, id.to_string()))
+            .copied()
+            .unwrap_or(0);
+        if current != expected {
             return Err(WriteError::Conflict(ORDER_CHANGED));
         }
     }
     let outcome = book.execute_opening(&unit.accounts, unit.ledger.as_ref(), now)?;
-    if matches!(outcome, Some(Outcome::Exists(_))) && !unit.orders.is_empty() {
+    if matches!(outcome, Some(Outcome::Exists(_))) && unit.versions().next().is_some() {
         // The ledger id was used before, by another decision: writing these rows would pair
         // them with postings made for something else.
         return Err(WriteError::Conflict(
             "the ledger transaction id was already used",
         ));
     }
-    for w in &unit.orders {
+    for (kind, id, expected) in unit.versions() {
         prefetched
             .versions
-            .insert(w.order.id.clone(), w.expected_version + 1);
+            .insert((kind, id.to_string()), expected + 1);
     }
     if let Some(k) = &unit.idempotency {
         prefetched.keys.insert((k.principal.clone(), k.key.clone()));

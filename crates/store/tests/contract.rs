@@ -91,7 +91,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0002_orders",
                 "0003_webhooks",
                 "0004_catalog",
-                "0005_history_chains"
+                "0005_history_chains",
+                "0006_payments_refunds",
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -222,7 +223,7 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
 
         assert_eq!(
             store.migrate().await.unwrap(),
-            vec!["0005_history_chains"],
+            vec!["0005_history_chains", "0006_payments_refunds"],
             "{b}"
         );
         assert_clean(&store).await;
@@ -735,8 +736,11 @@ async fn the_database_refuses_to_rewrite_the_journal_and_verify_sees_tampering()
 
 mod units {
     use super::*;
-    use holdback_domain::order::{self, Actor, Decision, OrderCommand, OrderPolicy, TimerKind};
-    use holdback_store::{IdempotencyRecord, NewEvent, OrderWrite, TimerCancel, TimerRow, Unit};
+    use holdback_domain::order::{
+        self, Actor, Commission, Decision, OrderCommand, OrderPlan, OrderPolicy, TimerKind,
+    };
+    use holdback_domain::process::Versioned;
+    use holdback_store::{IdempotencyRecord, NewEvent, TimerCancel, TimerRow, Unit};
 
     const T0: i64 = 1_800_000_000_000;
     const DAY: i64 = 86_400_000;
@@ -749,8 +753,8 @@ mod units {
                 id: TxId::parse(tx).unwrap(),
                 transfers: d.transfers.clone(),
             }),
-            orders: vec![OrderWrite {
-                order: d.order.clone(),
+            orders: vec![Versioned {
+                value: d.order.clone(),
                 expected_version,
             }],
             set_timers: d
@@ -785,21 +789,30 @@ mod units {
                 })
                 .collect(),
             payments: vec![],
+            refunds: vec![],
             idempotency: None,
         }
     }
 
+    /// A paid order of `price` cents from `buy_1` to `sel_1`, in test mode.
+    fn paid(id: &str, price: i64) -> Decision {
+        let plan = OrderPlan {
+            id: id.to_string(),
+            seller: "sel_1".into(),
+            amount: usd(price),
+            commission: Commission {
+                basis_points: 500,
+                fixed_minor: 0,
+            },
+            ship_by_ms: 7 * DAY,
+            shipping_method: "standard".into(),
+            delivery_guarantee: 30 * DAY,
+        };
+        order::paid(&plan, "buy_1", "pay_1", false, T0).unwrap()
+    }
+
     async fn paid_order(ledger: &Ledger, id: &str, price: i64) -> Decision {
-        let d = order::paid(
-            id,
-            "buy_1",
-            "sel_1",
-            "pay_1",
-            usd(price),
-            T0,
-            &OrderPolicy::default(),
-        )
-        .unwrap();
+        let d = paid(id, price);
         ledger
             .commit(unit(&d, 0, &format!("pay_{id}"), T0))
             .await
@@ -873,19 +886,15 @@ mod units {
             let store = db.store().await.unwrap();
             let ledger = Ledger::start(store.clone(), clock());
             let b = db.backend();
-            let d = order::paid(
-                "ord_x",
-                "buy_1",
-                "sel_1",
-                "pay_1",
-                usd(100),
-                T0,
-                &OrderPolicy::default(),
-            )
-            .unwrap();
+            let d = paid("ord_x", 100);
             let mut bad = unit(&d, 0, "pay_x", T0);
             // a transfer that overdraws the new escrow: the whole unit is refused
-            bad.ledger = Some(posted("pay_x", "escrow:ord_x", "card_clearing:USD", usd(1)));
+            bad.ledger = Some(posted(
+                "pay_x",
+                "escrow:ord_x",
+                "test:card_clearing:USD",
+                usd(1),
+            ));
             let err = ledger.commit(bad).await.unwrap_err();
             assert!(
                 matches!(&err, WriteError::Rejected(e) if e.code() == "insufficient_funds"),
@@ -947,7 +956,7 @@ mod units {
             }
             assert_eq!(ok, 1, "{b}: exactly one release");
             let seller = store
-                .account(&acc("seller_payable:sel_1:USD"))
+                .account(&acc("test:seller_payable:sel_1:USD"))
                 .await
                 .unwrap()
                 .unwrap();
@@ -984,16 +993,7 @@ mod units {
                 body: "{\"id\":\"ord_k\"}".into(),
                 created_at: T0,
             };
-            let d = order::paid(
-                "ord_k",
-                "buy_1",
-                "sel_1",
-                "pay_1",
-                usd(100),
-                T0,
-                &OrderPolicy::default(),
-            )
-            .unwrap();
+            let d = paid("ord_k", 100);
             let mut u = unit(&d, 0, "pay_k", T0);
             u.idempotency = Some(record.clone());
             ledger.commit(u).await.unwrap();

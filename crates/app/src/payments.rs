@@ -1,0 +1,221 @@
+//! Payments after checkout: recording the provider's answer to a charge, settling payments
+//! left `processing` (a crash or a lost answer between the charge and its record) by asking the
+//! provider, and reading them.
+
+use std::time::Duration;
+
+use holdback_domain::payment::{self, Payment, PaymentCommand, PaymentState};
+use holdback_domain::process::Effects;
+use serde_json::Value;
+
+use crate::cards::{Charge, ProviderError};
+use crate::orders::{self, Idem};
+use crate::{App, AppError, Principal, Role, process, views};
+
+const ATTEMPTS: usize = 5;
+
+/// The codes a failed payment may carry, as the rejection its retries answer with.
+const FAILURE_CODES: &[&str] = &[
+    "card_declined",
+    "insufficient_funds",
+    "expired_card",
+    "incorrect_cvc",
+    "processing_error",
+    "live_card_in_test_mode",
+    "invalid_card_number",
+    "charge_not_found",
+];
+
+/// The rejection of a failed payment, by its stored code.
+pub fn failure(code: &str) -> AppError {
+    let code = FAILURE_CODES
+        .iter()
+        .find(|c| **c == code)
+        .copied()
+        .unwrap_or("payment_failed");
+    AppError::param(code, "card", format!("the payment failed: {code}"))
+}
+
+/// The rejection of a charge whose outcome is not known yet.
+fn processing(id: &str) -> AppError {
+    AppError::rejected(
+        "payment_processing",
+        format!(
+            "the provider's answer for payment {id} is not known yet; retry the same request \
+             (it will not charge twice) or read the payment later"
+        ),
+    )
+}
+
+/// Records the provider's answer to the charge of a processing payment: a capture opens its
+/// orders (one unit), a refusal fails it. A payment that is no longer processing (another node
+/// recorded it first) is answered as it is.
+pub async fn record_charge(
+    app: &App,
+    id: &str,
+    outcome: Result<Charge, ProviderError>,
+    idem: Option<&Idem>,
+) -> Result<Value, AppError> {
+    for _ in 0..ATTEMPTS {
+        let (payment, version) = app
+            .store
+            .payment(id)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("no payment {id}")))?;
+        match &payment.state {
+            PaymentState::Captured { .. } => return view(app, &payment).await,
+            PaymentState::Failed { code, .. } => return Err(failure(code)),
+            PaymentState::Processing { .. } => {}
+        }
+        let command = match &outcome {
+            Ok(charge) => PaymentCommand::Capture {
+                tender: 0,
+                card: charge.card.clone(),
+            },
+            Err(ProviderError::Refused { code, .. }) => PaymentCommand::Fail {
+                code: code.to_string(),
+            },
+            Err(ProviderError::Unknown(_)) => return Err(processing(id)),
+        };
+        let now = app.clock.now_ms();
+        let d = payment::decide(&payment, &command, now)?;
+        let mut effects = Effects::default();
+        let reactions = effects.payment(d, version);
+        process::settle(app, &mut effects, reactions, now).await?;
+        let mut unit = process::unit_of(app, &effects, Some(id), now)?;
+        let after = effects
+            .payments
+            .first()
+            .map_or(payment.clone(), |p| p.value.clone());
+        let orders: Vec<_> = effects.orders.iter().map(|o| o.value.clone()).collect();
+        let body = views::payment(&after, &orders, &[]);
+        let captured = matches!(after.state, PaymentState::Captured { .. });
+        if captured {
+            unit.idempotency = idem.map(|i| i.record(201, &body, now));
+        }
+        match app.ledger.commit(unit).await {
+            Ok(_) if captured => return Ok(body),
+            Ok(_) => return Err(failure(&command_code(&command))),
+            Err(e) if process::changed(&e) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict("the payment keeps changing; retry"))
+}
+
+fn command_code(c: &PaymentCommand) -> String {
+    match c {
+        PaymentCommand::Fail { code } => code.clone(),
+        _ => String::new(),
+    }
+}
+
+/// A payment with its orders and refunds.
+pub async fn view(app: &App, payment: &Payment) -> Result<Value, AppError> {
+    view_for(app, payment, None).await
+}
+
+/// As [`view`], showing a seller only its own orders and their refunds.
+async fn view_for(app: &App, payment: &Payment, seller: Option<&str>) -> Result<Value, AppError> {
+    let ids: &[String] = match &payment.state {
+        PaymentState::Captured { orders, .. } => orders,
+        _ => &[],
+    };
+    let mut orders = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some((o, _)) = app.store.order(id).await?
+            && seller.is_none_or(|s| s == o.seller)
+        {
+            orders.push(o);
+        }
+    }
+    let refunds: Vec<_> = app
+        .store
+        .refunds_of_payment(&payment.id)
+        .await?
+        .into_iter()
+        .filter(|r| seller.is_none() || orders.iter().any(|o| o.id == r.order))
+        .collect();
+    Ok(views::payment(payment, &orders, &refunds))
+}
+
+/// A payment the caller may see: the platform any of its mode, a buyer its own, a seller one
+/// that paid for one of its orders (showing only those).
+pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, AppError> {
+    let Some((payment, _)) = app.store.payment(id).await? else {
+        return Err(AppError::NotFound);
+    };
+    if payment.livemode != principal.livemode {
+        return Err(AppError::NotFound);
+    }
+    match &principal.role {
+        Role::Platform => view(app, &payment).await,
+        Role::Buyer(b) if *b == payment.buyer => view(app, &payment).await,
+        Role::Seller(s) => {
+            let body = view_for(app, &payment, Some(s)).await?;
+            let has_order = body["orders"].as_array().is_some_and(|o| !o.is_empty());
+            if has_order {
+                Ok(body)
+            } else {
+                Err(AppError::NotFound)
+            }
+        }
+        Role::Buyer(_) => Err(AppError::NotFound),
+    }
+}
+
+/// A refund the caller may see: one of an order the caller may see.
+pub async fn get_refund(app: &App, principal: &Principal, id: &str) -> Result<Value, AppError> {
+    let Some((refund, _)) = app.store.refund(id).await? else {
+        return Err(AppError::NotFound);
+    };
+    orders::load_visible(app, principal, &refund.order).await?;
+    Ok(views::refund(&refund))
+}
+
+/// Settles payments left processing longer than the policy allows, by asking the provider
+/// whether it charged under the payment's reference: yes captures it (opening its orders), no
+/// fails it. Safe on several nodes: each payment is leased before the provider is asked.
+pub async fn settle_stale(app: &App, batch: u32) -> Result<usize, AppError> {
+    let now = app.clock.now_ms();
+    let timeout = Duration::from_millis(app.policy.provider_timeout_ms);
+    let lease = 2 * i64::try_from(app.policy.provider_timeout_ms).unwrap_or(i64::MAX / 4);
+    let mut settled = 0;
+    for id in app
+        .store
+        .stale_payments(now - app.policy.settle_after_ms, now, batch)
+        .await?
+    {
+        if !app.store.lease_payment(&id, now, now + lease).await? {
+            continue;
+        }
+        let Some((payment, _)) = app.store.payment(&id).await? else {
+            continue;
+        };
+        let Ok(connector) = app.cards.for_mode(payment.livemode) else {
+            continue;
+        };
+        let Some(reference) = payment.tenders.first().map(|t| t.reference.clone()) else {
+            continue;
+        };
+        let found = tokio::time::timeout(timeout, connector.find_charge(&reference)).await;
+        let outcome = match found {
+            Ok(Ok(Some(charge))) => Ok(charge),
+            Ok(Ok(None)) => Err(ProviderError::Refused {
+                code: "charge_not_found",
+                message: "the provider made no charge under this payment's reference".into(),
+            }),
+            Ok(Err(e)) => {
+                eprintln!("holdback: settling payment {id}: {e}");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        match record_charge(app, &id, outcome, None).await {
+            Ok(_) => settled += 1,
+            Err(AppError::Rejected { .. }) => settled += 1,
+            Err(e) => eprintln!("holdback: settling payment {id}: {e}"),
+        }
+    }
+    Ok(settled)
+}

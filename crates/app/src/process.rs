@@ -1,0 +1,168 @@
+//! Runs the reaction table and turns a unit's [`Effects`] into a store [`Unit`].
+//!
+//! A use case decides one command against one aggregate and adds the decision to an `Effects`;
+//! [`settle`] then follows the reactions it returned (loading each target, deciding, adding),
+//! until none is left. Everything ends up in one unit, committed atomically.
+
+use std::collections::VecDeque;
+
+use holdback_domain::TxId;
+use holdback_domain::ledger::TransactionRequest;
+use holdback_domain::order;
+use holdback_domain::payment::{self, PaymentCommand};
+use holdback_domain::process::{Effects, Kind, Reaction};
+use holdback_store::{NewEvent, TimerCancel, TimerRow, Unit, WriteError};
+use serde_json::Value;
+
+use crate::{App, AppError, views};
+
+/// Follows `reactions` (and those they cause) into `effects`.
+pub async fn settle(
+    app: &App,
+    effects: &mut Effects,
+    reactions: Vec<Reaction>,
+    now: i64,
+) -> Result<(), AppError> {
+    let mut queue: VecDeque<Reaction> = reactions.into();
+    while let Some(reaction) = queue.pop_front() {
+        let more = match reaction {
+            Reaction::RefundPayment {
+                payment,
+                order,
+                amount,
+                reason,
+            } => {
+                let (current, version) = match effects.payment_in_unit(&payment) {
+                    Some(v) => (v.value.clone(), v.expected_version),
+                    None => app
+                        .store
+                        .payment(&payment)
+                        .await?
+                        .ok_or_else(|| AppError::Internal(format!("no payment {payment}")))?,
+                };
+                let command = PaymentCommand::Refund {
+                    order,
+                    amount,
+                    reason,
+                    refund_id: app.ids.next("re"),
+                };
+                let d = payment::decide(&current, &command, now)?;
+                effects.payment(d, version)
+            }
+            Reaction::OpenOrder {
+                plan,
+                payment,
+                buyer,
+                livemode,
+            } => {
+                let d = order::paid(&plan, &buyer, &payment, livemode, now)?;
+                effects.order(d, 0)
+            }
+            Reaction::CreateRefund(refund) => {
+                effects.new_refund(*refund);
+                vec![]
+            }
+        };
+        queue.extend(more);
+    }
+    Ok(())
+}
+
+/// The JSON of an object of the unit, as it is at the end of the unit.
+fn object(effects: &Effects, kind: Kind, id: &str) -> Value {
+    match kind {
+        Kind::Order => effects
+            .orders
+            .iter()
+            .find(|o| o.value.id == id)
+            .map_or(Value::Null, |o| views::order(&o.value)),
+        Kind::Payment => {
+            effects
+                .payments
+                .iter()
+                .find(|p| p.value.id == id)
+                .map_or(Value::Null, |p| {
+                    let orders: Vec<_> = effects
+                        .orders
+                        .iter()
+                        .filter(|o| o.value.payment == id)
+                        .map(|o| o.value.clone())
+                        .collect();
+                    views::payment(&p.value, &orders, &[])
+                })
+        }
+        Kind::Refund => effects
+            .refunds
+            .iter()
+            .find(|r| r.value.id == id)
+            .map_or(Value::Null, |r| views::refund(&r.value)),
+    }
+}
+
+/// Everything `effects` writes, as one unit. `tx_id` names its ledger transaction (a new id
+/// when `None`).
+pub fn unit_of(
+    app: &App,
+    effects: &Effects,
+    tx_id: Option<&str>,
+    now: i64,
+) -> Result<Unit, AppError> {
+    let ledger = if effects.transfers.is_empty() {
+        None
+    } else {
+        let id = tx_id.map_or_else(|| app.ids.next("txn"), str::to_string);
+        Some(TransactionRequest {
+            id: TxId::parse(&id)?,
+            transfers: effects.transfers.clone(),
+        })
+    };
+    let events = effects
+        .events
+        .iter()
+        .map(|e| {
+            let id = app.ids.next("evt");
+            let payload =
+                views::new_event(&id, e.name, now, e.livemode, object(effects, e.kind, &e.id));
+            NewEvent {
+                id,
+                kind: e.name.to_string(),
+                object_id: e.id.clone(),
+                payload: payload.to_string(),
+                created_at: now,
+                livemode: e.livemode,
+            }
+        })
+        .collect();
+    Ok(Unit {
+        accounts: effects.accounts.clone(),
+        ledger,
+        orders: effects.orders.clone(),
+        payments: effects.payments.clone(),
+        refunds: effects.refunds.clone(),
+        set_timers: effects
+            .set_timers
+            .iter()
+            .map(|(order_id, kind, due_at)| TimerRow {
+                order_id: order_id.clone(),
+                kind: *kind,
+                due_at: *due_at,
+            })
+            .collect(),
+        cancel_timers: effects
+            .cancel_timers
+            .iter()
+            .map(|(order_id, kind)| TimerCancel {
+                order_id: order_id.clone(),
+                kind: *kind,
+                only_if_due_at: None,
+            })
+            .collect(),
+        events,
+        idempotency: None,
+    })
+}
+
+/// Whether a failed commit means "decide again": what the unit was decided against moved on.
+pub fn changed(e: &WriteError) -> bool {
+    matches!(e, WriteError::Conflict(what) if *what == holdback_store::ORDER_CHANGED)
+}

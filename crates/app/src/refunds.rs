@@ -1,0 +1,143 @@
+//! The refund worker: performs pending refunds at the provider, after their commit, and records
+//! each outcome as a decision of its own; and the operator's view and retry.
+//!
+//! Every node may run it. A worker leases a refund before calling the provider (the lease
+//! outlasts the call's timeout), calls it with the refund's own id as the reference (so a
+//! repeated call refunds once), and records the outcome with the version it read: if another
+//! node recorded first, this record is refused and changes nothing.
+
+use std::time::Duration;
+
+use holdback_domain::process::Effects;
+use holdback_domain::refund::{self, Refund, RefundCommand};
+use serde_json::Value;
+
+use crate::cards::ProviderError;
+use crate::{App, AppError, process, views};
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub succeeded: usize,
+    pub failed: usize,
+    pub unknown: usize,
+    /// Leased by another worker, or recorded by one meanwhile.
+    pub skipped: usize,
+}
+
+/// Attempts every refund due now (up to `batch`). One refund's trouble does not stop the rest.
+pub async fn tick(app: &App, batch: u32) -> Result<Pass, AppError> {
+    let now = app.clock.now_ms();
+    let mut pass = Pass::default();
+    for id in app.store.due_refunds(now, batch).await? {
+        match attempt(app, &id).await {
+            Ok(Some(RefundCommand::Succeeded { .. })) => pass.succeeded += 1,
+            Ok(Some(RefundCommand::Failed { .. })) => pass.failed += 1,
+            Ok(Some(_)) => pass.unknown += 1,
+            Ok(None) => pass.skipped += 1,
+            Err(e) => {
+                pass.skipped += 1;
+                eprintln!("holdback: refund {id}: {e}");
+            }
+        }
+    }
+    Ok(pass)
+}
+
+/// One attempt at one refund: lease, call, record. `None` when it was not this worker's to do.
+async fn attempt(app: &App, id: &str) -> Result<Option<RefundCommand>, AppError> {
+    let now = app.clock.now_ms();
+    let timeout = app.policy.provider_timeout_ms;
+    let lease = 2 * i64::try_from(timeout).unwrap_or(i64::MAX / 4) + 5_000;
+    if !app.store.lease_refund(id, now, now + lease).await? {
+        return Ok(None);
+    }
+    let Some((r, version)) = app.store.refund(id).await? else {
+        return Ok(None);
+    };
+    if !r.is_pending() {
+        return Ok(None);
+    }
+    let connector = app.cards.for_mode(r.livemode)?.clone();
+    let call = connector.refund(&r.charge, r.amount, &r.id);
+    let command = match tokio::time::timeout(Duration::from_millis(timeout), call).await {
+        Ok(Ok(provider_id)) => RefundCommand::Succeeded { provider_id },
+        Ok(Err(ProviderError::Refused { code, .. })) => RefundCommand::Failed {
+            code: code.to_string(),
+        },
+        Ok(Err(ProviderError::Unknown(reason))) => RefundCommand::Unknown { reason },
+        Err(_) => RefundCommand::Unknown {
+            reason: "the provider did not answer in time".into(),
+        },
+    };
+    match record(app, &r, version, &command).await {
+        Ok(_) => Ok(Some(command)),
+        Err(e @ AppError::Conflict(_)) => {
+            eprintln!("holdback: refund {id}: recorded elsewhere first ({e})");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Records `command` against a refund read at `version`, as one unit.
+async fn record(
+    app: &App,
+    r: &Refund,
+    version: i64,
+    command: &RefundCommand,
+) -> Result<Refund, AppError> {
+    let now = app.clock.now_ms();
+    let d = refund::decide(r, command, now, &app.policy.refunds)?;
+    let after = d.refund.clone();
+    let mut effects = Effects::default();
+    let reactions = effects.refund(d, version);
+    process::settle(app, &mut effects, reactions, now).await?;
+    let unit = process::unit_of(app, &effects, None, now)?;
+    match app.ledger.commit(unit).await {
+        Ok(_) => Ok(after),
+        Err(e) if process::changed(&e) => Err(AppError::Conflict("the refund changed; reload")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An operator's retry of a failed refund: it becomes pending, due at once.
+pub async fn retry(app: &App, id: &str) -> Result<Value, AppError> {
+    let Some((r, version)) = app.store.refund(id).await? else {
+        return Err(AppError::NotFound);
+    };
+    let after = record(app, &r, version, &RefundCommand::Retry).await?;
+    Ok(views::refund(&after))
+}
+
+/// Refunds of one mode, by id after `after`; only failed ones (waiting for an operator) with
+/// `failed`.
+pub async fn list(
+    app: &App,
+    livemode: bool,
+    failed: bool,
+    after: &str,
+    limit: u32,
+) -> Result<Vec<Value>, AppError> {
+    let status = if failed { "failed" } else { "" };
+    let refunds = app
+        .store
+        .list_refunds(livemode, status, after, limit.clamp(1, 101))
+        .await?;
+    Ok(refunds.iter().map(views::refund).collect())
+}
+
+/// Runs [`tick`] forever, every `every`.
+pub fn spawn(app: App, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = tick(&app, 64).await {
+                eprintln!("holdback: refunds: {e}");
+            }
+            if let Err(e) = crate::payments::settle_stale(&app, 64).await {
+                eprintln!("holdback: payments: {e}");
+            }
+            tokio::time::sleep(every).await;
+        }
+    })
+}

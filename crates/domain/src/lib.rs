@@ -11,6 +11,9 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod payment;
+pub mod process;
+pub mod refund;
 
 pub use ids::{AccountId, HoldId, InvalidId, TxId};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};

@@ -2,11 +2,18 @@
 //! confirms receipt or the protection period ends (then released to the seller, less
 //! commission), or it is refunded.
 //!
+//! An [`Order`] keeps the facts fixed at checkout (buyer, seller, amount, deadlines) and a
+//! [`OrderState`]: a sum type whose variants carry the data of that stage only, so that, say, a
+//! cancellation request on a shipped order cannot be written down.
+//!
 //! `decide(order, actor, command, now, policy)` is pure. Its [`Decision`] is data: the next
-//! order, the ledger transfers to post (atomically with the order), the events for the outbox,
-//! and the timers to set or cancel. A timer that fires after the order has moved on is rejected
-//! as [`OrderError::TimerNotDue`], which the scheduler treats as done: a timer may fire more than
-//! once, its effect happens at most once.
+//! order, the ledger transfers to post (atomically with the order), the events, and the timers to
+//! set or cancel. Money owed back to the buyer leaves the escrow for the *refunds payable* account
+//! and is announced as [`OrderEvent::RefundDue`]; the payment and its refund take it from there
+//! (see `process`). Deadlines are checked here, against `now`, so a late shipment or a late
+//! cancellation answer is refused whenever the scheduler happens to run. A timer that fires after
+//! the order has moved on is rejected as [`OrderError::TimerNotDue`], which the scheduler treats
+//! as done: a timer may fire more than once, its effect happens at most once.
 
 use std::fmt;
 
@@ -14,11 +21,12 @@ use crate::ids::{AccountId, InvalidId};
 use crate::ledger::{AccountKind, AccountSpec, TransferRequest};
 use crate::money::{Currency, Money, MoneyError};
 
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
+pub const HOUR: i64 = 3_600_000;
+pub const DAY: i64 = 24 * HOUR;
 
-/// How commission is charged at release: a percentage (in basis points) plus a fixed part, in
-/// minor units, never more than the amount released. The percentage rounds half up.
+/// How commission is charged at release on one order: a percentage (in basis points) plus a
+/// fixed part in the order's own currency (minor units), never more than the amount released.
+/// The percentage rounds half up. See [`CommissionRule`] for the configured form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Commission {
     pub basis_points: u32,
@@ -34,18 +42,43 @@ impl Commission {
     }
 }
 
-/// The timings of DOMAIN.md §4, in milliseconds, and the commission. Every number is a default
-/// that configuration may override per marketplace, seller or shipping method.
+/// Commission as configured: a percentage and fixed parts, each fixed part with its currency.
+/// An order takes the fixed part of its own currency, and none if no part is in that currency
+/// (there is no exchange rate to convert one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommissionRule {
+    pub basis_points: u32,
+    pub fixed: Vec<Money>,
+}
+
+impl CommissionRule {
+    pub fn percent(basis_points: u32) -> CommissionRule {
+        CommissionRule {
+            basis_points,
+            fixed: vec![],
+        }
+    }
+
+    /// The commission of an order in `currency`.
+    pub fn for_currency(&self, currency: Currency) -> Commission {
+        Commission {
+            basis_points: self.basis_points,
+            fixed_minor: self
+                .fixed
+                .iter()
+                .find(|m| m.currency() == currency)
+                .map_or(0, |m| m.minor()),
+        }
+    }
+}
+
+/// The timings of the order lifecycle, in milliseconds. Every number is a default that
+/// configuration may override per marketplace, seller or shipping method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderPolicy {
-    /// After payment, the seller must ship within this.
-    pub ship_by: i64,
     /// After a buyer asks to cancel before shipment, the seller must answer within this.
     pub cancel_answer: i64,
-    /// The delivery guarantee given to orders whose checkout names no shipping method, from
-    /// shipment (each order keeps the guarantee of its own method).
-    pub delivery_guarantee: i64,
-    /// Protection ends this long after a delivered event, if that is sooner.
+    /// Protection ends this long after a delivered event, if that is sooner than the guarantee.
     pub after_delivery: i64,
     /// The buyer's own extension: once, by this much ...
     pub buyer_extension: i64,
@@ -53,27 +86,21 @@ pub struct OrderPolicy {
     pub buyer_extension_window: i64,
     /// Extensions the seller approves add up to at most this.
     pub seller_extension_max: i64,
-    pub commission: Commission,
 }
 
 impl Default for OrderPolicy {
     fn default() -> Self {
         OrderPolicy {
-            ship_by: 7 * DAY,
             cancel_answer: 48 * HOUR,
-            delivery_guarantee: 30 * DAY,
             after_delivery: 15 * DAY,
             buyer_extension: 3 * DAY,
             buyer_extension_window: 3 * DAY,
             seller_extension_max: 30 * DAY,
-            commission: Commission {
-                basis_points: 500,
-                fixed_minor: 0,
-            },
         }
     }
 }
 
+/// The order's status as the API shows it: one per [`OrderState`] variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OrderStatus {
     Paid,
@@ -131,6 +158,12 @@ pub enum TimerKind {
 }
 
 impl TimerKind {
+    pub const ALL: [TimerKind; 3] = [
+        TimerKind::ShipBy,
+        TimerKind::CancelAnswer,
+        TimerKind::ProtectionEnd,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             TimerKind::ShipBy => "ship_by",
@@ -140,13 +173,7 @@ impl TimerKind {
     }
 
     pub fn parse(code: &str) -> Option<TimerKind> {
-        [
-            TimerKind::ShipBy,
-            TimerKind::CancelAnswer,
-            TimerKind::ProtectionEnd,
-        ]
-        .into_iter()
-        .find(|k| k.code() == code)
+        TimerKind::ALL.into_iter().find(|k| k.code() == code)
     }
 }
 
@@ -155,6 +182,67 @@ pub struct Shipment {
     pub carrier: String,
     pub tracking: String,
     pub shipped_at: i64,
+}
+
+/// The protection clock of a shipped order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protection {
+    /// When protection ends and the hold is released (auto-confirm).
+    pub ends: i64,
+    pub buyer_extended: bool,
+    /// Extensions the seller has approved so far (ms).
+    pub seller_extended: i64,
+    /// An extension the buyer asked the seller for, not yet answered (ms).
+    pub extension_requested: Option<i64>,
+}
+
+/// Where an order's hold went when it was released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Release {
+    pub to_seller: i64,
+    pub commission: i64,
+}
+
+/// Where an order is, with the data of that stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderState {
+    /// Paid and held; the seller must ship by the order's `ship_by`. `cancel_requested` is when
+    /// the buyer asked to cancel, if the seller has not answered yet.
+    Paid { cancel_requested: Option<i64> },
+    Shipped {
+        shipment: Shipment,
+        protection: Protection,
+    },
+    Delivered {
+        shipment: Shipment,
+        delivered_at: i64,
+        protection: Protection,
+    },
+    /// The hold was released to the seller.
+    Completed {
+        shipment: Option<Shipment>,
+        delivered_at: Option<i64>,
+        release: Release,
+        completed_at: i64,
+    },
+    /// Everything held was refunded.
+    Cancelled {
+        shipment: Option<Shipment>,
+        delivered_at: Option<i64>,
+        cancelled_at: i64,
+    },
+}
+
+impl OrderState {
+    pub fn status(&self) -> OrderStatus {
+        match self {
+            OrderState::Paid { .. } => OrderStatus::Paid,
+            OrderState::Shipped { .. } => OrderStatus::Shipped,
+            OrderState::Delivered { .. } => OrderStatus::Delivered,
+            OrderState::Completed { .. } => OrderStatus::Completed,
+            OrderState::Cancelled { .. } => OrderStatus::Cancelled,
+        }
+    }
 }
 
 /// One order: what one buyer bought from one seller, and the escrow hold for it.
@@ -167,36 +255,75 @@ pub struct Order {
     pub payment: String,
     /// What the buyer paid for this order; held in the order's escrow account.
     pub captured: Money,
-    /// Refunded so far (minor units, same currency).
+    /// Taken out of the escrow for the buyer so far (minor units, same currency).
     pub refunded: i64,
-    /// Set at release: (to the seller, commission).
-    pub released: Option<(i64, i64)>,
-    pub status: OrderStatus,
-    pub paid_at: i64,
-    pub ship_by: i64,
-    pub shipment: Option<Shipment>,
-    pub delivered_at: Option<i64>,
-    pub protection_ends: Option<i64>,
-    pub cancel_requested_at: Option<i64>,
-    pub buyer_extended: bool,
-    /// An extension the buyer asked the seller for, not yet answered (ms).
-    pub extension_requested: Option<i64>,
-    /// Extensions the seller has approved so far (ms).
-    pub seller_extended: i64,
     pub commission: Commission,
-    /// Live or test mode: an order is seen only by keys of its own mode.
+    /// Live or test mode: an order is seen only by keys of its own mode, and its money moves
+    /// through that mode's accounts.
     pub livemode: bool,
+    pub paid_at: i64,
+    /// The seller's deadline to ship, fixed at payment.
+    pub ship_by: i64,
     /// The shipping method chosen at checkout, and its delivery guarantee (ms from shipment).
     pub shipping_method: String,
     pub delivery_guarantee: i64,
+    pub state: OrderState,
 }
 
 impl Order {
+    pub fn status(&self) -> OrderStatus {
+        self.state.status()
+    }
+
+    pub fn release(&self) -> Option<Release> {
+        match &self.state {
+            OrderState::Completed { release, .. } => Some(*release),
+            _ => None,
+        }
+    }
+
     /// What the escrow still holds for this order.
     pub fn held(&self) -> i64 {
-        match self.released {
-            Some(_) => 0,
-            None => self.captured.minor() - self.refunded,
+        match self.state {
+            OrderState::Completed { .. } | OrderState::Cancelled { .. } => 0,
+            _ => self.captured.minor() - self.refunded,
+        }
+    }
+
+    pub fn shipment(&self) -> Option<&Shipment> {
+        match &self.state {
+            OrderState::Paid { .. } => None,
+            OrderState::Shipped { shipment, .. } | OrderState::Delivered { shipment, .. } => {
+                Some(shipment)
+            }
+            OrderState::Completed { shipment, .. } | OrderState::Cancelled { shipment, .. } => {
+                shipment.as_ref()
+            }
+        }
+    }
+
+    pub fn delivered_at(&self) -> Option<i64> {
+        match &self.state {
+            OrderState::Delivered { delivered_at, .. } => Some(*delivered_at),
+            OrderState::Completed { delivered_at, .. }
+            | OrderState::Cancelled { delivered_at, .. } => *delivered_at,
+            _ => None,
+        }
+    }
+
+    pub fn protection(&self) -> Option<&Protection> {
+        match &self.state {
+            OrderState::Shipped { protection, .. } | OrderState::Delivered { protection, .. } => {
+                Some(protection)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn cancel_requested(&self) -> Option<i64> {
+        match self.state {
+            OrderState::Paid { cancel_requested } => cancel_requested,
+            _ => None,
         }
     }
 }
@@ -232,7 +359,7 @@ impl OrderCommand {
     }
 
     /// The roles that may give this command.
-    fn allowed(&self, actor: Actor) -> bool {
+    pub fn allowed(&self, actor: Actor) -> bool {
         use Actor::*;
         let roles: &[Actor] = match self {
             OrderCommand::Ship { .. } => &[Seller, Platform],
@@ -275,6 +402,10 @@ pub enum OrderError {
     NoCancelRequest,
     #[error("a cancellation was already requested")]
     CancelAlreadyRequested,
+    #[error("the ship-by deadline has passed: the order is being cancelled and refunded")]
+    ShipByPassed,
+    #[error("the time to answer the cancellation has passed: it is granted")]
+    CancelAnswerLate,
     #[error("protection can be extended only when at most {0} ms remain")]
     ExtensionTooEarly(i64),
     #[error("the protection period has already ended")]
@@ -305,6 +436,8 @@ impl OrderError {
             OrderError::Money(e) => e.code(),
             OrderError::NoCancelRequest => "no_cancel_request",
             OrderError::CancelAlreadyRequested => "cancel_already_requested",
+            OrderError::ShipByPassed => "ship_by_passed",
+            OrderError::CancelAnswerLate => "cancel_answer_late",
             OrderError::ExtensionTooEarly(_) => "extension_too_early",
             OrderError::ProtectionEnded => "protection_ended",
             OrderError::ExtensionUsed => "extension_already_used",
@@ -326,6 +459,8 @@ impl OrderError {
         "refund_exceeds_held",
         "no_cancel_request",
         "cancel_already_requested",
+        "ship_by_passed",
+        "cancel_answer_late",
         "extension_too_early",
         "protection_ended",
         "extension_already_used",
@@ -333,6 +468,41 @@ impl OrderError {
         "no_extension_request",
         "timer_not_due",
     ];
+}
+
+/// Why money is being given back: carried by the refund it becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefundReason {
+    /// The seller or the platform refunded on request.
+    Requested,
+    /// The seller did not ship in time.
+    ShipByMissed,
+    /// The seller accepted the buyer's cancellation.
+    CancelAccepted,
+    /// The seller did not answer the buyer's cancellation in time.
+    CancelUnanswered,
+}
+
+impl RefundReason {
+    pub const ALL: [RefundReason; 4] = [
+        RefundReason::Requested,
+        RefundReason::ShipByMissed,
+        RefundReason::CancelAccepted,
+        RefundReason::CancelUnanswered,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            RefundReason::Requested => "requested",
+            RefundReason::ShipByMissed => "ship_by_missed",
+            RefundReason::CancelAccepted => "cancel_accepted",
+            RefundReason::CancelUnanswered => "cancel_unanswered",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<RefundReason> {
+        RefundReason::ALL.into_iter().find(|r| r.code() == code)
+    }
 }
 
 /// What happened, for the outbox and webhooks (`resource.past_tense_verb`).
@@ -349,7 +519,8 @@ pub enum OrderEvent {
     ExtensionDeclined,
     Completed,
     HoldReleased { to_seller: i64, commission: i64 },
-    RefundSucceeded { amount: i64 },
+    /// `amount` left the escrow for refunds payable; the payment owes it to the buyer.
+    RefundDue { amount: Money, reason: RefundReason },
 }
 
 impl OrderEvent {
@@ -366,7 +537,7 @@ impl OrderEvent {
             OrderEvent::ExtensionDeclined => "order.extension_declined",
             OrderEvent::Completed => "order.completed",
             OrderEvent::HoldReleased { .. } => "hold.released",
-            OrderEvent::RefundSucceeded { .. } => "refund.succeeded",
+            OrderEvent::RefundDue { .. } => "order.refund_due",
         }
     }
 }
@@ -383,25 +554,36 @@ pub struct Decision {
     pub cancel_timers: Vec<TimerKind>,
 }
 
-/// The ledger accounts an order's money moves through.
+/// The mode's part of a shared account's id: test and live money never meet in one account.
+pub fn mode(livemode: bool) -> &'static str {
+    if livemode { "live" } else { "test" }
+}
+
+/// The ledger accounts an order's money moves through. The order's escrow is its own; the
+/// others are shared per mode and currency (and per seller).
 pub struct EscrowAccounts {
     pub card_clearing: AccountId,
     pub escrow: AccountId,
     pub seller_payable: AccountId,
     pub commission: AccountId,
+    pub refunds_payable: AccountId,
 }
 
 impl EscrowAccounts {
     pub fn of(order: &Order) -> Result<EscrowAccounts, InvalidId> {
-        let currency = order.captured.currency().code();
+        let currency = order.captured.currency();
+        let shared = SharedAccounts::of(order.livemode, currency)?;
         Ok(EscrowAccounts {
-            card_clearing: AccountId::parse(&format!("card_clearing:{currency}"))?,
+            card_clearing: shared.card_clearing,
             escrow: AccountId::parse(&format!("escrow:{}", order.id))?,
             seller_payable: AccountId::parse(&format!(
-                "seller_payable:{}:{currency}",
-                order.seller
+                "{}:seller_payable:{}:{}",
+                mode(order.livemode),
+                order.seller,
+                currency.code()
             ))?,
-            commission: AccountId::parse(&format!("commission:{currency}"))?,
+            commission: shared.commission,
+            refunds_payable: shared.refunds_payable,
         })
     }
 
@@ -422,7 +604,26 @@ impl EscrowAccounts {
             spec(&self.escrow, AccountKind::Escrow, true),
             spec(&self.seller_payable, AccountKind::SellerPayable, true),
             spec(&self.commission, AccountKind::CommissionRevenue, false),
+            spec(&self.refunds_payable, AccountKind::RefundsPayable, true),
         ]
+    }
+}
+
+/// The accounts of one mode and currency that every order shares.
+pub struct SharedAccounts {
+    pub card_clearing: AccountId,
+    pub commission: AccountId,
+    pub refunds_payable: AccountId,
+}
+
+impl SharedAccounts {
+    pub fn of(livemode: bool, currency: Currency) -> Result<SharedAccounts, InvalidId> {
+        let (m, c) = (mode(livemode), currency.code());
+        Ok(SharedAccounts {
+            card_clearing: AccountId::parse(&format!("{m}:card_clearing:{c}"))?,
+            commission: AccountId::parse(&format!("{m}:commission:{c}"))?,
+            refunds_payable: AccountId::parse(&format!("{m}:refunds_payable:{c}"))?,
+        })
     }
 }
 
@@ -432,53 +633,58 @@ impl fmt::Display for Order {
             f,
             "order {} ({}, holds {})",
             self.id,
-            self.status.code(),
+            self.status().code(),
             self.held()
         )
     }
 }
 
-/// A new order whose payment was captured at checkout: opens its accounts, moves the money
-/// from card clearing into its escrow, and sets the ship-by timer.
+/// What checkout fixes for one order before any money moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPlan {
+    pub id: String,
+    pub seller: String,
+    pub amount: Money,
+    pub commission: Commission,
+    /// How long the seller has to ship, from payment.
+    pub ship_by_ms: i64,
+    pub shipping_method: String,
+    pub delivery_guarantee: i64,
+}
+
+/// A new order whose payment was captured: opens its accounts, moves the money from card
+/// clearing into its escrow, and sets the ship-by timer.
 pub fn paid(
-    id: &str,
+    plan: &OrderPlan,
     buyer: &str,
-    seller: &str,
     payment: &str,
-    captured: Money,
+    livemode: bool,
     now: i64,
-    policy: &OrderPolicy,
 ) -> Result<Decision, OrderError> {
     let order = Order {
-        id: id.to_string(),
+        id: plan.id.clone(),
         buyer: buyer.to_string(),
-        seller: seller.to_string(),
+        seller: plan.seller.clone(),
         payment: payment.to_string(),
-        captured,
+        captured: plan.amount,
         refunded: 0,
-        released: None,
-        status: OrderStatus::Paid,
+        commission: plan.commission,
+        livemode,
         paid_at: now,
-        ship_by: now + policy.ship_by,
-        shipment: None,
-        delivered_at: None,
-        protection_ends: None,
-        cancel_requested_at: None,
-        buyer_extended: false,
-        extension_requested: None,
-        seller_extended: 0,
-        commission: policy.commission,
-        livemode: false,
-        shipping_method: "standard".into(),
-        delivery_guarantee: policy.delivery_guarantee,
+        ship_by: now + plan.ship_by_ms,
+        shipping_method: plan.shipping_method.clone(),
+        delivery_guarantee: plan.delivery_guarantee,
+        state: OrderState::Paid {
+            cancel_requested: None,
+        },
     };
     let accounts = EscrowAccounts::of(&order)?;
     Ok(Decision {
-        accounts: accounts.specs(captured.currency()),
+        accounts: accounts.specs(plan.amount.currency()),
         transfers: vec![TransferRequest::Posted {
             debit: accounts.card_clearing,
             credit: accounts.escrow,
-            amount: captured,
+            amount: plan.amount,
         }],
         events: vec![OrderEvent::Paid],
         set_timers: vec![(TimerKind::ShipBy, order.ship_by)],
@@ -506,179 +712,217 @@ pub fn decide(
         set_timers: vec![],
         cancel_timers: vec![],
     };
-    use OrderStatus::*;
-    match (command, order.status) {
-        (_, Completed) => return Err(OrderError::AlreadyReleased),
-        (_, Cancelled) => return Err(OrderError::Cancelled),
-
-        (OrderCommand::Ship { carrier, tracking }, Paid) => {
-            d.order.status = Shipped;
-            d.order.shipment = Some(Shipment {
-                carrier: carrier.clone(),
-                tracking: tracking.clone(),
-                shipped_at: now,
-            });
-            // Shipping answers a pending cancellation request with "no".
-            d.order.cancel_requested_at = None;
-            let ends = now + order.delivery_guarantee;
-            d.order.protection_ends = Some(ends);
-            d.cancel_timers = vec![TimerKind::ShipBy, TimerKind::CancelAnswer];
-            d.set_timers = vec![(TimerKind::ProtectionEnd, ends)];
-            d.events.push(OrderEvent::Shipped);
+    match &order.state {
+        OrderState::Completed { .. } => return Err(OrderError::AlreadyReleased),
+        OrderState::Cancelled { .. } => return Err(OrderError::Cancelled),
+        OrderState::Paid { cancel_requested } => {
+            paid_state(&mut d, *cancel_requested, command, now, policy)?;
         }
-        (OrderCommand::Ship { .. }, _) => return Err(OrderError::AlreadyShipped),
-
-        (OrderCommand::MarkDelivered, Shipped) => {
-            d.order.status = Delivered;
-            d.order.delivered_at = Some(now);
-            let ends = order
-                .protection_ends
-                .map_or(now + policy.after_delivery, |e| {
-                    e.min(now + policy.after_delivery)
-                });
-            d.order.protection_ends = Some(ends);
-            d.set_timers = vec![(TimerKind::ProtectionEnd, ends)];
-            d.events.push(OrderEvent::Delivered);
-        }
-        (OrderCommand::MarkDelivered, Paid) => return Err(OrderError::NotShipped),
-        (OrderCommand::MarkDelivered, _) => return Err(OrderError::AlreadyDelivered),
-
-        (OrderCommand::ConfirmReceipt, Delivered) => complete(&mut d)?,
-        (OrderCommand::ConfirmReceipt, _) => return Err(OrderError::NotDelivered),
-
-        (OrderCommand::RequestCancel, Paid) => {
-            if order.cancel_requested_at.is_some() {
-                return Err(OrderError::CancelAlreadyRequested);
-            }
-            d.order.cancel_requested_at = Some(now);
-            d.set_timers = vec![(TimerKind::CancelAnswer, now + policy.cancel_answer)];
-            d.events.push(OrderEvent::CancelRequested);
-        }
-        (OrderCommand::RequestCancel, _) => return Err(OrderError::AlreadyShipped),
-
-        (OrderCommand::AnswerCancel { accept }, Paid) => {
-            if order.cancel_requested_at.is_none() {
-                return Err(OrderError::NoCancelRequest);
-            }
-            if *accept {
-                cancel_and_refund(&mut d)?;
-            } else {
-                d.order.cancel_requested_at = None;
-                d.cancel_timers = vec![TimerKind::CancelAnswer];
-                d.events.push(OrderEvent::CancelRejected);
-            }
-        }
-        (OrderCommand::AnswerCancel { .. }, _) => return Err(OrderError::NoCancelRequest),
-
-        (OrderCommand::Refund { amount }, _) => {
-            if amount.currency() != order.captured.currency() {
-                return Err(MoneyError::CurrencyMismatch {
-                    left: order.captured.currency(),
-                    right: amount.currency(),
-                }
-                .into());
-            }
-            if amount.is_zero() {
-                return Err(MoneyError::NegativeResult.into());
-            }
-            let remaining = order.held();
-            if amount.minor() > remaining {
-                return Err(OrderError::RefundExceedsHeld {
-                    requested: amount.minor(),
-                    remaining,
-                });
-            }
-            refund(&mut d, *amount)?;
-            if d.order.held() == 0 {
-                d.order.status = Cancelled;
-                d.cancel_timers = all_timers();
-                d.events.push(OrderEvent::Cancelled);
-            }
-        }
-
-        (
-            OrderCommand::ExtendProtection
-            | OrderCommand::RequestExtension { .. }
-            | OrderCommand::AnswerExtension { approve: true },
-            Shipped | Delivered,
-        ) if order.protection_ends.is_some_and(|e| now >= e) => {
-            return Err(OrderError::ProtectionEnded);
-        }
-        (OrderCommand::ExtendProtection, Shipped | Delivered) => {
-            if order.buyer_extended {
-                return Err(OrderError::ExtensionUsed);
-            }
-            let ends = order.protection_ends.unwrap_or(now);
-            if ends - now > policy.buyer_extension_window {
-                return Err(OrderError::ExtensionTooEarly(policy.buyer_extension_window));
-            }
-            d.order.buyer_extended = true;
-            extend(&mut d, ends + policy.buyer_extension);
-        }
-        (OrderCommand::RequestExtension { days }, Shipped | Delivered) => {
-            let ms = i64::from(*days) * DAY;
-            if *days == 0 || order.seller_extended + ms > policy.seller_extension_max {
-                return Err(OrderError::ExtensionOutOfRange);
-            }
-            d.order.extension_requested = Some(ms);
-            d.events
-                .push(OrderEvent::ExtensionRequested { days: *days });
-        }
-        (OrderCommand::AnswerExtension { approve }, Shipped | Delivered) => {
-            let Some(ms) = order.extension_requested else {
-                return Err(OrderError::NoExtensionRequest);
-            };
-            d.order.extension_requested = None;
-            if *approve {
-                d.order.seller_extended += ms;
-                extend(&mut d, order.protection_ends.unwrap_or(now) + ms);
-            } else {
-                d.events.push(OrderEvent::ExtensionDeclined);
-            }
-        }
-        (
-            OrderCommand::ExtendProtection
-            | OrderCommand::RequestExtension { .. }
-            | OrderCommand::AnswerExtension { .. },
-            _,
-        ) => return Err(OrderError::NotShipped),
-
-        (OrderCommand::Fire(TimerKind::ShipBy), Paid) if now >= order.ship_by => {
-            cancel_and_refund(&mut d)?;
-        }
-        (OrderCommand::Fire(TimerKind::CancelAnswer), Paid)
-            if order
-                .cancel_requested_at
-                .is_some_and(|at| now >= at + policy.cancel_answer) =>
-        {
-            cancel_and_refund(&mut d)?;
-        }
-        (OrderCommand::Fire(TimerKind::ProtectionEnd), Shipped | Delivered)
-            if order.protection_ends.is_some_and(|e| now >= e) =>
-        {
-            complete(&mut d)?;
-        }
-        (OrderCommand::Fire(_), _) => return Err(OrderError::TimerNotDue),
+        OrderState::Shipped {
+            shipment,
+            protection,
+        } => shipped_state(&mut d, shipment, None, protection, command, now, policy)?,
+        OrderState::Delivered {
+            shipment,
+            delivered_at,
+            protection,
+        } => shipped_state(
+            &mut d,
+            shipment,
+            Some(*delivered_at),
+            protection,
+            command,
+            now,
+            policy,
+        )?,
     }
     Ok(d)
 }
 
-fn all_timers() -> Vec<TimerKind> {
-    vec![
-        TimerKind::ShipBy,
-        TimerKind::CancelAnswer,
-        TimerKind::ProtectionEnd,
-    ]
+/// Commands to a paid order not yet shipped.
+fn paid_state(
+    d: &mut Decision,
+    cancel_requested: Option<i64>,
+    command: &OrderCommand,
+    now: i64,
+    policy: &OrderPolicy,
+) -> Result<(), OrderError> {
+    let answer_due = cancel_requested.map(|at| at + policy.cancel_answer);
+    match command {
+        OrderCommand::Ship { carrier, tracking } => {
+            if now >= d.order.ship_by {
+                return Err(OrderError::ShipByPassed);
+            }
+            if answer_due.is_some_and(|t| now >= t) {
+                return Err(OrderError::CancelAnswerLate);
+            }
+            let ends = now + d.order.delivery_guarantee;
+            // Shipping answers a pending cancellation request with "no".
+            d.order.state = OrderState::Shipped {
+                shipment: Shipment {
+                    carrier: carrier.clone(),
+                    tracking: tracking.clone(),
+                    shipped_at: now,
+                },
+                protection: Protection {
+                    ends,
+                    buyer_extended: false,
+                    seller_extended: 0,
+                    extension_requested: None,
+                },
+            };
+            d.cancel_timers = vec![TimerKind::ShipBy, TimerKind::CancelAnswer];
+            d.set_timers = vec![(TimerKind::ProtectionEnd, ends)];
+            d.events.push(OrderEvent::Shipped);
+        }
+        OrderCommand::MarkDelivered | OrderCommand::ConfirmReceipt => {
+            return Err(OrderError::NotShipped);
+        }
+        OrderCommand::ExtendProtection
+        | OrderCommand::RequestExtension { .. }
+        | OrderCommand::AnswerExtension { .. } => return Err(OrderError::NotShipped),
+        OrderCommand::RequestCancel => {
+            if cancel_requested.is_some() {
+                return Err(OrderError::CancelAlreadyRequested);
+            }
+            if now >= d.order.ship_by {
+                return Err(OrderError::ShipByPassed);
+            }
+            d.order.state = OrderState::Paid {
+                cancel_requested: Some(now),
+            };
+            d.set_timers = vec![(TimerKind::CancelAnswer, now + policy.cancel_answer)];
+            d.events.push(OrderEvent::CancelRequested);
+        }
+        OrderCommand::AnswerCancel { accept } => {
+            let Some(due) = answer_due else {
+                return Err(OrderError::NoCancelRequest);
+            };
+            if now >= due {
+                return Err(OrderError::CancelAnswerLate);
+            }
+            if *accept {
+                cancel_and_refund(d, RefundReason::CancelAccepted, now)?;
+            } else {
+                d.order.state = OrderState::Paid {
+                    cancel_requested: None,
+                };
+                d.cancel_timers = vec![TimerKind::CancelAnswer];
+                d.events.push(OrderEvent::CancelRejected);
+            }
+        }
+        OrderCommand::Refund { amount } => explicit_refund(d, *amount, now)?,
+        OrderCommand::Fire(TimerKind::ShipBy) if now >= d.order.ship_by => {
+            cancel_and_refund(d, RefundReason::ShipByMissed, now)?;
+        }
+        OrderCommand::Fire(TimerKind::CancelAnswer) if answer_due.is_some_and(|t| now >= t) => {
+            cancel_and_refund(d, RefundReason::CancelUnanswered, now)?;
+        }
+        OrderCommand::Fire(_) => return Err(OrderError::TimerNotDue),
+    }
+    Ok(())
 }
 
-fn extend(d: &mut Decision, until: i64) {
-    d.order.protection_ends = Some(until);
+/// Commands to a shipped order, delivered (`delivered_at`) or not.
+fn shipped_state(
+    d: &mut Decision,
+    shipment: &Shipment,
+    delivered_at: Option<i64>,
+    protection: &Protection,
+    command: &OrderCommand,
+    now: i64,
+    policy: &OrderPolicy,
+) -> Result<(), OrderError> {
+    let ended = now >= protection.ends;
+    let mut p = protection.clone();
+    match command {
+        OrderCommand::Ship { .. } => return Err(OrderError::AlreadyShipped),
+        OrderCommand::RequestCancel => return Err(OrderError::AlreadyShipped),
+        OrderCommand::AnswerCancel { .. } => return Err(OrderError::NoCancelRequest),
+        OrderCommand::MarkDelivered => {
+            if delivered_at.is_some() {
+                return Err(OrderError::AlreadyDelivered);
+            }
+            p.ends = protection.ends.min(now + policy.after_delivery);
+            d.set_timers = vec![(TimerKind::ProtectionEnd, p.ends)];
+            d.events.push(OrderEvent::Delivered);
+            d.order.state = OrderState::Delivered {
+                shipment: shipment.clone(),
+                delivered_at: now,
+                protection: p,
+            };
+            return Ok(());
+        }
+        OrderCommand::ConfirmReceipt => {
+            if delivered_at.is_none() {
+                return Err(OrderError::NotDelivered);
+            }
+            return complete(d, now);
+        }
+        OrderCommand::Refund { amount } => return explicit_refund(d, *amount, now),
+        OrderCommand::Fire(TimerKind::ProtectionEnd) if ended => return complete(d, now),
+        OrderCommand::Fire(_) => return Err(OrderError::TimerNotDue),
+        OrderCommand::ExtendProtection
+        | OrderCommand::RequestExtension { .. }
+        | OrderCommand::AnswerExtension { approve: true }
+            if ended =>
+        {
+            return Err(OrderError::ProtectionEnded);
+        }
+        OrderCommand::ExtendProtection => {
+            if protection.buyer_extended {
+                return Err(OrderError::ExtensionUsed);
+            }
+            if protection.ends - now > policy.buyer_extension_window {
+                return Err(OrderError::ExtensionTooEarly(policy.buyer_extension_window));
+            }
+            p.buyer_extended = true;
+            extend(d, &mut p, protection.ends + policy.buyer_extension);
+        }
+        OrderCommand::RequestExtension { days } => {
+            let ms = i64::from(*days) * DAY;
+            if *days == 0 || protection.seller_extended + ms > policy.seller_extension_max {
+                return Err(OrderError::ExtensionOutOfRange);
+            }
+            p.extension_requested = Some(ms);
+            d.events
+                .push(OrderEvent::ExtensionRequested { days: *days });
+        }
+        OrderCommand::AnswerExtension { approve } => {
+            let Some(ms) = protection.extension_requested else {
+                return Err(OrderError::NoExtensionRequest);
+            };
+            p.extension_requested = None;
+            if *approve {
+                p.seller_extended += ms;
+                extend(d, &mut p, protection.ends + ms);
+            } else {
+                d.events.push(OrderEvent::ExtensionDeclined);
+            }
+        }
+    }
+    d.order.state = match delivered_at {
+        None => OrderState::Shipped {
+            shipment: shipment.clone(),
+            protection: p,
+        },
+        Some(delivered_at) => OrderState::Delivered {
+            shipment: shipment.clone(),
+            delivered_at,
+            protection: p,
+        },
+    };
+    Ok(())
+}
+
+fn extend(d: &mut Decision, p: &mut Protection, until: i64) {
+    p.ends = until;
     d.set_timers = vec![(TimerKind::ProtectionEnd, until)];
     d.events.push(OrderEvent::ProtectionExtended { until });
 }
 
 /// Releases what the escrow still holds to the seller, less commission.
-fn complete(d: &mut Decision) -> Result<(), OrderError> {
+fn complete(d: &mut Decision, now: i64) -> Result<(), OrderError> {
     let held = d.order.held();
     let commission = d.order.commission.on(held);
     let to_seller = held - commission;
@@ -696,9 +940,16 @@ fn complete(d: &mut Decision) -> Result<(), OrderError> {
             });
         }
     }
-    d.order.released = Some((to_seller, commission));
-    d.order.status = OrderStatus::Completed;
-    d.cancel_timers = all_timers();
+    d.order.state = OrderState::Completed {
+        shipment: d.order.shipment().cloned(),
+        delivered_at: d.order.delivered_at(),
+        release: Release {
+            to_seller,
+            commission,
+        },
+        completed_at: now,
+    };
+    d.cancel_timers = TimerKind::ALL.to_vec();
     d.events.push(OrderEvent::Completed);
     d.events.push(OrderEvent::HoldReleased {
         to_seller,
@@ -707,29 +958,61 @@ fn complete(d: &mut Decision) -> Result<(), OrderError> {
     Ok(())
 }
 
-/// Refunds `amount` from the escrow back to the card it came from.
-fn refund(d: &mut Decision, amount: Money) -> Result<(), OrderError> {
+/// Moves `amount` from the escrow to refunds payable: the payment now owes it to the buyer.
+fn refund(d: &mut Decision, amount: Money, reason: RefundReason) -> Result<(), OrderError> {
     let accounts = EscrowAccounts::of(&d.order)?;
     d.transfers.push(TransferRequest::Posted {
         debit: accounts.escrow,
-        credit: accounts.card_clearing,
+        credit: accounts.refunds_payable,
         amount,
     });
     d.order.refunded += amount.minor();
-    d.events.push(OrderEvent::RefundSucceeded {
-        amount: amount.minor(),
-    });
+    d.events.push(OrderEvent::RefundDue { amount, reason });
     Ok(())
 }
 
-fn cancel_and_refund(d: &mut Decision) -> Result<(), OrderError> {
+/// A refund the seller or platform asked for: partial, or whole (which cancels the order).
+fn explicit_refund(d: &mut Decision, amount: Money, now: i64) -> Result<(), OrderError> {
+    let order = &d.order;
+    if amount.currency() != order.captured.currency() {
+        return Err(MoneyError::CurrencyMismatch {
+            left: order.captured.currency(),
+            right: amount.currency(),
+        }
+        .into());
+    }
+    if amount.is_zero() {
+        return Err(MoneyError::NegativeResult.into());
+    }
+    let remaining = order.held();
+    if amount.minor() > remaining {
+        return Err(OrderError::RefundExceedsHeld {
+            requested: amount.minor(),
+            remaining,
+        });
+    }
+    refund(d, amount, RefundReason::Requested)?;
+    if d.order.held() == 0 {
+        cancelled(d, now);
+    }
+    Ok(())
+}
+
+fn cancelled(d: &mut Decision, now: i64) {
+    d.order.state = OrderState::Cancelled {
+        shipment: d.order.shipment().cloned(),
+        delivered_at: d.order.delivered_at(),
+        cancelled_at: now,
+    };
+    d.cancel_timers = TimerKind::ALL.to_vec();
+    d.events.push(OrderEvent::Cancelled);
+}
+
+fn cancel_and_refund(d: &mut Decision, reason: RefundReason, now: i64) -> Result<(), OrderError> {
     let held = d.order.held();
     if held > 0 {
-        refund(d, Money::from_minor(held, d.order.captured.currency())?)?;
+        refund(d, Money::from_minor(held, d.order.captured.currency())?, reason)?;
     }
-    d.order.status = OrderStatus::Cancelled;
-    d.order.cancel_requested_at = None;
-    d.cancel_timers = all_timers();
-    d.events.push(OrderEvent::Cancelled);
+    cancelled(d, now);
     Ok(())
 }

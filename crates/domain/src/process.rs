@@ -1,0 +1,228 @@
+//! How the aggregates work together: the reaction table, and [`Effects`], everything one unit
+//! of work writes.
+//!
+//! Each aggregate (order, payment, refund) decides alone. Rules that cross them are a pure table,
+//! [`react`]: an event of one aggregate becomes a command to another, applied in the same unit
+//! (so an order cancelled and the refund of its payment are written together, or not at all).
+//! The shell runs the table: it loads each target, lets it decide, and adds the decision to the
+//! unit's [`Effects`], until no reaction is left.
+
+use crate::ledger::{AccountSpec, TransferRequest};
+use crate::money::Money;
+use crate::order::{self, Order, OrderEvent, OrderPlan, RefundReason, TimerKind};
+use crate::payment::{Payment, PaymentDecision, PaymentEvent};
+use crate::refund::{Refund, RefundDecision, RefundEvent};
+
+/// The kinds of aggregate the store keeps with a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Order,
+    Payment,
+    Refund,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Order, Kind::Payment, Kind::Refund];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Kind::Order => "order",
+            Kind::Payment => "payment",
+            Kind::Refund => "refund",
+        }
+    }
+}
+
+/// A command one aggregate's event gives to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reaction {
+    /// The order's money left its escrow: its payment refunds it.
+    RefundPayment {
+        payment: String,
+        order: String,
+        amount: Money,
+        reason: RefundReason,
+    },
+    /// The payment was captured: its planned order opens.
+    OpenOrder {
+        plan: OrderPlan,
+        payment: String,
+        buyer: String,
+        livemode: bool,
+    },
+    /// The payment owes a refund: the refund is written, pending at the provider.
+    CreateRefund(Box<Refund>),
+}
+
+impl Reaction {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reaction::RefundPayment { .. } => "payment.refund",
+            Reaction::OpenOrder { .. } => "order.open",
+            Reaction::CreateRefund(_) => "refund.create",
+        }
+    }
+}
+
+/// An event of any aggregate, with the aggregate as it is after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    Order(&'a Order, &'a OrderEvent),
+    Payment(&'a Payment, &'a PaymentEvent),
+    Refund(&'a Refund, &'a RefundEvent),
+}
+
+/// The reaction table: what each event makes other aggregates do.
+pub fn react(event: Event<'_>) -> Vec<Reaction> {
+    match event {
+        Event::Order(order, OrderEvent::RefundDue { amount, reason }) => {
+            vec![Reaction::RefundPayment {
+                payment: order.payment.clone(),
+                order: order.id.clone(),
+                amount: *amount,
+                reason: *reason,
+            }]
+        }
+        Event::Payment(payment, PaymentEvent::Succeeded { plans }) => plans
+            .iter()
+            .map(|plan| Reaction::OpenOrder {
+                plan: plan.clone(),
+                payment: payment.id.clone(),
+                buyer: payment.buyer.clone(),
+                livemode: payment.livemode,
+            })
+            .collect(),
+        Event::Payment(_, PaymentEvent::RefundCreated(refund)) => {
+            vec![Reaction::CreateRefund(Box::new(refund.clone()))]
+        }
+        Event::Order(..) | Event::Payment(..) | Event::Refund(..) => vec![],
+    }
+}
+
+/// An aggregate to write, with the version it was decided against (0: a new one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub expected_version: i64,
+}
+
+/// An event to publish: its name and the object it is about (rendered as that object is at the
+/// end of the unit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub id: String,
+    /// Whether the object is in live mode.
+    pub livemode: bool,
+}
+
+/// Everything one unit of work writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effects {
+    pub orders: Vec<Versioned<Order>>,
+    pub payments: Vec<Versioned<Payment>>,
+    pub refunds: Vec<Versioned<Refund>>,
+    pub accounts: Vec<AccountSpec>,
+    pub transfers: Vec<TransferRequest>,
+    pub events: Vec<Published>,
+    /// (order id, kind, due at)
+    pub set_timers: Vec<(String, TimerKind, i64)>,
+    /// (order id, kind)
+    pub cancel_timers: Vec<(String, TimerKind)>,
+}
+
+/// Puts `value` in `list`, replacing an earlier write of the same aggregate in this unit (which
+/// keeps the version the unit first decided against).
+fn put<T>(list: &mut Vec<Versioned<T>>, value: T, expected: i64, same: impl Fn(&T) -> bool) {
+    match list.iter_mut().find(|v| same(&v.value)) {
+        Some(v) => v.value = value,
+        None => list.push(Versioned {
+            value,
+            expected_version: expected,
+        }),
+    }
+}
+
+impl Effects {
+    /// Adds an order's decision; returns what it makes others do.
+    pub fn order(&mut self, d: order::Decision, expected_version: i64) -> Vec<Reaction> {
+        let id = d.order.id.clone();
+        let reactions = d
+            .events
+            .iter()
+            .flat_map(|e| react(Event::Order(&d.order, e)))
+            .collect();
+        for e in &d.events {
+            self.publish(e.name(), Kind::Order, &id, d.order.livemode);
+        }
+        self.accounts.extend(d.accounts);
+        self.transfers.extend(d.transfers);
+        for (kind, due) in d.set_timers {
+            self.cancel_timers.retain(|(o, k)| !(*o == id && *k == kind));
+            self.set_timers.push((id.clone(), kind, due));
+        }
+        for kind in d.cancel_timers {
+            self.set_timers.retain(|(o, k, _)| !(*o == id && *k == kind));
+            self.cancel_timers.push((id.clone(), kind));
+        }
+        put(&mut self.orders, d.order, expected_version, |o| o.id == id);
+        reactions
+    }
+
+    /// Adds a payment's decision; returns what it makes others do.
+    pub fn payment(&mut self, d: PaymentDecision, expected_version: i64) -> Vec<Reaction> {
+        let id = d.payment.id.clone();
+        let reactions = d
+            .events
+            .iter()
+            .flat_map(|e| react(Event::Payment(&d.payment, e)))
+            .collect();
+        for e in &d.events {
+            // A refund's creation is published as the refund's own event.
+            if let PaymentEvent::RefundCreated(r) = e {
+                self.publish(e.name(), Kind::Refund, &r.id, r.livemode);
+            } else {
+                self.publish(e.name(), Kind::Payment, &id, d.payment.livemode);
+            }
+        }
+        put(&mut self.payments, d.payment, expected_version, |p| p.id == id);
+        reactions
+    }
+
+    /// Adds a refund's decision (or a new refund, with version 0).
+    pub fn refund(&mut self, d: RefundDecision, expected_version: i64) -> Vec<Reaction> {
+        let id = d.refund.id.clone();
+        let reactions = d
+            .events
+            .iter()
+            .flat_map(|e| react(Event::Refund(&d.refund, e)))
+            .collect();
+        for e in &d.events {
+            self.publish(e.name(), Kind::Refund, &id, d.refund.livemode);
+        }
+        self.transfers.extend(d.transfers);
+        put(&mut self.refunds, d.refund, expected_version, |r| r.id == id);
+        reactions
+    }
+
+    /// A refund the payment created: written new, pending.
+    pub fn new_refund(&mut self, refund: Refund) {
+        let id = refund.id.clone();
+        put(&mut self.refunds, refund, 0, |r| r.id == id);
+    }
+
+    fn publish(&mut self, name: &'static str, kind: Kind, id: &str, livemode: bool) {
+        self.events.push(Published {
+            name,
+            kind,
+            id: id.to_string(),
+            livemode,
+        });
+    }
+
+    /// The payment this unit already holds, if any (a second decision must build on it).
+    pub fn payment_in_unit(&self, id: &str) -> Option<&Versioned<Payment>> {
+        self.payments.iter().find(|p| p.value.id == id)
+    }
+}

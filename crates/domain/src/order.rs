@@ -514,23 +514,13 @@ pub enum OrderEvent {
     CancelRequested,
     CancelRejected,
     Cancelled,
-    ProtectionExtended {
-        until: i64,
-    },
-    ExtensionRequested {
-        days: u32,
-    },
+    ProtectionExtended { until: i64 },
+    ExtensionRequested { days: u32 },
     ExtensionDeclined,
     Completed,
-    HoldReleased {
-        to_seller: i64,
-        commission: i64,
-    },
+    HoldReleased { to_seller: i64, commission: i64 },
     /// `amount` left the escrow for refunds payable; the payment owes it to the buyer.
-    RefundDue {
-        amount: Money,
-        reason: RefundReason,
-    },
+    RefundDue { amount: Money, reason: RefundReason },
 }
 
 impl OrderEvent {
@@ -1021,11 +1011,7 @@ fn cancelled(d: &mut Decision, now: i64) {
 fn cancel_and_refund(d: &mut Decision, reason: RefundReason, now: i64) -> Result<(), OrderError> {
     let held = d.order.held();
     if held > 0 {
-        refund(
-            d,
-            Money::from_minor(held, d.order.captured.currency())?,
-            reason,
-        )?;
+        refund(d, Money::from_minor(held, d.order.captured.currency())?, reason)?;
     }
     cancelled(d, now);
     Ok(())

@@ -158,9 +158,7 @@ impl PaymentError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentEvent {
     /// Captured: the planned orders open.
-    Succeeded {
-        plans: Vec<OrderPlan>,
-    },
+    Succeeded { plans: Vec<OrderPlan> },
     Failed,
     /// A refund was created (pending at the provider).
     RefundCreated(Refund),
@@ -192,10 +190,7 @@ pub fn decide(
     let mut events = Vec::new();
     match (command, &payment.state) {
         (PaymentCommand::Capture { tender, card }, PaymentState::Processing { plans }) => {
-            let t = p
-                .tenders
-                .get_mut(*tender)
-                .ok_or(PaymentError::NoSuchTender)?;
+            let t = p.tenders.get_mut(*tender).ok_or(PaymentError::NoSuchTender)?;
             t.card = Some(card.clone());
             p.state = PaymentState::Captured {
                 at: now,

@@ -159,13 +159,11 @@ impl Effects {
         self.accounts.extend(d.accounts);
         self.transfers.extend(d.transfers);
         for (kind, due) in d.set_timers {
-            self.cancel_timers
-                .retain(|(o, k)| !(*o == id && *k == kind));
+            self.cancel_timers.retain(|(o, k)| !(*o == id && *k == kind));
             self.set_timers.push((id.clone(), kind, due));
         }
         for kind in d.cancel_timers {
-            self.set_timers
-                .retain(|(o, k, _)| !(*o == id && *k == kind));
+            self.set_timers.retain(|(o, k, _)| !(*o == id && *k == kind));
             self.cancel_timers.push((id.clone(), kind));
         }
         put(&mut self.orders, d.order, expected_version, |o| o.id == id);
@@ -188,9 +186,7 @@ impl Effects {
                 self.publish(e.name(), Kind::Payment, &id, d.payment.livemode);
             }
         }
-        put(&mut self.payments, d.payment, expected_version, |p| {
-            p.id == id
-        });
+        put(&mut self.payments, d.payment, expected_version, |p| p.id == id);
         reactions
     }
 
@@ -206,9 +202,7 @@ impl Effects {
             self.publish(e.name(), Kind::Refund, &id, d.refund.livemode);
         }
         self.transfers.extend(d.transfers);
-        put(&mut self.refunds, d.refund, expected_version, |r| {
-            r.id == id
-        });
+        put(&mut self.refunds, d.refund, expected_version, |r| r.id == id);
         reactions
     }
 

@@ -31,10 +31,7 @@ pub enum RefundState {
         provider_id: String,
     },
     /// Gave up retrying; waits for an operator.
-    Failed {
-        at: i64,
-        last_error: String,
-    },
+    Failed { at: i64, last_error: String },
 }
 
 impl RefundState {
@@ -170,9 +167,7 @@ impl RefundError {
 pub enum RefundEvent {
     Succeeded,
     /// A definite failure; `next_attempt_at` is `None` when it waits for an operator.
-    Failed {
-        next_attempt_at: Option<i64>,
-    },
+    Failed { next_attempt_at: Option<i64> },
 }
 
 impl RefundEvent {

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod card;
 pub mod ids;
+pub mod invariants;
 pub mod ledger;
 pub mod money;
 pub mod order;

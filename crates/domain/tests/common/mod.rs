@@ -1,0 +1,164 @@
+//! Fixtures shared by the domain's integration tests: money, order plans, orders brought to a
+//! state by the ordinary path, and the snapshot helper.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test binary uses a part
+
+use holdback_domain::card::{Brand, StoredCard};
+use holdback_domain::order::{
+    self, Actor, Commission, DAY, HOUR, Order, OrderCommand, OrderPlan, OrderPolicy,
+};
+use holdback_domain::{Currency, Money};
+
+pub const T0: i64 = 1_800_000_000_000;
+
+pub fn cur(code: &str) -> Currency {
+    Currency::parse(code).unwrap()
+}
+
+pub fn money(minor: i64, code: &str) -> Money {
+    Money::from_minor(minor, cur(code)).unwrap()
+}
+
+pub fn usd(minor: i64) -> Money {
+    money(minor, "USD")
+}
+
+/// A plan: ship within 7 days, a 30-day guarantee, 5 % commission.
+pub fn plan(id: &str, amount: Money) -> OrderPlan {
+    OrderPlan {
+        id: id.to_string(),
+        seller: "sel_1".to_string(),
+        amount,
+        commission: Commission {
+            basis_points: 500,
+            fixed_minor: 0,
+        },
+        ship_by_ms: 7 * DAY,
+        shipping_method: "standard".to_string(),
+        delivery_guarantee: 30 * DAY,
+    }
+}
+
+pub fn card(token: &str) -> StoredCard {
+    StoredCard {
+        brand: Brand::Visa,
+        last4: "4242".to_string(),
+        exp_month: 12,
+        exp_year: 2030,
+        token: token.to_string(),
+    }
+}
+
+/// Order `ord_1` of `amount` USD, paid at `T0` in test mode.
+pub fn new_order(amount: i64) -> Order {
+    order::paid(&plan("ord_1", usd(amount)), "buy_1", "pay_1", false, T0)
+        .unwrap()
+        .order
+}
+
+pub fn ship() -> OrderCommand {
+    OrderCommand::Ship {
+        carrier: "dhl".into(),
+        tracking: "JD0001".into(),
+    }
+}
+
+pub fn step(o: &Order, actor: Actor, cmd: OrderCommand, now: i64) -> Order {
+    order::decide(o, actor, &cmd, now, &OrderPolicy::default())
+        .unwrap_or_else(|e| panic!("{cmd:?} at {now}: {e}"))
+        .order
+}
+
+/// The representative orders of the state table, each reached by the ordinary path within the
+/// first three hours after payment at `T0` (ship-by falls due at `T0 + 7 d`, a cancellation
+/// requested at `T0 + 1 h` must be answered by `T0 + 49 h`).
+pub fn representative_orders() -> Vec<(&'static str, Order)> {
+    let paid = new_order(10_000);
+    let asked = step(&paid, Actor::Buyer, OrderCommand::RequestCancel, T0 + HOUR);
+    let shipped = step(&paid, Actor::Seller, ship(), T0 + HOUR);
+    let extension = step(
+        &shipped,
+        Actor::Buyer,
+        OrderCommand::RequestExtension { days: 10 },
+        T0 + 2 * HOUR,
+    );
+    let delivered = step(
+        &shipped,
+        Actor::Carrier,
+        OrderCommand::MarkDelivered,
+        T0 + 2 * HOUR,
+    );
+    let completed = step(
+        &delivered,
+        Actor::Buyer,
+        OrderCommand::ConfirmReceipt,
+        T0 + 3 * HOUR,
+    );
+    let cancelled = step(
+        &asked,
+        Actor::Seller,
+        OrderCommand::AnswerCancel { accept: true },
+        T0 + 2 * HOUR,
+    );
+    vec![
+        ("paid", paid),
+        ("paid(cancel_requested)", asked),
+        ("shipped", shipped),
+        ("shipped(extension_asked)", extension),
+        ("delivered", delivered),
+        ("completed", completed),
+        ("cancelled", cancelled),
+    ]
+}
+
+/// Compares `actual` with `tests/snapshots/{name}`; with `UPDATE_SNAPSHOTS=1` set, writes it
+/// instead. A mismatch fails with a line diff.
+pub fn check_snapshot(name: &str, actual: &str) {
+    let path = format!("{}/tests/snapshots/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var("UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!("no snapshot {path}; run with UPDATE_SNAPSHOTS=1 to write it:\n{actual}")
+    });
+    if expected != actual {
+        panic!(
+            "snapshot {name} differs (- expected, + actual); UPDATE_SNAPSHOTS=1 rewrites it\n{}",
+            diff(&expected, actual)
+        );
+    }
+}
+
+/// A line diff by longest common subsequence: enough for tables of a few hundred lines.
+pub fn diff(expected: &str, actual: &str) -> String {
+    let a: Vec<&str> = expected.lines().collect();
+    let b: Vec<&str> = actual.lines().collect();
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push_str(&format!("+ {}\n", b[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("- {}\n", a[i]));
+            i += 1;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("(the texts differ only in line endings)\n");
+    }
+    out
+}

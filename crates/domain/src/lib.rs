@@ -6,11 +6,13 @@
 //! The store prefetches state into a [`ledger::Book`], lets it decide, and persists the changes.
 
 pub mod audit;
+pub mod calendar;
 pub mod card;
 pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod reconcile;
 
 pub use ids::{AccountId, HoldId, InvalidId, TxId};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};

@@ -59,9 +59,23 @@ SELECT o.id, o.reference, o.amount, o.currency, o.at,
 const SELECT_REFUND: &str =
     "SELECT id, reference, charge_id, amount, currency, at FROM ops WHERE kind = 'refund'";
 
+/// The layout this code reads and writes, kept in the file's `user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Creates the tables of a new file; refuses a file written by a newer layout.
 pub(crate) fn create_schema(tx: &Transaction<'_>) -> Result<(), SandboxError> {
-    tx.execute_batch(SCHEMA)?;
-    Ok(())
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    match version {
+        0 => {
+            tx.execute_batch(SCHEMA)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+            Ok(())
+        }
+        SCHEMA_VERSION => Ok(()),
+        other => Err(SandboxError::Storage(format!(
+            "the sandbox file has layout {other}; this build reads {SCHEMA_VERSION}"
+        ))),
+    }
 }
 
 /// A charge as stored, with the facts the operations check besides the record.

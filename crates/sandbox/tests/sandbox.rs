@@ -570,3 +570,15 @@ fn the_statement_lists_exactly_the_operations_in_order() {
         "missing_in_ledger refund ref_a2: the provider moved 2.00 USD, the ledger has nothing"
     );
 }
+
+#[test]
+fn a_file_from_a_newer_layout_is_refused() {
+    let file = TempFile::new("layout");
+    drop(file.open());
+    let conn = rusqlite::Connection::open(&file.0).unwrap();
+    conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(conn);
+    let err = Sandbox::open(&file.0).unwrap_err();
+    assert_eq!(err.code(), "storage");
+    assert!(err.to_string().contains("layout 99"), "{err}");
+}

@@ -6,6 +6,7 @@
 //! The store prefetches state into a [`ledger::Book`], lets it decide, and persists the changes.
 
 pub mod audit;
+pub mod calendar;
 pub mod card;
 pub mod ids;
 pub mod invariants;
@@ -14,6 +15,7 @@ pub mod money;
 pub mod order;
 pub mod payment;
 pub mod process;
+pub mod reconcile;
 pub mod refund;
 
 pub use ids::{AccountId, HoldId, InvalidId, TxId};

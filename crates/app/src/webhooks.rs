@@ -226,7 +226,9 @@ pub async fn tick_with(
                 break;
             };
             let (app, http, settings) = (app.clone(), http.clone(), settings.clone());
-            running.spawn(async move { deliver_in_order(&app, &http, &settings, &endpoint, &queue).await });
+            running.spawn(async move {
+                deliver_in_order(&app, &http, &settings, &endpoint, &queue).await
+            });
         }
         let Some(joined) = running.join_next().await else {
             break;
@@ -374,10 +376,19 @@ mod tests {
     #[test]
     fn an_outcome_is_scheduled_from_the_attempts_end() {
         assert_eq!(outcome(Some(204), 1, 5_000), DeliveryOutcome::Delivered);
-        assert_eq!(outcome(Some(500), 1, 5_000), DeliveryOutcome::RetryAt(15_000));
+        assert_eq!(
+            outcome(Some(500), 1, 5_000),
+            DeliveryOutcome::RetryAt(15_000)
+        );
         assert_eq!(outcome(None, 3, 7_000), DeliveryOutcome::RetryAt(47_000));
-        assert_eq!(outcome(Some(301), MAX_ATTEMPTS, 7_000), DeliveryOutcome::Failed);
-        assert_eq!(outcome(Some(200), MAX_ATTEMPTS, 7_000), DeliveryOutcome::Delivered);
+        assert_eq!(
+            outcome(Some(301), MAX_ATTEMPTS, 7_000),
+            DeliveryOutcome::Failed
+        );
+        assert_eq!(
+            outcome(Some(200), MAX_ATTEMPTS, 7_000),
+            DeliveryOutcome::Delivered
+        );
     }
 
     #[test]

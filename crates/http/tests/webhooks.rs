@@ -12,10 +12,10 @@ use std::time::Duration;
 use holdback_app::ids::UuidIds;
 use holdback_app::webhooks::{self, Sent, Settings};
 use holdback_app::{App, Policy, Role, keys};
+use holdback_store::EndpointRow;
 use holdback_store::clock::{Clock, ManualClock};
 use holdback_store::testing::TestDb;
 use holdback_store::webhooks::DeliveryState;
-use holdback_store::EndpointRow;
 use serde_json::json;
 
 const T0: i64 = 1_795_219_200_000; // 2026-11-21
@@ -109,7 +109,11 @@ fn signed_t(sig: &str, body: &str) -> i64 {
         .unwrap()
         .parse()
         .unwrap();
-    assert_eq!(sig, webhooks::signature(SECRET, t, body), "a valid signature");
+    assert_eq!(
+        sig,
+        webhooks::signature(SECRET, t, body),
+        "a valid signature"
+    );
     t
 }
 
@@ -193,7 +197,7 @@ async fn a_hanging_endpoint_does_not_hold_up_a_healthy_one() {
         let b = db.backend();
         let hanging = hanging_receiver().await;
         let (healthy_url, seen) = healthy_receiver().await;
-        // the hanging endpoint comes first in every order the worker might use
+        // the hanging endpoint sorts first: were endpoints served one at a time, it would block
         s.endpoint("we_a_hanging", &hanging.url).await;
         s.endpoint("we_b_healthy", &healthy_url).await;
         s.checkout().await;
@@ -210,12 +214,15 @@ async fn a_hanging_endpoint_does_not_hold_up_a_healthy_one() {
             })
         };
 
-        eventually(&format!("{b}: the healthy endpoint acknowledged"), || async {
-            let rows = s.deliveries("we_b_healthy").await;
-            !rows.is_empty()
-                && rows.iter().all(|r| r.delivered_at == Some(T0))
-                && hanging.accepted.load(Ordering::SeqCst) >= 1
-        })
+        eventually(
+            &format!("{b}: the healthy endpoint acknowledged"),
+            || async {
+                let rows = s.deliveries("we_b_healthy").await;
+                !rows.is_empty()
+                    && rows.iter().all(|r| r.delivered_at == Some(T0))
+                    && hanging.accepted.load(Ordering::SeqCst) >= 1
+            },
+        )
         .await;
         assert!(!pass.is_finished(), "{b}: the pass still waits on the hang");
         let healthy = s.deliveries("we_b_healthy").await;
@@ -245,9 +252,16 @@ async fn a_hanging_endpoint_does_not_hold_up_a_healthy_one() {
             T0 + settings.lease_ms(),
             "{b}"
         );
-        assert!(settings.lease_ms() > 600_000, "{b}: the lease outlasts the timeout");
+        assert!(
+            settings.lease_ms() > 600_000,
+            "{b}: the lease outlasts the timeout"
+        );
         for r in &stuck[1..] {
-            assert_eq!((r.delivery.attempts, r.delivery.next_attempt_at), (0, T0), "{b}");
+            assert_eq!(
+                (r.delivery.attempts, r.delivery.next_attempt_at),
+                (0, T0),
+                "{b}"
+            );
         }
         assert!(stuck.iter().all(|r| r.delivered_at.is_none()), "{b}");
 
@@ -272,7 +286,11 @@ async fn a_hanging_endpoint_does_not_hold_up_a_healthy_one() {
         assert_eq!(after[0].delivery.next_attempt_at, T0 + 10_000, "{b}");
         assert_eq!(after[0].last_status, None, "{b}: no answer");
         for r in &after[1..] {
-            assert_eq!((r.delivery.attempts, r.delivery.next_attempt_at), (0, T0), "{b}");
+            assert_eq!(
+                (r.delivery.attempts, r.delivery.next_attempt_at),
+                (0, T0),
+                "{b}"
+            );
         }
     }
 }

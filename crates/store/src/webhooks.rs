@@ -74,7 +74,7 @@ const ADVANCE: &str = "UPDATE webhook_endpoints SET cursor = (SELECT COALESCE(MA
      (SELECT COALESCE(MAX(event_seq), 0) FROM webhook_deliveries WHERE endpoint_id = $1)";
 const DUE: &str = "SELECT endpoint_id, event_seq, attempts, next_attempt_at FROM \
      webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL \
-     AND next_attempt_at <= $1 ORDER BY next_attempt_at, event_seq LIMIT $2";
+     AND next_attempt_at <= $1 ORDER BY next_attempt_at, event_seq, endpoint_id LIMIT $2";
 const CLAIM: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1, attempts = attempts + 1 \
      WHERE endpoint_id = $2 AND event_seq = $3 AND next_attempt_at = $4 \
      AND delivered_at IS NULL AND failed_at IS NULL";

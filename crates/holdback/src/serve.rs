@@ -177,7 +177,7 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         print_demo(addr);
     }
     let scheduler = scheduler::spawn(app.clone(), Duration::from_secs(1));
-    let deliveries = holdback_app::webhooks::spawn(app.clone(), Duration::from_secs(1));
+    let deliveries = holdback_app::webhooks::spawn(app.clone(), Default::default());
     let refunds = refunds::spawn(app.clone(), Duration::from_secs(1));
     holdback_http::serve(listener, app, async {
         let _ = tokio::signal::ctrl_c().await;

@@ -1,6 +1,9 @@
 //! Webhook endpoints and deliveries: each endpoint keeps a cursor into the outbox; new events
 //! become delivery rows (idempotently, so several nodes may enqueue at once); a delivery is
 //! claimed with a lease before it is sent, and finished as delivered, retried later, or failed.
+//!
+//! Every time here is an argument: the worker reads its clock for each attempt (the lease it
+//! takes, the retry it schedules), so a slow pass never leases or schedules from a stale time.
 
 use crate::{Store, StoreError, rows::Get, with_pool};
 
@@ -23,6 +26,16 @@ pub struct DeliveryRow {
     pub next_attempt_at: i64,
 }
 
+/// A delivery with its outcome so far, as [`Store::deliveries_to`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub delivery: DeliveryRow,
+    pub delivered_at: Option<i64>,
+    pub failed_at: Option<i64>,
+    /// The HTTP status of the last attempt; `None` when it got no answer (or none yet).
+    pub last_status: Option<i64>,
+}
+
 fn endpoint(row: &impl Get) -> Result<EndpointRow, StoreError> {
     Ok(EndpointRow {
         id: row.text("id")?,
@@ -42,6 +55,15 @@ fn delivery(row: &impl Get) -> Result<DeliveryRow, StoreError> {
     })
 }
 
+fn delivery_state(row: &impl Get) -> Result<DeliveryState, StoreError> {
+    Ok(DeliveryState {
+        delivery: delivery(row)?,
+        delivered_at: row.opt_int("delivered_at")?,
+        failed_at: row.opt_int("failed_at")?,
+        last_status: row.opt_int("last_status")?,
+    })
+}
+
 const ENQUEUE: &str = "INSERT INTO webhook_deliveries (endpoint_id, event_seq, attempts, \
      next_attempt_at) SELECT $1, seq, 0, $2 FROM events \
      WHERE seq > (SELECT cursor FROM webhook_endpoints WHERE id = $1) \
@@ -52,7 +74,7 @@ const ADVANCE: &str = "UPDATE webhook_endpoints SET cursor = (SELECT COALESCE(MA
      (SELECT COALESCE(MAX(event_seq), 0) FROM webhook_deliveries WHERE endpoint_id = $1)";
 const DUE: &str = "SELECT endpoint_id, event_seq, attempts, next_attempt_at FROM \
      webhook_deliveries WHERE delivered_at IS NULL AND failed_at IS NULL \
-     AND next_attempt_at <= $1 ORDER BY next_attempt_at, event_seq LIMIT $2";
+     AND next_attempt_at <= $1 ORDER BY next_attempt_at, event_seq, endpoint_id LIMIT $2";
 const CLAIM: &str = "UPDATE webhook_deliveries SET next_attempt_at = $1, attempts = attempts + 1 \
      WHERE endpoint_id = $2 AND event_seq = $3 AND next_attempt_at = $4 \
      AND delivered_at IS NULL AND failed_at IS NULL";
@@ -125,6 +147,8 @@ impl Store {
     }
 
     /// Takes a due delivery for sending until `lease_until`; false if another node took it.
+    /// `lease_until` must lie beyond the end of the request the caller is about to make (its
+    /// timeout included): until then no other node can claim the same row.
     pub async fn claim_delivery(
         &self,
         d: &DeliveryRow,
@@ -173,6 +197,26 @@ impl Store {
             .fetch_optional(pool)
             .await?;
             row.as_ref().map(crate::rows::event).transpose()
+        })
+    }
+
+    /// One endpoint's deliveries in event order, with their outcomes (at most `limit`).
+    pub async fn deliveries_to(
+        &self,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> Result<Vec<DeliveryState>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT endpoint_id, event_seq, attempts, next_attempt_at, delivered_at, \
+                 failed_at, last_status FROM webhook_deliveries WHERE endpoint_id = $1 \
+                 ORDER BY event_seq LIMIT $2",
+            )
+            .bind(endpoint_id)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(delivery_state).collect()
         })
     }
 

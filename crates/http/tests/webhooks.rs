@@ -37,6 +37,7 @@ async fn start(db: &TestDb) -> Server {
         Arc::new(clock.clone()),
         Arc::new(UuidIds),
         Policy::default(),
+        App::stateless_cards(Arc::new(clock.clone())),
     );
     let platform = keys::create(&app, &Role::Platform, false).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

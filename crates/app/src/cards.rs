@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use holdback_domain::Money;
 use holdback_domain::card::{CardInput, StoredCard, sandbox_outcome};
+use holdback_domain::reconcile::ProviderOp;
 use holdback_store::clock::Clock;
 use sha2::{Digest, Sha256};
 
@@ -68,6 +69,9 @@ pub trait CardConnector: Send + Sync {
         &'a self,
         reference: &'a str,
     ) -> BoxFuture<'a, Result<Option<Charge>, ProviderError>>;
+
+    /// Every operation that moved money at the provider, for reconciliation.
+    fn statement(&self) -> BoxFuture<'_, Result<Vec<ProviderOp>, ProviderError>>;
 }
 
 /// A sandbox that keeps no state: Stripe's test card numbers, expiry checked against the clock;
@@ -118,6 +122,14 @@ impl CardConnector for StatelessSandbox {
         _reference: &'a str,
     ) -> BoxFuture<'a, Result<Option<Charge>, ProviderError>> {
         Box::pin(async { Ok(None) })
+    }
+
+    fn statement(&self) -> BoxFuture<'_, Result<Vec<ProviderOp>, ProviderError>> {
+        Box::pin(async {
+            Err(ProviderError::Unknown(
+                "the stateless sandbox keeps no statement".into(),
+            ))
+        })
     }
 }
 

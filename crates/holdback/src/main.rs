@@ -5,6 +5,7 @@
 mod bench;
 mod bench_lifecycle;
 mod load;
+mod ops;
 mod policy;
 mod serve;
 
@@ -60,6 +61,16 @@ enum Command {
     Timers {
         #[command(subcommand)]
         command: TimersCommand,
+    },
+    /// Refunds: the ones waiting for an operator, and retrying them.
+    Refunds {
+        #[command(subcommand)]
+        command: ops::RefundsCommand,
+    },
+    /// Reconciliation with the outside world.
+    Reconcile {
+        #[command(subcommand)]
+        command: ops::ReconcileCommand,
     },
     /// Benchmarks.
     Bench {
@@ -175,8 +186,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for breach in &report.breaches {
                 println!("breach: {breach}");
             }
-            println!("ledger verify: {}", report.summary());
-            Ok(if report.is_clean() {
+            let business = store
+                .business_audit()
+                .await
+                .context("cannot read orders, payments and refunds")?;
+            for breach in &business {
+                println!("breach: {}: {breach}", breach.code());
+            }
+            println!(
+                "ledger verify: {}; {} business breach(es) over orders, payments and refunds",
+                report.summary(),
+                business.len()
+            );
+            Ok(if report.is_clean() && business.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
@@ -269,6 +291,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = connect(&cli.database).await?;
             serve::run(store, args).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Refunds { command } => {
+            let store = connect(&cli.database).await?;
+            ops::refunds(store, command).await
+        }
+        Command::Reconcile { command } => {
+            let store = connect(&cli.database).await?;
+            ops::reconcile(store, command).await
         }
         Command::Keys {
             command: KeysCommand::Create { role, live },

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use holdback_app::ids::UuidIds;
+use holdback_app::sandbox::SandboxCards;
 use holdback_app::{App, Policy, Role, SellerPolicy, refunds, scheduler};
 use holdback_domain::order::CommissionRule;
 use holdback_store::clock::{Clock, OffsetClock, SystemClock};
@@ -23,6 +24,10 @@ pub struct ServeArgs {
     /// A policy file (TOML): order timings and commission, per seller. See policy.example.toml.
     #[arg(long)]
     policy: Option<std::path::PathBuf>,
+    /// The sandbox payment provider's own state file (charges, refunds, its statement): test
+    /// mode pays through it. Several nodes share one file.
+    #[arg(long, env = "HOLDBACK_SANDBOX", default_value = "holdback-sandbox.db")]
+    sandbox: std::path::PathBuf,
     /// Run this node's clock ahead by this many milliseconds (a test clock: see timers fire
     /// without waiting). Never in production.
     #[arg(long, hide = true, default_value_t = 0)]
@@ -37,6 +42,23 @@ pub fn app(store: Store, policy: Policy) -> App {
 fn app_with_clock(store: Store, policy: Policy, clock: Arc<dyn Clock>) -> App {
     let cards = App::stateless_cards(clock.clone());
     App::new(store, clock, Arc::new(UuidIds), policy, cards)
+}
+
+/// The application paying through the sandbox provider whose state is in `sandbox`.
+pub fn app_on_sandbox(
+    store: Store,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    sandbox: &std::path::Path,
+) -> anyhow::Result<App> {
+    let cards = SandboxCards::open(sandbox, clock.clone()).map_err(anyhow::Error::msg)?;
+    Ok(App::new(
+        store,
+        clock,
+        Arc::new(UuidIds),
+        policy,
+        Arc::new(cards),
+    ))
 }
 
 pub fn parse_role(text: &str) -> anyhow::Result<Role> {
@@ -163,7 +185,7 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         0 => Arc::new(SystemClock),
         offset => Arc::new(OffsetClock(offset)),
     };
-    let app = app_with_clock(store, policy, clock);
+    let app = app_on_sandbox(store, policy, clock, &args.sandbox)?;
     if args.demo {
         seed_demo(&app).await?;
     }

@@ -212,6 +212,8 @@ impl Server {
     async fn audit_clean(&self) {
         let report = self.app.store.audit().await.unwrap();
         assert!(report.is_clean(), "{}: {:?}", self.backend, report.breaches);
+        let business = self.app.store.business_audit().await.unwrap();
+        assert!(business.is_empty(), "{}: {business:?}", self.backend);
     }
 }
 

@@ -270,6 +270,7 @@ macro_rules! order_columns {
     };
 }
 pub(crate) const SELECT_ORDER: &str = concat!(order_columns!(), "WHERE id = $1");
+pub(crate) const SELECT_ALL_ORDERS: &str = concat!(order_columns!(), "ORDER BY id");
 pub(crate) const SELECT_ORDERS_PAGE: &str = concat!(
     order_columns!(),
     "WHERE ($1 = '' OR buyer = $1) AND ($2 = '' OR seller = $2) \

@@ -88,6 +88,15 @@ impl holdback_app::cards::CardConnector for LiveProvider {
     > {
         Box::pin(async { Ok(None) })
     }
+
+    fn statement(
+        &self,
+    ) -> holdback_app::cards::BoxFuture<
+        '_,
+        Result<Vec<holdback_domain::reconcile::ProviderOp>, holdback_app::cards::ProviderError>,
+    > {
+        Box::pin(async { Ok(vec![]) })
+    }
 }
 
 async fn start_with(

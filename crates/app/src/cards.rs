@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use holdback_domain::Money;
+use holdback_domain::calendar::year_month;
 use holdback_domain::card::{CardInput, StoredCard, sandbox_outcome};
 use holdback_domain::reconcile::ProviderOp;
 use holdback_store::clock::Clock;
@@ -130,35 +131,5 @@ impl CardConnector for StatelessSandbox {
                 "the stateless sandbox keeps no statement".into(),
             ))
         })
-    }
-}
-
-/// The UTC year and month of a time in ms since the epoch (civil calendar from day count).
-pub fn year_month(ms: i64) -> (u16, u8) {
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        u16::try_from(year).unwrap_or(u16::MAX),
-        u8::try_from(month).unwrap_or(1),
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::year_month;
-
-    #[test]
-    fn calendar() {
-        assert_eq!(year_month(0), (1970, 1));
-        assert_eq!(year_month(1_795_219_200_000), (2026, 11)); // 2026-11-21
-        assert_eq!(year_month(951_782_400_000), (2000, 2)); // 2000-02-29
-        assert_eq!(year_month(951_868_800_000), (2000, 3)); // 2000-03-01
     }
 }

@@ -515,16 +515,7 @@ fn parse_currency(code: &str) -> Result<Currency, SandboxError> {
 }
 
 fn parse_brand(code: &str) -> Result<Brand, SandboxError> {
-    [
-        Brand::Visa,
-        Brand::Mastercard,
-        Brand::Maestro,
-        Brand::Amex,
-        Brand::UnionPay,
-    ]
-    .into_iter()
-    .find(|b| b.code() == code)
-    .ok_or_else(|| corrupt("brand", code))
+    Brand::parse(code).ok_or_else(|| corrupt("brand", code))
 }
 
 fn corrupt(what: &str, value: &str) -> SandboxError {

@@ -39,6 +39,10 @@ const SELECT_REFUNDS_PAGE: &str = concat!(
     refund_columns!(),
     "WHERE livemode = $1 AND ($2 = '' OR status = $2) AND id > $3 ORDER BY id LIMIT $4"
 );
+const LEASE_REFUND: &str = "UPDATE refunds SET lease_until = $3 WHERE id = $1 \
+     AND status = 'pending' AND lease_until <= $2";
+const LEASE_PAYMENT: &str = "UPDATE payments SET lease_until = $3 WHERE id = $1 \
+     AND status = 'processing' AND lease_until <= $2";
 const SELECT_ALL_REFUNDS: &str = concat!(refund_columns!(), "ORDER BY id");
 
 fn card(row: &impl Get) -> Result<Option<StoredCard>, StoreError> {
@@ -287,32 +291,23 @@ impl Store {
     /// Takes the lease of a pending refund until `until`, if nobody holds it at `now`. Only the
     /// holder calls the provider; the lease outlasts the call's timeout.
     pub async fn lease_refund(&self, id: &str, now: i64, until: i64) -> Result<bool, StoreError> {
-        with_pool!(self, pool => {
-            let done = sqlx::query(
-                "UPDATE refunds SET lease_until = $3 WHERE id = $1 AND status = 'pending' \
-                 AND lease_until <= $2",
-            )
-            .bind(id)
-            .bind(now)
-            .bind(until)
-            .execute(pool)
-            .await?;
-            Ok(done.rows_affected() == 1)
-        })
+        self.lease(LEASE_REFUND, id, now, until).await
     }
 
     /// Takes the lease of a processing payment, as [`Store::lease_refund`] does.
     pub async fn lease_payment(&self, id: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        self.lease(LEASE_PAYMENT, id, now, until).await
+    }
+
+    async fn lease(
+        &self,
+        sql: &'static str,
+        id: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
         with_pool!(self, pool => {
-            let done = sqlx::query(
-                "UPDATE payments SET lease_until = $3 WHERE id = $1 AND status = 'processing' \
-                 AND lease_until <= $2",
-            )
-            .bind(id)
-            .bind(now)
-            .bind(until)
-            .execute(pool)
-            .await?;
+            let done = sqlx::query(sql).bind(id).bind(now).bind(until).execute(pool).await?;
             Ok(done.rows_affected() == 1)
         })
     }

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod party;
 
 pub use ids::{AccountId, HoldId, InvalidId, TxId};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};

@@ -275,7 +275,11 @@ mod tests {
             assert_eq!(check_id(good), Ok(()), "{good}");
         }
         for bad in ["", &"x".repeat(33), "sel:bob", "sel bob", "sél", "a/b"] {
-            assert_eq!(check_id(bad).unwrap_err().code(), "invalid_party_id", "{bad}");
+            assert_eq!(
+                check_id(bad).unwrap_err().code(),
+                "invalid_party_id",
+                "{bad}"
+            );
         }
     }
 

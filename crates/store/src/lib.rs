@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod clock;
+pub mod parties;
 mod postgres;
 mod rows;
 mod schema;
@@ -30,6 +31,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use parties::{KeyListing, PartyInsert, PartyRow, Revocation};
 pub use unit::{
     ApiKeyRow, IdempotencyRecord, NewEvent, OrderWrite, PaymentRow, ProductRow, StoredEvent,
     TimerCancel, TimerRow, Unit,

@@ -43,6 +43,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_history_chains.sql"),
         postgres: include_str!("../migrations/postgres/0005_history_chains.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_parties",
+        sqlite: include_str!("../migrations/sqlite/0007_parties.sql"),
+        postgres: include_str!("../migrations/postgres/0007_parties.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -167,6 +167,18 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
         assert_eq!(carol.body["phone_verified"], false);
         assert_eq!(carol.body["region"], Value::Null);
 
+        // the objects have the documented fields
+        let doc: Value =
+            serde_json::from_str(&holdback_http::openapi().to_json().unwrap()).unwrap();
+        let keys_of = |v: &Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        for (object, name) in [(&alice.body, "Buyer"), (&bob.body, "Seller")] {
+            let documented = &doc["components"]["schemas"][name]["properties"];
+            assert_eq!(keys_of(object), keys_of(documented), "{name}");
+        }
         // reads give back what was created
         let got = s.get("/v1/sellers/sel_bob", &s.platform).await;
         assert_eq!(got.body, bob.body, "{b}");

@@ -111,6 +111,16 @@ impl Server {
     }
 }
 
+/// A refused request: (path, key, body, status, code, param).
+type Case<'a> = (
+    &'a str,
+    &'a String,
+    Value,
+    StatusCode,
+    &'a str,
+    Option<&'a str>,
+);
+
 fn ids(page: &Value) -> Vec<String> {
     page["data"]
         .as_array()
@@ -253,7 +263,7 @@ async fn every_bad_party_is_refused_by_name_and_changes_nothing() {
             (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
         let long_id = "s".repeat(33);
         let bogus = "sk_test_0000000000000000_nope".to_string();
-        let cases: Vec<(&str, &String, Value, StatusCode, &str, Option<&str>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "/v1/sellers",
                 &s.platform,

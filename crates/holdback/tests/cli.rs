@@ -551,6 +551,7 @@ fn a_revoked_key_is_refused_and_revoking_twice_is_harmless() {
         let whole = key(&db.url, "seller:sel_dan");
         let id = whole.split('_').nth(2).unwrap().to_string();
         let store = rt.block_on(db.store()).unwrap();
+        let _runtime = rt.enter(); // the app starts its writer task
         let app = holdback_app::App::new(
             store.clone(),
             std::sync::Arc::new(holdback_store::clock::SystemClock),

@@ -4,7 +4,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use holdback_store::ApiKeyRow;
+use holdback_store::{ApiKeyRow, KeyListing, Revocation};
 
 use crate::ids::random_hex;
 use crate::{App, AppError, Principal, Role};
@@ -58,7 +58,7 @@ pub async fn authenticate(app: &App, key: &str) -> Result<Principal, AppError> {
     }
     let row = app
         .store
-        .api_key(id)
+        .active_api_key(id)
         .await?
         .ok_or(AppError::Unauthenticated)?;
     let presented = sha256_hex(secret);
@@ -80,4 +80,15 @@ pub async fn authenticate(app: &App, key: &str) -> Result<Principal, AppError> {
         role,
         livemode,
     })
+}
+
+/// Revokes a key by its id (the part after `sk_test_`/`sk_live_`): from now on it is refused as
+/// unknown. Revoking a revoked key changes nothing and says when it was revoked.
+pub async fn revoke(app: &App, id: &str) -> Result<Revocation, AppError> {
+    Ok(app.store.revoke_api_key(id, app.clock.now_ms()).await?)
+}
+
+/// Every key, oldest first, without secrets.
+pub async fn list(app: &App) -> Result<Vec<KeyListing>, AppError> {
+    Ok(app.store.list_api_keys().await?)
 }

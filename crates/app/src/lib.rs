@@ -13,6 +13,7 @@ pub mod checkout;
 pub mod ids;
 pub mod keys;
 pub mod orders;
+pub mod parties;
 pub mod payments;
 pub mod process;
 pub mod reconcile;

@@ -13,6 +13,7 @@ pub mod invariants;
 pub mod ledger;
 pub mod money;
 pub mod order;
+pub mod party;
 pub mod payment;
 pub mod process;
 pub mod reconcile;

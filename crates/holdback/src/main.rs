@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_lifecycle;
+mod keys_cli;
 mod load;
 mod ops;
 mod policy;
@@ -115,6 +116,13 @@ enum KeysCommand {
         #[arg(long)]
         live: bool,
     },
+    /// Revoke a key: it is refused (401 invalid_api_key) from its next request on.
+    Revoke {
+        /// The key's id: the 16 hex digits after `sk_test_`/`sk_live_` (or the whole key).
+        key_id: String,
+    },
+    /// List the keys (never their secrets), with their role, mode and revocation.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -313,6 +321,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{key}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Keys {
+            command: KeysCommand::Revoke { key_id },
+        } => keys_cli::revoke(&cli.database, &key_id).await,
+        Command::Keys {
+            command: KeysCommand::List,
+        } => keys_cli::list(&cli.database).await,
         Command::Timers {
             command: TimersCommand::Due { limit },
         } => {

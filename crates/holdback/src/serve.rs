@@ -8,6 +8,7 @@ use holdback_app::ids::UuidIds;
 use holdback_app::sandbox::SandboxCards;
 use holdback_app::{App, Policy, Role, SellerPolicy, refunds, scheduler};
 use holdback_domain::order::CommissionRule;
+use holdback_domain::party::{PartyInput, PartyKind};
 use holdback_store::clock::{Clock, OffsetClock, SystemClock};
 use holdback_store::{ApiKeyRow, Store};
 use sha2::{Digest, Sha256};
@@ -90,8 +91,27 @@ const DEMO_PRODUCTS: &[(&str, &str, &str, i64)] = &[
     ("prod_demo_scarf", "sel_carol", "Silk scarf", 1999),
 ];
 
+/// The demo parties (test mode): (kind, id, country).
+const DEMO_PARTIES: &[(PartyKind, &str, &str)] = &[
+    (PartyKind::Buyer, "buy_alice", "DE"),
+    (PartyKind::Seller, "sel_bob", "CN"),
+    (PartyKind::Seller, "sel_carol", "TR"),
+];
+
 async fn seed_demo(app: &App) -> anyhow::Result<()> {
     let usd = holdback_domain::Currency::parse("USD")?;
+    for (kind, id, country) in DEMO_PARTIES {
+        let input = PartyInput {
+            id: id.to_string(),
+            country: country.to_string(),
+            // sel_carol's own commission, as the demo policy has it: 8 % + 0.30
+            commission: (*id == "sel_carol").then_some((800, Some((30, usd)))),
+            ..PartyInput::default()
+        };
+        holdback_app::parties::ensure(app, *kind, input, false)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     for (id, seller, name, cents) in DEMO_PRODUCTS {
         if app.store.product(id).await?.is_none() {
             app.store

@@ -275,6 +275,9 @@ fn the_readme_walkthrough_works_verbatim() {
         "\"object\":\"product\"",
         "\"shipping_method\":\"express\"",
         "\"type\":\"hold.released\"",
+        "\"object\":\"seller\",",
+        "\"ship_by_days\":5",
+        "\"id\":\"sel_bob\"",
     ] {
         assert!(
             printed.to_lowercase().contains(&expected.to_lowercase()),
@@ -537,6 +540,66 @@ fn two_serve_processes_fire_each_timer_once() {
         assert_eq!(count("refund.succeeded"), orders as usize, "{b}");
         let out = holdback(&db.url, &["ledger", "verify"]);
         assert!(out.status.success(), "{b}: {}", text(&out));
+        rt.block_on(store.close());
+    }
+}
+
+#[test]
+fn a_revoked_key_is_refused_and_revoking_twice_is_harmless() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for db in rt.block_on(TestDb::all("a_revoked_key_is_refused")) {
+        let b = db.backend();
+        let whole = key(&db.url, "seller:sel_dan");
+        let id = whole.split('_').nth(2).unwrap().to_string();
+        let store = rt.block_on(db.store()).unwrap();
+        let _runtime = rt.enter(); // the app starts its writer task
+        let app = holdback_app::App::new(
+            store.clone(),
+            std::sync::Arc::new(holdback_store::clock::SystemClock),
+            std::sync::Arc::new(holdback_app::ids::UuidIds),
+            holdback_app::Policy::default(),
+            holdback_app::App::stateless_cards(std::sync::Arc::new(
+                holdback_store::clock::SystemClock,
+            )),
+        );
+        assert!(
+            rt.block_on(holdback_app::keys::authenticate(&app, &whole))
+                .is_ok(),
+            "{b}"
+        );
+        let out = holdback(&db.url, &["keys", "revoke", &id]);
+        assert!(out.status.success(), "{b}: {}", text(&out));
+        assert!(
+            text(&out).contains(&format!("revoked key {id}")),
+            "{}",
+            text(&out)
+        );
+        assert!(matches!(
+            rt.block_on(holdback_app::keys::authenticate(&app, &whole)),
+            Err(holdback_app::AppError::Unauthenticated)
+        ));
+        // again, by the whole key: harmless, and it says so
+        let again = holdback(&db.url, &["keys", "revoke", &whole]);
+        assert!(again.status.success(), "{b}: {}", text(&again));
+        assert!(text(&again).contains("already revoked"), "{}", text(&again));
+        let unknown = holdback(&db.url, &["keys", "revoke", "ffffffffffffffff"]);
+        assert!(!unknown.status.success(), "{b}");
+        assert!(
+            text(&unknown).contains("no API key ffffffffffffffff"),
+            "{}",
+            text(&unknown)
+        );
+        let listed = holdback(&db.url, &["keys", "list"]);
+        let listed = text(&listed);
+        assert!(
+            listed.contains(&id) && listed.contains("seller:sel_dan"),
+            "{listed}"
+        );
+        assert!(listed.contains("revoked at"), "{listed}");
+        assert!(
+            !listed.contains(whole.rsplit('_').next().unwrap()),
+            "no secret: {listed}"
+        );
         rt.block_on(store.close());
     }
 }

@@ -43,6 +43,14 @@ pub const CATALOG: &[(&str, u16, &str)] = &[
     ("refund_exceeds_paid", 400, "invalid_request_error"),
     ("refund_not_pending", 409, "invalid_request_error"),
     ("refund_not_failed", 409, "invalid_request_error"),
+    // parties
+    ("invalid_party_id", 400, "invalid_request_error"),
+    ("invalid_country", 400, "invalid_request_error"),
+    ("invalid_region", 400, "invalid_request_error"),
+    ("invalid_metadata", 400, "invalid_request_error"),
+    ("ship_by_days_out_of_range", 400, "invalid_request_error"),
+    ("invalid_commission", 400, "invalid_request_error"),
+    ("party_exists", 409, "invalid_request_error"),
     // cards
     ("invalid_card_number", 400, "card_error"),
     ("invalid_expiry", 400, "card_error"),
@@ -215,6 +223,7 @@ mod tests {
         for code in LedgerError::ALL_CODES
             .iter()
             .chain(OrderError::ALL_CODES)
+            .chain(holdback_domain::party::PartyError::ALL_CODES)
             .chain(&card)
         {
             assert!(codes.contains(code), "{code} is not in the catalog");

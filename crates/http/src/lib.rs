@@ -8,6 +8,7 @@
 //! still running answers 409), cursor pagination with `limit` and `starting_after`.
 
 pub mod errors;
+mod parties;
 mod schema;
 
 use std::collections::HashSet;
@@ -70,6 +71,10 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(list_events))
         .routes(routes!(create_endpoint, list_endpoints))
         .routes(routes!(create_product, list_products))
+        .routes(routes!(parties::create_buyer, parties::list_buyers))
+        .routes(routes!(parties::get_buyer))
+        .routes(routes!(parties::create_seller, parties::list_sellers))
+        .routes(routes!(parties::get_seller))
 }
 
 /// The OpenAPI 3.1 document, generated from the routes and their types.

@@ -20,6 +20,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
         (name = "events", description = "The event log"),
         (name = "webhooks", description = "Signed event delivery"),
         (name = "catalog", description = "Sellers' products"),
+        (name = "parties", description = "Buyers and sellers"),
     )
 )]
 pub struct ApiDoc;

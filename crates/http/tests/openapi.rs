@@ -34,6 +34,10 @@ fn openapi_document_matches_the_snapshot() {
         "/v1/orders/{id}/refund",
         "/v1/events",
         "/v1/webhook_endpoints",
+        "/v1/buyers",
+        "/v1/buyers/{id}",
+        "/v1/sellers",
+        "/v1/sellers/{id}",
     ] {
         assert!(v["paths"][path].is_object(), "{path} is not documented");
     }

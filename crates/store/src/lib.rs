@@ -9,6 +9,7 @@
 mod aggregates;
 pub mod bench;
 pub mod clock;
+pub mod parties;
 mod payments;
 mod postgres;
 mod rows;
@@ -32,6 +33,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use parties::{KeyListing, PartyInsert, PartyRow, Revocation};
 pub use unit::{
     ApiKeyRow, IdempotencyRecord, NewEvent, ProductRow, StoredEvent, TimerCancel, TimerRow, Unit,
 };

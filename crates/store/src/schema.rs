@@ -49,6 +49,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_payments_refunds.sql"),
         postgres: include_str!("../migrations/postgres/0006_payments_refunds.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_parties",
+        sqlite: include_str!("../migrations/sqlite/0007_parties.sql"),
+        postgres: include_str!("../migrations/postgres/0007_parties.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -93,6 +93,7 @@ async fn migrations_run_once_and_again_safely() {
                 "0004_catalog",
                 "0005_history_chains",
                 "0006_payments_refunds",
+                "0007_parties"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -223,7 +224,11 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
 
         assert_eq!(
             store.migrate().await.unwrap(),
-            vec!["0005_history_chains", "0006_payments_refunds"],
+            vec![
+                "0005_history_chains",
+                "0006_payments_refunds",
+                "0007_parties"
+            ],
             "{b}"
         );
         assert_clean(&store).await;

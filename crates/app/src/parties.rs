@@ -1,0 +1,191 @@
+//! Buyers and sellers as objects. The platform creates them with ids of its choosing; each
+//! belongs to the mode of the key that created it. The platform sees every party of its mode, a
+//! buyer's key only its own buyer, a seller's key only its own seller; anything else answers as
+//! missing.
+
+use std::collections::BTreeMap;
+
+use holdback_domain::Money;
+use holdback_domain::party::{Party, PartyError, PartyInput, PartyKind};
+use holdback_store::{Cursor, PartyInsert, PartyRow};
+use serde_json::{Value, json};
+
+use crate::orders::Idem;
+use crate::{App, AppError, Principal, Role};
+
+/// What checkout needs to know about a seller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SellerTerms {
+    pub ship_by_days: u32,
+    /// (basis points, fixed part); `None` is the policy's commission.
+    pub commission: Option<(u32, Option<Money>)>,
+}
+
+impl From<PartyError> for AppError {
+    fn from(e: PartyError) -> Self {
+        AppError::param(e.code(), e.param(), e.to_string())
+    }
+}
+
+fn to_row(p: &Party) -> Result<PartyRow, AppError> {
+    Ok(PartyRow {
+        kind: p.kind,
+        livemode: p.livemode,
+        id: p.id.clone(),
+        created_at: p.created_at,
+        country: p.country.clone(),
+        region: p.region.clone(),
+        phone_verified: p.phone_verified,
+        metadata: serde_json::to_string(&p.metadata)
+            .map_err(|e| AppError::Internal(e.to_string()))?,
+        ship_by_days: p.seller.as_ref().map(|s| s.ship_by_days),
+        commission: p.seller.as_ref().and_then(|s| s.commission),
+    })
+}
+
+/// The API object of a party.
+pub fn view(p: &PartyRow) -> Value {
+    let metadata: BTreeMap<String, String> = serde_json::from_str(&p.metadata).unwrap_or_default();
+    let mut v = json!({
+        "id": p.id,
+        "object": p.kind.code(),
+        "created": p.created_at / 1000,
+        "livemode": p.livemode,
+        "country": p.country,
+        "region": p.region,
+        "phone_verified": p.phone_verified,
+        "metadata": metadata,
+    });
+    if p.kind == PartyKind::Seller {
+        v["ship_by_days"] = json!(p.ship_by_days);
+        v["commission"] = match p.commission {
+            None => Value::Null,
+            Some(c) => json!({
+                "basis_points": c.basis_points,
+                "fixed": c.fixed.map(|f| json!({
+                    "amount": f.minor(),
+                    "currency": f.currency().code().to_ascii_lowercase(),
+                })),
+            }),
+        };
+    }
+    v
+}
+
+/// Creates a buyer or a seller (platform only). With an idempotency key, the response is
+/// stored with the party, so a retry replays it.
+pub async fn create(
+    app: &App,
+    principal: &Principal,
+    kind: PartyKind,
+    input: PartyInput,
+    idem: Option<&Idem>,
+) -> Result<Value, AppError> {
+    if principal.role != Role::Platform {
+        return Err(AppError::rejected(
+            "not_permitted",
+            format!("only the platform creates {}s", kind.code()),
+        ));
+    }
+    let now = app.clock.now_ms();
+    let party = Party::new(kind, input, principal.livemode, now)?;
+    let row = to_row(&party)?;
+    let body = view(&row);
+    let record = idem.map(|i| i.record(201, &body, now));
+    match app.store.insert_party(&row, record.as_ref()).await? {
+        PartyInsert::Created => Ok(body),
+        PartyInsert::Exists => Err(AppError::param(
+            "party_exists",
+            "id",
+            format!("a {} {} exists", kind.code(), row.id),
+        )),
+        PartyInsert::KeyUsed => Err(AppError::Conflict(holdback_store::KEY_USED)),
+    }
+}
+
+/// Creates a party of the given mode unless one with its id exists (the demo's seeding).
+/// Returns whether it was created.
+pub async fn ensure(
+    app: &App,
+    kind: PartyKind,
+    input: PartyInput,
+    livemode: bool,
+) -> Result<bool, AppError> {
+    let party = Party::new(kind, input, livemode, app.clock.now_ms())?;
+    let row = to_row(&party)?;
+    Ok(app.store.insert_party(&row, None).await? == PartyInsert::Created)
+}
+
+/// The id the caller may see of this kind: `None` for all (the platform), or its own.
+fn visible(principal: &Principal, kind: PartyKind) -> Option<Option<&str>> {
+    match (&principal.role, kind) {
+        (Role::Platform, _) => Some(None),
+        (Role::Buyer(me), PartyKind::Buyer) | (Role::Seller(me), PartyKind::Seller) => {
+            Some(Some(me.as_str()))
+        }
+        _ => None,
+    }
+}
+
+/// One party. One the caller may not see answers as missing.
+pub async fn get(
+    app: &App,
+    principal: &Principal,
+    kind: PartyKind,
+    id: &str,
+) -> Result<Value, AppError> {
+    match visible(principal, kind) {
+        Some(only) if only.is_none_or(|me| me == id) => {}
+        _ => return Err(AppError::NotFound),
+    }
+    match app.store.party(kind, principal.livemode, id).await? {
+        Some(p) => Ok(view(&p)),
+        None => Err(AppError::NotFound),
+    }
+}
+
+/// A page of the parties of one kind the caller may see, in id order.
+pub async fn list(
+    app: &App,
+    principal: &Principal,
+    kind: PartyKind,
+    cursor: Cursor<'_>,
+    limit: u32,
+) -> Result<(Vec<Value>, bool), AppError> {
+    let Some(only) = visible(principal, kind) else {
+        return Ok((Vec::new(), false));
+    };
+    let limit = limit.clamp(1, 100);
+    let mut rows = app
+        .store
+        .list_parties(kind, principal.livemode, only, cursor, limit + 1)
+        .await?;
+    let has_more = rows.len() > limit as usize;
+    if has_more {
+        match cursor {
+            Cursor::After(_) => rows.truncate(limit as usize),
+            Cursor::Before(_) => {
+                rows.remove(0);
+            }
+        }
+    }
+    Ok((rows.iter().map(view).collect(), has_more))
+}
+
+/// A seller's ship-by window and own commission, if the seller exists in this mode.
+pub async fn seller_terms(
+    app: &App,
+    seller_id: &str,
+    livemode: bool,
+) -> Result<Option<SellerTerms>, AppError> {
+    let row = app
+        .store
+        .party(PartyKind::Seller, livemode, seller_id)
+        .await?;
+    Ok(row.map(|p| SellerTerms {
+        ship_by_days: p
+            .ship_by_days
+            .unwrap_or(holdback_domain::party::SHIP_BY_DAYS_DEFAULT),
+        commission: p.commission.map(|c| (c.basis_points, c.fixed)),
+    }))
+}

@@ -1,0 +1,570 @@
+//! Buyers and sellers over the API, and revoked keys: the real server on port 0, against SQLite
+//! and (when `HOLDBACK_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+
+use holdback_app::ids::UuidIds;
+use holdback_app::parties::{SellerTerms, seller_terms};
+use holdback_app::{App, Policy, Role, keys};
+use holdback_store::Revocation;
+use holdback_store::clock::ManualClock;
+use holdback_store::testing::TestDb;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const T0: i64 = 1_795_219_200_000; // 2026-11-21
+
+struct Server {
+    base: String,
+    http: reqwest::Client,
+    app: App,
+    platform: String,
+    live_platform: String,
+    alice: String,
+    bob: String,
+    backend: &'static str,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    replayed: bool,
+}
+
+async fn start(db: &TestDb) -> Server {
+    let store = db.store().await.unwrap();
+    let clock = ManualClock::new(T0);
+    let cards = App::stateless_cards(Arc::new(clock.clone()));
+    let app = App::new(
+        store,
+        Arc::new(clock),
+        Arc::new(UuidIds),
+        Policy::default(),
+        cards,
+    );
+    let platform = keys::create(&app, &Role::Platform, false).await.unwrap();
+    let live_platform = keys::create(&app, &Role::Platform, true).await.unwrap();
+    let alice = keys::create(&app, &Role::Buyer("buy_alice".into()), false)
+        .await
+        .unwrap();
+    let bob = keys::create(&app, &Role::Seller("sel_bob".into()), false)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
+        let _ = stopped.await;
+    }));
+    Server {
+        base,
+        http: holdback_app::webhooks::http_client(),
+        app,
+        platform,
+        live_platform,
+        alice,
+        bob,
+        backend: db.backend(),
+        _stop: stop,
+    }
+}
+
+impl Server {
+    async fn send(&self, path: &str, key: &str, idem: Option<&str>, body: Option<&str>) -> Answer {
+        let url = format!("{}{path}", self.base);
+        let mut req = match body {
+            None => self.http.get(url),
+            Some(b) => self
+                .http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(b.to_string()),
+        }
+        .header("authorization", format!("Bearer {key}"));
+        if let Some(k) = idem {
+            req = req.header("idempotency-key", k);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status();
+        let replayed = res.headers().get("idempotent-replayed").is_some();
+        let body = res.json().await.unwrap_or(Value::Null);
+        Answer {
+            status,
+            body,
+            replayed,
+        }
+    }
+
+    async fn get(&self, path: &str, key: &str) -> Answer {
+        self.send(path, key, None, None).await
+    }
+
+    async fn post(&self, path: &str, key: &str, body: &Value) -> Answer {
+        self.send(path, key, None, Some(&body.to_string())).await
+    }
+
+    /// Every party of both kinds the platform key of this mode sees, as JSON.
+    async fn everything(&self) -> Vec<Value> {
+        let mut all = Vec::new();
+        for list in ["/v1/buyers?limit=100", "/v1/sellers?limit=100"] {
+            let page = self.get(list, &self.platform).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            all.extend(page.body["data"].as_array().unwrap().clone());
+        }
+        all
+    }
+}
+
+/// A refused request: (path, key, body, status, code, param).
+type Case<'a> = (
+    &'a str,
+    &'a String,
+    Value,
+    StatusCode,
+    &'a str,
+    Option<&'a str>,
+);
+
+fn ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
+    for db in TestDb::all("the_platform_creates_parties_and_each_party_sees_only_itself").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let alice = s
+            .post(
+                "/v1/buyers",
+                &s.platform,
+                &json!({"id": "buy_alice", "country": "DE", "region": "Berlin",
+                        "phone_verified": true, "metadata": {"crm": "42"}}),
+            )
+            .await;
+        assert_eq!(alice.status, StatusCode::CREATED, "{b}: {}", alice.body);
+        assert_eq!(alice.body["object"], "buyer");
+        assert_eq!(alice.body["created"], T0 / 1000);
+        assert_eq!(alice.body["livemode"], false);
+        assert_eq!(alice.body["region"], "Berlin");
+        assert_eq!(alice.body["phone_verified"], true);
+        assert_eq!(alice.body["metadata"], json!({"crm": "42"}));
+        let bob = s
+            .post(
+                "/v1/sellers",
+                &s.platform,
+                &json!({"id": "sel_bob", "country": "CN", "ship_by_days": 3,
+                        "commission": {"basis_points": 800, "fixed": {"amount": 30, "currency": "usd"}}}),
+            )
+            .await;
+        assert_eq!(bob.status, StatusCode::CREATED, "{b}: {}", bob.body);
+        assert_eq!(bob.body["object"], "seller");
+        assert_eq!(bob.body["ship_by_days"], 3);
+        assert_eq!(
+            bob.body["commission"],
+            json!({"basis_points": 800, "fixed": {"amount": 30, "currency": "usd"}})
+        );
+        let carol = s
+            .post(
+                "/v1/sellers",
+                &s.platform,
+                &json!({"id": "sel_carol", "country": "TR"}),
+            )
+            .await;
+        assert_eq!(carol.body["ship_by_days"], 7, "{b}: the default");
+        assert_eq!(carol.body["commission"], Value::Null);
+        assert_eq!(carol.body["phone_verified"], false);
+        assert_eq!(carol.body["region"], Value::Null);
+
+        // the objects have the documented fields
+        let doc: Value =
+            serde_json::from_str(&holdback_http::openapi().to_json().unwrap()).unwrap();
+        let keys_of = |v: &Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        for (object, name) in [(&alice.body, "Buyer"), (&bob.body, "Seller")] {
+            let documented = &doc["components"]["schemas"][name]["properties"];
+            assert_eq!(keys_of(object), keys_of(documented), "{name}");
+        }
+        // reads give back what was created
+        let got = s.get("/v1/sellers/sel_bob", &s.platform).await;
+        assert_eq!(got.body, bob.body, "{b}");
+        assert_eq!(
+            s.get("/v1/buyers/buy_alice", &s.alice).await.body,
+            alice.body
+        );
+        assert_eq!(s.get("/v1/sellers/sel_bob", &s.bob).await.body, bob.body);
+        // the platform lists everything of its mode
+        let sellers = s.get("/v1/sellers", &s.platform).await.body;
+        assert_eq!(sellers["object"], "list");
+        assert_eq!(sellers["url"], "/v1/sellers");
+        assert_eq!(ids(&sellers), ["sel_bob", "sel_carol"]);
+
+        // others, the other mode and missing ones all answer 404
+        for (path, key) in [
+            ("/v1/sellers/sel_carol", &s.bob),
+            ("/v1/buyers/buy_alice", &s.bob),
+            ("/v1/sellers/sel_bob", &s.alice),
+            ("/v1/sellers/sel_bob", &s.live_platform),
+            ("/v1/buyers/buy_nobody", &s.platform),
+        ] {
+            let answer = s.get(path, key).await;
+            assert_eq!(answer.status, StatusCode::NOT_FOUND, "{b} {path}");
+            assert_eq!(answer.body["error"]["code"], "resource_missing");
+        }
+        // a party's list holds only itself; the other kind's list is empty
+        assert_eq!(ids(&s.get("/v1/sellers", &s.bob).await.body), ["sel_bob"]);
+        assert!(ids(&s.get("/v1/sellers", &s.alice).await.body).is_empty());
+        assert!(ids(&s.get("/v1/buyers", &s.live_platform).await.body).is_empty());
+
+        // the seller's terms, for checkout
+        assert_eq!(
+            seller_terms(&s.app, "sel_bob", false).await.unwrap(),
+            Some(SellerTerms {
+                ship_by_days: 3,
+                commission: Some((
+                    800,
+                    Some(
+                        holdback_domain::Money::from_minor(
+                            30,
+                            holdback_domain::Currency::parse("usd").unwrap()
+                        )
+                        .unwrap()
+                    )
+                )),
+            })
+        );
+        assert_eq!(seller_terms(&s.app, "sel_bob", true).await.unwrap(), None);
+        assert_eq!(
+            seller_terms(&s.app, "sel_nobody", false).await.unwrap(),
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_bad_party_is_refused_by_name_and_changes_nothing() {
+    for db in TestDb::all("every_bad_party_is_refused_by_name_and_changes_nothing").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let first = s
+            .post(
+                "/v1/sellers",
+                &s.platform,
+                &json!({"id": "sel_bob", "country": "CN"}),
+            )
+            .await;
+        assert_eq!(first.status, StatusCode::CREATED, "{b}: {}", first.body);
+        let before = s.everything().await;
+        let metadata: serde_json::Map<String, Value> =
+            (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
+        let long_id = "s".repeat(33);
+        let bogus = "sk_test_0000000000000000_nope".to_string();
+        let cases: Vec<Case> = vec![
+            (
+                "/v1/sellers",
+                &s.platform,
+                json!({"id": long_id, "country": "CN"}),
+                StatusCode::BAD_REQUEST,
+                "invalid_party_id",
+                Some("id"),
+            ),
+            (
+                "/v1/buyers",
+                &s.platform,
+                json!({"id": "buy:x", "country": "CN"}),
+                StatusCode::BAD_REQUEST,
+                "invalid_party_id",
+                Some("id"),
+            ),
+            (
+                "/v1/buyers",
+                &s.platform,
+                json!({"id": "", "country": "CN"}),
+                StatusCode::BAD_REQUEST,
+                "invalid_party_id",
+                Some("id"),
+            ),
+            (
+                "/v1/buyers",
+                &s.platform,
+                json!({"id": "buy_x", "country": "de"}),
+                StatusCode::BAD_REQUEST,
+                "invalid_country",
+                Some("country"),
+            ),
+            (
+                "/v1/buyers",
+                &s.platform,
+                json!({"id": "buy_x", "country": "DEU"}),
+                StatusCode::BAD_REQUEST,
+                "invalid_country",
+                Some("country"),
+            ),
+            (
+                "/v1/buyers",
+                &s.platform,
+                json!({"id": "buy_x", "country": "DE", "region": "r".repeat(65)}),
+                StatusCode::BAD_REQUEST,
+                "invalid_region",
+                Some("region"),
+            ),
+            (
+                "/v1/buyers",
+                &s.platform,
+                json!({"id": "buy_x", "country": "DE", "metadata": metadata}),
+                StatusCode::BAD_REQUEST,
+                "invalid_metadata",
+                Some("metadata"),
+            ),
+            (
+                "/v1/buyers",
+                &s.platform,
+                json!({"id": "buy_x", "country": "DE", "ship_by_days": 5}),
+                StatusCode::BAD_REQUEST,
+                "unknown_parameter",
+                Some("ship_by_days"),
+            ),
+            (
+                "/v1/buyers",
+                &s.platform,
+                json!({"country": "DE"}),
+                StatusCode::BAD_REQUEST,
+                "parameter_missing",
+                Some("id"),
+            ),
+            (
+                "/v1/sellers",
+                &s.platform,
+                json!({"id": "sel_x", "country": "DE", "ship_by_days": 11}),
+                StatusCode::BAD_REQUEST,
+                "ship_by_days_out_of_range",
+                Some("ship_by_days"),
+            ),
+            (
+                "/v1/sellers",
+                &s.platform,
+                json!({"id": "sel_x", "country": "DE", "ship_by_days": 2}),
+                StatusCode::BAD_REQUEST,
+                "ship_by_days_out_of_range",
+                Some("ship_by_days"),
+            ),
+            (
+                "/v1/sellers",
+                &s.platform,
+                json!({"id": "sel_x", "country": "DE", "commission": {"basis_points": 10001}}),
+                StatusCode::BAD_REQUEST,
+                "invalid_commission",
+                Some("commission[basis_points]"),
+            ),
+            (
+                "/v1/sellers",
+                &s.platform,
+                json!({"id": "sel_x", "country": "DE",
+                "commission": {"basis_points": 100, "fixed": {"amount": -1, "currency": "usd"}}}),
+                StatusCode::BAD_REQUEST,
+                "invalid_commission",
+                Some("commission[fixed][amount]"),
+            ),
+            (
+                "/v1/sellers",
+                &s.platform,
+                json!({"id": "sel_x", "country": "DE",
+                "commission": {"basis_points": 100, "fixed": {"amount": 1, "currency": "xyz"}}}),
+                StatusCode::BAD_REQUEST,
+                "unknown_currency",
+                Some("commission[fixed][currency]"),
+            ),
+            (
+                "/v1/sellers",
+                &s.platform,
+                json!({"id": "sel_bob", "country": "DE"}),
+                StatusCode::CONFLICT,
+                "party_exists",
+                Some("id"),
+            ),
+            (
+                "/v1/sellers",
+                &s.bob,
+                json!({"id": "sel_x", "country": "DE"}),
+                StatusCode::FORBIDDEN,
+                "not_permitted",
+                None,
+            ),
+            (
+                "/v1/buyers",
+                &s.alice,
+                json!({"id": "buy_x", "country": "DE"}),
+                StatusCode::FORBIDDEN,
+                "not_permitted",
+                None,
+            ),
+            (
+                "/v1/buyers",
+                &bogus,
+                json!({"id": "buy_x", "country": "DE"}),
+                StatusCode::UNAUTHORIZED,
+                "invalid_api_key",
+                None,
+            ),
+        ];
+        for (path, key, body, status, code, param) in cases {
+            let answer = s.post(path, key, &body).await;
+            assert_eq!(answer.status, status, "{b} {path} {body}: {}", answer.body);
+            assert_eq!(answer.body["error"]["code"], code, "{b} {path} {body}");
+            assert_eq!(
+                answer.body["error"]["param"].as_str(),
+                param,
+                "{b} {path} {body}"
+            );
+            assert!(!answer.body["error"]["message"].as_str().unwrap().is_empty());
+        }
+        assert_eq!(s.everything().await, before, "{b}: nothing changed");
+        for bad in [
+            "limit=abc",
+            "starting_after=a&ending_before=b",
+            "colour=red",
+        ] {
+            let answer = s.get(&format!("/v1/buyers?{bad}"), &s.platform).await;
+            assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{b} {bad}");
+            assert_eq!(answer.body["error"]["code"], "parameter_invalid");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_retried_creation_replays_and_a_reused_key_is_refused() {
+    for db in TestDb::all("a_retried_creation_replays_and_a_reused_key_is_refused").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let body = json!({"id": "buy_zoe", "country": "BR"}).to_string();
+        let first = s
+            .send("/v1/buyers", &s.platform, Some("p-1"), Some(&body))
+            .await;
+        assert_eq!(first.status, StatusCode::CREATED, "{b}: {}", first.body);
+        assert!(!first.replayed);
+        let again = s
+            .send("/v1/buyers", &s.platform, Some("p-1"), Some(&body))
+            .await;
+        assert_eq!(again.status, StatusCode::CREATED, "{b}: {}", again.body);
+        assert!(again.replayed, "{b}");
+        assert_eq!(again.body, first.body);
+        let other = json!({"id": "buy_yan", "country": "BR"}).to_string();
+        let reused = s
+            .send("/v1/buyers", &s.platform, Some("p-1"), Some(&other))
+            .await;
+        assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(reused.body["error"]["code"], "idempotency_key_reused");
+        // without a key, the same creation again is a duplicate
+        let dup = s.send("/v1/buyers", &s.platform, None, Some(&body)).await;
+        assert_eq!(dup.body["error"]["code"], "party_exists", "{b}");
+        assert_eq!(
+            ids(&s.get("/v1/buyers", &s.platform).await.body),
+            ["buy_zoe"]
+        );
+        // the same id may exist once in each mode
+        let live = s
+            .send("/v1/buyers", &s.live_platform, None, Some(&body))
+            .await;
+        assert_eq!(live.status, StatusCode::CREATED, "{b}: {}", live.body);
+        assert_eq!(live.body["livemode"], true);
+    }
+}
+
+#[tokio::test]
+async fn sellers_page_both_ways() {
+    for db in TestDb::all("sellers_page_both_ways").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let all: Vec<String> = (0..7).map(|i| format!("sel_{i}")).collect();
+        for id in all.iter().rev() {
+            let created = s
+                .post(
+                    "/v1/sellers",
+                    &s.platform,
+                    &json!({"id": id, "country": "CN"}),
+                )
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{b}");
+        }
+        let mut forward = Vec::new();
+        let mut path = "/v1/sellers?limit=3".to_string();
+        loop {
+            let page = s.get(&path, &s.platform).await.body;
+            forward.extend(ids(&page));
+            if page["has_more"] == false {
+                break;
+            }
+            path = format!(
+                "/v1/sellers?limit=3&starting_after={}",
+                forward.last().unwrap()
+            );
+        }
+        assert_eq!(forward, all, "{b}");
+        let mut backward = vec![all[6].clone()];
+        loop {
+            let page = s
+                .get(
+                    &format!("/v1/sellers?limit=3&ending_before={}", backward[0]),
+                    &s.platform,
+                )
+                .await
+                .body;
+            let mut got = ids(&page);
+            got.extend(backward);
+            backward = got;
+            if page["has_more"] == false {
+                break;
+            }
+        }
+        assert_eq!(backward, all, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_on_its_next_request() {
+    for db in TestDb::all("a_revoked_key_is_refused_on_its_next_request").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let id = s.bob.split('_').nth(2).unwrap().to_string();
+        let before = s.get("/v1/sellers", &s.bob).await;
+        assert_eq!(before.status, StatusCode::OK, "{b}");
+        assert_eq!(
+            keys::revoke(&s.app, &id).await.unwrap(),
+            Revocation::Revoked
+        );
+        let after = s.get("/v1/sellers", &s.bob).await;
+        assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{b}");
+        assert_eq!(after.body["error"]["code"], "invalid_api_key");
+        assert!(matches!(
+            keys::revoke(&s.app, &id).await.unwrap(),
+            Revocation::AlreadyRevoked(T0)
+        ));
+        assert_eq!(
+            keys::revoke(&s.app, "ffffffffffffffff").await.unwrap(),
+            Revocation::Unknown
+        );
+        // the other keys still work
+        assert_eq!(
+            s.get("/v1/sellers", &s.platform).await.status,
+            StatusCode::OK
+        );
+        let listed = keys::list(&s.app).await.unwrap();
+        assert_eq!(listed.len(), 4);
+        assert_eq!(
+            listed.iter().filter(|k| k.revoked_at.is_some()).count(),
+            1,
+            "{b}"
+        );
+    }
+}

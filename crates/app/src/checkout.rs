@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use holdback_domain::card::CardInput;
-use holdback_domain::order::OrderPlan;
+use holdback_domain::order::{CommissionRule, DAY, OrderPlan};
 use holdback_domain::payment::{Payment, PaymentState};
 use holdback_domain::process::Versioned;
 use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money};
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cards::ProviderError;
 use crate::orders::Idem;
-use crate::{App, AppError, Principal, Role, catalog, payments};
+use crate::{App, AppError, Principal, Role, catalog, parties, payments};
 
 /// Most items in one cart.
 pub const MAX_ITEMS: usize = 100;
@@ -214,10 +214,23 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
                 format!("no shipping method {method:?}"),
             )
         })?;
+        // The seller's own terms (its party object) before the policy file's.
+        let terms = parties::seller_terms(app, &seller, principal.livemode).await?;
+        let commission = match terms.as_ref().and_then(|t| t.commission) {
+            Some((basis_points, fixed)) => CommissionRule {
+                basis_points,
+                fixed: fixed.into_iter().collect(),
+            }
+            .for_currency(req.currency),
+            None => app.policy.commission(&seller, req.currency),
+        };
+        let ship_by_ms = terms
+            .and_then(|t| t.ship_by_days)
+            .map_or(app.policy.ship_by_ms(&seller), |d| i64::from(d) * DAY);
         plans.push(OrderPlan {
             id: app.ids.next("ord"),
-            commission: app.policy.commission(&seller, req.currency),
-            ship_by_ms: app.policy.ship_by_ms(&seller),
+            commission,
+            ship_by_ms,
             shipping_method: method.to_string(),
             delivery_guarantee: guarantee,
             seller,

@@ -16,7 +16,8 @@ use crate::{App, AppError, Principal, Role};
 /// What checkout needs to know about a seller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SellerTerms {
-    pub ship_by_days: u32,
+    /// `None`: the policy's.
+    pub ship_by_days: Option<u32>,
     /// (basis points, fixed part); `None` is the policy's commission.
     pub commission: Option<(u32, Option<Money>)>,
 }
@@ -183,9 +184,7 @@ pub async fn seller_terms(
         .party(PartyKind::Seller, livemode, seller_id)
         .await?;
     Ok(row.map(|p| SellerTerms {
-        ship_by_days: p
-            .ship_by_days
-            .unwrap_or(holdback_domain::party::SHIP_BY_DAYS_DEFAULT),
+        ship_by_days: p.ship_by_days,
         commission: p.commission.map(|c| (c.basis_points, c.fixed)),
     }))
 }

@@ -231,7 +231,7 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
         assert_eq!(
             seller_terms(&s.app, "sel_bob", false).await.unwrap(),
             Some(SellerTerms {
-                ship_by_days: 3,
+                ship_by_days: Some(3),
                 commission: Some((
                     800,
                     Some(
@@ -248,6 +248,47 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
         assert_eq!(
             seller_terms(&s.app, "sel_nobody", false).await.unwrap(),
             None
+        );
+
+        // checkout applies them: Bob ships within 3 days and pays 8 % + USD 0.30 at release
+        let paid = s
+            .post(
+                "/v1/checkouts",
+                &s.platform,
+                &json!({"buyer": "buy_alice", "currency": "usd",
+                        "items": [{"seller": "sel_bob", "unit_amount": 10_000, "quantity": 1}],
+                        "card": {"number": "4242424242424242", "exp_month": 12,
+                                 "exp_year": 2030, "cvc": "123"}}),
+            )
+            .await;
+        assert_eq!(paid.status, StatusCode::CREATED, "{b}: {}", paid.body);
+        let order = &paid.body["orders"][0];
+        assert_eq!(
+            order["ship_by"].as_i64().unwrap() - order["created"].as_i64().unwrap(),
+            3 * 86_400,
+            "{b}"
+        );
+        let id = order["id"].as_str().unwrap();
+        for (action, key) in [
+            ("ship", &s.bob),
+            ("mark_delivered", &s.platform),
+            ("confirm_receipt", &s.alice),
+        ] {
+            let body = if action == "ship" {
+                json!({"carrier": "dhl", "tracking_number": "JD1"})
+            } else {
+                json!({})
+            };
+            let done = s
+                .post(&format!("/v1/orders/{id}/{action}"), key, &body)
+                .await;
+            assert_eq!(done.status, StatusCode::OK, "{b} {action}: {}", done.body);
+        }
+        let order = s.get(&format!("/v1/orders/{id}"), &s.platform).await.body;
+        assert_eq!(
+            order["release"],
+            json!({"amount_to_seller": 10_000 - 830, "commission": 830}),
+            "{b}"
         );
     }
 }

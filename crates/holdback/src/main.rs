@@ -297,7 +297,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(args) => {
             let store = connect(&cli.database).await?;
-            serve::run(store, args).await?;
+            serve::run(store, &cli.database, args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Refunds { command } => {
@@ -306,7 +306,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Reconcile { command } => {
             let store = connect(&cli.database).await?;
-            ops::reconcile(store, command).await
+            ops::reconcile(store, &cli.database, command).await
         }
         Command::Keys {
             command: KeysCommand::Create { role, live },

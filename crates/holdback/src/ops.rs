@@ -31,9 +31,9 @@ pub enum ReconcileCommand {
     /// charge and refund the provider made must be recorded once, with the same amount, and
     /// the other way round. Exits 0 only when they agree.
     Provider {
-        /// The sandbox provider's state file (as given to `serve --sandbox`).
-        #[arg(long, env = "HOLDBACK_SANDBOX", default_value = "holdback-sandbox.db")]
-        sandbox: std::path::PathBuf,
+        /// The sandbox provider's state file (as `serve --sandbox`, with the same default).
+        #[arg(long, env = "HOLDBACK_SANDBOX")]
+        sandbox: Option<std::path::PathBuf>,
     },
 }
 
@@ -77,8 +77,13 @@ pub async fn refunds(store: Store, command: RefundsCommand) -> anyhow::Result<Ex
     }
 }
 
-pub async fn reconcile(store: Store, command: ReconcileCommand) -> anyhow::Result<ExitCode> {
+pub async fn reconcile(
+    store: Store,
+    database: &str,
+    command: ReconcileCommand,
+) -> anyhow::Result<ExitCode> {
     let ReconcileCommand::Provider { sandbox } = command;
+    let sandbox = sandbox.unwrap_or_else(|| crate::serve::default_sandbox(database));
     anyhow::ensure!(
         sandbox.exists(),
         "no sandbox provider file at {}",

@@ -26,9 +26,11 @@ pub struct ServeArgs {
     #[arg(long)]
     policy: Option<std::path::PathBuf>,
     /// The sandbox payment provider's own state file (charges, refunds, its statement): test
-    /// mode pays through it. Several nodes share one file.
-    #[arg(long, env = "HOLDBACK_SANDBOX", default_value = "holdback-sandbox.db")]
-    sandbox: std::path::PathBuf,
+    /// mode pays through it, and several nodes share one file. The default is the SQLite
+    /// database's file with `-sandbox` added (`holdback-sandbox.db` beside `holdback.db`), or
+    /// `holdback-sandbox.db` in the current folder on PostgreSQL.
+    #[arg(long, env = "HOLDBACK_SANDBOX")]
+    sandbox: Option<std::path::PathBuf>,
     /// Run this node's clock ahead by this many milliseconds (a test clock: see timers fire
     /// without waiting). Never in production.
     #[arg(long, hide = true, default_value_t = 0)]
@@ -181,7 +183,23 @@ fn print_demo(addr: SocketAddr) {
     );
 }
 
-pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
+/// Where the sandbox provider keeps its state when no file is named: beside a SQLite database
+/// (`X.db` → `X-sandbox.db`), else `holdback-sandbox.db` in the current folder.
+pub fn default_sandbox(database: &str) -> std::path::PathBuf {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        return "holdback-sandbox.db".into();
+    }
+    let path = database
+        .strip_prefix("sqlite://")
+        .or_else(|| database.strip_prefix("sqlite:"))
+        .unwrap_or(database);
+    match path.strip_suffix(".db") {
+        Some(stem) => format!("{stem}-sandbox.db").into(),
+        None => format!("{path}-sandbox.db").into(),
+    }
+}
+
+pub async fn run(store: Store, database: &str, args: ServeArgs) -> anyhow::Result<()> {
     let mut policy = match &args.policy {
         Some(path) => crate::policy::parse(&std::fs::read_to_string(path)?)?,
         None => Policy::default(),
@@ -205,7 +223,11 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         0 => Arc::new(SystemClock),
         offset => Arc::new(OffsetClock(offset)),
     };
-    let app = app_on_sandbox(store, policy, clock, &args.sandbox)?;
+    let sandbox = args
+        .sandbox
+        .clone()
+        .unwrap_or_else(|| default_sandbox(database));
+    let app = app_on_sandbox(store, policy, clock, &sandbox)?;
     if args.demo {
         seed_demo(&app).await?;
     }
@@ -229,4 +251,28 @@ pub async fn run(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     deliveries.abort();
     refunds.abort();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_sandbox;
+
+    #[test]
+    fn the_sandbox_file_sits_beside_the_database() {
+        for (database, sandbox) in [
+            ("sqlite:holdback.db", "holdback-sandbox.db"),
+            ("sqlite:///tmp/x/shop.db", "/tmp/x/shop-sandbox.db"),
+            (
+                "/var/lib/holdback/main",
+                "/var/lib/holdback/main-sandbox.db",
+            ),
+            ("postgres://root@127.0.0.1/test", "holdback-sandbox.db"),
+        ] {
+            assert_eq!(
+                default_sandbox(database).to_str(),
+                Some(sandbox),
+                "{database}"
+            );
+        }
+    }
 }

@@ -278,6 +278,9 @@ fn the_readme_walkthrough_works_verbatim() {
         "\"object\":\"seller\",",
         "\"ship_by_days\":5",
         "\"id\":\"sel_bob\"",
+        "\"object\":\"refund\"",
+        "\"amount_refunded\":1000",
+        "\"next_attempt\":null",
     ] {
         assert!(
             printed.to_lowercase().contains(&expected.to_lowercase()),

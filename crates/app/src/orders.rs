@@ -80,21 +80,27 @@ pub async fn list(
         Role::Seller(s) => (None, Some(s.as_str())),
     };
     let limit = limit.clamp(1, 100);
-    let mut orders = app
+    let orders = app
         .store
         .list_orders(buyer, seller, principal.livemode, cursor, limit + 1)
         .await?;
-    let has_more = orders.len() > limit as usize;
+    let (orders, has_more) = page(orders, cursor, limit);
+    Ok((orders.iter().map(views::order).collect(), has_more))
+}
+
+/// A page from `limit + 1` items fetched in ascending order next to `cursor`: the items, and
+/// whether more follow (the extra one fetched is at the far end from the cursor).
+pub fn page<T>(mut items: Vec<T>, cursor: Cursor<'_>, limit: u32) -> (Vec<T>, bool) {
+    let has_more = items.len() > limit as usize;
     if has_more {
         match cursor {
-            // the extra one fetched is at the far end from the cursor
-            Cursor::After(_) => orders.truncate(limit as usize),
+            Cursor::After(_) => items.truncate(limit as usize),
             Cursor::Before(_) => {
-                orders.remove(0);
+                items.remove(0);
             }
         }
     }
-    Ok((orders.iter().map(views::order).collect(), has_more))
+    (items, has_more)
 }
 
 /// An order's decision with the reactions it causes: the unit to commit.

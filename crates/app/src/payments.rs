@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use holdback_domain::payment::{self, Payment, PaymentCommand, PaymentState};
 use holdback_domain::process::Effects;
+use holdback_store::Cursor;
 use serde_json::Value;
 
 use crate::cards::{Charge, ProviderError};
@@ -162,6 +163,39 @@ pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, Ap
         }
         Role::Buyer(_) => Err(AppError::NotFound),
     }
+}
+
+/// A page of the payments the caller may see: all of its mode (platform) or a buyer's own.
+/// Sellers see the money of their orders through the orders.
+pub async fn list(
+    app: &App,
+    principal: &Principal,
+    cursor: Cursor<'_>,
+    limit: u32,
+) -> Result<(Vec<Value>, bool), AppError> {
+    let buyer = match &principal.role {
+        Role::Platform => None,
+        Role::Buyer(b) => Some(b.as_str()),
+        Role::Seller(_) => {
+            return Err(AppError::rejected(
+                "not_permitted",
+                "a seller reads its payments through its orders",
+            ));
+        }
+    };
+    let limit = limit.clamp(1, 100);
+    let ids = app
+        .store
+        .list_payment_ids(buyer, principal.livemode, cursor, limit + 1)
+        .await?;
+    let (ids, has_more) = orders::page(ids, cursor, limit);
+    let mut data = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some((p, _)) = app.store.payment(&id).await? {
+            data.push(view(app, &p).await?);
+        }
+    }
+    Ok((data, has_more))
 }
 
 /// A refund the caller may see: one of an order the caller may see.

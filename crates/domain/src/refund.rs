@@ -109,7 +109,9 @@ pub struct RefundPolicy {
     /// The wait after the first failure; each further failure multiplies it by 4, up to `max_backoff`.
     pub first_backoff: i64,
     pub max_backoff: i64,
-    /// The wait after an attempt whose outcome is unknown.
+    /// The wait after a first attempt whose outcome is unknown; it doubles with every attempt
+    /// made so far, up to `max_backoff` (an outage is asked about less and less often, never
+    /// given up on: asking again under the same reference is always safe).
     pub unknown_backoff: i64,
 }
 
@@ -125,6 +127,14 @@ impl Default for RefundPolicy {
 }
 
 impl RefundPolicy {
+    /// The wait after an unknown outcome, when `attempts` calls have been made.
+    pub fn after_unknown(&self, attempts: u32) -> i64 {
+        let factor = 2_i64.saturating_pow(attempts.saturating_sub(1).min(30));
+        self.unknown_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+
     /// The wait after the `failures`-th failure in a row (1-based).
     pub fn backoff(&self, failures: u32) -> i64 {
         let factor = 4_i64.saturating_pow(failures.saturating_sub(1));
@@ -253,7 +263,7 @@ pub fn decide(
         (RefundCommand::Unknown { reason }, RefundState::Pending { failures, .. }) => {
             r.attempts += 1;
             r.state = RefundState::Pending {
-                next_attempt_at: now + policy.unknown_backoff,
+                next_attempt_at: now + policy.after_unknown(r.attempts),
                 failures: *failures,
                 last_error: Some(reason.clone()),
             };

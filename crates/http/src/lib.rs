@@ -65,6 +65,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(extend_protection))
         .routes(routes!(request_extension))
         .routes(routes!(answer_extension))
+        .routes(routes!(payments::list_payments))
         .routes(routes!(payments::get_payment))
         .routes(routes!(payments::get_refund))
         .routes(routes!(payments::list_refunds))

@@ -8,7 +8,7 @@ use holdback_app::{Role, payments, refunds};
 use serde::Deserialize;
 
 use crate::errors::ApiError;
-use crate::{Ctx, authenticate, fail, list_body, reply, request_id, schema};
+use crate::{Ctx, Page, authenticate, fail, list_body, page_of, reply, request_id, schema};
 
 /// One payment with its tenders, orders and refunds. The platform sees any of its mode, a buyer
 /// its own, a seller one that paid for its orders (and only those orders); others get 404.
@@ -26,6 +26,39 @@ pub(crate) async fn get_payment(
     let (rid, principal) = authed!(s, headers);
     match payments::get(&s.app, &principal, &id).await {
         Ok(v) => reply(StatusCode::OK, &v, &rid, false),
+        Err(e) => fail(e, &rid),
+    }
+}
+
+/// The payments the caller may see: all of its mode (platform) or a buyer's own, with their
+/// orders and refunds.
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(schema::PageParams),
+    responses(
+        (status = 200, description = "A page of payments", body = schema::PaymentList),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn list_payments(
+    State(s): Ctx,
+    headers: HeaderMap,
+    query: Result<Query<Page>, QueryRejection>,
+) -> Response {
+    let (rid, principal) = authed!(s, headers);
+    let page = match page_of(query) {
+        Ok(p) => p,
+        Err(e) => return fail(e, &rid),
+    };
+    let cursor = match page.cursor() {
+        Ok(c) => c,
+        Err(e) => return fail(e, &rid),
+    };
+    match payments::list(&s.app, &principal, cursor, page.limit.unwrap_or(10)).await {
+        Ok((data, has_more)) => reply(
+            StatusCode::OK,
+            &list_body("/v1/payments", data, has_more),
+            &rid,
+            false,
+        ),
         Err(e) => fail(e, &rid),
     }
 }

@@ -192,6 +192,15 @@ pub struct Refund {
 }
 
 #[derive(ToSchema)]
+pub struct PaymentList {
+    /// Always "list".
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Payment>,
+}
+
+#[derive(ToSchema)]
 pub struct RefundList {
     /// Always "list".
     object: String,

@@ -1035,7 +1035,7 @@ async fn pagination_goes_both_ways() {
                 .map(|o| o["id"].as_str().unwrap().to_string())
                 .collect()
         };
-        for (list, total) in [("/v1/orders", 10), ("/v1/events", 15)] {
+        for (list, total) in [("/v1/orders", 10), ("/v1/events", 15), ("/v1/payments", 5)] {
             // forward, three at a time
             let mut forward = Vec::new();
             let mut after: Option<String> = None;
@@ -1073,6 +1073,15 @@ async fn pagination_goes_both_ways() {
                 }
             }
             assert_eq!(backward, forward, "{b} {list}");
+            if list == "/v1/payments" {
+                // a buyer lists its own payments; a seller reads money through its orders
+                let own = s.get("/v1/payments?limit=100", &s.alice).await.body;
+                assert_eq!(ids(&own), forward, "{b}");
+                let other = s.get("/v1/payments?limit=100", &s.dave).await.body;
+                assert!(ids(&other).is_empty(), "{b}");
+                let seller = s.get("/v1/payments", &s.bob).await;
+                assert_eq!(seller.body["error"]["code"], "not_permitted", "{b}");
+            }
             for bad in [
                 "starting_after=x&ending_before=y",
                 "limit=abc",
@@ -1295,5 +1304,44 @@ async fn extensions_and_cancellation_answers_over_the_api() {
         );
         assert_eq!(s.order(&bob_order).await["status"], "completed", "{b}");
         s.audit_clean().await;
+    }
+}
+
+#[tokio::test]
+async fn one_failing_timer_does_not_stop_the_pass() {
+    for db in TestDb::all("one_failing_timer_does_not_stop_the_pass").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        let broken = s.checkout(VISA, None).await.body;
+        let fine = s.checkout(VISA, None).await.body;
+        // the first payment's row is damaged: refunding its orders cannot read it
+        let sql = format!(
+            "UPDATE payments SET status = 'garbled' WHERE id = '{}'",
+            broken["id"].as_str().unwrap()
+        );
+        s.app.store.execute_raw(&sql).await.unwrap();
+        s.clock.set_ms(T0 + 8 * DAY);
+        let tick = scheduler::tick(&s.app, 100).await.unwrap();
+        assert_eq!((tick.fired, tick.failed), (2, 2), "{b}: {tick:?}");
+        let (bob, carol) = order_ids(&fine);
+        for id in [bob, carol] {
+            assert_eq!(s.order(&id).await["status"], "cancelled", "{b}");
+        }
+        let (bob, _) = order_ids(&broken);
+        assert_eq!(
+            s.order(&bob).await["status"],
+            "paid",
+            "{b}: left for a later pass"
+        );
+        assert_eq!(
+            s.app
+                .store
+                .due_timers(T0 + 8 * DAY, 10)
+                .await
+                .unwrap()
+                .len(),
+            2,
+            "{b}: the failed timers are still due"
+        );
     }
 }

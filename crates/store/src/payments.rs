@@ -14,7 +14,7 @@ use holdback_domain::AccountId;
 use holdback_domain::invariants::{self, BusinessBreach};
 
 use crate::rows::{self, Get, corrupt, currency};
-use crate::{Store, StoreError, with_pool};
+use crate::{Cursor, Store, StoreError, with_pool};
 
 const SELECT_PAYMENT: &str = "SELECT id, buyer, currency, amount, livemode, created_at, status, \
      failure_code, captured_at, version FROM payments WHERE id = $1";
@@ -43,6 +43,10 @@ const LEASE_REFUND: &str = "UPDATE refunds SET lease_until = $3 WHERE id = $1 \
      AND status = 'pending' AND lease_until <= $2";
 const LEASE_PAYMENT: &str = "UPDATE payments SET lease_until = $3 WHERE id = $1 \
      AND status = 'processing' AND lease_until <= $2";
+const SELECT_PAYMENTS_PAGE: &str = "SELECT id FROM payments WHERE ($1 = '' OR buyer = $1) \
+     AND livemode = $2 AND id > $3 ORDER BY id LIMIT $4";
+const SELECT_PAYMENTS_PAGE_BEFORE: &str = "SELECT id FROM payments \
+     WHERE ($1 = '' OR buyer = $1) AND livemode = $2 AND id < $3 ORDER BY id DESC LIMIT $4";
 const SELECT_ALL_REFUNDS: &str = concat!(refund_columns!(), "ORDER BY id");
 
 fn card(row: &impl Get) -> Result<Option<StoredCard>, StoreError> {
@@ -214,6 +218,34 @@ impl Store {
             let rows = sqlx::query(SELECT_ALL_REFUNDS).fetch_all(pool).await?;
             rows.iter().map(|r| refund(r).map(|(r, _)| r)).collect()
         })
+    }
+
+    /// Ids of one mode's payments (optionally one buyer's), after `cursor` (ascending) or just
+    /// before it (still returned ascending).
+    pub async fn list_payment_ids(
+        &self,
+        buyer: Option<&str>,
+        livemode: bool,
+        cursor: Cursor<'_>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let (sql, at, reverse) = match cursor {
+            Cursor::After(id) => (SELECT_PAYMENTS_PAGE, id, false),
+            Cursor::Before(id) => (SELECT_PAYMENTS_PAGE_BEFORE, id, true),
+        };
+        let mut ids: Vec<String> = with_pool!(self, pool => {
+            sqlx::query_scalar(sql)
+                .bind(buyer.unwrap_or(""))
+                .bind(livemode)
+                .bind(at)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?
+        });
+        if reverse {
+            ids.reverse();
+        }
+        Ok(ids)
     }
 
     /// Every payment id (for the audit and reconciliation).

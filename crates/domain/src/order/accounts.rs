@@ -1,0 +1,80 @@
+//! The ledger accounts an order's money moves through, per mode.
+
+use crate::ids::{AccountId, InvalidId};
+use crate::ledger::{AccountKind, AccountSpec};
+use crate::money::Currency;
+
+use super::Order;
+
+/// The mode's part of a shared account's id: test and live money never meet in one account.
+pub fn mode(livemode: bool) -> &'static str {
+    if livemode { "live" } else { "test" }
+}
+
+/// The ledger accounts an order's money moves through. The order's escrow is its own; the
+/// others are shared per mode and currency (and per seller).
+pub struct EscrowAccounts {
+    pub card_clearing: AccountId,
+    pub escrow: AccountId,
+    pub seller_payable: AccountId,
+    pub commission: AccountId,
+    pub refunds_payable: AccountId,
+}
+
+impl EscrowAccounts {
+    pub fn of(order: &Order) -> Result<EscrowAccounts, InvalidId> {
+        let currency = order.captured.currency();
+        let shared = SharedAccounts::of(order.livemode, currency)?;
+        Ok(EscrowAccounts {
+            card_clearing: shared.card_clearing,
+            escrow: AccountId::parse(&format!("escrow:{}", order.id))?,
+            seller_payable: AccountId::parse(&format!(
+                "{}:seller_payable:{}:{}",
+                mode(order.livemode),
+                order.seller,
+                currency.code()
+            ))?,
+            commission: shared.commission,
+            refunds_payable: shared.refunds_payable,
+        })
+    }
+
+    /// The specs to open (idempotently) before money moves.
+    pub fn specs(&self, currency: Currency) -> Vec<AccountSpec> {
+        let spec = |id: &AccountId, kind, bounded| AccountSpec {
+            id: id.clone(),
+            kind,
+            currency,
+            bounded,
+        };
+        vec![
+            spec(
+                &self.card_clearing,
+                AccountKind::BuyerPaymentClearing,
+                false,
+            ),
+            spec(&self.escrow, AccountKind::Escrow, true),
+            spec(&self.seller_payable, AccountKind::SellerPayable, true),
+            spec(&self.commission, AccountKind::CommissionRevenue, false),
+            spec(&self.refunds_payable, AccountKind::RefundsPayable, true),
+        ]
+    }
+}
+
+/// The accounts of one mode and currency that every order shares.
+pub struct SharedAccounts {
+    pub card_clearing: AccountId,
+    pub commission: AccountId,
+    pub refunds_payable: AccountId,
+}
+
+impl SharedAccounts {
+    pub fn of(livemode: bool, currency: Currency) -> Result<SharedAccounts, InvalidId> {
+        let (m, c) = (mode(livemode), currency.code());
+        Ok(SharedAccounts {
+            card_clearing: AccountId::parse(&format!("{m}:card_clearing:{c}"))?,
+            commission: AccountId::parse(&format!("{m}:commission:{c}"))?,
+            refunds_payable: AccountId::parse(&format!("{m}:refunds_payable:{c}"))?,
+        })
+    }
+}

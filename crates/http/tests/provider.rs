@@ -1154,21 +1154,29 @@ async fn a_refund_racing_an_extension_request_keeps_both() {
             };
             let (s1, s2, o1, o2) = (s.clone(), s.clone(), o.clone(), o.clone());
             tasks.push(tokio::spawn(async move {
-                let (ext, refund) = tokio::join!(
-                    async {
-                        s1.act(&o1, "request_extension", &s1.alice, json!({"days": 5}))
-                            .await
-                    },
-                    async {
-                        s2.act(
-                            &o2,
-                            "refund",
-                            &key,
-                            json!({"amount": amount, "currency": "usd"}),
-                        )
+                // which request is sent first alternates every two rounds (the delay only skews the
+                // race; nothing asserts on timing)
+                let refund_first = i % 4 >= 2;
+                let ext = async {
+                    if refund_first {
+                        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+                    }
+                    s1.act(&o1, "request_extension", &s1.alice, json!({"days": 5}))
                         .await
-                    },
-                );
+                };
+                let refund = async {
+                    if !refund_first {
+                        tokio::task::yield_now().await;
+                    }
+                    s2.act(
+                        &o2,
+                        "refund",
+                        &key,
+                        json!({"amount": amount, "currency": "usd"}),
+                    )
+                    .await
+                };
+                let (ext, refund) = tokio::join!(ext, refund);
                 (o1, amount, ext, refund)
             }));
         }

@@ -72,7 +72,7 @@ const UPSERT_REFUND: &str = "INSERT INTO refunds (id, payment_id, order_id, tend
      ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, \
      failures = excluded.failures, next_attempt_at = excluded.next_attempt_at, \
      last_error = excluded.last_error, provider_id = excluded.provider_id, \
-     ended_at = excluded.ended_at, version = excluded.version";
+     ended_at = excluded.ended_at, version = excluded.version, lease_until = 0";
 const SET_TIMER: &str = "INSERT INTO timers (order_id, kind, due_at) VALUES ($1, $2, $3) \
      ON CONFLICT (order_id, kind) DO UPDATE SET due_at = excluded.due_at";
 const CANCEL_TIMER: &str = "DELETE FROM timers WHERE order_id = $1 AND kind = $2";

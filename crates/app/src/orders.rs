@@ -7,9 +7,6 @@ use serde_json::Value;
 
 use crate::{App, AppError, Principal, Role, process, views};
 
-/// How often a decision is made again when the order changed under it.
-const ATTEMPTS: usize = 5;
-
 /// The idempotency context of a request: who, which key, and a digest of the request.
 #[derive(Debug, Clone)]
 pub struct Idem {
@@ -127,7 +124,8 @@ pub async fn act(
     command: &OrderCommand,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..process::ATTEMPTS {
+        process::before_attempt(attempt).await;
         let (order, version) = load_visible(app, principal, id).await?;
         let now = app.clock.now_ms();
         let d = order::decide(&order, actor(principal), command, now, &app.policy.order)?;

@@ -13,8 +13,6 @@ use crate::cards::{Charge, ProviderError};
 use crate::orders::{self, Idem};
 use crate::{App, AppError, Principal, Role, process, views};
 
-const ATTEMPTS: usize = 5;
-
 /// The codes a failed payment may carry, as the rejection its retries answer with.
 const FAILURE_CODES: &[&str] = &[
     "card_declined",
@@ -57,7 +55,8 @@ pub async fn record_charge(
     outcome: Result<Charge, ProviderError>,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..process::ATTEMPTS {
+        process::before_attempt(attempt).await;
         let (payment, version) = app
             .store
             .payment(id)

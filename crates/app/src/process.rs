@@ -162,6 +162,21 @@ pub fn unit_of(
     })
 }
 
+/// How often a use case decides again when what it decided against changed meanwhile.
+pub const ATTEMPTS: u32 = 12;
+
+/// A short pause before the `attempt`-th decision (none before the first): contenders for one
+/// aggregate (refunds of several orders of one payment, say) spread over later batches instead
+/// of meeting again in the next one.
+pub async fn before_attempt(attempt: u32) {
+    if attempt > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+            attempt * attempt,
+        )))
+        .await;
+    }
+}
+
 /// Whether a failed commit means "decide again": what the unit was decided against moved on.
 pub fn changed(e: &WriteError) -> bool {
     matches!(e, WriteError::Conflict(what) if *what == holdback_store::ORDER_CHANGED)

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use holdback_domain::card::CardInput;
-use holdback_domain::order::{CommissionRule, DAY, OrderPlan};
+use holdback_domain::order::{self, CommissionRule, DAY, OrderPlan};
 use holdback_domain::payment::{Payment, PaymentState};
 use holdback_domain::process::Versioned;
 use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money};
@@ -247,6 +247,11 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
             "shipping_methods",
             format!("{s:?} sells nothing in this cart"),
         ));
+    }
+    // What capture will decide, tried now: an order that could not open must be refused before
+    // the card is charged.
+    for plan in &plans {
+        order::paid(plan, &req.buyer, "pay_check", principal.livemode, 0)?;
     }
     Ok(Plan { total, plans })
 }

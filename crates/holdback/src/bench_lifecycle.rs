@@ -261,7 +261,9 @@ async fn lifecycle(
         "order lifecycles (4 requests)".to_string()
     };
     run.print(backend, &label, "orders");
-    let refunds = (0..run.done).filter(|n| every > 0 && n % every == every - 1).count();
+    let refunds = (0..run.done)
+        .filter(|n| every > 0 && n % every == every - 1)
+        .count();
     let drain = now();
     let mut succeeded = count_refunds(&store, "succeeded").await?;
     while succeeded < refunds && drain.elapsed() < REFUND_PATIENCE {

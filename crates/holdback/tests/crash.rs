@@ -115,16 +115,16 @@ fn sigkill(mut child: Child) {
     child.wait().expect("reap");
 }
 
-/// Polls `check` every 50 ms until it gives a value, for at most `PATIENCE`.
+/// Polls `check` every 50 ms until it gives a value, at most `PATIENCE` worth of polls.
 fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = std::time::Instant::now();
-    loop {
+    let every = Duration::from_millis(50);
+    for _ in 0..PATIENCE.as_millis() / every.as_millis() {
         if let Some(v) = check() {
             return v;
         }
-        assert!(start.elapsed() < PATIENCE, "gave up waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(every);
     }
+    panic!("gave up waiting for {what}");
 }
 
 /// One HTTP call; answers the status and the JSON body (`Null` if there is none).
@@ -173,7 +173,11 @@ fn at_provider(sandbox: &Sandbox, kind: StatementKind, reference: &str) -> usize
 fn assert_books_agree(b: &str, db: &str, sandbox: &SandboxFile) {
     let out = holdback(db, &["reconcile", "provider", "--sandbox", &sandbox.arg()]);
     assert_eq!(out.status.code(), Some(0), "{b}: {}", text(&out));
-    assert!(text(&out).contains("0 discrepancies"), "{b}: {}", text(&out));
+    assert!(
+        text(&out).contains("0 discrepancies"),
+        "{b}: {}",
+        text(&out)
+    );
     let out = holdback(db, &["ledger", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{b}: {}", text(&out));
     assert!(
@@ -251,7 +255,10 @@ fn sigkill_after_the_provider_refunds_and_before_the_record_refunds_once() {
         sigkill(server);
 
         // the provider refunded; holdback still has the refund pending, never attempted
-        let at = sandbox.refund_by_reference(&refund).unwrap().expect("refund");
+        let at = sandbox
+            .refund_by_reference(&refund)
+            .unwrap()
+            .expect("refund");
         assert_eq!(at.amount.minor(), 2500, "{b}");
         let out = holdback(&db.url, &["refunds", "list"]);
         assert!(out.status.success(), "{b}: {}", text(&out));
@@ -263,7 +270,10 @@ fn sigkill_after_the_provider_refunds_and_before_the_record_refunds_once() {
         assert!(line.contains(" pending "), "{b}: {line}");
         assert!(line.contains("attempts 0"), "{b}: {line}");
         // so the books disagree now: the provider has a refund holdback has not recorded
-        let out = holdback(&db.url, &["reconcile", "provider", "--sandbox", &file.arg()]);
+        let out = holdback(
+            &db.url,
+            &["reconcile", "provider", "--sandbox", &file.arg()],
+        );
         assert_eq!(out.status.code(), Some(1), "{b}: {}", text(&out));
 
         // restart (the provider answers again): the worker retries under the same reference
@@ -362,7 +372,10 @@ fn sigkill_after_the_provider_charges_and_before_the_record_captures_once() {
             .unwrap_or_else(|| panic!("{b}: no payment {payment}"));
         assert_eq!(p.state.code(), "processing", "{b}: {p:?}");
         rt.block_on(store.close());
-        let out = holdback(&db.url, &["reconcile", "provider", "--sandbox", &file.arg()]);
+        let out = holdback(
+            &db.url,
+            &["reconcile", "provider", "--sandbox", &file.arg()],
+        );
         assert_eq!(out.status.code(), Some(1), "{b}: {}", text(&out));
 
         // restart with a short settle time: the server asks the provider and captures

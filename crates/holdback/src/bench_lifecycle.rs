@@ -1,5 +1,10 @@
 //! `holdback bench lifecycle`: N full order lifecycles over HTTP on loopback with K concurrent
 //! clients, beside the same run's floor (a trivial axum POST through the same client).
+//!
+//! The server pays through a sandbox provider file in the temp folder (as `serve` does), with
+//! its refund worker running; with `--refund-every N` one order in N is refunded in full by the
+//! seller instead of being shipped, and the run waits for the worker to perform every refund at
+//! the provider, then reconciles the provider's statement with the ledger.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +24,50 @@ pub struct LifecycleArgs {
     /// Also run against a scratch database on this PostgreSQL server.
     #[arg(long, env = "HOLDBACK_BENCH_POSTGRES_URL")]
     postgres: Option<String>,
+    /// Refund one order in N in full (by the seller, right after checkout) instead of shipping
+    /// it; 0 refunds none.
+    #[arg(long, default_value_t = 0)]
+    refund_every: usize,
+    /// Pay with the stateless in-process test cards instead of a sandbox provider file (the
+    /// benchmark as it was before the sandbox provider; refunds then cannot be reconciled).
+    #[arg(long, conflicts_with = "refund_every")]
+    stateless_cards: bool,
+}
+
+/// How long the run waits, after the load, for the refund worker to perform every refund.
+const REFUND_PATIENCE: Duration = Duration::from_secs(300);
+
+/// A sandbox provider file for one run, removed (with its WAL) when dropped.
+struct SandboxFile(std::path::PathBuf);
+
+impl SandboxFile {
+    fn new(backend: &str) -> SandboxFile {
+        SandboxFile(std::env::temp_dir().join(format!(
+            "holdback_bench_{}_{backend}.sandbox.db",
+            std::process::id()
+        )))
+    }
+}
+
+impl Drop for SandboxFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+/// How many test-mode refunds have `status`.
+async fn count_refunds(store: &holdback_store::Store, status: &str) -> anyhow::Result<usize> {
+    let (mut after, mut n) = (String::new(), 0);
+    loop {
+        let page = store.list_refunds(false, status, &after, 1000).await?;
+        n += page.len();
+        match page.last() {
+            Some(r) if page.len() == 1000 => after = r.id.clone(),
+            _ => return Ok(n),
+        }
+    }
 }
 
 #[allow(clippy::disallowed_methods)] // a benchmark reads the monotonic clock
@@ -114,7 +163,17 @@ async fn lifecycle(
 ) -> anyhow::Result<bool> {
     let store = db.store().await?;
     let backend = store.backend();
-    let app = crate::serve::app(store.clone(), holdback_app::Policy::default());
+    let sandbox = SandboxFile::new(backend);
+    let app = if args.stateless_cards {
+        crate::serve::app(store.clone(), holdback_app::Policy::default())
+    } else {
+        crate::serve::app_on_sandbox(
+            store.clone(),
+            holdback_app::Policy::default(),
+            Arc::new(holdback_store::clock::SystemClock),
+            &sandbox.0,
+        )?
+    };
     let key = |role| {
         let app = app.clone();
         async move {
@@ -134,8 +193,11 @@ async fn lifecycle(
     let server = tokio::spawn(holdback_http::serve(listener, app.clone(), async {
         let _ = stopped.await;
     }));
+    // as in `serve`: the refund worker (which also settles payments left processing)
+    let worker = holdback_app::refunds::spawn(app.clone(), Duration::from_secs(1));
 
     let per = args.orders / args.clients.max(1);
+    let every = args.refund_every;
     let start = now();
     let mut tasks = Vec::new();
     for c in 0..args.clients {
@@ -171,6 +233,10 @@ async fn lifecycle(
                 )
                 .await?;
                 let order = paid["orders"][0]["id"].as_str().unwrap_or_default().to_string();
+                if every > 0 && (c * per + i) % every == every - 1 {
+                    call(format!("/v1/orders/{order}/refund"), &keys[2], None, json!({"amount": 1000 + i as i64, "currency": "usd"})).await?;
+                    continue;
+                }
                 call(format!("/v1/orders/{order}/ship"), &keys[2], None, json!({"carrier": "dhl", "tracking_number": format!("T{c}-{i}")})).await?;
                 call(format!("/v1/orders/{order}/mark_delivered"), &keys[0], None, json!({})).await?;
                 let done = call(format!("/v1/orders/{order}/confirm_receipt"), &keys[1], None, json!({})).await?;
@@ -189,10 +255,50 @@ async fn lifecycle(
         seconds,
         latencies,
     };
-    run.print(backend, "order lifecycles (4 requests)", "orders");
+    let label = if every > 0 {
+        format!("order lifecycles, 1 in {every} refunded")
+    } else {
+        "order lifecycles (4 requests)".to_string()
+    };
+    run.print(backend, &label, "orders");
+    let refunds = (0..run.done)
+        .filter(|n| every > 0 && n % every == every - 1)
+        .count();
+    let drain = now();
+    let mut succeeded = count_refunds(&store, "succeeded").await?;
+    while succeeded < refunds && drain.elapsed() < REFUND_PATIENCE {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        succeeded = count_refunds(&store, "succeeded").await?;
+    }
+    if refunds > 0 {
+        println!(
+            "{backend:<9} refunds: {succeeded} of {refunds} succeeded at the provider ({} pending, {} failed), {:.1} s after the load",
+            count_refunds(&store, "pending").await?,
+            count_refunds(&store, "failed").await?,
+            drain.elapsed().as_secs_f64()
+        );
+    }
+    worker.abort();
     let _ = stop.send(());
     let _ = server.await;
+    let mut clean = succeeded == refunds;
+    if !args.stateless_cards {
+        let (at_provider, recorded, found) =
+            holdback_app::reconcile::provider(&app, app.cards.test.as_ref(), false)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "{backend:<9} reconcile provider: {at_provider} operation(s) at the provider, {recorded} recorded, {} discrepancies",
+            found.len()
+        );
+        clean &= found.is_empty();
+    }
     let report = store.audit().await?;
-    println!("{backend:<9} ledger verify: {}", report.summary());
-    Ok(report.is_clean())
+    let business = store.business_audit().await?;
+    println!(
+        "{backend:<9} ledger verify: {}; {} business breach(es)",
+        report.summary(),
+        business.len()
+    );
+    Ok(clean && report.is_clean() && business.is_empty())
 }

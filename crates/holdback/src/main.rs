@@ -141,6 +141,7 @@ enum BenchCommand {
     Ledger(bench::LedgerBenchArgs),
     /// Full order lifecycles over HTTP on loopback (checkout, ship, deliver, confirm) with K
     /// concurrent clients: completed orders/s and request p50/p99, beside a trivial axum POST.
+    /// Pays through a sandbox provider file; `--refund-every N` refunds one order in N.
     Lifecycle(bench_lifecycle::LifecycleArgs),
 }
 

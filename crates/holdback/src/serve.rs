@@ -35,6 +35,14 @@ pub struct ServeArgs {
     /// without waiting). Never in production.
     #[arg(long, hide = true, default_value_t = 0)]
     clock_offset_ms: i64,
+    /// Override the policy's provider timeout (ms): a provider call not answered within it has
+    /// an unknown outcome, and a refund's lease is twice it plus 5 s. For tests.
+    #[arg(long, hide = true)]
+    provider_timeout_ms: Option<u64>,
+    /// Override the policy's settle time (ms): a payment still processing this long is settled
+    /// by asking the provider. For tests.
+    #[arg(long, hide = true)]
+    settle_after_ms: Option<i64>,
 }
 
 /// The application on a store, with the real clock, time-ordered ids and the sandbox cards.
@@ -217,6 +225,12 @@ pub async fn run(store: Store, database: &str, args: ServeArgs) -> anyhow::Resul
                 ship_by_days: None,
             },
         );
+    }
+    if let Some(ms) = args.provider_timeout_ms {
+        policy.provider_timeout_ms = ms;
+    }
+    if let Some(ms) = args.settle_after_ms {
+        policy.settle_after_ms = ms;
     }
     store.migrate().await?;
     let clock: Arc<dyn Clock> = match args.clock_offset_ms {

@@ -306,17 +306,13 @@ pub async fn checkout(
     let now = app.clock.now_ms();
     let keys = dedupe_keys(app, req, idem, now);
     let ns = namespace(principal);
+    // A retry is usually found by writing: the current key is taken. Only a request without a
+    // key looks first for the window before this one.
     let mut payment = None;
-    for _ in 0..2 {
-        for key in &keys {
-            if let Some(record) = app.store.idempotency(&ns, key).await? {
-                payment = app.store.payment(&record.body).await?;
-                break;
-            }
-        }
-        if payment.is_some() {
-            break;
-        }
+    for key in keys.iter().skip(1) {
+        payment = existing(app, &ns, key).await?;
+    }
+    if payment.is_none() {
         let id = app.ids.next("pay");
         let p = Payment::processing(
             &id,
@@ -341,16 +337,15 @@ pub async fn checkout(
             }),
             ..Unit::default()
         };
-        match app.ledger.commit(unit).await {
-            Ok(_) => {
-                payment = Some((p, 1));
-                break;
+        payment = match app.ledger.commit(unit).await {
+            Ok(_) => Some((p, 1)),
+            Err(WriteError::Conflict(what)) if what == KEY_USED => {
+                existing(app, &ns, &keys[0]).await?
             }
-            Err(WriteError::Conflict(what)) if what == KEY_USED => continue,
             Err(e) => return Err(e.into()),
-        }
+        };
     }
-    let Some((payment, _)) = payment else {
+    let Some((payment, version)) = payment else {
         return Err(AppError::Conflict(
             "the checkout is being retried concurrently; retry",
         ));
@@ -376,5 +371,14 @@ pub async fn checkout(
                     "the provider did not answer in time".into(),
                 ))
             });
-    payments::record_charge(app, &payment.id, outcome, idem).await
+    let id = payment.id.clone();
+    payments::record_charge(app, &id, Some((payment, version)), outcome, idem).await
+}
+
+/// The payment a dedupe key of this caller names, if any.
+async fn existing(app: &App, ns: &str, key: &str) -> Result<Option<(Payment, i64)>, AppError> {
+    match app.store.idempotency(ns, key).await? {
+        Some(record) => Ok(app.store.payment(&record.body).await?),
+        None => Ok(None),
+    }
 }

@@ -48,20 +48,25 @@ fn processing(id: &str) -> AppError {
 
 /// Records the provider's answer to the charge of a processing payment: a capture opens its
 /// orders (one unit), a refusal fails it. A payment that is no longer processing (another node
-/// recorded it first) is answered as it is.
+/// recorded it first) is answered as it is. `known` is the payment as the caller last read it
+/// (with its version), if it has it: the first decision then needs no read.
 pub async fn record_charge(
     app: &App,
     id: &str,
+    mut known: Option<(Payment, i64)>,
     outcome: Result<Charge, ProviderError>,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
     for attempt in 0..process::ATTEMPTS {
         process::before_attempt(attempt).await;
-        let (payment, version) = app
-            .store
-            .payment(id)
-            .await?
-            .ok_or_else(|| AppError::Internal(format!("no payment {id}")))?;
+        let (payment, version) = match known.take() {
+            Some(read) => read,
+            None => app
+                .store
+                .payment(id)
+                .await?
+                .ok_or_else(|| AppError::Internal(format!("no payment {id}")))?,
+        };
         match &payment.state {
             PaymentState::Captured { .. } => return view(app, &payment).await,
             PaymentState::Failed { code, .. } => return Err(failure(code)),
@@ -244,7 +249,7 @@ pub async fn settle_stale(app: &App, batch: u32) -> Result<usize, AppError> {
             }
             Err(_) => continue,
         };
-        match record_charge(app, &id, outcome, None).await {
+        match record_charge(app, &id, None, outcome, None).await {
             Ok(_) => settled += 1,
             Err(AppError::Rejected { .. }) => settled += 1,
             Err(e) => eprintln!("holdback: settling payment {id}: {e}"),

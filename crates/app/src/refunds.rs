@@ -25,19 +25,41 @@ pub struct Pass {
     pub skipped: usize,
 }
 
-/// Attempts every refund due now (up to `batch`). One refund's trouble does not stop the rest.
+/// Refunds attempted at once by one worker: each waits on the provider and then on a group
+/// commit, so doing them side by side drains a burst much faster than one after another.
+pub const PARALLEL: usize = 16;
+
+/// Attempts every refund due now (up to `batch`), [`PARALLEL`] at a time. One refund's trouble
+/// does not stop the rest.
 pub async fn tick(app: &App, batch: u32) -> Result<Pass, AppError> {
     let now = app.clock.now_ms();
     let mut pass = Pass::default();
-    for id in app.store.due_refunds(now, batch).await? {
-        match attempt(app, &id).await {
-            Ok(Some(RefundCommand::Succeeded { .. })) => pass.succeeded += 1,
-            Ok(Some(RefundCommand::Failed { .. })) => pass.failed += 1,
-            Ok(Some(_)) => pass.unknown += 1,
-            Ok(None) => pass.skipped += 1,
-            Err(e) => {
+    let mut due = app.store.due_refunds(now, batch).await?.into_iter();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        while running.len() < PARALLEL {
+            let Some(id) = due.next() else { break };
+            let app = app.clone();
+            running.spawn(async move {
+                let outcome = attempt(&app, &id).await;
+                (id, outcome)
+            });
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        match done {
+            Ok((_, Ok(Some(RefundCommand::Succeeded { .. })))) => pass.succeeded += 1,
+            Ok((_, Ok(Some(RefundCommand::Failed { .. })))) => pass.failed += 1,
+            Ok((_, Ok(Some(_)))) => pass.unknown += 1,
+            Ok((_, Ok(None))) => pass.skipped += 1,
+            Ok((id, Err(e))) => {
                 pass.skipped += 1;
                 eprintln!("holdback: refund {id}: {e}");
+            }
+            Err(e) => {
+                pass.skipped += 1;
+                eprintln!("holdback: refund task: {e}");
             }
         }
     }

@@ -4,32 +4,30 @@
 #![allow(dead_code)] // the response types only document JSON
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::Response;
-use holdback_app::parties;
-use holdback_app::{AppError, Principal};
-use holdback_domain::Currency;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use holdback_app::{Principal, parties};
 use holdback_domain::party::{PartyInput, PartyKind};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::caller::Caller;
 use crate::errors::ApiError;
-use crate::{
-    Ctx, Page, Post, Shared, authenticate, fail, idempotent, list_body, page_of, parse, reply,
-    request_id, schema,
-};
+use crate::idempotency::Idempotency;
+use crate::params::{self, Page};
+use crate::reply::Reply;
+use crate::{Ctx, Shared, schema};
 
-/// A request id, and the caller; on a bad key, the error response.
-async fn caller(s: &Shared, headers: &HeaderMap) -> Result<(String, Principal), Response> {
-    let rid = request_id(&s.app);
-    match authenticate(&s.app, headers).await {
-        Ok(p) => Ok((rid, p)),
-        Err(e) => Err(fail(e, &rid)),
-    }
+pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::new()
+        .routes(routes!(create_buyer, list_buyers))
+        .routes(routes!(get_buyer))
+        .routes(routes!(create_seller, list_sellers))
+        .routes(routes!(get_seller))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -141,119 +139,67 @@ pub struct SellerList {
     data: Vec<Seller>,
 }
 
-fn buyer_input(body: &Bytes) -> Result<PartyInput, ApiError> {
-    let d: BuyerDto = parse(body)?;
-    Ok(PartyInput {
-        id: d.id,
-        country: d.country,
-        region: d.region,
-        phone_verified: d.phone_verified,
-        metadata: d.metadata,
-        ship_by_days: None,
-        commission: None,
-    })
+impl From<BuyerDto> for PartyInput {
+    fn from(d: BuyerDto) -> PartyInput {
+        PartyInput {
+            id: d.id,
+            country: d.country,
+            region: d.region,
+            phone_verified: d.phone_verified,
+            metadata: d.metadata,
+            ship_by_days: None,
+            commission: None,
+        }
+    }
 }
 
-fn seller_input(body: &Bytes) -> Result<PartyInput, ApiError> {
-    let d: SellerDto = parse(body)?;
-    let commission = match d.commission {
-        None => None,
-        Some(c) => {
-            let fixed = match c.fixed {
-                None => None,
-                Some(f) => {
-                    let currency = Currency::parse(&f.currency).map_err(|e| {
-                        ApiError::from(AppError::from(e)).with_param("commission[fixed][currency]")
-                    })?;
-                    Some((f.amount, currency))
-                }
-            };
-            Some((c.basis_points, fixed))
-        }
-    };
-    Ok(PartyInput {
-        id: d.id,
-        country: d.country,
-        region: d.region,
-        phone_verified: d.phone_verified,
-        metadata: d.metadata,
-        ship_by_days: d.ship_by_days,
-        commission,
-    })
+impl SellerDto {
+    fn input(self) -> Result<PartyInput, ApiError> {
+        let commission = match self.commission {
+            None => None,
+            Some(c) => {
+                let fixed = match c.fixed {
+                    None => None,
+                    Some(f) => Some((
+                        f.amount,
+                        params::currency(&f.currency, "commission[fixed][currency]")?,
+                    )),
+                };
+                Some((c.basis_points, fixed))
+            }
+        };
+        Ok(PartyInput {
+            id: self.id,
+            country: self.country,
+            region: self.region,
+            phone_verified: self.phone_verified,
+            metadata: self.metadata,
+            ship_by_days: self.ship_by_days,
+            commission,
+        })
+    }
 }
 
 async fn create(
     s: &Shared,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
+    who: &Principal,
     kind: PartyKind,
-) -> Response {
-    let (rid, principal) = match caller(s, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let (path, input) = match kind {
-        PartyKind::Buyer => ("/v1/buyers", buyer_input(&body)),
-        PartyKind::Seller => ("/v1/sellers", seller_input(&body)),
-    };
-    let input = match input {
-        Ok(i) => i,
-        Err(e) => return fail(e, &rid),
-    };
-    let (app, who) = (s.app.clone(), principal.clone());
-    idempotent(
-        s,
-        &principal,
-        Post {
-            headers: &headers,
-            method: &method,
-            path,
-            body: &body,
-        },
-        StatusCode::CREATED,
-        |idem| async move { parties::create(&app, &who, kind, input, idem.as_ref()).await },
-    )
+    input: PartyInput,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    post.run(s, who, StatusCode::CREATED, async |idem| {
+        parties::create(&s.app, who, kind, input, idem).await
+    })
     .await
 }
 
-async fn one(s: &Shared, headers: HeaderMap, id: String, kind: PartyKind) -> Response {
-    let (rid, principal) = match caller(s, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match parties::get(&s.app, &principal, kind, &id).await {
-        Ok(v) => reply(StatusCode::OK, &v, &rid, false),
-        Err(e) => fail(e, &rid),
-    }
-}
-
-async fn list(
-    s: &Shared,
-    headers: HeaderMap,
-    query: Result<Query<Page>, QueryRejection>,
-    kind: PartyKind,
-) -> Response {
-    let (rid, principal) = match caller(s, &headers).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    let page = match page_of(query) {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
-    };
-    let cursor = match page.cursor() {
-        Ok(c) => c,
-        Err(e) => return fail(e, &rid),
-    };
+async fn list(s: &Shared, who: &Principal, page: Page, kind: PartyKind) -> Result<Reply, ApiError> {
+    let (data, has_more) = parties::list(&s.app, who, kind, page.cursor()?, page.limit()).await?;
     let url = match kind {
         PartyKind::Buyer => "/v1/buyers",
         PartyKind::Seller => "/v1/sellers",
     };
-    match parties::list(&s.app, &principal, kind, cursor, page.limit.unwrap_or(10)).await {
-        Ok((data, has_more)) => reply(StatusCode::OK, &list_body(url, data, has_more), &rid, false),
-        Err(e) => fail(e, &rid),
-    }
+    Ok(Reply::list(url, data, has_more))
 }
 
 /// Create a buyer (platform only), with an id of the platform's choosing.
@@ -264,13 +210,13 @@ async fn list(
         (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn create_buyer(
+async fn create_buyer(
     State(s): Ctx,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    create(&s, method, headers, body, PartyKind::Buyer).await
+    Caller(who): Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    let input = post.parse::<BuyerDto>()?.into();
+    create(&s, &who, PartyKind::Buyer, input, post).await
 }
 
 /// Create a seller (platform only), with its ship-by window and optionally its own commission.
@@ -281,13 +227,13 @@ pub(crate) async fn create_buyer(
         (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn create_seller(
+async fn create_seller(
     State(s): Ctx,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    create(&s, method, headers, body, PartyKind::Seller).await
+    Caller(who): Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    let input = post.parse::<SellerDto>()?.input()?;
+    create(&s, &who, PartyKind::Seller, input, post).await
 }
 
 /// One buyer: the platform sees every buyer of its mode, a buyer's key only its own.
@@ -297,12 +243,14 @@ pub(crate) async fn create_seller(
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn get_buyer(
+async fn get_buyer(
     State(s): Ctx,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    one(&s, headers, id, PartyKind::Buyer).await
+    Caller(who): Caller,
+) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(
+        parties::get(&s.app, &who, PartyKind::Buyer, &id).await?,
+    ))
 }
 
 /// One seller: the platform sees every seller of its mode, a seller's key only its own.
@@ -312,12 +260,14 @@ pub(crate) async fn get_buyer(
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn get_seller(
+async fn get_seller(
     State(s): Ctx,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    one(&s, headers, id, PartyKind::Seller).await
+    Caller(who): Caller,
+) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(
+        parties::get(&s.app, &who, PartyKind::Seller, &id).await?,
+    ))
 }
 
 /// The buyers the caller may see, by id.
@@ -327,12 +277,8 @@ pub(crate) async fn get_seller(
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn list_buyers(
-    State(s): Ctx,
-    headers: HeaderMap,
-    query: Result<Query<Page>, QueryRejection>,
-) -> Response {
-    list(&s, headers, query, PartyKind::Buyer).await
+async fn list_buyers(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
+    list(&s, &who, page, PartyKind::Buyer).await
 }
 
 /// The sellers the caller may see, by id.
@@ -342,10 +288,6 @@ pub(crate) async fn list_buyers(
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn list_sellers(
-    State(s): Ctx,
-    headers: HeaderMap,
-    query: Result<Query<Page>, QueryRejection>,
-) -> Response {
-    list(&s, headers, query, PartyKind::Seller).await
+async fn list_sellers(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
+    list(&s, &who, page, PartyKind::Seller).await
 }

@@ -47,8 +47,8 @@ async fn create_product(
     let dto: ProductDto = post.parse()?;
     let currency = params::currency(&dto.currency, "currency")?;
     let price = params::money(dto.unit_amount, currency, "unit_amount")?;
-    post.run(&s, &who, StatusCode::CREATED, async |_| {
-        catalog::create(&s.app, &who, dto.seller.as_deref(), &dto.name, price).await
+    post.run(&s, &who, StatusCode::CREATED, async |idem| {
+        catalog::create(&s.app, &who, dto.seller.as_deref(), &dto.name, price, idem).await
     })
     .await
 }

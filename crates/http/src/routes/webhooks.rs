@@ -41,8 +41,8 @@ async fn create_endpoint(
     post: Idempotency,
 ) -> Result<Reply, ApiError> {
     let dto: EndpointDto = post.parse()?;
-    post.run(&s, &who, StatusCode::CREATED, async |_| {
-        webhooks::create_endpoint(&s.app, &who, &dto.url).await
+    post.run(&s, &who, StatusCode::CREATED, async |idem| {
+        webhooks::create_endpoint(&s.app, &who, &dto.url, idem).await
     })
     .await
 }

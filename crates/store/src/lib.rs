@@ -154,19 +154,7 @@ macro_rules! keyed {
         let key: Option<&$crate::IdempotencyRecord> = $key;
         let fresh = match key {
             None => true,
-            Some(k) => {
-                sqlx::query($crate::parties::INSERT_IDEMPOTENCY)
-                    .bind(&k.principal)
-                    .bind(&k.key)
-                    .bind(&k.request_hash)
-                    .bind(i64::from(k.status))
-                    .bind(&k.body)
-                    .bind(k.created_at)
-                    .execute(&mut *$tx)
-                    .await?
-                    .rows_affected()
-                    == 1
-            }
+            Some(k) => $crate::insert_key!($tx, k),
         };
         if fresh {
             $write;
@@ -178,6 +166,26 @@ macro_rules! keyed {
     }};
 }
 pub(crate) use keyed;
+
+/// Stores the idempotent response `$k` in the open transaction `$tx`; evaluates to `false` when
+/// the key is taken (nothing written).
+macro_rules! insert_key {
+    ($tx:ident, $k:expr) => {{
+        let k: &$crate::IdempotencyRecord = $k;
+        sqlx::query($crate::parties::INSERT_IDEMPOTENCY)
+            .bind(&k.principal)
+            .bind(&k.key)
+            .bind(&k.request_hash)
+            .bind(i64::from(k.status))
+            .bind(&k.body)
+            .bind(k.created_at)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+            == 1
+    }};
+}
+pub(crate) use insert_key;
 
 /// Where a page starts: after an id (forward), or before one (backward).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -135,21 +135,10 @@ macro_rules! insert_in {
     ($tx:ident, $p:expr, $idem:expr) => {{
         let p: &PartyRow = $p;
         let mut outcome = PartyInsert::Created;
-        if let Some(k) = $idem {
-            let k: &IdempotencyRecord = k;
-            let n = sqlx::query(INSERT_IDEMPOTENCY)
-                .bind(&k.principal)
-                .bind(&k.key)
-                .bind(&k.request_hash)
-                .bind(i64::from(k.status))
-                .bind(&k.body)
-                .bind(k.created_at)
-                .execute(&mut *$tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                outcome = PartyInsert::KeyUsed;
-            }
+        if let Some(k) = $idem
+            && !crate::insert_key!($tx, k)
+        {
+            outcome = PartyInsert::KeyUsed;
         }
         if outcome == PartyInsert::Created {
             let commission = p.commission.as_ref();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use holdback_app::{Principal, parties};
+use holdback_app::parties;
 use holdback_domain::party::{PartyInput, PartyKind};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -180,114 +180,85 @@ impl SellerDto {
     }
 }
 
-async fn create(
-    s: &Shared,
-    who: &Principal,
-    kind: PartyKind,
-    input: PartyInput,
-    post: Idempotency,
-) -> Result<Reply, ApiError> {
-    post.run(s, who, StatusCode::CREATED, async |idem| {
-        parties::create(&s.app, who, kind, input, idem).await
-    })
-    .await
-}
+/// The handlers of one kind of party (create, get one, list), documented: the create handler
+/// turns the body `$dto` into a [`PartyInput`] with `$input`.
+macro_rules! party_routes {
+    (
+        $kind:ident, $path:tt, $dto:ty, $input:expr, $object:ty, $list_type:ty,
+        create: $create:ident $create_doc:tt $created:tt,
+        get: $get:ident $get_doc:tt $one:tt,
+        list: $list:ident $list_doc:tt $page:tt $(,)?
+    ) => {
+        #[doc = $create_doc]
+        #[utoipa::path(post, path = $path, tag = "parties", request_body = $dto,
+            params(schema::IdempotencyKey),
+            responses(
+                (status = 201, description = $created, body = $object),
+                (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
+            ),
+            security(("api_key" = [])))]
+        async fn $create(
+            State(s): Ctx,
+            Caller(who): Caller,
+            post: Idempotency,
+        ) -> Result<Reply, ApiError> {
+            let input: fn($dto) -> Result<PartyInput, ApiError> = $input;
+            let input = input(post.parse()?)?;
+            post.run(&s, &who, StatusCode::CREATED, async |idem| {
+                parties::create(&s.app, &who, PartyKind::$kind, input, idem).await
+            })
+            .await
+        }
 
-async fn list(s: &Shared, who: &Principal, page: Page, kind: PartyKind) -> Result<Reply, ApiError> {
-    let (data, has_more) = parties::list(&s.app, who, kind, page.cursor()?, page.limit()).await?;
-    let url = match kind {
-        PartyKind::Buyer => "/v1/buyers",
-        PartyKind::Seller => "/v1/sellers",
+        #[doc = $get_doc]
+        #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "parties", params(("id" = String, Path)),
+            responses(
+                (status = 200, description = $one, body = $object),
+                (status = "4XX", description = "Refused", body = schema::ErrorBody),
+            ),
+            security(("api_key" = [])))]
+        async fn $get(
+            State(s): Ctx,
+            Path(id): Path<String>,
+            Caller(who): Caller,
+        ) -> Result<Reply, ApiError> {
+            Ok(Reply::ok(parties::get(&s.app, &who, PartyKind::$kind, &id).await?))
+        }
+
+        #[doc = $list_doc]
+        #[utoipa::path(get, path = $path, tag = "parties", params(schema::PageParams),
+            responses(
+                (status = 200, description = $page, body = $list_type),
+                (status = "4XX", description = "Refused", body = schema::ErrorBody),
+            ),
+            security(("api_key" = [])))]
+        async fn $list(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
+            let kind = PartyKind::$kind;
+            let (data, has_more) =
+                parties::list(&s.app, &who, kind, page.cursor()?, page.limit()).await?;
+            Ok(Reply::list($path, data, has_more))
+        }
     };
-    Ok(Reply::list(url, data, has_more))
 }
 
-/// Create a buyer (platform only), with an id of the platform's choosing.
-#[utoipa::path(post, path = "/v1/buyers", tag = "parties", request_body = BuyerDto,
-    params(schema::IdempotencyKey),
-    responses(
-        (status = 201, description = "The buyer", body = Buyer),
-        (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
-    ),
-    security(("api_key" = [])))]
-async fn create_buyer(
-    State(s): Ctx,
-    Caller(who): Caller,
-    post: Idempotency,
-) -> Result<Reply, ApiError> {
-    let input = post.parse::<BuyerDto>()?.into();
-    create(&s, &who, PartyKind::Buyer, input, post).await
-}
+party_routes!(
+    Buyer, "/v1/buyers", BuyerDto, |d| Ok(d.into()), Buyer, BuyerList,
+    create: create_buyer
+        "Create a buyer (platform only), with an id of the platform's choosing."
+        "The buyer",
+    get: get_buyer
+        "One buyer: the platform sees every buyer of its mode, a buyer's key only its own."
+        "The buyer",
+    list: list_buyers "The buyers the caller may see, by id." "A page of buyers",
+);
 
-/// Create a seller (platform only), with its ship-by window and optionally its own commission.
-#[utoipa::path(post, path = "/v1/sellers", tag = "parties", request_body = SellerDto,
-    params(schema::IdempotencyKey),
-    responses(
-        (status = 201, description = "The seller", body = Seller),
-        (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
-    ),
-    security(("api_key" = [])))]
-async fn create_seller(
-    State(s): Ctx,
-    Caller(who): Caller,
-    post: Idempotency,
-) -> Result<Reply, ApiError> {
-    let input = post.parse::<SellerDto>()?.input()?;
-    create(&s, &who, PartyKind::Seller, input, post).await
-}
-
-/// One buyer: the platform sees every buyer of its mode, a buyer's key only its own.
-#[utoipa::path(get, path = "/v1/buyers/{id}", tag = "parties", params(("id" = String, Path)),
-    responses(
-        (status = 200, description = "The buyer", body = Buyer),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
-    ),
-    security(("api_key" = [])))]
-async fn get_buyer(
-    State(s): Ctx,
-    Path(id): Path<String>,
-    Caller(who): Caller,
-) -> Result<Reply, ApiError> {
-    Ok(Reply::ok(
-        parties::get(&s.app, &who, PartyKind::Buyer, &id).await?,
-    ))
-}
-
-/// One seller: the platform sees every seller of its mode, a seller's key only its own.
-#[utoipa::path(get, path = "/v1/sellers/{id}", tag = "parties", params(("id" = String, Path)),
-    responses(
-        (status = 200, description = "The seller", body = Seller),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
-    ),
-    security(("api_key" = [])))]
-async fn get_seller(
-    State(s): Ctx,
-    Path(id): Path<String>,
-    Caller(who): Caller,
-) -> Result<Reply, ApiError> {
-    Ok(Reply::ok(
-        parties::get(&s.app, &who, PartyKind::Seller, &id).await?,
-    ))
-}
-
-/// The buyers the caller may see, by id.
-#[utoipa::path(get, path = "/v1/buyers", tag = "parties", params(schema::PageParams),
-    responses(
-        (status = 200, description = "A page of buyers", body = BuyerList),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
-    ),
-    security(("api_key" = [])))]
-async fn list_buyers(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
-    list(&s, &who, page, PartyKind::Buyer).await
-}
-
-/// The sellers the caller may see, by id.
-#[utoipa::path(get, path = "/v1/sellers", tag = "parties", params(schema::PageParams),
-    responses(
-        (status = 200, description = "A page of sellers", body = SellerList),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
-    ),
-    security(("api_key" = [])))]
-async fn list_sellers(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
-    list(&s, &who, page, PartyKind::Seller).await
-}
+party_routes!(
+    Seller, "/v1/sellers", SellerDto, SellerDto::input, Seller, SellerList,
+    create: create_seller
+        "Create a seller (platform only), with its ship-by window and optionally its own commission."
+        "The seller",
+    get: get_seller
+        "One seller: the platform sees every seller of its mode, a seller's key only its own."
+        "The seller",
+    list: list_sellers "The sellers the caller may see, by id." "A page of sellers",
+);

@@ -5,6 +5,7 @@ use holdback_domain::{AccountId, Currency, Money};
 use holdback_store::ProductRow;
 use serde_json::{Value, json};
 
+use crate::orders::Idem;
 use crate::{App, AppError, Principal, Role};
 
 pub fn view(p: &ProductRow) -> Value {
@@ -21,13 +22,15 @@ pub fn view(p: &ProductRow) -> Value {
     })
 }
 
-/// Adds a product: the platform for any seller, a seller for itself.
+/// Adds a product: the platform for any seller, a seller for itself. With an idempotency key, the
+/// response is stored with the product, so a retry replays it.
 pub async fn create(
     app: &App,
     principal: &Principal,
     seller: Option<&str>,
     name: &str,
     price: Money,
+    idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
     let seller = match (&principal.role, seller) {
         (Role::Platform, Some(s)) => s.to_string(),
@@ -71,8 +74,12 @@ pub async fn create(
         livemode: principal.livemode,
         created_at: app.clock.now_ms(),
     };
-    app.store.create_product(&product).await?;
-    Ok(view(&product))
+    let body = view(&product);
+    let record = idem.map(|i| i.record(201, &body, product.created_at));
+    if !app.store.create_product(&product, record.as_ref()).await? {
+        return Err(AppError::Conflict(holdback_store::KEY_USED));
+    }
+    Ok(body)
 }
 
 /// A page of products of the caller's mode, optionally one seller's.

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::ids::random_hex;
+use crate::orders::Idem;
 use crate::{App, AppError, Principal, Role};
 
 /// Attempts before a delivery is given up (about three days with the backoff below).
@@ -73,11 +74,14 @@ fn platform_only(principal: &Principal) -> Result<(), AppError> {
     }
 }
 
-/// Registers an endpoint. The response shows its signing secret; later reads do not.
+/// Registers an endpoint. The response shows its signing secret; later reads do not. With an
+/// idempotency key, the response is stored with the endpoint, so a retry replays it (the same
+/// endpoint and secret).
 pub async fn create_endpoint(
     app: &App,
     principal: &Principal,
     url: &str,
+    idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
     platform_only(principal)?;
     let ok = (url.starts_with("http://") || url.starts_with("https://"))
@@ -97,8 +101,16 @@ pub async fn create_endpoint(
         created_at: app.clock.now_ms(),
         livemode: principal.livemode,
     };
-    app.store.create_endpoint(&endpoint).await?;
-    Ok(view(&endpoint, true))
+    let body = view(&endpoint, true);
+    let record = idem.map(|i| i.record(201, &body, endpoint.created_at));
+    if !app
+        .store
+        .create_endpoint(&endpoint, record.as_ref())
+        .await?
+    {
+        return Err(AppError::Conflict(holdback_store::KEY_USED));
+    }
+    Ok(body)
 }
 
 pub async fn list_endpoints(app: &App, principal: &Principal) -> Result<Vec<Value>, AppError> {

@@ -125,14 +125,17 @@ async fn seed_demo(app: &App) -> anyhow::Result<()> {
     for (id, seller, name, cents) in DEMO_PRODUCTS {
         if app.store.product(id).await?.is_none() {
             app.store
-                .create_product(&holdback_store::ProductRow {
-                    id: id.to_string(),
-                    seller: seller.to_string(),
-                    name: name.to_string(),
-                    price: holdback_domain::Money::from_minor(*cents, usd)?,
-                    livemode: false,
-                    created_at: app.clock.now_ms(),
-                })
+                .create_product(
+                    &holdback_store::ProductRow {
+                        id: id.to_string(),
+                        seller: seller.to_string(),
+                        name: name.to_string(),
+                        price: holdback_domain::Money::from_minor(*cents, usd)?,
+                        livemode: false,
+                        created_at: app.clock.now_ms(),
+                    },
+                    None,
+                )
                 .await?;
         }
     }

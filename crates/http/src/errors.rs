@@ -145,6 +145,7 @@ impl ApiError {
         self
     }
 
+    /// The error body and status, with the request's id (body and `Request-Id` header).
     pub fn response(&self, request_id: &str) -> Response {
         let (status, kind) = CATALOG
             .iter()
@@ -162,6 +163,21 @@ impl ApiError {
         if let Ok(v) = HeaderValue::from_str(request_id) {
             response.headers_mut().insert("request-id", v);
         }
+        response
+    }
+}
+
+/// A handler's error answer: the status now, the body once the request-id layer
+/// ([`crate::reply::request_id`]) renders it with the request's id.
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = CATALOG
+            .iter()
+            .find(|(c, _, _)| *c == self.code)
+            .and_then(|(_, s, _)| StatusCode::from_u16(*s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = status.into_response();
+        response.extensions_mut().insert(self);
         response
     }
 }

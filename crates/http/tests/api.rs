@@ -1345,3 +1345,71 @@ async fn one_failing_timer_does_not_stop_the_pass() {
         );
     }
 }
+
+#[tokio::test]
+async fn products_and_webhook_endpoints_replay_under_their_key() {
+    for db in TestDb::all("products_and_webhook_endpoints_replay_under_their_key").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        for (path, body, other) in [
+            (
+                "/v1/products",
+                json!({"seller": "sel_bob", "name": "kettle", "unit_amount": 1500, "currency": "usd"}),
+                json!({"seller": "sel_bob", "name": "kettle", "unit_amount": 1600, "currency": "usd"}),
+            ),
+            (
+                "/v1/webhook_endpoints",
+                json!({"url": "https://example.com/hooks"}),
+                json!({"url": "https://example.com/other"}),
+            ),
+        ] {
+            let (body, other) = (body.to_string(), other.to_string());
+            let send = |body: String| {
+                let s = &s;
+                async move {
+                    let key = format!("{path}-1");
+                    s.send("POST", path, &s.platform, Some(&key), Some(&body))
+                        .await
+                }
+            };
+            let first = send(body.clone()).await;
+            let retry = send(body).await;
+            assert_eq!(first.status, StatusCode::CREATED, "{b}: {}", first.body);
+            assert_eq!(
+                (retry.status, retry.replayed, &retry.body),
+                (StatusCode::CREATED, true, &first.body),
+                "{b}: {path}: the first response, replayed"
+            );
+            assert_ne!(retry.request_id, first.request_id, "{b}");
+            let reused = send(other.clone()).await;
+            assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+            assert_eq!(reused.body["error"]["code"], "idempotency_key_reused");
+            let list = s.get(path, &s.platform).await.body;
+            let ids: Vec<&Value> = list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| &o["id"])
+                .filter(|id| **id == first.body["id"])
+                .collect();
+            assert_eq!(ids.len(), 1, "{b}: {path}: one object, {list}");
+            let created = list["data"].as_array().unwrap().len();
+            let again = s
+                .send(
+                    "POST",
+                    path,
+                    &s.platform,
+                    Some(&format!("{path}-2")),
+                    Some(&other),
+                )
+                .await;
+            assert_eq!(
+                again.status,
+                StatusCode::CREATED,
+                "{b}: a new key, a new object"
+            );
+            let after = s.get(path, &s.platform).await.body;
+            assert_eq!(after["data"].as_array().unwrap().len(), created + 1, "{b}");
+        }
+    }
+}

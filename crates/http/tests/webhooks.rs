@@ -60,13 +60,16 @@ impl Server {
     async fn endpoint(&self, id: &str, url: &str) {
         self.app
             .store
-            .create_endpoint(&EndpointRow {
-                id: id.into(),
-                url: url.into(),
-                secret: SECRET.into(),
-                created_at: self.clock.now_ms(),
-                livemode: false,
-            })
+            .create_endpoint(
+                &EndpointRow {
+                    id: id.into(),
+                    url: url.into(),
+                    secret: SECRET.into(),
+                    created_at: self.clock.now_ms(),
+                    livemode: false,
+                },
+                None,
+            )
             .await
             .unwrap();
     }

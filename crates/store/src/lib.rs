@@ -134,6 +134,59 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Runs the statements `$write` on the open transaction `$tx` together with the idempotent
+/// response `$key` (an `Option<&IdempotencyRecord>`), if there is one: both or neither. Evaluates
+/// to `false`, having written nothing, when the key was used meanwhile.
+macro_rules! keyed {
+    ($store:expr, $key:expr, $tx:ident => $write:expr) => {
+        match $store {
+            $crate::Store::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                $crate::keyed!(@in $tx, $key, $write)
+            }
+            $crate::Store::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                $crate::keyed!(@in $tx, $key, $write)
+            }
+        }
+    };
+    (@in $tx:ident, $key:expr, $write:expr) => {{
+        let key: Option<&$crate::IdempotencyRecord> = $key;
+        let fresh = match key {
+            None => true,
+            Some(k) => $crate::insert_key!($tx, k),
+        };
+        if fresh {
+            $write;
+            $tx.commit().await?;
+        } else {
+            $tx.rollback().await?;
+        }
+        fresh
+    }};
+}
+pub(crate) use keyed;
+
+/// Stores the idempotent response `$k` in the open transaction `$tx`; evaluates to `false` when
+/// the key is taken (nothing written).
+macro_rules! insert_key {
+    ($tx:ident, $k:expr) => {{
+        let k: &$crate::IdempotencyRecord = $k;
+        sqlx::query($crate::parties::INSERT_IDEMPOTENCY)
+            .bind(&k.principal)
+            .bind(&k.key)
+            .bind(&k.request_hash)
+            .bind(i64::from(k.status))
+            .bind(&k.body)
+            .bind(k.created_at)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+            == 1
+    }};
+}
+pub(crate) use insert_key;
+
 /// Where a page starts: after an id (forward), or before one (backward).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cursor<'a> {
@@ -373,8 +426,14 @@ impl Store {
         })
     }
 
-    pub async fn create_product(&self, p: &ProductRow) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
+    /// Adds a product, with the first response to its idempotency key if there is one: both or
+    /// neither. `false`: the key was used meanwhile, and nothing was written.
+    pub async fn create_product(
+        &self,
+        p: &ProductRow,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<bool, StoreError> {
+        Ok(keyed!(self, idempotency, tx => {
             sqlx::query(
                 "INSERT INTO products (id, seller, name, currency, unit_amount, livemode, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -386,10 +445,9 @@ impl Store {
             .bind(p.price.minor())
             .bind(p.livemode)
             .bind(p.created_at)
-            .execute(pool)
-            .await?;
-            Ok(())
-        })
+            .execute(&mut *tx)
+            .await?
+        }))
     }
 
     pub async fn product(&self, id: &str) -> Result<Option<ProductRow>, StoreError> {

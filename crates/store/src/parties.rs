@@ -76,7 +76,7 @@ const INSERT_PARTY: &str = "INSERT INTO parties (kind, livemode, id, created_at,
      phone_verified, metadata, ship_by_days, commission_bps, commission_fixed, commission_currency) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING";
 
-const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (principal, key, request_hash, \
+pub(crate) const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (principal, key, request_hash, \
      status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
 
 const SELECT_ACTIVE_KEY: &str = "SELECT id, secret_sha256, principal_kind, party_id, livemode, \
@@ -135,21 +135,10 @@ macro_rules! insert_in {
     ($tx:ident, $p:expr, $idem:expr) => {{
         let p: &PartyRow = $p;
         let mut outcome = PartyInsert::Created;
-        if let Some(k) = $idem {
-            let k: &IdempotencyRecord = k;
-            let n = sqlx::query(INSERT_IDEMPOTENCY)
-                .bind(&k.principal)
-                .bind(&k.key)
-                .bind(&k.request_hash)
-                .bind(i64::from(k.status))
-                .bind(&k.body)
-                .bind(k.created_at)
-                .execute(&mut *$tx)
-                .await?
-                .rows_affected();
-            if n == 0 {
-                outcome = PartyInsert::KeyUsed;
-            }
+        if let Some(k) = $idem
+            && !crate::insert_key!($tx, k)
+        {
+            outcome = PartyInsert::KeyUsed;
         }
         if outcome == PartyInsert::Created {
             let commission = p.commission.as_ref();

@@ -5,7 +5,7 @@
 //! Every time here is an argument: the worker reads its clock for each attempt (the lease it
 //! takes, the retry it schedules), so a slow pass never leases or schedules from a stale time.
 
-use crate::{Store, StoreError, rows::Get, with_pool};
+use crate::{IdempotencyRecord, Store, StoreError, keyed, rows::Get, with_pool};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointRow {
@@ -87,8 +87,14 @@ const FAILED: &str = "UPDATE webhook_deliveries SET failed_at = $1, last_status 
 
 impl Store {
     /// Registers an endpoint; it receives the events recorded from now on.
-    pub async fn create_endpoint(&self, e: &EndpointRow) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
+    /// Registers an endpoint, with the first response to its idempotency key if there is one:
+    /// both or neither. `false`: the key was used meanwhile, and nothing was written.
+    pub async fn create_endpoint(
+        &self,
+        e: &EndpointRow,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<bool, StoreError> {
+        Ok(keyed!(self, idempotency, tx => {
             sqlx::query(
                 "INSERT INTO webhook_endpoints (id, url, secret, cursor, created_at, livemode) \
                  VALUES ($1, $2, $3, (SELECT COALESCE(MAX(seq), 0) FROM events), $4, $5)",
@@ -98,10 +104,9 @@ impl Store {
             .bind(&e.secret)
             .bind(e.created_at)
             .bind(e.livemode)
-            .execute(pool)
-            .await?;
-            Ok(())
-        })
+            .execute(&mut *tx)
+            .await?
+        }))
     }
 
     pub async fn endpoints(&self) -> Result<Vec<EndpointRow>, StoreError> {

@@ -1,14 +1,27 @@
 //! Payments and refunds: reads with object-level access, and the operator's list of refunds.
 
+use std::sync::Arc;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
 use holdback_app::{Role, payments, refunds};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::caller::Caller;
 use crate::errors::ApiError;
-use crate::{Ctx, Page, authenticate, fail, list_body, page_of, reply, request_id, schema};
+use crate::params::Page;
+use crate::reply::Reply;
+use crate::{Ctx, Shared, schema};
+
+pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_payments))
+        .routes(routes!(get_payment))
+        .routes(routes!(get_refund))
+        .routes(routes!(list_refunds))
+}
 
 /// One payment with its tenders, orders and refunds. The platform sees any of its mode, a buyer
 /// its own, a seller one that paid for its orders (and only those orders); others get 404.
@@ -18,16 +31,12 @@ use crate::{Ctx, Page, authenticate, fail, list_body, page_of, reply, request_id
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn get_payment(
+async fn get_payment(
     State(s): Ctx,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let (rid, principal) = authed!(s, headers);
-    match payments::get(&s.app, &principal, &id).await {
-        Ok(v) => reply(StatusCode::OK, &v, &rid, false),
-        Err(e) => fail(e, &rid),
-    }
+    Caller(who): Caller,
+) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(payments::get(&s.app, &who, &id).await?))
 }
 
 /// The payments the caller may see: all of its mode (platform) or a buyer's own, with their
@@ -38,29 +47,9 @@ pub(crate) async fn get_payment(
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn list_payments(
-    State(s): Ctx,
-    headers: HeaderMap,
-    query: Result<Query<Page>, QueryRejection>,
-) -> Response {
-    let (rid, principal) = authed!(s, headers);
-    let page = match page_of(query) {
-        Ok(p) => p,
-        Err(e) => return fail(e, &rid),
-    };
-    let cursor = match page.cursor() {
-        Ok(c) => c,
-        Err(e) => return fail(e, &rid),
-    };
-    match payments::list(&s.app, &principal, cursor, page.limit.unwrap_or(10)).await {
-        Ok((data, has_more)) => reply(
-            StatusCode::OK,
-            &list_body("/v1/payments", data, has_more),
-            &rid,
-            false,
-        ),
-        Err(e) => fail(e, &rid),
-    }
+async fn list_payments(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
+    let (data, has_more) = payments::list(&s.app, &who, page.cursor()?, page.limit()).await?;
+    Ok(Reply::list("/v1/payments", data, has_more))
 }
 
 /// One refund, seen by whoever may see its order.
@@ -70,21 +59,17 @@ pub(crate) async fn list_payments(
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn get_refund(
+async fn get_refund(
     State(s): Ctx,
-    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let (rid, principal) = authed!(s, headers);
-    match payments::get_refund(&s.app, &principal, &id).await {
-        Ok(v) => reply(StatusCode::OK, &v, &rid, false),
-        Err(e) => fail(e, &rid),
-    }
+    Caller(who): Caller,
+) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(payments::get_refund(&s.app, &who, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RefundQuery {
+struct RefundQuery {
     /// 1 to 100 (default 10).
     limit: Option<u32>,
     /// The id of the last refund of the previous page.
@@ -101,50 +86,38 @@ pub(crate) struct RefundQuery {
         (status = "4XX", description = "Refused", body = schema::ErrorBody),
     ),
     security(("api_key" = [])))]
-pub(crate) async fn list_refunds(
+async fn list_refunds(
     State(s): Ctx,
-    headers: HeaderMap,
+    Caller(who): Caller,
     query: Result<Query<RefundQuery>, QueryRejection>,
-) -> Response {
-    let (rid, principal) = authed!(s, headers);
-    if principal.role != Role::Platform {
-        return fail(
-            ApiError::code("not_permitted", "only the platform lists refunds"),
-            &rid,
-        );
+) -> Result<Reply, ApiError> {
+    if who.role != Role::Platform {
+        return Err(ApiError::code(
+            "not_permitted",
+            "only the platform lists refunds",
+        ));
     }
     let Ok(Query(q)) = query else {
-        return fail(
-            ApiError::code(
-                "parameter_invalid",
-                "the query takes limit (1 to 100), starting_after and status=failed",
-            ),
-            &rid,
-        );
+        return Err(ApiError::code(
+            "parameter_invalid",
+            "the query takes limit (1 to 100), starting_after and status=failed",
+        ));
     };
     let failed = match q.status.as_deref() {
         None => false,
         Some("failed") => true,
         Some(_) => {
-            return fail(
-                ApiError::param("parameter_invalid", "status", "status is failed or absent"),
-                &rid,
-            );
+            return Err(ApiError::param(
+                "parameter_invalid",
+                "status",
+                "status is failed or absent",
+            ));
         }
     };
     let limit = q.limit.unwrap_or(10).clamp(1, 100);
     let after = q.starting_after.unwrap_or_default();
-    match refunds::list(&s.app, principal.livemode, failed, &after, limit + 1).await {
-        Ok(mut data) => {
-            let has_more = data.len() > limit as usize;
-            data.truncate(limit as usize);
-            reply(
-                StatusCode::OK,
-                &list_body("/v1/refunds", data, has_more),
-                &rid,
-                false,
-            )
-        }
-        Err(e) => fail(e, &rid),
-    }
+    let mut data = refunds::list(&s.app, who.livemode, failed, &after, limit + 1).await?;
+    let has_more = data.len() > limit as usize;
+    data.truncate(limit as usize);
+    Ok(Reply::list("/v1/refunds", data, has_more))
 }

@@ -1,0 +1,86 @@
+//! `/v1/products`: sellers' catalogs.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use holdback_app::catalog;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::caller::Caller;
+use crate::errors::ApiError;
+use crate::idempotency::Idempotency;
+use crate::reply::Reply;
+use crate::{Ctx, Shared, params, schema};
+
+pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::new().routes(routes!(create_product, list_products))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ProductDto {
+    /// Required from the platform; a seller's key adds to its own catalog.
+    seller: Option<String>,
+    name: String,
+    unit_amount: i64,
+    currency: String,
+}
+
+/// Add a product to a seller's catalog (platform, or the seller itself).
+#[utoipa::path(post, path = "/v1/products", tag = "catalog", request_body = ProductDto,
+    params(schema::IdempotencyKey),
+    responses(
+        (status = 201, description = "The product", body = schema::Product),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn create_product(
+    State(s): Ctx,
+    Caller(who): Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    let dto: ProductDto = post.parse()?;
+    let currency = params::currency(&dto.currency, "currency")?;
+    let price = params::money(dto.unit_amount, currency, "unit_amount")?;
+    post.run(&s, &who, StatusCode::CREATED, async |idem| {
+        catalog::create(&s.app, &who, dto.seller.as_deref(), &dto.name, price, idem).await
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProductQuery {
+    seller: Option<String>,
+    limit: Option<u32>,
+    starting_after: Option<String>,
+}
+
+/// The catalog: products of the caller's mode, optionally of one seller.
+#[utoipa::path(get, path = "/v1/products", tag = "catalog", params(schema::ProductQuery),
+    responses(
+        (status = 200, description = "A page of products", body = schema::ProductList),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn list_products(
+    State(s): Ctx,
+    Caller(who): Caller,
+    query: Result<Query<ProductQuery>, QueryRejection>,
+) -> Result<Reply, ApiError> {
+    let Ok(Query(q)) = query else {
+        return Err(ApiError::code(
+            "parameter_invalid",
+            "the query takes seller, limit and starting_after",
+        ));
+    };
+    let after = q.starting_after.as_deref().unwrap_or("");
+    let limit = q.limit.unwrap_or(10);
+    let (data, has_more) = catalog::list(&s.app, &who, q.seller.as_deref(), after, limit).await?;
+    Ok(Reply::list("/v1/products", data, has_more))
+}

@@ -1,0 +1,10 @@
+//! The API by resource: each module holds its request types, its handlers and a `router()`
+//! that `lib.rs` merges into the documented API.
+
+pub(crate) mod catalog;
+pub(crate) mod checkouts;
+pub(crate) mod events;
+pub(crate) mod orders;
+pub(crate) mod parties;
+pub(crate) mod payments;
+pub(crate) mod webhooks;

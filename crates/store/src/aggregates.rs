@@ -342,3 +342,70 @@ impl Unit {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::unit::NewEvent;
+    use holdback_domain::payment::{Method, Tender};
+    use holdback_domain::process::Versioned;
+    use holdback_domain::{Currency, Money};
+
+    fn payment(amount: i64, refunded: i64) -> Versioned<Payment> {
+        let usd = |m| Money::from_minor(m, Currency::parse("USD").unwrap()).unwrap();
+        Versioned {
+            value: Payment {
+                id: "pay_1".into(),
+                buyer: "buy_1".into(),
+                livemode: false,
+                amount: usd(amount),
+                created_at: 1,
+                tenders: vec![Tender {
+                    method: Method::Card,
+                    amount: usd(amount),
+                    refunded,
+                    reference: "pay_1".into(),
+                    card: None,
+                }],
+                state: PaymentState::Failed {
+                    at: 1,
+                    code: "card_declined".into(),
+                },
+            },
+            expected_version: 0,
+        }
+    }
+
+    #[test]
+    fn rows_the_database_would_refuse_are_refused_first() {
+        let ok = Unit {
+            payments: vec![payment(100, 100)],
+            ..Unit::default()
+        };
+        assert_eq!(ok.rows(5).unwrap().len(), 2);
+        for (amount, refunded) in [(100, 101), (100, -1), (0, 0)] {
+            let bad = Unit {
+                payments: vec![payment(amount, refunded)],
+                ..Unit::default()
+            };
+            assert_eq!(
+                bad.rows(5).unwrap_err(),
+                TENDER_OUT_OF_RANGE,
+                "{amount} {refunded}"
+            );
+        }
+        let mut nul = ok.clone();
+        nul.events.push(NewEvent {
+            id: "evt_1".into(),
+            kind: "payment.failed".into(),
+            object_id: "pay_1".into(),
+            payload: "{\"x\":\"\u{0}\"}".into(),
+            created_at: 5,
+            livemode: false,
+        });
+        assert_eq!(nul.rows(5).unwrap_err(), NUL_IN_TEXT);
+        nul.events[0].payload = "{\"x\":\"\\u0000\"}".into(); // escaped in JSON: stored as is
+        assert_eq!(nul.rows(5).unwrap().len(), 3);
+    }
+}

@@ -288,6 +288,8 @@ impl From<WriteError> for AppError {
         match e {
             WriteError::Rejected(e) => e.into(),
             WriteError::Conflict(what) => AppError::Conflict(what),
+            // The request's own rows cannot be stored; asking again gives the same rows.
+            WriteError::Refused(what) => AppError::rejected("row_refused", what),
             WriteError::Unavailable(what) => AppError::Internal(what),
         }
     }

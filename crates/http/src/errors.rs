@@ -102,6 +102,8 @@ pub const CATALOG: &[(&str, u16, &str)] = &[
     ("idempotency_key_in_use", 409, "idempotency_error"),
     ("idempotency_key_reused", 422, "idempotency_error"),
     ("conflict", 409, "api_error"),
+    // the store: a value the request carried cannot be stored (a NUL byte in text, …)
+    ("row_refused", 422, "invalid_request_error"),
     ("internal_error", 500, "api_error"),
 ];
 

@@ -6,7 +6,7 @@ use holdback_domain::payment::{Payment, PaymentState};
 use holdback_domain::process::Kind;
 use holdback_domain::refund::{Refund, RefundState};
 
-use crate::unit::{Unit, Val};
+use crate::unit::{Statement, Unit, Val};
 
 /// The current version of one aggregate, by kind.
 pub(crate) fn select_version(kind: Kind) -> &'static str {
@@ -129,7 +129,7 @@ fn order_values(order: &Order, version: i64, now: i64) -> Vec<Val> {
     ]
 }
 
-fn payment_statements(p: &Payment, version: i64, out: &mut Vec<(&'static str, Vec<Val>)>) {
+fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
     let first = p.tenders.first();
     let card = first.and_then(|t| t.card.as_ref());
     let (failure, captured_at) = match &p.state {
@@ -241,9 +241,46 @@ fn refund_values(r: &Refund, version: i64) -> Vec<Val> {
     ]
 }
 
+/// A text value with a NUL byte: PostgreSQL refuses it in `TEXT`, and SQLite would store a
+/// string that C code reading the row cuts short. Refused on both, so that both agree.
+pub(crate) const NUL_IN_TEXT: &str = "a text value contains a NUL byte";
+/// `payment_tenders`: `CHECK (amount > 0)`, `CHECK (refunded >= 0 AND refunded <= amount)`.
+pub(crate) const TENDER_OUT_OF_RANGE: &str =
+    "a tender's amount is not positive or its refunded amount is outside 0 to the amount";
+/// `refunds`: `CHECK (amount > 0)`.
+pub(crate) const REFUND_NOT_POSITIVE: &str = "a refund's amount is not positive";
+
 impl Unit {
+    /// The row statements of this unit, checked against what the database would refuse in any
+    /// case: the `CHECK` constraints of the row tables (mirrored here; keep them in step with the
+    /// migrations) and NUL bytes in text. What only the database can know (whether an event id
+    /// is taken, whether a timer's order exists) is left to the savepoint around the unit's rows.
+    pub(crate) fn rows(&self, now: i64) -> Result<Vec<Statement>, &'static str> {
+        for p in &self.payments {
+            if p.value
+                .tenders
+                .iter()
+                .any(|t| t.amount.minor() <= 0 || t.refunded < 0 || t.refunded > t.amount.minor())
+            {
+                return Err(TENDER_OUT_OF_RANGE);
+            }
+        }
+        if self.refunds.iter().any(|r| r.value.amount.minor() <= 0) {
+            return Err(REFUND_NOT_POSITIVE);
+        }
+        let statements = self.statements(now);
+        let nul = |v: &Val| match v {
+            Val::Text(s) | Val::OptText(Some(s)) => s.contains('\0'),
+            _ => false,
+        };
+        if statements.iter().any(|(_, values)| values.iter().any(nul)) {
+            return Err(NUL_IN_TEXT);
+        }
+        Ok(statements)
+    }
+
     /// The row statements of this unit, after its ledger postings, in the order to run them.
-    pub(crate) fn statements(&self, now: i64) -> Vec<(&'static str, Vec<Val>)> {
+    pub(crate) fn statements(&self, now: i64) -> Vec<Statement> {
         let mut out = Vec::new();
         for w in &self.payments {
             payment_statements(&w.value, w.expected_version + 1, &mut out);
@@ -303,5 +340,72 @@ impl Unit {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::unit::NewEvent;
+    use holdback_domain::payment::{Method, Tender};
+    use holdback_domain::process::Versioned;
+    use holdback_domain::{Currency, Money};
+
+    fn payment(amount: i64, refunded: i64) -> Versioned<Payment> {
+        let usd = |m| Money::from_minor(m, Currency::parse("USD").unwrap()).unwrap();
+        Versioned {
+            value: Payment {
+                id: "pay_1".into(),
+                buyer: "buy_1".into(),
+                livemode: false,
+                amount: usd(amount),
+                created_at: 1,
+                tenders: vec![Tender {
+                    method: Method::Card,
+                    amount: usd(amount),
+                    refunded,
+                    reference: "pay_1".into(),
+                    card: None,
+                }],
+                state: PaymentState::Failed {
+                    at: 1,
+                    code: "card_declined".into(),
+                },
+            },
+            expected_version: 0,
+        }
+    }
+
+    #[test]
+    fn rows_the_database_would_refuse_are_refused_first() {
+        let ok = Unit {
+            payments: vec![payment(100, 100)],
+            ..Unit::default()
+        };
+        assert_eq!(ok.rows(5).unwrap().len(), 2);
+        for (amount, refunded) in [(100, 101), (100, -1), (0, 0)] {
+            let bad = Unit {
+                payments: vec![payment(amount, refunded)],
+                ..Unit::default()
+            };
+            assert_eq!(
+                bad.rows(5).unwrap_err(),
+                TENDER_OUT_OF_RANGE,
+                "{amount} {refunded}"
+            );
+        }
+        let mut nul = ok.clone();
+        nul.events.push(NewEvent {
+            id: "evt_1".into(),
+            kind: "payment.failed".into(),
+            object_id: "pay_1".into(),
+            payload: "{\"x\":\"\u{0}\"}".into(),
+            created_at: 5,
+            livemode: false,
+        });
+        assert_eq!(nul.rows(5).unwrap_err(), NUL_IN_TEXT);
+        nul.events[0].payload = "{\"x\":\"\\u0000\"}".into(); // escaped in JSON: stored as is
+        assert_eq!(nul.rows(5).unwrap().len(), 3);
     }
 }

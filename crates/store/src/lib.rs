@@ -38,7 +38,7 @@ pub use unit::{
     ApiKeyRow, IdempotencyRecord, NewEvent, ProductRow, StoredEvent, TimerCancel, TimerRow, Unit,
 };
 pub use webhooks::{DeliveryOutcome, DeliveryRow, EndpointRow};
-pub use writer::{Command, KEY_USED, Ledger, ORDER_CHANGED, Reply, WriteError};
+pub use writer::{Command, KEY_USED, Ledger, ORDER_CHANGED, ROWS_REFUSED, Reply, WriteError};
 
 /// The default database: a SQLite file in the current folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:holdback.db";

@@ -1,24 +1,69 @@
 //! PostgreSQL-only statements: the batch commit with the head row locked `FOR UPDATE`, prefetch
 //! with `= ANY($1)`, and bulk writes with `UNNEST` (one round trip per table per batch).
 
+use std::collections::BTreeSet;
+
 use holdback_domain::ledger::{Book, Changes, PostingRef};
 use sqlx::postgres::{PgConnection, PgPool};
 
 use crate::aggregates::table;
 use crate::rows::Get as _;
 use crate::unit::{Val, bind_pg};
-use crate::writer::{Command, Prefetched, Reply, Wanted, WriteError, conflict, decide, units};
+use crate::writer::{
+    Accepted, Attempt, Command, MAX_ATTEMPTS, Prefetched, REFUSED_TOO_OFTEN, Reply, Wanted,
+    WriteError, conflict, decide,
+};
 use crate::{StoreError, rows};
 use holdback_domain::process::Kind;
 
 pub(crate) const SELECT_TRIGGER_NAMES: &str =
     "SELECT tgname::text FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname";
 
+/// Runs one batch. Its units' rows go in grouped, one statement per table for the whole batch
+/// (see [`unnest`]). If the database refuses a grouped statement for its rows, the batch is
+/// rolled back and run again with each unit's rows under a savepoint of their own, which finds
+/// every unit whose rows are refused; if there are any, the batch is rolled back once more and
+/// run again without them, and they alone are refused.
 pub(crate) async fn commit_batch(
     pool: &PgPool,
     commands: &[&Command],
     now: i64,
 ) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
+    let mut refused = BTreeSet::new();
+    let mut isolate = false;
+    for _ in 0..MAX_ATTEMPTS {
+        match try_batch(pool, commands, now, &refused, isolate).await? {
+            Attempt::Committed(replies) => return Ok(replies),
+            Attempt::Refused(units) => {
+                refused.extend(units);
+                isolate = true;
+            }
+        }
+    }
+    Err(conflict(REFUSED_TOO_OFTEN))
+}
+
+/// Whether the database refused a statement for the rows it writes (SQLSTATE class 22, a data
+/// exception such as a NUL byte in text, or 23, an integrity constraint), so that the failure
+/// belongs to the unit that wrote them and not to the batch.
+fn refuses_rows(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|c| c.starts_with("22") || c.starts_with("23")),
+        _ => false,
+    }
+}
+
+/// One attempt: with `isolate`, each unit's rows under a savepoint; otherwise grouped, and a
+/// refusal names no unit (an empty [`Attempt::Refused`]).
+async fn try_batch(
+    pool: &PgPool,
+    commands: &[&Command],
+    now: i64,
+    refused: &BTreeSet<usize>,
+    isolate: bool,
+) -> Result<Attempt, StoreError> {
     let mut tx = pool.begin().await?;
     let wanted = Wanted::of(commands);
     let mut book = prefetch(&mut tx, &wanted).await?;
@@ -61,15 +106,39 @@ pub(crate) async fn commit_batch(
                 .insert((row.text("principal")?, row.text("key")?));
         }
     }
-    let (replies, changes, accepted) = decide(&mut book, &mut prefetched, commands, now);
+    let (replies, changes, accepted) = decide(&mut book, &mut prefetched, commands, now, refused);
     if !changes.is_empty() {
         persist(&mut tx, &changes).await?;
     }
-    // Rows of the same statement from all the batch's units go in one statement where they can.
-    let mut groups: Vec<(&'static str, Vec<Vec<Val>>)> = Vec::new();
-    for unit in units(commands, &accepted) {
-        for (sql, values) in unit.statements(now) {
-            match groups.iter_mut().find(|(s, _)| *s == sql) {
+    if isolate {
+        let bad = write_isolated(&mut tx, &accepted).await?;
+        if !bad.is_empty() {
+            // The refused units' ledger postings went in with the batch's: none of it may commit.
+            tx.rollback().await?;
+            return Ok(Attempt::Refused(bad));
+        }
+    } else {
+        match write_grouped(&mut tx, &accepted).await {
+            Ok(()) => {}
+            Err(e) if refuses_rows(&e) => {
+                eprintln!("holdback: rows of a batch were refused; finding whose: {e}");
+                tx.rollback().await?;
+                return Ok(Attempt::Refused(Vec::new()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tx.commit().await?;
+    Ok(Attempt::Committed(replies))
+}
+
+/// Writes the units' rows, those of the same statement from all units in one statement where
+/// they can be.
+async fn write_grouped(conn: &mut PgConnection, accepted: &[Accepted]) -> Result<(), sqlx::Error> {
+    let mut groups: Vec<(&'static str, Vec<&[Val]>)> = Vec::new();
+    for unit in accepted {
+        for (sql, values) in &unit.statements {
+            match groups.iter_mut().find(|(s, _)| s == sql) {
                 Some((_, rows)) => rows.push(values),
                 None => groups.push((sql, vec![values])),
             }
@@ -86,17 +155,56 @@ pub(crate) async fn commit_batch(
                         Column::Bool(v) => query.bind(v),
                     };
                 }
-                query.execute(&mut *tx).await?;
+                query.execute(&mut *conn).await?;
             }
             _ => {
                 for values in rows {
-                    bind_pg(sqlx::query(*sql), values).execute(&mut *tx).await?;
+                    bind_pg(sqlx::query(*sql), values)
+                        .execute(&mut *conn)
+                        .await?;
                 }
             }
         }
     }
-    tx.commit().await?;
-    Ok(replies)
+    Ok(())
+}
+
+/// Writes each unit's rows under a savepoint of its own, statement by statement; a unit whose
+/// rows the database refuses is rolled back to its savepoint and the others go on. Returns the
+/// positions of the refused units.
+async fn write_isolated(
+    conn: &mut PgConnection,
+    accepted: &[Accepted],
+) -> Result<Vec<usize>, StoreError> {
+    let mut bad = Vec::new();
+    for unit in accepted {
+        sqlx::query("SAVEPOINT unit").execute(&mut *conn).await?;
+        let mut written = Ok(());
+        for (sql, values) in &unit.statements {
+            written = bind_pg(sqlx::query(*sql), values)
+                .execute(&mut *conn)
+                .await
+                .map(drop);
+            if written.is_err() {
+                break;
+            }
+        }
+        match written {
+            Ok(()) => {}
+            Err(e) if refuses_rows(&e) => {
+                eprintln!("holdback: the rows of a unit were refused: {e}");
+                sqlx::query("ROLLBACK TO SAVEPOINT unit")
+                    .execute(&mut *conn)
+                    .await?;
+                bad.push(unit.position);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        sqlx::query("RELEASE SAVEPOINT unit")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(bad)
 }
 
 /// One column of rows, as a PostgreSQL array.
@@ -113,7 +221,7 @@ enum Column {
 /// `DELETE FROM t USING UNNEST($1::type[], …) AS u (a, b, …) WHERE t.a = u.a AND t.b = u.b …`.
 /// `None` for any other statement (those run row by row). The SQL text is one of the store's
 /// own constants; no value is ever spliced into it.
-fn unnest(sql: &str, rows: &[Vec<Val>]) -> Option<(String, Vec<Column>)> {
+fn unnest(sql: &str, rows: &[impl AsRef<[Val]>]) -> Option<(String, Vec<Column>)> {
     let columns = column_arrays(rows)?;
     let arrays: Vec<String> = columns
         .iter()
@@ -165,8 +273,8 @@ fn unnest(sql: &str, rows: &[Vec<Val>]) -> Option<(String, Vec<Column>)> {
 }
 
 /// The rows as column arrays; `None` if the rows differ in shape.
-fn column_arrays(rows: &[Vec<Val>]) -> Option<Vec<Column>> {
-    let first = rows.first()?;
+fn column_arrays(rows: &[impl AsRef<[Val]>]) -> Option<Vec<Column>> {
+    let first = rows.first()?.as_ref();
     let mut columns: Vec<Column> = first
         .iter()
         .map(|v| match v {
@@ -176,6 +284,7 @@ fn column_arrays(rows: &[Vec<Val>]) -> Option<Vec<Column>> {
         })
         .collect();
     for row in rows {
+        let row = row.as_ref();
         if row.len() != columns.len() {
             return None;
         }

@@ -22,7 +22,8 @@ use tokio::sync::mpsc;
 use crate::aggregates::{SELECT_KEY_EXISTS, select_version};
 use crate::clock::Clock;
 use crate::writer::{
-    Command, Job, Prefetched, Reply, Stats, Wanted, WriteError, conflict, decide_more, units,
+    Attempt, Command, Job, MAX_ATTEMPTS, Prefetched, REFUSED_TOO_OFTEN, Reply, Stats, Wanted,
+    WriteError, conflict, decide_more,
 };
 use crate::{StoreError, rows};
 
@@ -213,7 +214,8 @@ const ID_COMMITTED_BEFORE: &str = "a transaction id of the batch was committed b
 /// looked up first: almost every id is new, and the journal's unique index checks them anyway as
 /// the entries go in. If one was committed before, the batch is rolled back and run again (with
 /// the jobs it has) with every id looked up, so that its request is answered with the original
-/// receipt (or rejected, if its content differs).
+/// receipt (or rejected, if its content differs). If the database refuses a unit's rows, the
+/// batch is rolled back and run again without that unit, which alone is refused.
 fn commit_batch(
     conn: &mut Connection,
     jobs: &mut Vec<Job>,
@@ -221,16 +223,42 @@ fn commit_batch(
     now: i64,
     memory: &mut Memory,
 ) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
-    let result = match try_batch(conn, jobs, Some(gather), now, memory, false) {
-        Err(StoreError::Conflict(ID_COMMITTED_BEFORE)) => {
-            try_batch(conn, jobs, None, now, memory, true)
+    let mut gather = Some(gather);
+    let mut look_up_ids = false;
+    let mut refused = BTreeSet::new();
+    let mut attempts = 0;
+    let result = loop {
+        attempts += 1;
+        match try_batch(
+            conn,
+            jobs,
+            gather.take(),
+            now,
+            memory,
+            look_up_ids,
+            &refused,
+        ) {
+            Err(StoreError::Conflict(ID_COMMITTED_BEFORE)) if !look_up_ids => look_up_ids = true,
+            Ok(Attempt::Committed(replies)) => break Ok(replies),
+            Ok(Attempt::Refused(units)) if attempts < MAX_ATTEMPTS => refused.extend(units),
+            Ok(Attempt::Refused(_)) => break Err(conflict(REFUSED_TOO_OFTEN)),
+            Err(e) => break Err(e),
         }
-        other => other,
     };
     if result.is_err() {
         memory.forget();
     }
     result
+}
+
+/// Whether the database refused a statement for the rows it writes (a constraint, a value), so
+/// that the failure belongs to the unit that wrote them and not to the batch.
+fn refuses_rows(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{ConstraintViolation, TooBig, TypeMismatch};
+    matches!(
+        error.sqlite_error_code(),
+        Some(ConstraintViolation | TooBig | TypeMismatch)
+    )
 }
 
 fn try_batch(
@@ -240,7 +268,8 @@ fn try_batch(
     now: i64,
     memory: &mut Memory,
     look_up_ids: bool,
-) -> Result<Vec<Result<Reply, WriteError>>, StoreError> {
+    refused: &BTreeSet<usize>,
+) -> Result<Attempt, StoreError> {
     #[allow(clippy::disallowed_methods)] // a pause, not a time of day
     let start = std::time::Instant::now();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -266,6 +295,7 @@ fn try_batch(
             &commands,
             decided,
             now,
+            refused,
             &mut accepted,
         ));
         if !gather.as_mut().is_some_and(|g| g.more(jobs, start)) {
@@ -276,16 +306,34 @@ fn try_batch(
     if !changes.is_empty() {
         persist(&tx, &changes, look_up_ids)?;
     }
-    let commands: Vec<&Command> = jobs.iter().map(|(c, _)| c).collect();
-    for unit in units(&commands, &accepted) {
-        for (sql, values) in unit.statements(now) {
+    // Each unit's rows under a savepoint of their own: a unit whose rows the database refuses
+    // is rolled back to it, and the others go on, so that one attempt finds every such unit.
+    let mut bad = Vec::new();
+    for unit in &accepted {
+        tx.prepare_cached("SAVEPOINT unit")?.execute([])?;
+        let written = unit.statements.iter().try_for_each(|(sql, values)| {
             tx.prepare_cached(sql)?
-                .execute(rusqlite::params_from_iter(values.iter()))?;
+                .execute(rusqlite::params_from_iter(values.iter()))
+                .map(drop)
+        });
+        match written {
+            Ok(()) => {}
+            Err(e) if refuses_rows(&e) => {
+                eprintln!("holdback: the rows of a unit were refused: {e}");
+                tx.prepare_cached("ROLLBACK TO unit")?.execute([])?;
+                bad.push(unit.position);
+            }
+            Err(e) => return Err(e.into()),
         }
+        tx.prepare_cached("RELEASE unit")?.execute([])?;
+    }
+    if !bad.is_empty() {
+        // The refused units' ledger postings went in with the batch's: none of it may commit.
+        return Ok(Attempt::Refused(bad));
     }
     tx.commit()?;
     memory.remember(book.head().seq, &changes);
-    Ok(replies)
+    Ok(Attempt::Committed(replies))
 }
 
 /// Adds to `book` what `wanted` names and the book does not hold yet (what it holds may already

@@ -93,6 +93,9 @@ pub struct IdempotencyRecord {
     pub created_at: i64,
 }
 
+/// One row statement: SQL text and its bound values.
+pub(crate) type Statement = (&'static str, Vec<Val>);
+
 /// A bound value, so that one statement list serves both drivers.
 #[derive(Debug, Clone)]
 pub(crate) enum Val {

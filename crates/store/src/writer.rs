@@ -7,6 +7,15 @@
 //! itself fails, every caller in that batch is told the write is unavailable, and nothing of the
 //! batch was written; retrying with the same transaction id is safe.
 //!
+//! One bad unit never fails its batch. Its rows are checked before it is decided (no NUL in a
+//! text value, every `CHECK` of the row tables), so a unit the database would refuse is refused
+//! with [`WriteError::Refused`] before its ledger transaction touches the book. What the checks
+//! cannot foresee (a unique or foreign key violation) is caught by a savepoint around each unit's
+//! rows: the unit's rows are rolled back, but its ledger postings were already written with the
+//! whole batch's, so the batch is rolled back and decided again from scratch without that unit,
+//! which alone is answered `Refused`. Only errors about the rows themselves are pinned on a unit
+//! (a constraint, a value the database refuses); any other failure still fails the batch.
+//!
 //! Several processes may write to one PostgreSQL database: each batch first locks the journal
 //! head row, which serialises batches across nodes and keeps the sequence gapless. On SQLite the
 //! batch runs under `BEGIN IMMEDIATE`, which does the same across processes.
@@ -25,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::Clock;
 use sqlx::postgres::PgPool;
 
-use crate::unit::Unit;
+use crate::unit::{Statement, Unit};
 use crate::{Store, StoreError, postgres, sqlite};
 
 /// Most requests decided and committed together.
@@ -63,7 +72,23 @@ pub enum WriteError {
     /// an idempotency key now taken); nothing was written. Reload and decide again.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The unit's rows cannot be stored (a text value with a NUL byte, a value its table's
+    /// `CHECK` refuses, a unique or foreign key the database refused); nothing of the unit was
+    /// written, and the rest of its batch was. Deciding again gives the same rows: the API
+    /// answers it as `row_refused`, not as a failure of the system.
+    #[error("row refused: {0}")]
+    Refused(&'static str),
 }
+
+/// The refusal of a unit whose rows the database refused although they passed every check.
+pub const ROWS_REFUSED: &str = "the database refused the request's rows";
+
+/// Most times one batch is decided again without the units whose rows the database refused;
+/// each attempt finds every such unit of its own, so a second retry is needed only when a unit
+/// refused before leaves another unit deciding differently. Past this the batch fails.
+pub(crate) const MAX_ATTEMPTS: usize = 4;
+/// The failure of a batch whose units' rows the database kept refusing, attempt after attempt.
+pub(crate) const REFUSED_TOO_OFTEN: &str = "the database kept refusing rows of the batch";
 
 /// The conflict of a unit whose order, payment or refund moved on since it was decided: reload
 /// and decide again.
@@ -255,21 +280,31 @@ pub(crate) fn decide(
     prefetched: &mut Prefetched,
     commands: &[&Command],
     now: i64,
-) -> (Vec<Result<Reply, WriteError>>, Changes, Vec<usize>) {
+    refused: &BTreeSet<usize>,
+) -> (Vec<Result<Reply, WriteError>>, Changes, Vec<Accepted>) {
     let mut accepted = Vec::new();
-    let replies = decide_more(book, prefetched, commands, 0, now, &mut accepted);
+    let replies = decide_more(book, prefetched, commands, 0, now, refused, &mut accepted);
     (replies, book.take_changes(), accepted)
 }
 
+/// A unit the batch decided to write: its position in the batch and its row statements.
+pub(crate) struct Accepted {
+    pub position: usize,
+    pub statements: Vec<Statement>,
+}
+
 /// Decides `commands`, which follow `first` commands already decided in the same book, and adds
-/// the positions (counted from the batch's start) of the units to write to `accepted`.
+/// the units to write to `accepted`. The units at the positions in `refused` (counted from the
+/// batch's start) had their rows refused by the database in an earlier attempt of this batch:
+/// they are answered so without being decided.
 pub(crate) fn decide_more(
     book: &mut Book,
     prefetched: &mut Prefetched,
     commands: &[&Command],
     first: usize,
     now: i64,
-    accepted: &mut Vec<usize>,
+    refused: &BTreeSet<usize>,
+    accepted: &mut Vec<Accepted>,
 ) -> Vec<Result<Reply, WriteError>> {
     commands
         .iter()
@@ -283,23 +318,29 @@ pub(crate) fn decide_more(
                 .execute(request, now)
                 .map(Reply::Transaction)
                 .map_err(WriteError::from),
-            Command::Unit(unit) => {
-                let reply = decide_unit(book, prefetched, unit, now);
-                if reply.is_ok() {
-                    accepted.push(first + i);
-                }
-                reply
+            Command::Unit(_) if refused.contains(&(first + i)) => {
+                Err(WriteError::Refused(ROWS_REFUSED))
             }
+            Command::Unit(unit) => decide_unit(book, prefetched, unit, now).map(|(reply, rows)| {
+                accepted.push(Accepted {
+                    position: first + i,
+                    statements: rows,
+                });
+                reply
+            }),
         })
         .collect()
 }
 
+/// Decides one unit: its rows are built and checked first, so a unit the database would refuse
+/// leaves the book untouched.
 fn decide_unit(
     book: &mut Book,
     prefetched: &mut Prefetched,
     unit: &Unit,
     now: i64,
-) -> Result<Reply, WriteError> {
+) -> Result<(Reply, Vec<Statement>), WriteError> {
+    let rows = unit.rows(now).map_err(WriteError::Refused)?;
     if let Some(k) = &unit.idempotency
         && prefetched
             .keys
@@ -333,18 +374,15 @@ fn decide_unit(
     if let Some(k) = &unit.idempotency {
         prefetched.keys.insert((k.principal.clone(), k.key.clone()));
     }
-    Ok(Reply::Unit(outcome))
+    Ok((Reply::Unit(outcome), rows))
 }
 
-/// The units among `commands` at the `accepted` positions.
-pub(crate) fn units<'a>(commands: &[&'a Command], accepted: &[usize]) -> Vec<&'a Unit> {
-    accepted
-        .iter()
-        .filter_map(|i| match commands.get(*i) {
-            Some(Command::Unit(unit)) => Some(&**unit),
-            _ => None,
-        })
-        .collect()
+/// How one attempt at a batch ended, short of a database failure.
+pub(crate) enum Attempt {
+    /// Committed: every command's reply.
+    Committed(Vec<Result<Reply, WriteError>>),
+    /// Rolled back, because the database refused the rows of the units at these positions.
+    Refused(Vec<usize>),
 }
 
 pub(crate) fn conflict(what: &'static str) -> StoreError {

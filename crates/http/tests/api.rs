@@ -355,6 +355,13 @@ async fn every_rejection_is_named_and_changes_nothing() {
         let (bob_order, carol_order) = order_ids(&paid.body);
         let path = |id: &str, action: &str| format!("/v1/orders/{id}/{action}");
 
+        // read before any of the rejected requests is sent
+        let before = (
+            s.order(&bob_order).await,
+            s.order(&carol_order).await,
+            s.get("/v1/events?limit=100", &s.platform).await.body,
+            s.app.store.head().await.unwrap(),
+        );
         let cases: Vec<(Answer, StatusCode, &str)> = vec![
             (
                 s.post(&path(&bob_order, "confirm_receipt"), &s.alice, json!({}))
@@ -468,7 +475,6 @@ async fn every_rejection_is_named_and_changes_nothing() {
                 "not_permitted",
             ),
         ];
-        let before = (s.order(&bob_order).await, s.app.store.head().await.unwrap());
         for (answer, status, code) in cases {
             assert_eq!(answer.status, status, "{b}: {code}: {}", answer.body);
             assert_eq!(answer.body["error"]["code"], code, "{b}: {}", answer.body);
@@ -478,11 +484,13 @@ async fn every_rejection_is_named_and_changes_nothing() {
                 answer.body["error"]["request_id"].as_str()
             );
         }
-        assert_eq!(
-            (s.order(&bob_order).await, s.app.store.head().await.unwrap()),
-            before,
-            "{b}"
+        let after = (
+            s.order(&bob_order).await,
+            s.order(&carol_order).await,
+            s.get("/v1/events?limit=100", &s.platform).await.body,
+            s.app.store.head().await.unwrap(),
         );
+        assert_eq!(after, before, "{b}");
 
         // releasing twice, and acting on a cancelled order
         s.post(

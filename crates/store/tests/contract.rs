@@ -93,7 +93,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0004_catalog",
                 "0005_history_chains",
                 "0006_payments_refunds",
-                "0007_parties"
+                "0007_parties",
+                "0009_idempotency_claims"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -227,7 +228,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
             vec![
                 "0005_history_chains",
                 "0006_payments_refunds",
-                "0007_parties"
+                "0007_parties",
+                "0009_idempotency_claims"
             ],
             "{b}"
         );
@@ -997,6 +999,7 @@ mod units {
                 status: 201,
                 body: "{\"id\":\"ord_k\"}".into(),
                 created_at: T0,
+                claim: None,
             };
             let d = paid("ord_k", 100);
             let mut u = unit(&d, 0, "pay_k", T0);

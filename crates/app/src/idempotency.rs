@@ -89,7 +89,9 @@ pub async fn finish(app: &App, idem: &Idem, status: u16, body: &Value) -> Result
     }
     let now = app.clock.now_ms();
     // Affects nothing if the claim was lost meanwhile (its lease passed and a retry took it).
-    app.store.record_key(&idem.record(status, body, now)).await?;
+    app.store
+        .record_key(&idem.record(status, body, now))
+        .await?;
     Ok(())
 }
 

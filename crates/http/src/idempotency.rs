@@ -68,7 +68,7 @@ impl FromRequest<Arc<Shared>> for Idempotency {
 /// sorted at every level, no insignificant whitespace), so that the same JSON re-indented or
 /// with its keys in another order has the same digest. A body that is not JSON is taken as its
 /// bytes (it is refused before it runs anyway).
-pub(crate) fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     let mut digest = Sha256::new();
     digest.update(method);
     digest.update([0]);

@@ -43,6 +43,11 @@ struct Shared {
 
 type Ctx = State<Arc<Shared>>;
 
+/// The digest a POST is known by under its Idempotency-Key (method, path, canonical JSON body):
+/// for tests that leave a claim behind as a crashed node would.
+#[doc(hidden)]
+pub use idempotency::fingerprint as request_fingerprint;
+
 /// The documented part of the API: every route here is in the OpenAPI document.
 fn api() -> OpenApiRouter<Arc<Shared>> {
     OpenApiRouter::with_openapi(schema::ApiDoc::openapi())

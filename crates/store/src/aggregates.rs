@@ -27,7 +27,6 @@ pub(crate) fn table(kind: Kind) -> &'static str {
     }
 }
 
-
 const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, currency, captured, refunded, \
      released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \

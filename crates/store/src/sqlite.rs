@@ -20,8 +20,8 @@ use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
 use crate::aggregates::select_version;
-use crate::idempotency::SELECT_KEY_HOLDER;
 use crate::clock::Clock;
+use crate::idempotency::SELECT_KEY_HOLDER;
 use crate::writer::{
     Attempt, Command, Job, MAX_ATTEMPTS, Prefetched, REFUSED_TOO_OFTEN, Reply, Stats, Wanted,
     WriteError, conflict, decide_more,

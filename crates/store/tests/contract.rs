@@ -1022,6 +1022,48 @@ mod units {
             };
             let err = ledger.commit(again).await.unwrap_err();
             assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            // a claimed key: only a unit naming the claim's token may write its response
+            let claim = store
+                .claim_key("sk_test_1", "key-2", "abc", "tok-a", T0, T0 + 1000)
+                .await
+                .unwrap();
+            assert_eq!(claim, holdback_store::Claim::Claimed, "{b}");
+            let taken = store
+                .claim_key("sk_test_1", "key-2", "abc", "tok-b", T0 + 999, T0 + 2000)
+                .await
+                .unwrap();
+            assert!(
+                matches!(taken, holdback_store::Claim::InFlight { .. }),
+                "{b}"
+            );
+            let keyed = |token: Option<&str>| Unit {
+                idempotency: Some(IdempotencyRecord {
+                    principal: "sk_test_1".into(),
+                    key: "key-2".into(),
+                    request_hash: "abc".into(),
+                    status: 200,
+                    body: "{}".into(),
+                    created_at: T0,
+                    claim: token.map(str::to_string),
+                }),
+                ..Unit::default()
+            };
+            for other in [None, Some("tok-b")] {
+                let err = ledger.commit(keyed(other)).await.unwrap_err();
+                assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            }
+            assert!(
+                store
+                    .idempotency("sk_test_1", "key-2")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            ledger.commit(keyed(Some("tok-a"))).await.unwrap();
+            let done = store.idempotency("sk_test_1", "key-2").await.unwrap();
+            assert_eq!(done.map(|r| r.status), Some(200), "{b}");
+            let err = ledger.commit(keyed(Some("tok-a"))).await.unwrap_err();
+            assert!(matches!(err, WriteError::Conflict(_)), "{b}: done is done");
             // a cancel conditioned on an old due time leaves the moved timer alone
             let cancel = |due| Unit {
                 cancel_timers: vec![TimerCancel {

@@ -334,6 +334,7 @@ pub async fn checkout(
                 status: 202,
                 body: id.clone(),
                 created_at: now,
+                claim: None,
             }),
             ..Unit::default()
         };

@@ -10,6 +10,7 @@
 pub mod cards;
 pub mod catalog;
 pub mod checkout;
+pub mod idempotency;
 pub mod ids;
 pub mod keys;
 pub mod orders;

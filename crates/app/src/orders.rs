@@ -7,12 +7,14 @@ use serde_json::Value;
 
 use crate::{App, AppError, Principal, Role, process, views};
 
-/// The idempotency context of a request: who, which key, and a digest of the request.
+/// The idempotency context of a request: who, which key, a digest of the request, and the token
+/// of the claim the request holds on the key (see [`crate::idempotency`]).
 #[derive(Debug, Clone)]
 pub struct Idem {
     pub principal: String,
     pub key: String,
     pub request_hash: String,
+    pub claim: Option<String>,
 }
 
 impl Idem {
@@ -24,6 +26,7 @@ impl Idem {
             status,
             body: body.to_string(),
             created_at: now,
+            claim: self.claim.clone(),
         }
     }
 }

@@ -79,12 +79,20 @@ async fn fire(app: &App, timer: &TimerRow, now: i64) -> Result<Fired, AppError> 
     }
 }
 
-/// Runs [`tick`] forever, every `every`.
+/// Most idempotency keys one pass deletes: the purge keeps up with any realistic rate of keyed
+/// requests (a pass a second) without holding the database for long.
+pub const PURGE_BATCH: u32 = 1000;
+
+/// Runs [`tick`] forever, every `every`, and purges idempotency keys older than a day
+/// ([`crate::idempotency::purge`], a bounded delete per pass).
 pub fn spawn(app: App, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             if let Err(e) = tick(&app, 256).await {
                 eprintln!("holdback: scheduler: {e}");
+            }
+            if let Err(e) = crate::idempotency::purge(&app, PURGE_BATCH).await {
+                eprintln!("holdback: scheduler: purging idempotency keys: {e}");
             }
             tokio::time::sleep(every).await;
         }

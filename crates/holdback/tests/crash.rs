@@ -401,9 +401,9 @@ fn sigkill_after_the_provider_charges_and_before_the_record_captures_once() {
         assert_eq!(orders[0]["status"], "paid", "{b}: {captured}");
         assert_eq!(orders[0]["amount"], 4200, "{b}: {captured}");
 
-        // the buyer's retry of the same checkout answers that payment, and charges nothing
-        let (status, again) = rt
-            .block_on(call(
+        // the killed node's claim on the key holds until its lease runs out
+        let retry = |base: &str| {
+            rt.block_on(call(
                 &http,
                 reqwest::Method::POST,
                 format!("{base}/v1/checkouts"),
@@ -411,7 +411,20 @@ fn sigkill_after_the_provider_charges_and_before_the_record_captures_once() {
                 Some("crash-1"),
                 Some(cart("buy_crash", "sel_crash", 4200)),
             ))
-            .unwrap();
+            .unwrap()
+        };
+        let (status, blocked) = retry(&base);
+        assert_eq!(status, 409, "{b}: {blocked}");
+        assert_eq!(
+            blocked["error"]["code"], "idempotency_key_in_use",
+            "{b}: {blocked}"
+        );
+        sigkill(server);
+        // a node whose clock is past the lease takes the key over
+        let (server, base) = serve(&db.url, &file, &["--clock-offset-ms", "120000"]);
+
+        // the buyer's retry of the same checkout answers that payment, and charges nothing
+        let (status, again) = retry(&base);
         assert_eq!(status, 201, "{b}: {again}");
         assert_eq!(again["id"], payment.as_str(), "{b}: {again}");
         assert_eq!(again["orders"][0]["id"], orders[0]["id"], "{b}: {again}");

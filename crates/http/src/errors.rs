@@ -147,8 +147,8 @@ impl ApiError {
         self
     }
 
-    /// The error body and status, with the request's id (body and `Request-Id` header).
-    pub fn response(&self, request_id: &str) -> Response {
+    /// The error's status and body, with the request's id.
+    pub fn body(&self, request_id: &str) -> (StatusCode, serde_json::Value) {
         let (status, kind) = CATALOG
             .iter()
             .find(|(c, _, _)| *c == self.code)
@@ -161,6 +161,12 @@ impl ApiError {
             "request_id": request_id,
         }});
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, body)
+    }
+
+    /// The error body and status, with the request's id (body and `Request-Id` header).
+    pub fn response(&self, request_id: &str) -> Response {
+        let (status, body) = self.body(request_id);
         let mut response = (status, axum::Json(body)).into_response();
         if let Ok(v) = HeaderValue::from_str(request_id) {
             response.headers_mut().insert("request-id", v);

@@ -1,15 +1,17 @@
-//! Idempotency for every POST: the `Idempotency-Key` header, a digest of the request, the replay
-//! of a finished request, and the marker of one still running.
+//! Idempotency for every POST: the `Idempotency-Key` header, a digest of the request's meaning
+//! (method, path and canonical JSON body), and the run of the request under a claim on its key
+//! held in the database (see [`holdback_app::idempotency`]), so that it is exclusive across
+//! nodes.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use holdback_app::idempotency::{self, Begun};
 use holdback_app::orders::Idem;
-use holdback_app::{AppError, Principal};
+use holdback_app::{App, AppError, Principal};
 use holdback_store::IdempotencyRecord;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -18,14 +20,16 @@ use sha2::{Digest, Sha256};
 use crate::Shared;
 use crate::errors::ApiError;
 use crate::params::parse;
-use crate::reply::Reply;
+use crate::reply::{Reply, RequestId};
 
 /// What identifies a POST for idempotency: its key (checked when the request runs, after the
-/// body), a digest of its method, path and body, and the body itself.
+/// body), a digest of its method, path and canonical body, the body itself, and the request's
+/// id (a stored error answer carries it).
 pub(crate) struct Idempotency {
     key: Result<Option<String>, ApiError>,
     request_hash: String,
     body: Bytes,
+    request_id: String,
 }
 
 impl FromRequest<Arc<Shared>> for Idempotency {
@@ -41,25 +45,83 @@ impl FromRequest<Arc<Shared>> for Idempotency {
                 "1 to 255 visible characters",
             )),
         };
-        let mut digest = Sha256::new();
-        digest.update(request.method().as_str());
-        digest.update([0]);
-        digest.update(request.uri().path());
-        digest.update([0]);
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default();
+        let method = request.method().as_str().to_string();
+        let path = request.uri().path().to_string();
         let body = Bytes::from_request(request, s)
             .await
             .map_err(IntoResponse::into_response)?;
-        digest.update(&body);
-        let request_hash = digest
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
         Ok(Idempotency {
             key,
-            request_hash,
+            request_hash: fingerprint(&method, &path, &body),
             body,
+            request_id,
         })
+    }
+}
+
+/// The digest of a request by its meaning: method, path, and the body as canonical JSON (keys
+/// sorted at every level, no insignificant whitespace), so that the same JSON re-indented or
+/// with its keys in another order has the same digest. A body that is not JSON is taken as its
+/// bytes (it is refused before it runs anyway).
+pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    let mut digest = Sha256::new();
+    digest.update(method);
+    digest.update([0]);
+    digest.update(path);
+    digest.update([0]);
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => {
+            let mut canonical = String::with_capacity(body.len());
+            canonical_json(&value, &mut canonical);
+            digest.update("json\0");
+            digest.update(canonical);
+        }
+        Err(_) => {
+            digest.update("bytes\0");
+            digest.update(body);
+        }
+    }
+    digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes `value` as compact JSON with every object's keys sorted (whatever order the map type
+/// keeps them in).
+fn canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical_json(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
     }
 }
 
@@ -69,11 +131,14 @@ impl Idempotency {
         parse(&self.body)
     }
 
-    /// Runs the POST under its key, if it has one: replays a finished request, refuses a
-    /// different request with the same key (`idempotency_key_reused`), and answers
-    /// `idempotency_key_in_use` while the same key is running. `run` gets the key's context to
-    /// store the response with its write; a write that finds the key used meanwhile replays
-    /// the request that used it.
+    /// Runs the POST under its key, if it has one. The key is claimed in the database first: a
+    /// finished request is replayed, a different request with the same key is refused
+    /// (`idempotency_key_reused`), and the same request still running on any node answers
+    /// `idempotency_key_in_use`. `run` gets the key's context to store the response with its
+    /// write. A final rejection (4xx) is stored for a retry to replay; any other failure (5xx,
+    /// a conflict, `payment_processing`) releases the claim so that a retry runs again. If
+    /// this future is dropped (the client went away), the claim is released; if the node dies,
+    /// the claim's lease runs out.
     pub async fn run(
         self,
         s: &Shared,
@@ -84,86 +149,138 @@ impl Idempotency {
         let Some(key) = self.key? else {
             return Ok(Reply::new(status, run(None).await?));
         };
-        let idem = Idem {
-            principal: caller.key_id.clone(),
-            key,
-            request_hash: self.request_hash,
+        let app = &s.app;
+        let idem = match idempotency::begin(app, caller, key, self.request_hash).await? {
+            Begun::Run(idem) => idem,
+            Begun::Replay(record) => return Ok(replay(record)),
+            Begun::InUse => return Err(in_use()),
+            Begun::Reused => return Err(reused()),
         };
-        if let Some(record) = stored(s, &idem).await? {
-            return replay(record, &idem);
-        }
-        let result = {
-            let _running = InFlight::claim(&s.running, &idem)?;
-            run(Some(&idem)).await
+        let claim = Claimed {
+            app: app.clone(),
+            idem: Some(idem.clone()),
         };
+        let result = run(Some(&idem)).await;
+        claim.keep();
         match result {
-            Ok(body) => Ok(Reply::new(status, body)),
+            Ok(body) => {
+                if let Err(e) = idempotency::finish(app, &idem, status.as_u16(), &body).await {
+                    // The answer stands; the claim runs out with its lease.
+                    eprintln!("holdback: storing an idempotent response: {e}");
+                }
+                Ok(Reply::new(status, body))
+            }
             Err(AppError::Conflict(what)) if what == holdback_store::KEY_USED => {
-                match stored(s, &idem).await {
-                    Ok(Some(record)) => replay(record, &idem),
-                    _ => Err(AppError::Conflict(what).into()),
+                // The claim was lost (its lease passed and a retry took the key over).
+                match idempotency::stored(app, &idem).await {
+                    Ok(Some(record)) if record.request_hash == idem.request_hash => {
+                        Ok(replay(record))
+                    }
+                    Ok(Some(_)) => Err(reused()),
+                    _ => Err(in_use()),
                 }
             }
-            Err(e) => Err(e.into()),
+            Err(e) if idempotency::is_final(&e) => {
+                let error = ApiError::from(e);
+                let (code, body) = error.body(&self.request_id);
+                if let Err(e) = idempotency::finish(app, &idem, code.as_u16(), &body).await {
+                    eprintln!("holdback: storing an idempotent rejection: {e}");
+                }
+                Err(error)
+            }
+            Err(e) => {
+                if let Err(e) = idempotency::release(app, &idem).await {
+                    eprintln!("holdback: releasing an idempotency key: {e}");
+                }
+                Err(e.into())
+            }
         }
     }
 }
 
-async fn stored(s: &Shared, idem: &Idem) -> Result<Option<IdempotencyRecord>, ApiError> {
-    s.app
-        .store
-        .idempotency(&idem.principal, &idem.key)
-        .await
-        .map_err(|e| AppError::from(e).into())
+fn in_use() -> ApiError {
+    ApiError::code(
+        "idempotency_key_in_use",
+        "a request with this key is still running; retry later",
+    )
 }
 
-/// The first response to the key, if this is the same request.
-fn replay(record: IdempotencyRecord, idem: &Idem) -> Result<Reply, ApiError> {
-    if record.request_hash != idem.request_hash {
-        return Err(ApiError::code(
-            "idempotency_key_reused",
-            "this key was used with a different request",
-        ));
-    }
-    Ok(Reply {
+fn reused() -> ApiError {
+    ApiError::code(
+        "idempotency_key_reused",
+        "this key was used with a different request",
+    )
+}
+
+/// The stored response, replayed.
+fn replay(record: IdempotencyRecord) -> Reply {
+    Reply {
         status: StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK),
         body: serde_json::from_str(&record.body).unwrap_or(Value::Null),
         replayed: true,
-    })
-}
-
-/// The marker of a request running now under a key, on this node: claimed before the request
-/// runs, released when it ends (or is dropped). The one place that knows where the marker lives.
-struct InFlight<'a> {
-    running: &'a Mutex<HashSet<(String, String)>>,
-    slot: (String, String),
-}
-
-impl<'a> InFlight<'a> {
-    /// Marks the key as running, or refuses with `idempotency_key_in_use` if it already is.
-    fn claim(
-        running: &'a Mutex<HashSet<(String, String)>>,
-        idem: &Idem,
-    ) -> Result<InFlight<'a>, ApiError> {
-        let slot = (idem.principal.clone(), idem.key.clone());
-        let claimed = running
-            .lock()
-            .map(|mut r| r.insert(slot.clone()))
-            .unwrap_or(false);
-        if !claimed {
-            return Err(ApiError::code(
-                "idempotency_key_in_use",
-                "a request with this key is still running",
-            ));
-        }
-        Ok(InFlight { running, slot })
     }
 }
 
-impl Drop for InFlight<'_> {
+/// The claim this node holds on a key while its request runs: released if the request is
+/// dropped before it finishes (the client went away), so that a retry need not wait for the
+/// lease to run out.
+struct Claimed {
+    app: App,
+    idem: Option<Idem>,
+}
+
+impl Claimed {
+    /// The request finished: what happens to the claim is decided by how.
+    fn keep(mut self) {
+        self.idem = None;
+    }
+}
+
+impl Drop for Claimed {
     fn drop(&mut self) {
-        if let Ok(mut r) = self.running.lock() {
-            r.remove(&self.slot);
+        let Some(idem) = self.idem.take() else {
+            return;
+        };
+        let app = self.app.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = idempotency::release(&app, &idem).await {
+                    eprintln!("holdback: releasing an abandoned idempotency key: {e}");
+                }
+            });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    #[test]
+    fn the_digest_is_of_the_meaning_not_the_bytes() {
+        let a = fingerprint("POST", "/v1/x", br#"{"a":1,"b":{"c":[1,2],"d":"e"}}"#);
+        let reordered = fingerprint(
+            "POST",
+            "/v1/x",
+            b"{\n  \"b\": {\"d\": \"e\", \"c\": [1, 2]},\n  \"a\": 1\n}\n",
+        );
+        assert_eq!(a, reordered);
+        assert_ne!(
+            a,
+            fingerprint("POST", "/v1/x", br#"{"a":2,"b":{"c":[1,2],"d":"e"}}"#)
+        );
+        assert_ne!(
+            a,
+            fingerprint("POST", "/v1/x", br#"{"a":1,"b":{"c":[2,1],"d":"e"}}"#)
+        );
+        assert_ne!(
+            a,
+            fingerprint("POST", "/v1/y", br#"{"a":1,"b":{"c":[1,2],"d":"e"}}"#)
+        );
+        // not JSON: its bytes
+        assert_ne!(
+            fingerprint("POST", "/v1/x", b"{a"),
+            fingerprint("POST", "/v1/x", b"{ a")
+        );
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! Conventions (HOUSE-STYLE.md §8): `/v1`, `Authorization: Bearer sk_test_…`, one error body
 //! `{"error":{"type","code","message","param","request_id"}}` with codes from [`errors::CATALOG`],
-//! a `Request-Id` header on every response, `Idempotency-Key` on POST (replayed with
-//! `Idempotent-Replayed: true`; a different request with the same key is refused; the same key
-//! still running answers 409), cursor pagination with `limit` and `starting_after`.
+//! a `Request-Id` header on every response, `Idempotency-Key` on POST (the same request, compared
+//! by its canonical JSON, is replayed with `Idempotent-Replayed: true`; a different request with
+//! the same key is refused; the same key still running, on any node, answers 409), cursor
+//! pagination with `limit` and `starting_after`.
 //!
 //! The pieces every handler shares: [`caller::Caller`] (the authenticated key, an extractor),
 //! [`idempotency::Idempotency`] (every POST's key, body and replay), [`reply::Reply`] and
@@ -21,10 +22,8 @@ mod reply;
 mod routes;
 mod schema;
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::Mutex;
 
 use axum::Router;
 use axum::extract::State;
@@ -39,13 +38,15 @@ use crate::reply::Reply;
 
 struct Shared {
     app: App,
-    /// (key id, idempotency key) of requests running now on this node; see
-    /// [`idempotency::InFlight`].
-    running: Mutex<HashSet<(String, String)>>,
     metrics: metrics::Counters,
 }
 
 type Ctx = State<Arc<Shared>>;
+
+/// The digest a POST is known by under its Idempotency-Key (method, path, canonical JSON body):
+/// for tests that leave a claim behind as a crashed node would.
+#[doc(hidden)]
+pub use idempotency::fingerprint as request_fingerprint;
 
 /// The documented part of the API: every route here is in the OpenAPI document.
 fn api() -> OpenApiRouter<Arc<Shared>> {
@@ -68,7 +69,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(app: App) -> Router {
     let shared = Arc::new(Shared {
         app,
-        running: Mutex::new(HashSet::new()),
         metrics: metrics::Counters::default(),
     });
     let (routes, doc) = api().split_for_parts();

@@ -55,6 +55,10 @@ impl IntoResponse for Reply {
 pub(crate) struct RequestId(String);
 
 impl RequestId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Stamps the response: an [`ApiError`] answer gets its body with this id, every answer the
     /// `Request-Id` header.
     fn stamp(&self, mut response: Response) -> Response {

@@ -46,7 +46,13 @@ impl Modify for BearerKey {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IdempotencyKey {
-    /// A retry with the same key and body replays the first response.
+    /// 1 to 255 characters; keys are kept at least 24 hours. A retry with the same key and the
+    /// same request (method, path and JSON body compared by meaning: key order and whitespace do
+    /// not matter) replays the first response, with the header `Idempotent-Replayed: true`; a
+    /// rejection (4xx) is replayed too, a failure on our side (5xx) or `payment_processing` is
+    /// not (retry to continue). The same key with a different request is refused with
+    /// `idempotency_key_reused` (422). While a request with the key is still running, on any
+    /// node, another use of it is refused with `idempotency_key_in_use` (409): retry later.
     #[param(rename = "Idempotency-Key")]
     idempotency_key: Option<String>,
 }

@@ -6,6 +6,7 @@ use holdback_domain::payment::{Payment, PaymentState};
 use holdback_domain::process::Kind;
 use holdback_domain::refund::{Refund, RefundState};
 
+use crate::idempotency::RECORD_KEY as INSERT_KEY;
 use crate::unit::{Statement, Unit, Val};
 
 /// The current version of one aggregate, by kind.
@@ -25,9 +26,6 @@ pub(crate) fn table(kind: Kind) -> &'static str {
         Kind::Refund => "refunds",
     }
 }
-
-pub(crate) const SELECT_KEY_EXISTS: &str =
-    "SELECT 1 FROM idempotency_keys WHERE principal = $1 AND key = $2";
 
 const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, currency, captured, refunded, \
      released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
@@ -80,8 +78,6 @@ const CANCEL_TIMER_IF_DUE: &str =
     "DELETE FROM timers WHERE order_id = $1 AND kind = $2 AND due_at = $3";
 const INSERT_EVENT: &str = "INSERT INTO events (id, type, object_id, payload, created_at, \
      livemode) VALUES ($1, $2, $3, $4, $5, $6)";
-const INSERT_KEY: &str = "INSERT INTO idempotency_keys (principal, key, request_hash, status, \
-     body, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
 
 fn text(s: &str) -> Val {
     Val::Text(s.to_string())
@@ -336,6 +332,7 @@ impl Unit {
                     Val::Int(i64::from(k.status)),
                     text(&k.body),
                     Val::Int(k.created_at),
+                    Val::OptText(k.claim.clone()),
                 ],
             ));
         }

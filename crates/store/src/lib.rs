@@ -9,6 +9,7 @@
 mod aggregates;
 pub mod bench;
 pub mod clock;
+mod idempotency;
 pub mod parties;
 mod payments;
 mod postgres;
@@ -33,6 +34,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use idempotency::Claim;
 pub use parties::{KeyListing, PartyInsert, PartyRow, Revocation};
 pub use unit::{
     ApiKeyRow, IdempotencyRecord, NewEvent, ProductRow, StoredEvent, TimerCancel, TimerRow, Unit,
@@ -167,18 +169,19 @@ macro_rules! keyed {
 }
 pub(crate) use keyed;
 
-/// Stores the idempotent response `$k` in the open transaction `$tx`; evaluates to `false` when
-/// the key is taken (nothing written).
+/// Stores the idempotent response `$k` in the open transaction `$tx`, in place of the claim it
+/// names if any; evaluates to `false` when the key is taken (nothing written).
 macro_rules! insert_key {
     ($tx:ident, $k:expr) => {{
         let k: &$crate::IdempotencyRecord = $k;
-        sqlx::query($crate::parties::INSERT_IDEMPOTENCY)
+        sqlx::query($crate::idempotency::RECORD_KEY)
             .bind(&k.principal)
             .bind(&k.key)
             .bind(&k.request_hash)
             .bind(i64::from(k.status))
             .bind(&k.body)
             .bind(k.created_at)
+            .bind(&k.claim)
             .execute(&mut *$tx)
             .await?
             .rows_affected()

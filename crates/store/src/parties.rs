@@ -76,9 +76,6 @@ const INSERT_PARTY: &str = "INSERT INTO parties (kind, livemode, id, created_at,
      phone_verified, metadata, ship_by_days, commission_bps, commission_fixed, commission_currency) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING";
 
-pub(crate) const INSERT_IDEMPOTENCY: &str = "INSERT INTO idempotency_keys (principal, key, request_hash, \
-     status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
-
 const SELECT_ACTIVE_KEY: &str = "SELECT id, secret_sha256, principal_kind, party_id, livemode, \
      created_at FROM api_keys WHERE id = $1 AND revoked_at IS NULL";
 

@@ -91,19 +91,24 @@ async fn try_batch(
     }
     if !wanted.keys.is_empty() {
         let (principals, keys): (Vec<String>, Vec<String>) = wanted.keys.iter().cloned().unzip();
+        // Locked until the batch commits: a claim cannot be taken over (its lease passed) or
+        // released between this check and the write of the response that replaces it.
         let rows = sqlx::query(
-            "SELECT k.principal, k.key FROM idempotency_keys k \
+            "SELECT k.principal, k.key, \
+             CASE WHEN k.state = 'in_flight' THEN k.claim_token END AS holder \
+             FROM idempotency_keys k \
              JOIN UNNEST($1::text[], $2::text[]) AS u(principal, key) \
-             ON k.principal = u.principal AND k.key = u.key",
+             ON k.principal = u.principal AND k.key = u.key FOR UPDATE OF k",
         )
         .bind(principals)
         .bind(keys)
         .fetch_all(&mut *tx)
         .await?;
         for row in &rows {
-            prefetched
-                .keys
-                .insert((row.text("principal")?, row.text("key")?));
+            prefetched.keys.insert(
+                (row.text("principal")?, row.text("key")?),
+                row.opt_text("holder")?,
+            );
         }
     }
     let (replies, changes, accepted) = decide(&mut book, &mut prefetched, commands, now, refused);

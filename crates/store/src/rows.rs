@@ -289,7 +289,8 @@ pub(crate) const SELECT_DUE_TIMERS: &str = "SELECT order_id, kind, due_at FROM t
 pub(crate) const SELECT_EVENTS_AFTER: &str = "SELECT seq, id, type, object_id, payload, \
      created_at, livemode FROM events WHERE seq > $1 AND livemode = $2 ORDER BY seq LIMIT $3";
 pub(crate) const SELECT_IDEMPOTENCY: &str = "SELECT principal, key, request_hash, status, body, \
-     created_at FROM idempotency_keys WHERE principal = $1 AND key = $2";
+     created_at, claim_token FROM idempotency_keys WHERE principal = $1 AND key = $2 \
+     AND state = 'done'";
 
 /// An order row and its version.
 pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
@@ -406,6 +407,7 @@ pub(crate) fn idempotency(row: &impl Get) -> Result<IdempotencyRecord, StoreErro
         status: u16::try_from(row.int("status")?).map_err(corrupt)?,
         body: row.text("body")?,
         created_at: row.int("created_at")?,
+        claim: row.opt_text("claim_token")?,
     })
 }
 

@@ -55,6 +55,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_parties.sql"),
         postgres: include_str!("../migrations/postgres/0007_parties.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_idempotency_claims",
+        sqlite: include_str!("../migrations/sqlite/0009_idempotency_claims.sql"),
+        postgres: include_str!("../migrations/postgres/0009_idempotency_claims.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -19,8 +19,9 @@ use holdback_domain::ledger::{Account, Book, Changes};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 use tokio::sync::mpsc;
 
-use crate::aggregates::{SELECT_KEY_EXISTS, select_version};
+use crate::aggregates::select_version;
 use crate::clock::Clock;
+use crate::idempotency::SELECT_KEY_HOLDER;
 use crate::writer::{
     Attempt, Command, Job, MAX_ATTEMPTS, Prefetched, REFUSED_TOO_OFTEN, Reply, Stats, Wanted,
     WriteError, conflict, decide_more,
@@ -391,7 +392,7 @@ fn load(
     Ok(())
 }
 
-/// Adds the order versions and used idempotency keys named by the batch's units, but for those
+/// Adds the order versions and idempotency keys (done or claimed) named by the batch's units, but for those
 /// already known (this batch's decisions may have moved them on).
 fn load_rows(
     conn: &Connection,
@@ -408,11 +409,18 @@ fn load_rows(
             prefetched.versions.insert(key, v);
         }
     }
-    let mut select = conn.prepare_cached(SELECT_KEY_EXISTS)?;
+    let mut select = conn.prepare_cached(SELECT_KEY_HOLDER)?;
     for (principal, key) in &wanted.keys {
         let k = (principal.clone(), key.clone());
-        if !prefetched.keys.contains(&k) && select.exists([principal, key])? {
-            prefetched.keys.insert(k);
+        if prefetched.keys.contains_key(&k) {
+            continue;
+        }
+        // The batch holds the database's write lock: no claim changes until it commits.
+        if let Some(holder) = select
+            .query_row([principal, key], |r| r.get::<_, Option<String>>(0))
+            .optional()?
+        {
+            prefetched.keys.insert(k, holder);
         }
     }
     Ok(())

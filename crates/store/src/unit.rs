@@ -91,6 +91,9 @@ pub struct IdempotencyRecord {
     pub status: u16,
     pub body: String,
     pub created_at: i64,
+    /// The token of the claim this request holds on the key (see [`crate::Claim`]): the record
+    /// replaces that claim. Without one, the key must be unused.
+    pub claim: Option<String>,
 }
 
 /// One row statement: SQL text and its bound values.

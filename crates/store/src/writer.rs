@@ -20,7 +20,7 @@
 //! head row, which serialises batches across nodes and keeps the sequence gapless. On SQLite the
 //! batch runs under `BEGIN IMMEDIATE`, which does the same across processes.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -93,7 +93,8 @@ pub(crate) const REFUSED_TOO_OFTEN: &str = "the database kept refusing rows of t
 /// The conflict of a unit whose order, payment or refund moved on since it was decided: reload
 /// and decide again.
 pub const ORDER_CHANGED: &str = "the object changed; reload and retry";
-/// The conflict of a unit whose idempotency key another request has used: replay that one.
+/// The conflict of a unit whose idempotency key another request has used or claimed (a key is
+/// usable only unused, or claimed by the unit's own request): replay that one.
 pub const KEY_USED: &str = "the idempotency key was already used";
 
 pub(crate) type Job = (Command, oneshot::Sender<Result<Reply, WriteError>>);
@@ -269,8 +270,9 @@ impl Wanted {
 pub(crate) struct Prefetched {
     /// Current version of each named aggregate (absent: none yet).
     pub versions: HashMap<(Kind, String), i64>,
-    /// Idempotency keys already used.
-    pub keys: HashSet<(String, String)>,
+    /// Idempotency keys already in the table: `None` when done, or the token of the request
+    /// that claimed it (the one unit allowed to write its response).
+    pub keys: HashMap<(String, String), Option<String>>,
 }
 
 /// The pure middle of a batch: decide every command against the prefetched state. Returns the
@@ -342,10 +344,10 @@ fn decide_unit(
 ) -> Result<(Reply, Vec<Statement>), WriteError> {
     let rows = unit.rows(now).map_err(WriteError::Refused)?;
     if let Some(k) = &unit.idempotency
-        && prefetched
-            .keys
-            .contains(&(k.principal.clone(), k.key.clone()))
+        && let Some(holder) = prefetched.keys.get(&(k.principal.clone(), k.key.clone()))
+        && (holder.is_none() || *holder != k.claim)
     {
+        // Done, or claimed by another request: this one's claim was lost (its lease passed).
         return Err(WriteError::Conflict(KEY_USED));
     }
     for (kind, id, expected) in unit.versions() {
@@ -372,7 +374,9 @@ fn decide_unit(
             .insert((kind, id.to_string()), expected + 1);
     }
     if let Some(k) = &unit.idempotency {
-        prefetched.keys.insert((k.principal.clone(), k.key.clone()));
+        prefetched
+            .keys
+            .insert((k.principal.clone(), k.key.clone()), None);
     }
     Ok((Reply::Unit(outcome), rows))
 }

@@ -93,7 +93,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0004_catalog",
                 "0005_history_chains",
                 "0006_payments_refunds",
-                "0007_parties"
+                "0007_parties",
+                "0009_idempotency_claims"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -227,7 +228,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
             vec![
                 "0005_history_chains",
                 "0006_payments_refunds",
-                "0007_parties"
+                "0007_parties",
+                "0009_idempotency_claims"
             ],
             "{b}"
         );
@@ -997,6 +999,7 @@ mod units {
                 status: 201,
                 body: "{\"id\":\"ord_k\"}".into(),
                 created_at: T0,
+                claim: None,
             };
             let d = paid("ord_k", 100);
             let mut u = unit(&d, 0, "pay_k", T0);
@@ -1019,6 +1022,48 @@ mod units {
             };
             let err = ledger.commit(again).await.unwrap_err();
             assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            // a claimed key: only a unit naming the claim's token may write its response
+            let claim = store
+                .claim_key("sk_test_1", "key-2", "abc", "tok-a", T0, T0 + 1000)
+                .await
+                .unwrap();
+            assert_eq!(claim, holdback_store::Claim::Claimed, "{b}");
+            let taken = store
+                .claim_key("sk_test_1", "key-2", "abc", "tok-b", T0 + 999, T0 + 2000)
+                .await
+                .unwrap();
+            assert!(
+                matches!(taken, holdback_store::Claim::InFlight { .. }),
+                "{b}"
+            );
+            let keyed = |token: Option<&str>| Unit {
+                idempotency: Some(IdempotencyRecord {
+                    principal: "sk_test_1".into(),
+                    key: "key-2".into(),
+                    request_hash: "abc".into(),
+                    status: 200,
+                    body: "{}".into(),
+                    created_at: T0,
+                    claim: token.map(str::to_string),
+                }),
+                ..Unit::default()
+            };
+            for other in [None, Some("tok-b")] {
+                let err = ledger.commit(keyed(other)).await.unwrap_err();
+                assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            }
+            assert!(
+                store
+                    .idempotency("sk_test_1", "key-2")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            ledger.commit(keyed(Some("tok-a"))).await.unwrap();
+            let done = store.idempotency("sk_test_1", "key-2").await.unwrap();
+            assert_eq!(done.map(|r| r.status), Some(200), "{b}");
+            let err = ledger.commit(keyed(Some("tok-a"))).await.unwrap_err();
+            assert!(matches!(err, WriteError::Conflict(_)), "{b}: done is done");
             // a cancel conditioned on an old due time leaves the moved timer alone
             let cancel = |due| Unit {
                 cancel_timers: vec![TimerCancel {

@@ -1,0 +1,444 @@
+//! Idempotency keys by meaning and across nodes, end to end: real servers on port 0 over one
+//! store, a clock the tests move, against SQLite and (when `HOLDBACK_TEST_POSTGRES_URL` is set)
+//! PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+
+use holdback_app::ids::UuidIds;
+use holdback_app::{App, Policy, Role, idempotency, keys};
+use holdback_store::Store;
+use holdback_store::clock::ManualClock;
+use holdback_store::testing::TestDb;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const T0: i64 = 1_795_219_200_000; // 2026-11-21
+const HOUR: i64 = 3_600_000;
+const VISA: &str = "4242424242424242";
+
+fn app_on(store: Store, clock: &ManualClock) -> App {
+    App::new(
+        store,
+        Arc::new(clock.clone()),
+        Arc::new(UuidIds),
+        Policy::default(),
+        App::stateless_cards(Arc::new(clock.clone())),
+    )
+}
+
+/// A node: the API served on port 0 for an app.
+struct Node {
+    base: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn node(app: &App) -> Node {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
+        let _ = stopped.await;
+    }));
+    Node { base, _stop: stop }
+}
+
+struct Env {
+    app: App,
+    clock: ManualClock,
+    nodes: Vec<Node>,
+    http: reqwest::Client,
+    platform: String,
+    alice: String,
+    bob: String,
+}
+
+/// Two nodes (each its own app and group-commit writer) over one database.
+async fn start(db: &TestDb) -> Env {
+    let store = db.store().await.unwrap();
+    let clock = ManualClock::new(T0);
+    let app = app_on(store.clone(), &clock);
+    let other = app_on(store, &clock);
+    let platform = keys::create(&app, &Role::Platform, false).await.unwrap();
+    let alice = keys::create(&app, &Role::Buyer("buy_alice".into()), false)
+        .await
+        .unwrap();
+    let bob = keys::create(&app, &Role::Seller("sel_bob".into()), false)
+        .await
+        .unwrap();
+    let nodes = vec![node(&app).await, node(&other).await];
+    Env {
+        app,
+        clock,
+        nodes,
+        http: holdback_app::webhooks::http_client(),
+        platform,
+        alice,
+        bob,
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+    replayed: bool,
+}
+
+impl Env {
+    async fn post(&self, node: usize, path: &str, key: &str, idem: &str, body: &str) -> Answer {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.nodes[node].base))
+            .header("authorization", format!("Bearer {key}"))
+            .header("idempotency-key", idem)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let replayed = res.headers().get("idempotent-replayed").is_some();
+        Answer {
+            status,
+            body: res.json().await.unwrap_or(Value::Null),
+            replayed,
+        }
+    }
+
+    async fn payments(&self) -> Vec<Value> {
+        let res = self
+            .http
+            .get(format!("{}/v1/payments?limit=100", self.nodes[0].base))
+            .header("authorization", format!("Bearer {}", self.platform))
+            .send()
+            .await
+            .unwrap();
+        let page: Value = res.json().await.unwrap();
+        page["data"].as_array().unwrap().clone()
+    }
+}
+
+fn cart(amount: i64) -> Value {
+    json!({
+        "buyer": "buy_alice",
+        "currency": "usd",
+        "items": [
+            {"seller": "sel_bob", "description": "tea set", "unit_amount": amount, "quantity": 2}
+        ],
+        "card": {"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    })
+}
+
+/// The same cart, its keys in reverse order at every level and pretty-printed.
+fn reordered(value: &Value) -> String {
+    fn reverse(v: &Value) -> String {
+        match v {
+            Value::Object(m) => {
+                let mut entries: Vec<_> = m.iter().collect();
+                entries.sort_by(|a, b| b.0.cmp(a.0));
+                let inner: Vec<String> = entries
+                    .into_iter()
+                    .map(|(k, v)| format!("\n    {}  :  {}", json!(k), reverse(v)))
+                    .collect();
+                format!("{{{}\n}}", inner.join(" ,"))
+            }
+            Value::Array(items) => {
+                let inner: Vec<String> = items.iter().map(reverse).collect();
+                format!("[ {} ]", inner.join(",\n "))
+            }
+            other => other.to_string(),
+        }
+    }
+    reverse(value)
+}
+
+#[tokio::test]
+async fn the_same_json_in_another_form_replays_and_a_rejection_is_replayed() {
+    for db in TestDb::all("idem_same_json_in_another_form_replays").await {
+        let e = start(&db).await;
+        let b = db.backend();
+        let body = cart(2500);
+        let first = e
+            .post(0, "/v1/checkouts", &e.platform, "k1", &body.to_string())
+            .await;
+        assert_eq!(first.status, StatusCode::CREATED, "{b}: {}", first.body);
+        let text = reordered(&body);
+        assert_ne!(text, body.to_string());
+        // re-indented, keys reordered, on the other node: the first response, replayed
+        let again = e.post(1, "/v1/checkouts", &e.platform, "k1", &text).await;
+        assert_eq!(
+            (again.status, again.replayed),
+            (StatusCode::CREATED, true),
+            "{b}: {}",
+            again.body
+        );
+        assert_eq!(again.body, first.body, "{b}");
+        // a different value under the same key
+        let other = e
+            .post(
+                0,
+                "/v1/checkouts",
+                &e.platform,
+                "k1",
+                &cart(2501).to_string(),
+            )
+            .await;
+        assert_eq!(other.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(other.body["error"]["code"], "idempotency_key_reused", "{b}");
+        assert_eq!(e.payments().await.len(), 1, "{b}");
+
+        // a rejection (4xx) is the key's answer: replayed (its body, request id and all), not
+        // decided again
+        let order = first.body["orders"][0]["id"].as_str().unwrap().to_string();
+        let confirm = format!("/v1/orders/{order}/confirm_receipt");
+        let refused = e.post(0, &confirm, &e.alice, "confirm-1", "{}").await;
+        assert_eq!(
+            refused.status,
+            StatusCode::CONFLICT,
+            "{b}: {}",
+            refused.body
+        );
+        assert_eq!(refused.body["error"]["code"], "order_not_delivered", "{b}");
+        assert!(!refused.replayed, "{b}");
+        let ship = json!({"carrier": "dhl", "tracking_number": "JD01"}).to_string();
+        let shipped = e
+            .post(
+                1,
+                &format!("/v1/orders/{order}/ship"),
+                &e.bob,
+                "ship-1",
+                &ship,
+            )
+            .await;
+        assert_eq!(shipped.status, StatusCode::OK, "{b}: {}", shipped.body);
+        let replay = e.post(1, &confirm, &e.alice, "confirm-1", "{ }").await;
+        assert_eq!(
+            (replay.status, replay.replayed),
+            (StatusCode::CONFLICT, true),
+            "{b}: {}",
+            replay.body
+        );
+        assert_eq!(replay.body, refused.body, "{b}: same status and body");
+        // a new key runs it again: decided anew, under its own request id
+        let fresh = e.post(0, &confirm, &e.alice, "confirm-2", "{}").await;
+        assert_eq!(
+            (fresh.status, fresh.replayed),
+            (StatusCode::CONFLICT, false),
+            "{b}: {}",
+            fresh.body
+        );
+        assert_ne!(
+            fresh.body["error"]["request_id"], refused.body["error"]["request_id"],
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_key_used_100_times_at_once_across_two_nodes_pays_once() {
+    for db in TestDb::all("idem_one_key_across_two_nodes").await {
+        let e = Arc::new(start(&db).await);
+        let b = db.backend();
+        let body = cart(3000).to_string();
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let (e, body) = (e.clone(), body.clone());
+            tasks.push(tokio::spawn(async move {
+                e.post(i % 2, "/v1/checkouts", &e.platform, "burst", &body)
+                    .await
+            }));
+        }
+        let (mut fresh, mut replays, mut in_use) = (0, 0, 0);
+        let mut ids = std::collections::HashSet::new();
+        for t in tasks {
+            let a = t.await.unwrap();
+            match (a.status, a.replayed) {
+                (StatusCode::CREATED, replayed) => {
+                    ids.insert(a.body["id"].as_str().unwrap().to_string());
+                    if replayed { replays += 1 } else { fresh += 1 }
+                }
+                (StatusCode::CONFLICT, false) => {
+                    assert_eq!(
+                        a.body["error"]["code"], "idempotency_key_in_use",
+                        "{b}: {}",
+                        a.body
+                    );
+                    in_use += 1;
+                }
+                (status, _) => panic!("{b}: {status} {}", a.body),
+            }
+        }
+        assert_eq!(
+            fresh, 1,
+            "{b}: one request ran ({replays} replays, {in_use} in use)"
+        );
+        assert_eq!(ids.len(), 1, "{b}: {ids:?}");
+        let payments = e.payments().await;
+        assert_eq!(payments.len(), 1, "{b}: one payment");
+        assert_eq!(
+            payments[0]["orders"].as_array().map(Vec::len),
+            Some(1),
+            "{b}"
+        );
+        // a final retry, on either node, replays
+        for n in 0..2 {
+            let last = e
+                .post(n, "/v1/checkouts", &e.platform, "burst", &body)
+                .await;
+            assert_eq!(
+                (last.status, last.replayed),
+                (StatusCode::CREATED, true),
+                "{b}: {}",
+                last.body
+            );
+            assert!(ids.contains(last.body["id"].as_str().unwrap()), "{b}");
+        }
+        assert!(
+            e.app.store.audit().await.unwrap().breaches.is_empty(),
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_dead_node_blocks_until_its_lease_ends() {
+    for db in TestDb::all("idem_claim_left_behind").await {
+        let e = start(&db).await;
+        let b = db.backend();
+        let body = cart(4100).to_string();
+        // a node claimed the key for this very request, and died before finishing it
+        let caller = keys::authenticate(&e.app, &e.platform).await.unwrap();
+        let hash = holdback_http::request_fingerprint("POST", "/v1/checkouts", body.as_bytes());
+        let begun = idempotency::begin(&e.app, &caller, "left".into(), hash)
+            .await
+            .unwrap();
+        assert!(
+            matches!(begun, idempotency::Begun::Run(_)),
+            "{b}: {begun:?}"
+        );
+        for n in 0..2 {
+            let blocked = e.post(n, "/v1/checkouts", &e.platform, "left", &body).await;
+            assert_eq!(
+                blocked.status,
+                StatusCode::CONFLICT,
+                "{b}: {}",
+                blocked.body
+            );
+            assert_eq!(
+                blocked.body["error"]["code"], "idempotency_key_in_use",
+                "{b}"
+            );
+        }
+        assert!(e.payments().await.is_empty(), "{b}");
+        // past the lease, a retry takes the key over and completes
+        e.clock.advance_ms(idempotency::lease_ms(&e.app) + 1);
+        let done = e.post(1, "/v1/checkouts", &e.platform, "left", &body).await;
+        assert_eq!(
+            (done.status, done.replayed),
+            (StatusCode::CREATED, false),
+            "{b}: {}",
+            done.body
+        );
+        let again = e.post(0, "/v1/checkouts", &e.platform, "left", &body).await;
+        assert_eq!(
+            (again.status, again.replayed),
+            (StatusCode::CREATED, true),
+            "{b}"
+        );
+        assert_eq!(again.body, done.body, "{b}");
+        // the dead node's late write cannot replace the response: its claim was taken over
+        if let idempotency::Begun::Run(stale) = begun {
+            idempotency::finish(&e.app, &stale, 201, &json!({"id": "pay_stale"}))
+                .await
+                .unwrap();
+            let kept = e.post(0, "/v1/checkouts", &e.platform, "left", &body).await;
+            assert_eq!(kept.body, done.body, "{b}");
+        }
+        assert_eq!(e.payments().await.len(), 1, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn keys_are_purged_after_a_day_but_not_a_processing_checkouts() {
+    for db in TestDb::all("idem_purge").await {
+        let e = start(&db).await;
+        let b = db.backend();
+        let store = &e.app.store;
+        let kid = keys::authenticate(&e.app, &e.platform)
+            .await
+            .unwrap()
+            .key_id;
+        let ns = format!("checkout:{kid}");
+        let old = e
+            .post(
+                0,
+                "/v1/checkouts",
+                &e.platform,
+                "old",
+                &cart(1000).to_string(),
+            )
+            .await;
+        let stuck = e
+            .post(
+                0,
+                "/v1/checkouts",
+                &e.platform,
+                "stuck",
+                &cart(1100).to_string(),
+            )
+            .await;
+        assert_eq!(
+            (old.status, stuck.status),
+            (StatusCode::CREATED, StatusCode::CREATED)
+        );
+        // as if its charge's outcome were still unknown
+        let stuck_id = stuck.body["id"].as_str().unwrap();
+        store
+            .execute_raw(&format!(
+                "UPDATE payments SET status = 'processing' WHERE id = '{stuck_id}'"
+            ))
+            .await
+            .unwrap();
+        e.clock.advance_ms(25 * HOUR);
+        let recent = e
+            .post(
+                1,
+                "/v1/checkouts",
+                &e.platform,
+                "recent",
+                &cart(1200).to_string(),
+            )
+            .await;
+        assert_eq!(recent.status, StatusCode::CREATED, "{b}");
+        let exists = async |principal: &str, key: &str| {
+            store.idempotency(principal, key).await.unwrap().is_some()
+        };
+        for k in ["old", "stuck", "recent"] {
+            assert!(exists(&kid, k).await, "{b}: {k}");
+            assert!(exists(&ns, &format!("key:{k}")).await, "{b}: {k}");
+        }
+        // bounded: one pass deletes at most its batch
+        let one = idempotency::purge(&e.app, 1).await.unwrap();
+        assert_eq!(one.keys, 1, "{b}");
+        let rest = idempotency::purge(&e.app, 100).await.unwrap();
+        assert_eq!(
+            rest.keys, 2,
+            "{b}: old's two records and stuck's API key record"
+        );
+        assert_eq!(
+            idempotency::purge(&e.app, 100).await.unwrap().keys,
+            0,
+            "{b}"
+        );
+        assert!(!exists(&kid, "old").await, "{b}");
+        assert!(!exists(&ns, "key:old").await, "{b}");
+        assert!(!exists(&kid, "stuck").await, "{b}");
+        assert!(
+            exists(&ns, "key:stuck").await,
+            "{b}: its payment is still processing"
+        );
+        assert!(exists(&kid, "recent").await, "{b}");
+        assert!(exists(&ns, "key:recent").await, "{b}");
+    }
+}

@@ -55,6 +55,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_parties.sql"),
         postgres: include_str!("../migrations/postgres/0007_parties.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_webhook_management",
+        sqlite: include_str!("../migrations/sqlite/0008_webhook_management.sql"),
+        postgres: include_str!("../migrations/postgres/0008_webhook_management.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

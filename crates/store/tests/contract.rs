@@ -93,7 +93,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0004_catalog",
                 "0005_history_chains",
                 "0006_payments_refunds",
-                "0007_parties"
+                "0007_parties",
+                "0008_webhook_management"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -227,7 +228,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
             vec![
                 "0005_history_chains",
                 "0006_payments_refunds",
-                "0007_parties"
+                "0007_parties",
+                "0008_webhook_management"
             ],
             "{b}"
         );

@@ -9,6 +9,12 @@
 //! order, each request bounded by [`Settings::request_timeout`]. Every attempt reads the clock
 //! itself, for its lease, its signature and its outcome, so a long pass neither signs with a
 //! stale `t` nor lets a lease run out under a request in flight ([`Settings::lease_ms`]).
+//!
+//! Only enabled endpoints' deliveries are claimed (a disabled endpoint's wait; a deleted one's
+//! were cancelled; see [`crate::webhook_endpoints`]). A live endpoint's host is resolved through
+//! [`Settings::resolver`] and checked before its deliveries of a pass, and they are sent to the
+//! checked addresses only ([`endpoint_address`]). A body over [`Settings::max_body_bytes`] is
+//! sent without its object ([`bounded_body`]).
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -226,6 +226,12 @@ mod tests {
         );
         assert_eq!(p.ship_by_ms("sel_carol"), 5 * DAY);
         assert_eq!(p.ship_by_ms("sel_bob"), 7 * DAY);
+        assert!(
+            !p.allow_private_webhook_addresses,
+            "the example keeps the default: off"
+        );
+        let allowing = parse("allow_private_webhook_addresses = true").unwrap();
+        assert!(allowing.allow_private_webhook_addresses);
     }
 
     #[test]

@@ -241,9 +241,14 @@ mod tests {
             "processing_error",
             "live_card_in_test_mode",
         ];
+        let webhooks = [
+            holdback_app::endpoint_address::NOT_ALLOWED,
+            "webhook_endpoint_deleted",
+        ];
         for code in LedgerError::ALL_CODES
             .iter()
             .chain(OrderError::ALL_CODES)
+            .chain(&webhooks)
             .chain(holdback_domain::party::PartyError::ALL_CODES)
             .chain(&card)
         {

@@ -10,6 +10,7 @@
 pub mod cards;
 pub mod catalog;
 pub mod checkout;
+pub mod endpoint_address;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
@@ -22,6 +23,7 @@ pub mod refunds;
 pub mod sandbox;
 pub mod scheduler;
 pub mod views;
+pub mod webhook_endpoints;
 pub mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
@@ -65,6 +67,9 @@ pub struct Policy {
     /// A payment still processing this long after it was created is settled by asking the
     /// provider (longer than `provider_timeout_ms`, so the call that made it has given up).
     pub settle_after_ms: i64,
+    /// Lets live webhook endpoints be `http` and point at loopback, private, link-local and
+    /// other reserved addresses (tests, private deployments); see [`endpoint_address`].
+    pub allow_private_webhook_addresses: bool,
 }
 
 impl Default for Policy {
@@ -88,6 +93,7 @@ impl Default for Policy {
             provider_timeout_ms: 30_000,
             duplicate_window_ms: 10 * 60_000,
             settle_after_ms: 120_000,
+            allow_private_webhook_addresses: false,
         }
     }
 }

@@ -9,18 +9,29 @@
 //! order, each request bounded by [`Settings::request_timeout`]. Every attempt reads the clock
 //! itself, for its lease, its signature and its outcome, so a long pass neither signs with a
 //! stale `t` nor lets a lease run out under a request in flight ([`Settings::lease_ms`]).
+//!
+//! Only enabled endpoints' deliveries are claimed (a disabled endpoint's wait; a deleted one's
+//! were cancelled; see [`crate::webhook_endpoints`]). A live endpoint's host is resolved through
+//! [`Settings::resolver`] and checked before its deliveries of a pass, and they are sent to the
+//! checked addresses only ([`endpoint_address`]). A body over [`Settings::max_body_bytes`] is
+//! sent without its object ([`bounded_body`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use hmac::{Hmac, KeyInit, Mac};
-use holdback_store::{DeliveryOutcome, DeliveryRow, EndpointRow};
+use holdback_store::unit::StoredEvent;
+use holdback_store::{DeliveryOutcome, DeliveryRow, EndpointRow, EndpointStatus};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::ids::random_hex;
-use crate::orders::Idem;
-use crate::{App, AppError, Principal, Role};
+use crate::endpoint_address::{self, Resolve, SystemResolver};
+use crate::{App, AppError};
+
+/// The largest body sent whole (256 KiB); see [`bounded_body`].
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Attempts before a delivery is given up (about three days with the backoff below).
 pub const MAX_ATTEMPTS: i64 = 22;
@@ -52,78 +63,6 @@ pub fn signature(secret: &str, t: i64, body: &str) -> String {
     format!("t={t},v1={hex}")
 }
 
-fn view(e: &EndpointRow, with_secret: bool) -> Value {
-    json!({
-        "id": e.id,
-        "object": "webhook_endpoint",
-        "created": e.created_at / 1000,
-        "livemode": e.livemode,
-        "url": e.url,
-        "secret": if with_secret { Some(e.secret.clone()) } else { None },
-    })
-}
-
-fn platform_only(principal: &Principal) -> Result<(), AppError> {
-    if principal.role == Role::Platform {
-        Ok(())
-    } else {
-        Err(AppError::rejected(
-            "not_permitted",
-            "only the platform manages webhook endpoints",
-        ))
-    }
-}
-
-/// Registers an endpoint. The response shows its signing secret; later reads do not. With an
-/// idempotency key, the response is stored with the endpoint, so a retry replays it (the same
-/// endpoint and secret).
-pub async fn create_endpoint(
-    app: &App,
-    principal: &Principal,
-    url: &str,
-    idem: Option<&Idem>,
-) -> Result<Value, AppError> {
-    platform_only(principal)?;
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() <= 2048
-        && !url.contains(char::is_whitespace);
-    if !ok {
-        return Err(AppError::param(
-            "parameter_invalid",
-            "url",
-            "an http:// or https:// URL",
-        ));
-    }
-    let endpoint = EndpointRow {
-        id: app.ids.next("we"),
-        url: url.to_string(),
-        secret: format!("whsec_{}", random_hex()),
-        created_at: app.clock.now_ms(),
-        livemode: principal.livemode,
-    };
-    let body = view(&endpoint, true);
-    let record = idem.map(|i| i.record(201, &body, endpoint.created_at));
-    if !app
-        .store
-        .create_endpoint(&endpoint, record.as_ref())
-        .await?
-    {
-        return Err(AppError::Conflict(holdback_store::KEY_USED));
-    }
-    Ok(body)
-}
-
-pub async fn list_endpoints(app: &App, principal: &Principal) -> Result<Vec<Value>, AppError> {
-    platform_only(principal)?;
-    Ok(app
-        .store
-        .endpoints_of(principal.livemode)
-        .await?
-        .iter()
-        .map(|e| view(e, false))
-        .collect())
-}
-
 /// What one delivery pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
@@ -149,7 +88,7 @@ impl Sent {
 }
 
 /// How the delivery worker runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Settings {
     /// The pause between two passes.
     pub every: Duration,
@@ -160,6 +99,11 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How many due deliveries one pass takes on.
     pub batch: u32,
+    /// An event body longer than this is sent without its object ([`bounded_body`]).
+    pub max_body_bytes: usize,
+    /// Resolves live endpoints' host names before each pass delivers to them; the addresses
+    /// are checked ([`endpoint_address`]) and the request goes to them and no others.
+    pub resolver: Arc<dyn Resolve>,
 }
 
 impl Default for Settings {
@@ -169,8 +113,44 @@ impl Default for Settings {
             endpoints_at_once: 16,
             request_timeout: Duration::from_secs(10),
             batch: 200,
+            max_body_bytes: MAX_BODY_BYTES,
+            resolver: Arc::new(SystemResolver),
         }
     }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("every", &self.every)
+            .field("endpoints_at_once", &self.endpoints_at_once)
+            .field("request_timeout", &self.request_timeout)
+            .field("batch", &self.batch)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body sent for `event`: its JSON as recorded, or, when that is longer than `max` bytes,
+/// the event without its object: `data` holds only `object_id`, and `"data_omitted": true`
+/// tells the receiver to fetch the whole event with `GET /v1/events/{id}`. The signature
+/// covers whichever body is sent.
+pub fn bounded_body(event: &StoredEvent, max: usize) -> String {
+    let e = &event.event;
+    if e.payload.len() <= max {
+        return e.payload.clone();
+    }
+    let full: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+    json!({
+        "id": e.id,
+        "object": "event",
+        "type": e.kind,
+        "created": full.get("created").cloned().unwrap_or(json!(e.created_at.div_euclid(1000))),
+        "livemode": e.livemode,
+        "data": {"object_id": e.object_id},
+        "data_omitted": true,
+    })
+    .to_string()
 }
 
 /// What a lease adds to the request timeout: room for the claim, signing and the write of the
@@ -223,7 +203,13 @@ pub async fn tick_with(
     settings: &Settings,
 ) -> Result<Sent, AppError> {
     let now = app.clock.now_ms();
-    let endpoints = app.store.endpoints().await?;
+    let endpoints: Vec<EndpointRow> = app
+        .store
+        .endpoints()
+        .await?
+        .into_iter()
+        .filter(|e| e.status != EndpointStatus::Deleted)
+        .collect();
     for e in &endpoints {
         while app.store.enqueue_deliveries(&e.id, now, 500).await? == 500 {}
     }
@@ -285,8 +271,28 @@ fn per_endpoint(
     queues
 }
 
+/// How one endpoint's deliveries go out in this pass: through the shared client (test mode),
+/// through a client pinned to the checked addresses of a live endpoint's host, or not at all,
+/// for this reason (the attempt is recorded as failed with it, nothing is sent).
+async fn route(
+    app: &App,
+    http: &reqwest::Client,
+    settings: &Settings,
+    endpoint: &EndpointRow,
+) -> Result<reqwest::Client, &'static str> {
+    if !endpoint.livemode {
+        return Ok(http.clone());
+    }
+    let allow = app.policy.allow_private_webhook_addresses;
+    let timeout = settings.request_timeout;
+    let target =
+        endpoint_address::resolve_checked(&endpoint.url, &settings.resolver, allow, timeout)
+            .await?;
+    Ok(endpoint_address::pinned_client(&target))
+}
+
 /// Attempts one endpoint's due deliveries one after another, stopping at the first that gets
-/// no answer.
+/// no answer. A live endpoint's host is resolved and checked once, first.
 async fn deliver_in_order(
     app: &App,
     http: &reqwest::Client,
@@ -295,8 +301,10 @@ async fn deliver_in_order(
     queue: &[DeliveryRow],
 ) -> Result<Sent, AppError> {
     let mut sent = Sent::default();
+    let client = route(app, http, settings, endpoint).await;
     for d in queue {
-        let Some((outcome, answered)) = attempt(app, http, settings, endpoint, d).await? else {
+        let client = client.as_ref().map_err(|why| *why);
+        let Some((outcome, answered)) = attempt(app, client, settings, endpoint, d).await? else {
             continue;
         };
         sent.count(outcome);
@@ -307,12 +315,13 @@ async fn deliver_in_order(
     Ok(sent)
 }
 
-/// One attempt at one delivery: claim it, sign it, send it, record what came of it. `None` when
-/// another node claimed it first (or its event is missing). Each time is read from the clock as
-/// its step happens.
+/// One attempt at one delivery: claim it, sign it, send it through `http`, record what came of
+/// it. `None` when another node claimed it first, the endpoint was disabled meanwhile, or its
+/// event is missing. When `http` is a refusal, the claimed attempt is recorded as failed with
+/// that reason and nothing is sent. Each time is read from the clock as its step happens.
 async fn attempt(
     app: &App,
-    http: &reqwest::Client,
+    http: Result<&reqwest::Client, &'static str>,
     settings: &Settings,
     endpoint: &EndpointRow,
     d: &DeliveryRow,
@@ -324,21 +333,30 @@ async fn attempt(
     if !app.store.claim_delivery(d, lease_until).await? {
         return Ok(None);
     }
-    let body = event.event.payload;
-    let t = app.clock.now_ms().div_euclid(1000);
-    let result = http
-        .post(&endpoint.url)
-        .header("content-type", "application/json")
-        .header("holdback-signature", signature(&endpoint.secret, t, &body))
-        .timeout(settings.request_timeout)
-        .body(body)
-        .send()
-        .await;
-    let status = result.as_ref().ok().map(|r| r.status().as_u16());
-    drop(result);
+    let (status, error) = match http {
+        Err(why) => (None, Some(why)),
+        Ok(http) => {
+            let body = bounded_body(&event, settings.max_body_bytes);
+            let t = app.clock.now_ms().div_euclid(1000);
+            let result = http
+                .post(&endpoint.url)
+                .header("content-type", "application/json")
+                .header("holdback-signature", signature(&endpoint.secret, t, &body))
+                .timeout(settings.request_timeout)
+                .body(body)
+                .send()
+                .await;
+            match result {
+                Ok(r) => (Some(r.status().as_u16()), None),
+                Err(_) => (None, Some("no_response")),
+            }
+        }
+    };
     let ended = app.clock.now_ms();
     let outcome = outcome(status, d.attempts + 1, ended);
-    app.store.finish_delivery(d, ended, status, outcome).await?;
+    app.store
+        .finish_delivery(d, ended, status, error, outcome)
+        .await?;
     Ok(Some((outcome, status.is_some())))
 }
 
@@ -411,6 +429,7 @@ mod tests {
             secret: "whsec_x".into(),
             created_at: 0,
             livemode: false,
+            status: EndpointStatus::Enabled,
         };
         let due = |endpoint_id: &str, event_seq, next_attempt_at| DeliveryRow {
             endpoint_id: endpoint_id.into(),

@@ -1,4 +1,5 @@
-//! The policy file (TOML): order timings, the default commission, per-seller commission.
+//! The policy file (TOML): order timings, the default commission, per-seller commission, and
+//! `allow_private_webhook_addresses` (live webhook endpoints on private addresses).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,6 +21,9 @@ struct File {
     sellers: HashMap<String, SellerFile>,
     #[serde(default)]
     shipping: HashMap<String, ShippingFile>,
+    /// Lets live webhook endpoints be http and point at private and loopback addresses.
+    #[serde(default)]
+    allow_private_webhook_addresses: bool,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -140,6 +144,7 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
     };
     let mut policy = Policy {
         order,
+        allow_private_webhook_addresses: file.allow_private_webhook_addresses,
         ..Policy::default()
     };
     if let Some(d) = ship_by(t.ship_by_days, "the marketplace")? {
@@ -221,6 +226,12 @@ mod tests {
         );
         assert_eq!(p.ship_by_ms("sel_carol"), 5 * DAY);
         assert_eq!(p.ship_by_ms("sel_bob"), 7 * DAY);
+        assert!(
+            !p.allow_private_webhook_addresses,
+            "the example keeps the default: off"
+        );
+        let allowing = parse("allow_private_webhook_addresses = true").unwrap();
+        assert!(allowing.allow_private_webhook_addresses);
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub const CATALOG: &[(&str, u16, &str)] = &[
     ("ship_by_days_out_of_range", 400, "invalid_request_error"),
     ("invalid_commission", 400, "invalid_request_error"),
     ("party_exists", 409, "invalid_request_error"),
+    // webhook endpoints
+    ("endpoint_address_not_allowed", 400, "invalid_request_error"),
+    ("webhook_endpoint_deleted", 409, "invalid_request_error"),
     // cards
     ("invalid_card_number", 400, "card_error"),
     ("invalid_expiry", 400, "card_error"),
@@ -244,9 +247,14 @@ mod tests {
             "processing_error",
             "live_card_in_test_mode",
         ];
+        let webhooks = [
+            holdback_app::endpoint_address::NOT_ALLOWED,
+            "webhook_endpoint_deleted",
+        ];
         for code in LedgerError::ALL_CODES
             .iter()
             .chain(OrderError::ALL_CODES)
+            .chain(&webhooks)
             .chain(holdback_domain::party::PartyError::ALL_CODES)
             .chain(&card)
         {

@@ -239,8 +239,52 @@ pub struct WebhookEndpoint {
     created: i64,
     livemode: bool,
     url: String,
+    /// enabled, disabled (deliveries wait until it is enabled) or deleted.
+    status: String,
     /// Shown only when the endpoint is created.
     secret: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryPageParams {
+    /// 1 to 100, default 10.
+    limit: Option<u32>,
+    /// The event id of the last delivery of the previous page (next page).
+    starting_after: Option<String>,
+}
+
+/// One event's delivery to one endpoint. Times are Unix seconds.
+#[derive(ToSchema)]
+pub struct WebhookDelivery {
+    /// Always "webhook_delivery".
+    object: String,
+    endpoint: String,
+    /// The event's id.
+    event: String,
+    /// The event's type.
+    r#type: String,
+    /// pending, delivered or failed (given up after about three days, or cancelled when the
+    /// endpoint was deleted).
+    status: String,
+    attempts: i64,
+    /// The HTTP status of the last answer, if the last attempt got one.
+    last_status: Option<i64>,
+    /// Why the last attempt got no answer (endpoint_address_not_allowed, dns_failed,
+    /// no_response) or why the delivery was cancelled (endpoint_deleted).
+    last_error: Option<String>,
+    /// When a pending delivery is attempted next (it waits while its endpoint is disabled).
+    next_attempt: Option<i64>,
+    delivered: Option<i64>,
+    failed: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct WebhookDeliveryList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<WebhookDelivery>,
 }
 
 #[derive(ToSchema)]

@@ -67,6 +67,7 @@ impl Server {
                     secret: SECRET.into(),
                     created_at: self.clock.now_ms(),
                     livemode: false,
+                    status: holdback_store::EndpointStatus::Enabled,
                 },
                 None,
             )

@@ -39,7 +39,7 @@ pub use parties::{KeyListing, PartyInsert, PartyRow, Revocation};
 pub use unit::{
     ApiKeyRow, IdempotencyRecord, NewEvent, ProductRow, StoredEvent, TimerCancel, TimerRow, Unit,
 };
-pub use webhooks::{DeliveryOutcome, DeliveryRow, EndpointRow};
+pub use webhooks::{DeliveryOutcome, DeliveryRow, EndpointRow, EndpointStatus};
 pub use writer::{Command, KEY_USED, Ledger, ORDER_CHANGED, ROWS_REFUSED, Reply, WriteError};
 
 /// The default database: a SQLite file in the current folder.

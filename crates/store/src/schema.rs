@@ -56,6 +56,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0007_parties.sql"),
     },
     Migration {
+        version: 8,
+        name: "0008_webhook_management",
+        sqlite: include_str!("../migrations/sqlite/0008_webhook_management.sql"),
+        postgres: include_str!("../migrations/postgres/0008_webhook_management.sql"),
+    },
+    Migration {
         version: 9,
         name: "0009_idempotency_claims",
         sqlite: include_str!("../migrations/sqlite/0009_idempotency_claims.sql"),

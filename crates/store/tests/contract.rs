@@ -94,6 +94,7 @@ async fn migrations_run_once_and_again_safely() {
                 "0005_history_chains",
                 "0006_payments_refunds",
                 "0007_parties",
+                "0008_webhook_management",
                 "0009_idempotency_claims"
             ]
         );
@@ -229,6 +230,7 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0005_history_chains",
                 "0006_payments_refunds",
                 "0007_parties",
+                "0008_webhook_management",
                 "0009_idempotency_claims"
             ],
             "{b}"

@@ -1,8 +1,9 @@
-//! `GET /v1/events`: the event log, which webhooks deliver too.
+//! `GET /v1/events`: the event log, which webhooks deliver too; `GET /v1/events/{id}`: one
+//! event (how a receiver fetches an event whose webhook body was sent without its object).
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use holdback_app::{AppError, Role, views};
 use holdback_store::Cursor;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +16,9 @@ use crate::reply::Reply;
 use crate::{Ctx, Shared, schema};
 
 pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
-    OpenApiRouter::new().routes(routes!(list_events))
+    OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(get_event))
 }
 
 /// The event log, oldest first (platform only). Webhooks deliver the same events.
@@ -67,4 +70,35 @@ async fn list_events(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<R
     }
     let data = events.iter().map(views::event).collect();
     Ok(Reply::list("/v1/events", data, has_more))
+}
+
+/// One event (platform only). A webhook whose event was too large to send whole carries
+/// `"data_omitted": true`; this reads the whole event. Another mode's event answers 404.
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The event", body = schema::Event),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn get_event(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+) -> Result<Reply, ApiError> {
+    if who.role != Role::Platform {
+        return Err(ApiError::code(
+            "not_permitted",
+            "only the platform reads the event log",
+        ));
+    }
+    let store = &s.app.store;
+    let seq = store.event_seq(&id).await.map_err(AppError::from)?;
+    let event = match seq {
+        Some(seq) => store.event_at(seq).await.map_err(AppError::from)?,
+        None => None,
+    };
+    match event {
+        Some(e) if e.event.livemode == who.livemode => Ok(Reply::ok(views::event(&e))),
+        _ => Err(AppError::NotFound.into()),
+    }
 }

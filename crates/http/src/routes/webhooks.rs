@@ -1,10 +1,11 @@
-//! `/v1/webhook_endpoints`: where the platform receives signed events.
+//! `/v1/webhook_endpoints`: where the platform receives signed events, and how it manages them
+//! (read, disable, enable, delete, and each endpoint's deliveries).
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use holdback_app::webhooks;
+use holdback_app::webhook_endpoints as endpoints;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -13,11 +14,17 @@ use utoipa_axum::routes;
 use crate::caller::Caller;
 use crate::errors::ApiError;
 use crate::idempotency::Idempotency;
+use crate::params::Page;
 use crate::reply::Reply;
 use crate::{Ctx, Shared, schema};
 
 pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
-    OpenApiRouter::new().routes(routes!(create_endpoint, list_endpoints))
+    OpenApiRouter::new()
+        .routes(routes!(create_endpoint, list_endpoints))
+        .routes(routes!(get_endpoint, delete_endpoint))
+        .routes(routes!(disable_endpoint))
+        .routes(routes!(enable_endpoint))
+        .routes(routes!(list_deliveries))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -26,8 +33,15 @@ struct EndpointDto {
     url: String,
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
 /// Register a webhook endpoint (platform only). The signing secret is shown in this response
-/// only.
+/// only. A live endpoint must be https to a public address: loopback, private, link-local,
+/// shared (CGNAT) and unspecified addresses and local names are refused
+/// (`endpoint_address_not_allowed`), here and again at each delivery after DNS resolution,
+/// unless the operator allows them. Test-mode endpoints may be http and local.
 #[utoipa::path(post, path = "/v1/webhook_endpoints", tag = "webhooks", request_body = EndpointDto,
     params(schema::IdempotencyKey),
     responses(
@@ -42,12 +56,13 @@ async fn create_endpoint(
 ) -> Result<Reply, ApiError> {
     let dto: EndpointDto = post.parse()?;
     post.run(&s, &who, StatusCode::CREATED, async |idem| {
-        webhooks::create_endpoint(&s.app, &who, &dto.url, idem).await
+        endpoints::create_endpoint(&s.app, &who, &dto.url, idem).await
     })
     .await
 }
 
-/// The registered webhook endpoints (platform only), without their secrets.
+/// The registered webhook endpoints that are not deleted (platform only), without their
+/// secrets.
 #[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks",
     responses(
         (status = 200, description = "The endpoints", body = schema::WebhookEndpointList),
@@ -55,6 +70,128 @@ async fn create_endpoint(
     ),
     security(("api_key" = [])))]
 async fn list_endpoints(State(s): Ctx, Caller(who): Caller) -> Result<Reply, ApiError> {
-    let data = webhooks::list_endpoints(&s.app, &who).await?;
+    let data = endpoints::list_endpoints(&s.app, &who).await?;
     Ok(Reply::list("/v1/webhook_endpoints", data, false))
+}
+
+/// One webhook endpoint, without its secret; a deleted one too (status `deleted`). Another
+/// mode's endpoint answers 404, as a missing one.
+#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The endpoint", body = schema::WebhookEndpoint),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn get_endpoint(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(endpoints::get_endpoint(&s.app, &who, &id).await?))
+}
+
+/// Disable an endpoint: it receives nothing, while events go on being enqueued for it; its due
+/// deliveries wait and are sent, in order, once it is enabled again. Disabling a disabled
+/// endpoint answers it unchanged; a deleted one is refused (`webhook_endpoint_deleted`).
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/disable", tag = "webhooks",
+    request_body = Empty,
+    params(("id" = String, Path), schema::IdempotencyKey),
+    responses(
+        (status = 200, description = "The endpoint, disabled", body = schema::WebhookEndpoint),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn disable_endpoint(
+    state: Ctx,
+    Path(id): Path<String>,
+    caller: Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    set_enabled(state, caller, id, false, post).await
+}
+
+/// Enable an endpoint: the deliveries that waited while it was disabled are sent on the next
+/// pass. Enabling an enabled endpoint answers it unchanged; a deleted one is refused
+/// (`webhook_endpoint_deleted`).
+#[utoipa::path(post, path = "/v1/webhook_endpoints/{id}/enable", tag = "webhooks",
+    request_body = Empty,
+    params(("id" = String, Path), schema::IdempotencyKey),
+    responses(
+        (status = 200, description = "The endpoint, enabled", body = schema::WebhookEndpoint),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn enable_endpoint(
+    state: Ctx,
+    Path(id): Path<String>,
+    caller: Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    set_enabled(state, caller, id, true, post).await
+}
+
+async fn set_enabled(
+    State(s): Ctx,
+    Caller(who): Caller,
+    id: String,
+    enabled: bool,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    let _: Empty = post.parse()?;
+    post.run(&s, &who, StatusCode::OK, async |idem| {
+        endpoints::set_enabled(&s.app, &who, &id, enabled, idem).await
+    })
+    .await
+}
+
+/// Delete an endpoint for good: nothing more is delivered to it and its pending deliveries are
+/// cancelled (failed, `last_error` `endpoint_deleted`). It leaves the list; it can still be
+/// read, with its deliveries. Deleting it again answers it unchanged.
+#[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The endpoint, deleted", body = schema::WebhookEndpoint),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn delete_endpoint(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(
+        endpoints::delete_endpoint(&s.app, &who, &id).await?,
+    ))
+}
+
+/// One endpoint's deliveries, in event order: each event's id and type, status (pending,
+/// delivered, failed), attempts, the last answer's HTTP status or why there was none, and
+/// the next attempt or when it was delivered or given up (Unix seconds). `starting_after` is
+/// the event id of the last delivery of the previous page.
+#[utoipa::path(get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path), schema::DeliveryPageParams),
+    responses(
+        (status = 200, description = "A page of deliveries", body = schema::WebhookDeliveryList),
+        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+    ),
+    security(("api_key" = [])))]
+async fn list_deliveries(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+    page: Page,
+) -> Result<Reply, ApiError> {
+    if page.ending_before.is_some() {
+        return Err(ApiError::param(
+            "parameter_invalid",
+            "ending_before",
+            "deliveries page forward only: use starting_after",
+        ));
+    }
+    let after = page.starting_after.as_deref();
+    let (data, has_more) =
+        endpoints::list_deliveries(&s.app, &who, &id, after, page.limit()).await?;
+    let url = format!("/v1/webhook_endpoints/{id}/deliveries");
+    Ok(Reply::list(&url, data, has_more))
 }

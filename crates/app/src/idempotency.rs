@@ -11,9 +11,21 @@
 //!   retry may fix (a 5xx, a conflict, `payment_processing`), so the retry runs at once.
 //! - A claim left by a node that died is taken over after [`lease_ms`]; [`purge`] deletes keys
 //!   older than [`KEEP_MS`].
+//!
+//! On SQLite the claims are the process's own ([`LocalClaims`]), not rows: a claim written on
+//! the pool is a durable write transaction of its own, which waits for the group-commit
+//! writer's lock and syncs the file, and it made every keyed request pay that (measured in
+//! docs/PERFORMANCE.md). SQLite serves one machine; two processes on one file do not exclude
+//! each other's running requests, but one key still has one effect: the writer refuses a
+//! second response for a key (`KEY_USED`, then the first is replayed), and checkout's own
+//! dedupe record is written before the provider is called. On PostgreSQL, where several nodes
+//! share the database, claims are rows as described above.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use holdback_domain::order::DAY;
-use holdback_store::{Claim, IdempotencyRecord};
+use holdback_store::{Claim, IdempotencyRecord, Store};
 use serde_json::Value;
 
 use crate::orders::Idem;
@@ -28,6 +40,54 @@ pub const KEEP_MS: i64 = DAY;
 pub fn lease_ms(app: &App) -> i64 {
     let provider = i64::try_from(app.policy.provider_timeout_ms).unwrap_or(i64::MAX / 4);
     provider.saturating_add(30_000).max(60_000)
+}
+
+/// The keys this process's requests hold (SQLite): (principal, key) → (token, request digest,
+/// locked until).
+#[derive(Debug, Default)]
+pub struct LocalClaims(Mutex<HashMap<(String, String), (String, String, i64)>>);
+
+impl LocalClaims {
+    /// Claims the key, or says who holds it (as the database's claim would).
+    fn claim(
+        &self,
+        principal: &str,
+        key: &str,
+        hash: &str,
+        token: &str,
+        now: i64,
+        until: i64,
+    ) -> Claim {
+        let Ok(mut held) = self.0.lock() else {
+            return Claim::InFlight {
+                request_hash: hash.to_string(),
+            };
+        };
+        let slot = (principal.to_string(), key.to_string());
+        match held.get(&slot) {
+            Some((_, h, locked_until)) if *locked_until > now => Claim::InFlight {
+                request_hash: h.clone(),
+            },
+            _ => {
+                held.insert(slot, (token.to_string(), hash.to_string(), until));
+                Claim::Claimed
+            }
+        }
+    }
+
+    fn release(&self, principal: &str, key: &str, token: &str) {
+        if let Ok(mut held) = self.0.lock() {
+            let slot = (principal.to_string(), key.to_string());
+            if held.get(&slot).is_some_and(|(t, _, _)| t == token) {
+                held.remove(&slot);
+            }
+        }
+    }
+}
+
+/// Whether claims are the process's own (SQLite) rather than rows.
+fn local(store: &Store) -> bool {
+    matches!(store, Store::Sqlite(_))
 }
 
 /// What a keyed request does next.
@@ -52,17 +112,19 @@ pub async fn begin(
 ) -> Result<Begun, AppError> {
     let token = ids::random_hex();
     let now = app.clock.now_ms();
-    let claim = app
-        .store
-        .claim_key(
-            &caller.key_id,
-            &key,
-            &request_hash,
-            &token,
-            now,
-            now.saturating_add(lease_ms(app)),
-        )
-        .await?;
+    let until = now.saturating_add(lease_ms(app));
+    let claim = if local(&app.store) {
+        match app.store.idempotency(&caller.key_id, &key).await? {
+            Some(record) => Claim::Done(record),
+            None => app
+                .claims
+                .claim(&caller.key_id, &key, &request_hash, &token, now, until),
+        }
+    } else {
+        app.store
+            .claim_key(&caller.key_id, &key, &request_hash, &token, now, until)
+            .await?
+    };
     Ok(match claim {
         Claim::Claimed => Begun::Run(Idem {
             principal: caller.key_id.clone(),
@@ -84,6 +146,10 @@ pub async fn stored(app: &App, idem: &Idem) -> Result<Option<IdempotencyRecord>,
 /// Stores `status` and `body` as the final response to the claimed key, unless the use case
 /// already stored one with its decision.
 pub async fn finish(app: &App, idem: &Idem, status: u16, body: &Value) -> Result<(), AppError> {
+    if let Some(token) = &idem.claim {
+        // A local claim ends here; the row (if the use case wrote none) follows.
+        app.claims.release(&idem.principal, &idem.key, token);
+    }
     if stored(app, idem).await?.is_some() {
         return Ok(());
     }
@@ -98,9 +164,13 @@ pub async fn finish(app: &App, idem: &Idem, status: u16, body: &Value) -> Result
 /// Deletes this request's claim on its key, if it still holds it.
 pub async fn release(app: &App, idem: &Idem) -> Result<(), AppError> {
     if let Some(token) = &idem.claim {
-        app.store
-            .release_key(&idem.principal, &idem.key, token)
-            .await?;
+        if local(&app.store) {
+            app.claims.release(&idem.principal, &idem.key, token);
+        } else {
+            app.store
+                .release_key(&idem.principal, &idem.key, token)
+                .await?;
+        }
     }
     Ok(())
 }

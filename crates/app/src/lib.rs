@@ -150,6 +150,8 @@ pub struct App {
     pub ids: Arc<dyn IdGen>,
     pub cards: Connectors,
     pub policy: Arc<Policy>,
+    /// Idempotency keys held by this process's running requests (SQLite only).
+    pub claims: Arc<idempotency::LocalClaims>,
 }
 
 impl App {
@@ -172,6 +174,7 @@ impl App {
             clock,
             ids,
             policy: Arc::new(policy),
+            claims: Arc::default(),
         }
     }
 

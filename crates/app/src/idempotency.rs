@@ -42,10 +42,12 @@ pub fn lease_ms(app: &App) -> i64 {
     provider.saturating_add(30_000).max(60_000)
 }
 
-/// The keys this process's requests hold (SQLite): (principal, key) → (token, request digest,
-/// locked until).
+/// A key held by one of this process's requests: its token, its request digest, and until when.
+type Held = (String, String, i64);
+
+/// The keys this process's requests hold (SQLite), by (principal, key).
 #[derive(Debug, Default)]
-pub struct LocalClaims(Mutex<HashMap<(String, String), (String, String, i64)>>);
+pub struct LocalClaims(Mutex<HashMap<(String, String), Held>>);
 
 impl LocalClaims {
     /// Claims the key, or says who holds it (as the database's claim would).

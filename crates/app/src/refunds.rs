@@ -149,17 +149,29 @@ pub async fn list(
     Ok(refunds.iter().map(views::refund).collect())
 }
 
-/// Runs [`tick`] forever, every `every`.
+/// Runs [`tick`] (and the settling of stale payments) forever: again at once while a pass finds
+/// a full batch due, else after `every`.
 pub fn spawn(app: App, every: Duration) -> tokio::task::JoinHandle<()> {
+    const BATCH: u32 = 64;
     tokio::spawn(async move {
         loop {
-            if let Err(e) = tick(&app, 64).await {
-                eprintln!("holdback: refunds: {e}");
-            }
-            if let Err(e) = crate::payments::settle_stale(&app, 64).await {
+            let busy = match tick(&app, BATCH).await {
+                Ok(pass) => {
+                    let done = pass.succeeded + pass.failed + pass.unknown;
+                    // a full batch with work done: more may be due (skipped ones alone are not)
+                    done > 0 && done + pass.skipped >= BATCH as usize
+                }
+                Err(e) => {
+                    eprintln!("holdback: refunds: {e}");
+                    false
+                }
+            };
+            if let Err(e) = crate::payments::settle_stale(&app, BATCH).await {
                 eprintln!("holdback: payments: {e}");
             }
-            tokio::time::sleep(every).await;
+            if !busy {
+                tokio::time::sleep(every).await;
+            }
         }
     })
 }

@@ -10,6 +10,7 @@ use serde_json::json;
 pub const CATALOG: &[(&str, u16, &str)] = &[
     // the request itself
     ("invalid_json", 400, "invalid_request_error"),
+    ("request_too_large", 413, "invalid_request_error"),
     ("unknown_parameter", 400, "invalid_request_error"),
     ("parameter_missing", 400, "invalid_request_error"),
     ("parameter_invalid", 400, "invalid_request_error"),

@@ -64,6 +64,16 @@ impl RequestId {
     fn stamp(&self, mut response: Response) -> Response {
         if let Some(error) = response.extensions().get::<ApiError>() {
             response = error.response(&self.0);
+        } else if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            // the body limit's own answer is plain text: answer with the documented body
+            response = ApiError::code("request_too_large", "the request body is too large")
+                .response(&self.0);
+        }
+        if response.status() == axum::http::StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"holdback\""),
+            );
         }
         if let Ok(v) = HeaderValue::from_str(&self.0) {
             response.headers_mut().insert("request-id", v);

@@ -1421,3 +1421,71 @@ async fn products_and_webhook_endpoints_replay_under_their_key() {
         }
     }
 }
+
+#[tokio::test]
+async fn http_details_keep_the_documented_shape() {
+    for db in TestDb::all("http_details_keep_the_documented_shape").await {
+        let s = start(&db).await;
+        let b = s.backend;
+        // the Bearer scheme in any case
+        let res = s
+            .http
+            .get(format!("{}/v1/orders", s.base))
+            .header("authorization", format!("bEaReR {}", s.platform))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{b}");
+        // a 401 says how to authenticate
+        let res = s
+            .http
+            .get(format!("{}/v1/orders", s.base))
+            .header("authorization", "Basic dXNlcjpwYXNz")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{b}");
+        assert!(
+            res.headers()
+                .get("www-authenticate")
+                .is_some_and(|v| v.to_str().unwrap().starts_with("Bearer")),
+            "{b}"
+        );
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_api_key", "{b}");
+        // a body over the limit answers the documented error body
+        let res = s
+            .http
+            .post(format!("{}/v1/checkouts", s.base))
+            .header("authorization", format!("Bearer {}", s.platform))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 3 << 20])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{b}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "request_too_large", "{b}");
+        assert!(body["error"]["request_id"].is_string(), "{b}");
+        // a zero refund is named as such, and changes nothing
+        let (order, _) = order_ids(&s.checkout(VISA, None).await.body);
+        let before = (s.order(&order).await, s.app.store.head().await.unwrap());
+        let zero = s
+            .post(
+                &format!("/v1/orders/{order}/refund"),
+                &s.platform,
+                json!({"amount": 0, "currency": "usd"}),
+            )
+            .await;
+        assert_eq!(
+            zero.body["error"]["code"], "zero_amount",
+            "{b}: {}",
+            zero.body
+        );
+        assert_eq!(
+            (s.order(&order).await, s.app.store.head().await.unwrap()),
+            before,
+            "{b}"
+        );
+    }
+}

@@ -354,6 +354,8 @@ pub enum OrderError {
     AlreadyReleased,
     #[error("the order is cancelled")]
     Cancelled,
+    #[error("a refund must be more than zero")]
+    ZeroAmount,
     #[error("the refund of {requested} exceeds the {remaining} still held")]
     RefundExceedsHeld { requested: i64, remaining: i64 },
     #[error(transparent)]
@@ -392,6 +394,7 @@ impl OrderError {
             OrderError::AlreadyDelivered => "order_already_delivered",
             OrderError::AlreadyReleased => "hold_already_released",
             OrderError::Cancelled => "order_cancelled",
+            OrderError::ZeroAmount => "zero_amount",
             OrderError::RefundExceedsHeld { .. } => "refund_exceeds_held",
             OrderError::Money(e) => e.code(),
             OrderError::NoCancelRequest => "no_cancel_request",
@@ -416,6 +419,7 @@ impl OrderError {
         "order_already_delivered",
         "hold_already_released",
         "order_cancelled",
+        "zero_amount",
         "refund_exceeds_held",
         "no_cancel_request",
         "cancel_already_requested",

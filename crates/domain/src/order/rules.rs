@@ -251,7 +251,7 @@ fn explicit_refund(d: &mut Decision, amount: Money, now: i64) -> Result<(), Orde
         .into());
     }
     if amount.is_zero() {
-        return Err(MoneyError::NegativeResult.into());
+        return Err(OrderError::ZeroAmount);
     }
     let remaining = order.held();
     if amount.minor() > remaining {

@@ -5,43 +5,14 @@
 
 use std::sync::Arc;
 
-use holdback_app::ids::UuidIds;
-use holdback_app::{App, Policy, Role, keys, scheduler};
-use holdback_store::clock::ManualClock;
+use holdback_app::{Policy, Role, keys, scheduler};
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const T0: i64 = 1_795_219_200_000; // 2026-11-21
-const DAY: i64 = 86_400_000;
+mod common;
 
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    clock: ManualClock,
-    app: App,
-    platform: String,
-    alice: String,
-    dave: String,
-    bob: String,
-    carol: String,
-    backend: &'static str,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-fn app_on(store: holdback_store::Store, clock: &ManualClock) -> App {
-    App::new(
-        store,
-        Arc::new(clock.clone()),
-        Arc::new(UuidIds),
-        Policy::default(),
-        App::stateless_cards(Arc::new(clock.clone())),
-    )
-}
-
-async fn start(db: &TestDb) -> Server {
-    start_with(db, None).await
-}
+use common::{Answer, DAY, Server, T0, VISA};
 
 /// A stand-in for a real live provider: it accepts any card and keeps nothing.
 struct LiveProvider;
@@ -99,99 +70,7 @@ impl holdback_app::cards::CardConnector for LiveProvider {
     }
 }
 
-async fn start_with(
-    db: &TestDb,
-    live: Option<Arc<dyn holdback_app::cards::CardConnector>>,
-) -> Server {
-    let store = db.store().await.unwrap();
-    let clock = ManualClock::new(T0);
-    let mut app = app_on(store, &clock);
-    app.cards.live = live;
-    let key = |role| {
-        let app = app.clone();
-        async move { keys::create(&app, &role, false).await.unwrap() }
-    };
-    let platform = key(Role::Platform).await;
-    let alice = key(Role::Buyer("buy_alice".into())).await;
-    let dave = key(Role::Buyer("buy_dave".into())).await;
-    let bob = key(Role::Seller("sel_bob".into())).await;
-    let carol = key(Role::Seller("sel_carol".into())).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
-        let _ = stopped.await;
-    }));
-    Server {
-        base,
-        http: holdback_app::webhooks::http_client(),
-        clock,
-        app,
-        platform,
-        alice,
-        dave,
-        bob,
-        carol,
-        backend: db.backend(),
-        _stop: stop,
-    }
-}
-
-struct Answer {
-    status: StatusCode,
-    body: Value,
-    replayed: bool,
-    request_id: Option<String>,
-}
-
 impl Server {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        key: &str,
-        idem: Option<&str>,
-        body: Option<&str>,
-    ) -> Answer {
-        let url = format!("{}{path}", self.base);
-        let mut req = match method {
-            "GET" => self.http.get(url),
-            _ => self.http.post(url),
-        }
-        .header("authorization", format!("Bearer {key}"));
-        if let Some(k) = idem {
-            req = req.header("idempotency-key", k);
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let replayed = res.headers().get("idempotent-replayed").is_some();
-        let request_id = res
-            .headers()
-            .get("request-id")
-            .map(|v| v.to_str().unwrap().to_string());
-        let body = res.json().await.unwrap_or(Value::Null);
-        Answer {
-            status,
-            body,
-            replayed,
-            request_id,
-        }
-    }
-
-    async fn get(&self, path: &str, key: &str) -> Answer {
-        self.send("GET", path, key, None, None).await
-    }
-
-    async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
-        self.send("POST", path, key, None, Some(&body.to_string()))
-            .await
-    }
-
     /// Alice buys from Bob (2 × 25.00) and Carol (19.99) with the given card. Without an
     /// Idempotency-Key each call is a new purchase (its description differs): a repeat of the same
     /// request within the duplicate window would be taken as a retry.
@@ -217,13 +96,6 @@ impl Server {
             .await
             .body
     }
-
-    async fn audit_clean(&self) {
-        let report = self.app.store.audit().await.unwrap();
-        assert!(report.is_clean(), "{}: {:?}", self.backend, report.breaches);
-        let business = self.app.store.business_audit().await.unwrap();
-        assert!(business.is_empty(), "{}: {business:?}", self.backend);
-    }
 }
 
 fn cart(card: &str) -> Value {
@@ -237,8 +109,6 @@ fn cart(card: &str) -> Value {
         "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
     })
 }
-
-const VISA: &str = "4242424242424242";
 
 fn order_ids(payment: &Value) -> (String, String) {
     let orders = payment["orders"].as_array().unwrap();
@@ -254,7 +124,7 @@ fn order_ids(payment: &Value) -> (String, String) {
 #[tokio::test]
 async fn the_whole_lifecycle_releases_to_the_seller() {
     for db in TestDb::all("the_whole_lifecycle_releases_to_the_seller").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         let paid = s.checkout(VISA, Some("k1")).await;
         assert_eq!(paid.status, StatusCode::CREATED, "{b}: {}", paid.body);
@@ -349,7 +219,7 @@ async fn the_whole_lifecycle_releases_to_the_seller() {
 #[tokio::test]
 async fn every_rejection_is_named_and_changes_nothing() {
     for db in TestDb::all("every_rejection_is_named_and_changes_nothing").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         let paid = s.checkout(VISA, None).await;
         let (bob_order, carol_order) = order_ids(&paid.body);
@@ -561,7 +431,7 @@ async fn every_rejection_is_named_and_changes_nothing() {
 #[tokio::test]
 async fn retries_replay_and_concurrent_retries_pay_once() {
     for db in TestDb::all("retries_replay_and_concurrent_retries_pay_once").await {
-        let s = Arc::new(start(&db).await);
+        let s = Arc::new(Server::start(&db).await);
         let b = s.backend;
         let first = s.checkout(VISA, Some("same")).await;
         let retry = s.checkout(VISA, Some("same")).await;
@@ -626,7 +496,7 @@ async fn retries_replay_and_concurrent_retries_pay_once() {
 #[tokio::test]
 async fn timers_fire_when_the_clock_moves() {
     for db in TestDb::all("timers_fire_when_the_clock_moves").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         // three checkouts: one never shipped, one cancelled by the buyer, one shipped
         let (never_shipped, _) = order_ids(&s.checkout(VISA, None).await.body);
@@ -698,9 +568,9 @@ async fn timers_fire_when_the_clock_moves() {
 #[tokio::test]
 async fn two_nodes_fire_each_timer_once() {
     for db in TestDb::all("two_nodes_fire_each_timer_once").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
-        let second = app_on(s.app.store.clone(), &s.clock);
+        let second = common::app_on(s.app.store.clone(), &s.clock, Policy::default(), None);
         for _ in 0..5 {
             s.checkout(VISA, None).await;
         }
@@ -724,7 +594,7 @@ async fn two_nodes_fire_each_timer_once() {
 async fn webhooks_are_signed_delivered_and_retried() {
     use std::sync::Mutex;
     for db in TestDb::all("webhooks_are_signed_delivered_and_retried").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         // a receiver that fails its first request, then accepts
         let received: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
@@ -846,7 +716,7 @@ async fn test_and_live_data_never_mix() {
     for db in TestDb::all("test_and_live_data_never_mix").await {
         // with no live provider configured, a live key's checkout is refused by name and
         // changes nothing
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let live = keys::create(&s.app, &Role::Platform, true).await.unwrap();
         let before = s.app.store.head().await.unwrap();
         let refused = s
@@ -864,7 +734,10 @@ async fn test_and_live_data_never_mix() {
         assert_eq!(s.get("/v1/orders", &live).await.body["data"], json!([]));
         drop(s);
 
-        let s = start_with(&db, Some(Arc::new(LiveProvider))).await;
+        let s = Server::builder(&db)
+            .live(Arc::new(LiveProvider))
+            .start()
+            .await;
         let b = s.backend;
         assert!(live.starts_with("sk_live_"));
         let (bob_order, _) = order_ids(&s.checkout(VISA, None).await.body);
@@ -963,7 +836,7 @@ async fn test_and_live_data_never_mix() {
 #[tokio::test]
 async fn health_and_metrics() {
     let db = TestDb::sqlite();
-    let s = start(&db).await;
+    let s = Server::start(&db).await;
     let health = holdback_app::webhooks::http_client()
         .get(format!("{}/healthz", s.base))
         .send()
@@ -1002,7 +875,7 @@ async fn health_and_metrics() {
 #[tokio::test]
 async fn responses_match_the_openapi_document() {
     let db = TestDb::sqlite();
-    let s = start(&db).await;
+    let s = Server::start(&db).await;
     let served: Value = holdback_app::webhooks::http_client()
         .get(format!("{}/openapi.json", s.base))
         .send()
@@ -1030,7 +903,7 @@ async fn responses_match_the_openapi_document() {
 #[tokio::test]
 async fn pagination_goes_both_ways() {
     for db in TestDb::all("pagination_goes_both_ways").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         for _ in 0..5 {
             s.checkout(VISA, None).await;
@@ -1109,7 +982,7 @@ async fn pagination_goes_both_ways() {
 #[tokio::test]
 async fn buyers_check_out_catalog_products_with_a_shipping_method() {
     for db in TestDb::all("buyers_check_out_catalog_products").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         let tea = s
             .post("/v1/products", &s.platform, json!({"seller": "sel_bob", "name": "Tea set", "unit_amount": 2500, "currency": "usd"}))
@@ -1200,7 +1073,7 @@ async fn buyers_check_out_catalog_products_with_a_shipping_method() {
 #[tokio::test]
 async fn extensions_and_cancellation_answers_over_the_api() {
     for db in TestDb::all("extensions_and_cancellation_answers_over_the_api").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         let (bob_order, carol_order) = order_ids(&s.checkout(VISA, None).await.body);
         let path = |id: &str, action: &str| format!("/v1/orders/{id}/{action}");
@@ -1318,7 +1191,7 @@ async fn extensions_and_cancellation_answers_over_the_api() {
 #[tokio::test]
 async fn one_failing_timer_does_not_stop_the_pass() {
     for db in TestDb::all("one_failing_timer_does_not_stop_the_pass").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         let broken = s.checkout(VISA, None).await.body;
         let fine = s.checkout(VISA, None).await.body;
@@ -1357,7 +1230,7 @@ async fn one_failing_timer_does_not_stop_the_pass() {
 #[tokio::test]
 async fn products_and_webhook_endpoints_replay_under_their_key() {
     for db in TestDb::all("products_and_webhook_endpoints_replay_under_their_key").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         for (path, body, other) in [
             (
@@ -1425,7 +1298,7 @@ async fn products_and_webhook_endpoints_replay_under_their_key() {
 #[tokio::test]
 async fn http_details_keep_the_documented_shape() {
     for db in TestDb::all("http_details_keep_the_documented_shape").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         // the Bearer scheme in any case
         let res = s

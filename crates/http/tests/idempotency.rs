@@ -6,116 +6,51 @@
 
 use std::sync::Arc;
 
-use holdback_app::ids::UuidIds;
-use holdback_app::{App, Policy, Role, idempotency, keys};
-use holdback_store::Store;
-use holdback_store::clock::ManualClock;
+use holdback_app::{Policy, idempotency, keys};
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const T0: i64 = 1_795_219_200_000; // 2026-11-21
-const HOUR: i64 = 3_600_000;
-const VISA: &str = "4242424242424242";
+mod common;
 
-fn app_on(store: Store, clock: &ManualClock) -> App {
-    App::new(
-        store,
-        Arc::new(clock.clone()),
-        Arc::new(UuidIds),
-        Policy::default(),
-        App::stateless_cards(Arc::new(clock.clone())),
-    )
-}
+use common::{Answer, HOUR, Node, Server, VISA};
 
-/// A node: the API served on port 0 for an app.
-struct Node {
-    base: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn node(app: &App) -> Node {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
-        let _ = stopped.await;
-    }));
-    Node { base, _stop: stop }
-}
-
+/// Two nodes (each its own app and group-commit writer) over one database: the server's and
+/// another.
 struct Env {
-    app: App,
-    clock: ManualClock,
-    nodes: Vec<Node>,
-    http: reqwest::Client,
-    platform: String,
-    alice: String,
-    bob: String,
+    server: Server,
+    other: Node,
 }
 
-/// Two nodes (each its own app and group-commit writer) over one database.
-async fn start(db: &TestDb) -> Env {
-    let store = db.store().await.unwrap();
-    let clock = ManualClock::new(T0);
-    let app = app_on(store.clone(), &clock);
-    let other = app_on(store, &clock);
-    let platform = keys::create(&app, &Role::Platform, false).await.unwrap();
-    let alice = keys::create(&app, &Role::Buyer("buy_alice".into()), false)
-        .await
-        .unwrap();
-    let bob = keys::create(&app, &Role::Seller("sel_bob".into()), false)
-        .await
-        .unwrap();
-    let nodes = vec![node(&app).await, node(&other).await];
-    Env {
-        app,
-        clock,
-        nodes,
-        http: holdback_app::webhooks::http_client(),
-        platform,
-        alice,
-        bob,
+impl std::ops::Deref for Env {
+    type Target = Server;
+
+    fn deref(&self) -> &Server {
+        &self.server
     }
 }
 
-struct Answer {
-    status: StatusCode,
-    body: Value,
-    replayed: bool,
+async fn start(db: &TestDb) -> Env {
+    let server = Server::start(db).await;
+    let app = common::app_on(
+        server.app.store.clone(),
+        &server.clock,
+        Policy::default(),
+        None,
+    );
+    let other = common::serve(&app).await;
+    Env { server, other }
 }
 
 impl Env {
     async fn post(&self, node: usize, path: &str, key: &str, idem: &str, body: &str) -> Answer {
-        let res = self
-            .http
-            .post(format!("{}{path}", self.nodes[node].base))
-            .header("authorization", format!("Bearer {key}"))
-            .header("idempotency-key", idem)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let status = res.status();
-        let replayed = res.headers().get("idempotent-replayed").is_some();
-        Answer {
-            status,
-            body: res.json().await.unwrap_or(Value::Null),
-            replayed,
-        }
+        let base = [&self.server.base, &self.other.base][node];
+        common::send(&self.http, base, "POST", path, key, Some(idem), Some(body)).await
     }
 
     async fn payments(&self) -> Vec<Value> {
-        let res = self
-            .http
-            .get(format!("{}/v1/payments?limit=100", self.nodes[0].base))
-            .header("authorization", format!("Bearer {}", self.platform))
-            .send()
-            .await
-            .unwrap();
-        let page: Value = res.json().await.unwrap();
-        page["data"].as_array().unwrap().clone()
+        let page = self.get("/v1/payments?limit=100", &self.platform).await;
+        page.body["data"].as_array().unwrap().clone()
     }
 }
 

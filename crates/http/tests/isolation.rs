@@ -4,62 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::sync::Arc;
-
-use holdback_app::ids::UuidIds;
-use holdback_app::{App, Policy, Role, keys};
-use holdback_store::clock::ManualClock;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const T0: i64 = 1_795_219_200_000; // 2026-11-21
+mod common;
+
+use common::Server;
+
 /// Requests sent at once: half ships, half checkouts.
 const REQUESTS: usize = 200;
-
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    app: App,
-    platform: String,
-    bob: String,
-    carol: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn start(db: &TestDb) -> Server {
-    let store = db.store().await.unwrap();
-    let clock = ManualClock::new(T0);
-    let app = App::new(
-        store,
-        Arc::new(clock.clone()),
-        Arc::new(UuidIds),
-        Policy::default(),
-        App::stateless_cards(Arc::new(clock.clone())),
-    );
-    let key = |role| {
-        let app = app.clone();
-        async move { keys::create(&app, &role, false).await.unwrap() }
-    };
-    let platform = key(Role::Platform).await;
-    let bob = key(Role::Seller("sel_bob".into())).await;
-    let carol = key(Role::Seller("sel_carol".into())).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
-        let _ = stopped.await;
-    }));
-    Server {
-        base,
-        http: holdback_app::webhooks::http_client(),
-        app,
-        platform,
-        bob,
-        carol,
-        _stop: stop,
-    }
-}
 
 /// Alice buys from Bob and Carol; `n` makes each purchase different (the same content twice
 /// would be taken as a retry).
@@ -96,7 +50,7 @@ async fn post(
 }
 
 impl Server {
-    fn send(
+    fn spawn_send(
         &self,
         path: &str,
         key: &str,
@@ -115,12 +69,12 @@ impl Server {
 async fn one_nul_byte_fails_only_its_own_request_among_200() {
     for db in TestDb::all("one_nul_byte_fails_only_its_own_request").await {
         let b = db.backend();
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         // orders to ship: each checkout opens one for Bob and one for Carol
         let mut orders = Vec::new();
         for n in 0..REQUESTS / 4 {
             let (status, paid) = s
-                .send("/v1/checkouts", &s.platform, cart(n).to_string())
+                .spawn_send("/v1/checkouts", &s.platform, cart(n).to_string())
                 .await
                 .unwrap();
             assert_eq!(status, StatusCode::CREATED, "{b}: {paid}");
@@ -139,13 +93,17 @@ async fn one_nul_byte_fails_only_its_own_request_among_200() {
         for (i, (order, seller)) in orders.iter().enumerate() {
             let carrier = if i == bad { "dh\u{0}l" } else { "dhl" };
             let body = json!({"carrier": carrier, "tracking_number": format!("JD{i}")});
-            requests.push(s.send(
+            requests.push(s.spawn_send(
                 &format!("/v1/orders/{order}/ship"),
                 seller,
                 body.to_string(),
             ));
             // a checkout between every two ships, so that the batches mix both
-            requests.push(s.send("/v1/checkouts", &s.platform, cart(REQUESTS + i).to_string()));
+            requests.push(s.spawn_send(
+                "/v1/checkouts",
+                &s.platform,
+                cart(REQUESTS + i).to_string(),
+            ));
         }
         assert_eq!(requests.len(), REQUESTS, "{b}");
         let mut answers = Vec::new();

@@ -3,109 +3,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::sync::Arc;
-
-use holdback_app::ids::UuidIds;
+use holdback_app::keys;
 use holdback_app::parties::{SellerTerms, seller_terms};
-use holdback_app::{App, Policy, Role, keys};
 use holdback_store::Revocation;
-use holdback_store::clock::ManualClock;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const T0: i64 = 1_795_219_200_000; // 2026-11-21
+mod common;
 
-struct Server {
-    base: String,
-    http: reqwest::Client,
-    app: App,
-    platform: String,
-    live_platform: String,
-    alice: String,
-    bob: String,
-    backend: &'static str,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+use common::{Key, Server, T0};
 
-struct Answer {
-    status: StatusCode,
-    body: Value,
-    replayed: bool,
-}
-
+/// The four keys the tests here count: the platform's in both modes, alice's and bob's.
 async fn start(db: &TestDb) -> Server {
-    let store = db.store().await.unwrap();
-    let clock = ManualClock::new(T0);
-    let cards = App::stateless_cards(Arc::new(clock.clone()));
-    let app = App::new(
-        store,
-        Arc::new(clock),
-        Arc::new(UuidIds),
-        Policy::default(),
-        cards,
-    );
-    let platform = keys::create(&app, &Role::Platform, false).await.unwrap();
-    let live_platform = keys::create(&app, &Role::Platform, true).await.unwrap();
-    let alice = keys::create(&app, &Role::Buyer("buy_alice".into()), false)
+    Server::builder(db)
+        .keys(&[Key::Platform, Key::LivePlatform, Key::Alice, Key::Bob])
+        .start()
         .await
-        .unwrap();
-    let bob = keys::create(&app, &Role::Seller("sel_bob".into()), false)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
-        let _ = stopped.await;
-    }));
-    Server {
-        base,
-        http: holdback_app::webhooks::http_client(),
-        app,
-        platform,
-        live_platform,
-        alice,
-        bob,
-        backend: db.backend(),
-        _stop: stop,
-    }
 }
 
 impl Server {
-    async fn send(&self, path: &str, key: &str, idem: Option<&str>, body: Option<&str>) -> Answer {
-        let url = format!("{}{path}", self.base);
-        let mut req = match body {
-            None => self.http.get(url),
-            Some(b) => self
-                .http
-                .post(url)
-                .header("content-type", "application/json")
-                .body(b.to_string()),
-        }
-        .header("authorization", format!("Bearer {key}"));
-        if let Some(k) = idem {
-            req = req.header("idempotency-key", k);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let replayed = res.headers().get("idempotent-replayed").is_some();
-        let body = res.json().await.unwrap_or(Value::Null);
-        Answer {
-            status,
-            body,
-            replayed,
-        }
-    }
-
-    async fn get(&self, path: &str, key: &str) -> Answer {
-        self.send(path, key, None, None).await
-    }
-
-    async fn post(&self, path: &str, key: &str, body: &Value) -> Answer {
-        self.send(path, key, None, Some(&body.to_string())).await
-    }
-
     /// Every party of both kinds the platform key of this mode sees, as JSON.
     async fn everything(&self) -> Vec<Value> {
         let mut all = Vec::new();
@@ -490,24 +407,26 @@ async fn a_retried_creation_replays_and_a_reused_key_is_refused() {
         let b = s.backend;
         let body = json!({"id": "buy_zoe", "country": "BR"}).to_string();
         let first = s
-            .send("/v1/buyers", &s.platform, Some("p-1"), Some(&body))
+            .send("POST", "/v1/buyers", &s.platform, Some("p-1"), Some(&body))
             .await;
         assert_eq!(first.status, StatusCode::CREATED, "{b}: {}", first.body);
         assert!(!first.replayed);
         let again = s
-            .send("/v1/buyers", &s.platform, Some("p-1"), Some(&body))
+            .send("POST", "/v1/buyers", &s.platform, Some("p-1"), Some(&body))
             .await;
         assert_eq!(again.status, StatusCode::CREATED, "{b}: {}", again.body);
         assert!(again.replayed, "{b}");
         assert_eq!(again.body, first.body);
         let other = json!({"id": "buy_yan", "country": "BR"}).to_string();
         let reused = s
-            .send("/v1/buyers", &s.platform, Some("p-1"), Some(&other))
+            .send("POST", "/v1/buyers", &s.platform, Some("p-1"), Some(&other))
             .await;
         assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
         assert_eq!(reused.body["error"]["code"], "idempotency_key_reused");
         // without a key, the same creation again is a duplicate
-        let dup = s.send("/v1/buyers", &s.platform, None, Some(&body)).await;
+        let dup = s
+            .send("POST", "/v1/buyers", &s.platform, None, Some(&body))
+            .await;
         assert_eq!(dup.body["error"]["code"], "party_exists", "{b}");
         assert_eq!(
             ids(&s.get("/v1/buyers", &s.platform).await.body),
@@ -515,7 +434,7 @@ async fn a_retried_creation_replays_and_a_reused_key_is_refused() {
         );
         // the same id may exist once in each mode
         let live = s
-            .send("/v1/buyers", &s.live_platform, None, Some(&body))
+            .send("POST", "/v1/buyers", &s.live_platform, None, Some(&body))
             .await;
         assert_eq!(live.status, StatusCode::CREATED, "{b}: {}", live.body);
         assert_eq!(live.body["livemode"], true);

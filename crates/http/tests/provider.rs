@@ -10,21 +10,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use holdback_app::ids::UuidIds;
 use holdback_app::sandbox::SandboxCards;
-use holdback_app::{App, Policy, Role, keys, payments, reconcile, refunds, scheduler};
+use holdback_app::{Role, keys, payments, reconcile, refunds, scheduler};
 use holdback_domain::refund::RefundState;
 use holdback_sandbox::{
     Fault, FaultEffect, FaultOp, REFUNDS_FAIL_CARD, Sandbox, StatementKind, StatementLine,
 };
-use holdback_store::clock::ManualClock;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const T0: i64 = 1_795_219_200_000; // 2026-11-21
-const DAY: i64 = 86_400_000;
-const VISA: &str = "4242424242424242";
+use common::{DAY, T0, VISA};
 
 static UNIQUE: AtomicUsize = AtomicUsize::new(0);
 
@@ -45,29 +41,27 @@ impl Drop for SandboxFile {
     }
 }
 
+mod common;
+
+use common::Answer;
+
+/// The server of one test, paying through the sandbox in a file of its own.
 struct Server {
-    base: String,
-    http: reqwest::Client,
-    clock: ManualClock,
-    app: App,
+    server: common::Server,
     /// A handle of its own on the server's sandbox file, like another process's.
     sandbox: Sandbox,
-    platform: String,
-    alice: String,
-    bob: String,
-    backend: &'static str,
     _file: SandboxFile,
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-struct Answer {
-    status: StatusCode,
-    body: Value,
+impl std::ops::Deref for Server {
+    type Target = common::Server;
+
+    fn deref(&self) -> &common::Server {
+        &self.server
+    }
 }
 
 async fn start(db: &TestDb) -> Server {
-    let store = db.store().await.unwrap();
-    let clock = ManualClock::new(T0);
     let path = std::env::temp_dir().join(format!(
         "holdback_provider_{}_{}_{}.sandbox",
         std::process::id(),
@@ -75,40 +69,15 @@ async fn start(db: &TestDb) -> Server {
         unique()
     ));
     let file = SandboxFile(path.clone());
-    let cards = SandboxCards::open(&path, Arc::new(clock.clone())).unwrap();
-    let app = App::new(
-        store,
-        Arc::new(clock.clone()),
-        Arc::new(UuidIds),
-        Policy::default(),
-        Arc::new(cards),
-    );
+    let server = common::Server::builder(db)
+        .cards(|clock| Arc::new(SandboxCards::open(&path, Arc::new(clock.clone())).unwrap()))
+        .start()
+        .await;
     let sandbox = Sandbox::open(&path).unwrap();
-    let key = |role| {
-        let app = app.clone();
-        async move { keys::create(&app, &role, false).await.unwrap() }
-    };
-    let platform = key(Role::Platform).await;
-    let alice = key(Role::Buyer("buy_alice".into())).await;
-    let bob = key(Role::Seller("sel_bob".into())).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
-        let _ = stopped.await;
-    }));
     Server {
-        base,
-        http: holdback_app::webhooks::http_client(),
-        clock,
-        app,
+        server,
         sandbox,
-        platform,
-        alice,
-        bob,
-        backend: db.backend(),
         _file: file,
-        _stop: stop,
     }
 }
 
@@ -131,42 +100,6 @@ fn cart(buyer: &str, card: &str, lines: &[(&str, i64)]) -> Value {
 }
 
 impl Server {
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        key: &str,
-        idem: Option<&str>,
-        body: Option<&Value>,
-    ) -> Answer {
-        let url = format!("{}{path}", self.base);
-        let mut req = match method {
-            "GET" => self.http.get(url),
-            _ => self.http.post(url),
-        }
-        .header("authorization", format!("Bearer {key}"));
-        if let Some(k) = idem {
-            req = req.header("idempotency-key", k);
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_string());
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        let body = res.json().await.unwrap_or(Value::Null);
-        Answer { status, body }
-    }
-
-    async fn get(&self, path: &str, key: &str) -> Answer {
-        self.send("GET", path, key, None, None).await
-    }
-
-    async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
-        self.send("POST", path, key, None, Some(&body)).await
-    }
-
     async fn act(&self, order: &str, action: &str, key: &str, body: Value) -> Answer {
         self.post(&format!("/v1/orders/{order}/{action}"), key, body)
             .await
@@ -180,7 +113,7 @@ impl Server {
                 "/v1/checkouts",
                 &self.platform,
                 None,
-                Some(&cart("buy_alice", card, lines)),
+                Some(&cart("buy_alice", card, lines).to_string()),
             )
             .await;
         assert_eq!(
@@ -669,7 +602,13 @@ async fn faults_at_the_provider_neither_lose_nor_double_money() {
             let charges = s.provider_charges().len();
             fault(FaultOp::Charge, effect);
             let first = s
-                .send("POST", "/v1/checkouts", p, Some(key), Some(&body))
+                .send(
+                    "POST",
+                    "/v1/checkouts",
+                    p,
+                    Some(key),
+                    Some(&body.to_string()),
+                )
                 .await;
             assert_eq!(
                 (first.status, code(&first)),
@@ -684,7 +623,13 @@ async fn faults_at_the_provider_neither_lose_nor_double_money() {
                 "{b}: {effect:?}"
             );
             let second = s
-                .send("POST", "/v1/checkouts", p, Some(key), Some(&body))
+                .send(
+                    "POST",
+                    "/v1/checkouts",
+                    p,
+                    Some(key),
+                    Some(&body.to_string()),
+                )
                 .await;
             assert_eq!(
                 second.status,
@@ -703,7 +648,13 @@ async fn faults_at_the_provider_neither_lose_nor_double_money() {
             assert_eq!(lines[0].amount.minor(), 3000, "{b}");
             assert_eq!(s.provider_charges().len(), charges + 1, "{b}");
             let third = s
-                .send("POST", "/v1/checkouts", p, Some(key), Some(&body))
+                .send(
+                    "POST",
+                    "/v1/checkouts",
+                    p,
+                    Some(key),
+                    Some(&body.to_string()),
+                )
                 .await;
             assert_eq!(
                 (third.status, pid(&third.body)),
@@ -1288,7 +1239,7 @@ async fn each_rejection_is_named_and_moves_no_money() {
         for (key, body, expected) in checkouts {
             let before = s.snapshot(&watched).await;
             let a = s
-                .send("POST", "/v1/checkouts", key, None, Some(&body))
+                .send("POST", "/v1/checkouts", key, None, Some(&body.to_string()))
                 .await;
             assert!(a.status.is_client_error(), "{b}: {expected}: {}", a.body);
             assert_eq!(code(&a), expected, "{b}: {}", a.body);

@@ -10,94 +10,31 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use holdback_app::Policy;
 use holdback_app::endpoint_address::FixedResolver;
-use holdback_app::ids::UuidIds;
 use holdback_app::webhooks::{self, Sent, Settings};
-use holdback_app::{App, Policy, Role, keys};
-use holdback_store::clock::ManualClock;
 use holdback_store::testing::TestDb;
 use holdback_store::{NewEvent, Unit};
 use serde_json::{Value, json};
 
-const T0: i64 = 1_795_219_200_000; // 2026-11-21
+mod common;
 
-struct Server {
-    base: String,
-    clock: ManualClock,
-    app: App,
-    platform: String,
-    live: String,
-    buyer: String,
-    backend: &'static str,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-fn app_on(store: holdback_store::Store, clock: &ManualClock, policy: Policy) -> App {
-    App::new(
-        store,
-        Arc::new(clock.clone()),
-        Arc::new(UuidIds),
-        policy,
-        App::stateless_cards(Arc::new(clock.clone())),
-    )
-}
-
-async fn start(db: &TestDb) -> Server {
-    let store = db.store().await.unwrap();
-    let clock = ManualClock::new(T0);
-    let app = app_on(store, &clock, Policy::default());
-    let platform = keys::create(&app, &Role::Platform, false).await.unwrap();
-    let live = keys::create(&app, &Role::Platform, true).await.unwrap();
-    let buyer = keys::create(&app, &Role::Buyer("buy_alice".into()), false)
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
-        let _ = stopped.await;
-    }));
-    Server {
-        base,
-        clock,
-        app,
-        platform,
-        live,
-        buyer,
-        backend: db.backend(),
-        _stop: stop,
-    }
-}
+use common::{Answer, Server, T0};
 
 impl Server {
     async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = webhooks::http_client()
-            .request(method, format!("{}{path}", self.base))
-            .header("authorization", format!("Bearer {key}"));
-        if let Some(body) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str, key: &str) -> (u16, Value) {
-        self.call("GET", path, key, None).await
-    }
-
-    async fn post(&self, path: &str, key: &str, body: Value) -> (u16, Value) {
-        self.call("POST", path, key, Some(body)).await
+        let body = body.map(|b| b.to_string());
+        self.send(method, path, key, None, body.as_deref())
+            .await
+            .pair()
     }
 
     /// Registers an endpoint through the API; its id.
     async fn endpoint(&self, key: &str, url: &str) -> String {
         let (status, body) = self
             .post("/v1/webhook_endpoints", key, json!({ "url": url }))
-            .await;
+            .await
+            .pair();
         assert_eq!(status, 201, "{}: {body}", self.backend);
         assert_eq!(body["status"], "enabled");
         body["id"].as_str().unwrap().to_string()
@@ -114,7 +51,10 @@ impl Server {
             ],
             "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
         });
-        let (status, body) = self.post("/v1/checkouts", &self.platform, cart).await;
+        let (status, body) = self
+            .post("/v1/checkouts", &self.platform, cart)
+            .await
+            .pair();
         assert_eq!(status, 201, "checkout: {body}");
     }
 
@@ -129,7 +69,7 @@ impl Server {
                 format!("&starting_after={after}")
             };
             let path = format!("/v1/webhook_endpoints/{id}/deliveries?limit={page}{cursor}");
-            let (status, body) = self.get(&path, key).await;
+            let (status, body) = self.get(&path, key).await.pair();
             assert_eq!(status, 200, "{body}");
             let data = body["data"].as_array().unwrap().clone();
             assert!(data.len() <= page as usize);
@@ -190,7 +130,7 @@ fn statuses(deliveries: &[Value]) -> Vec<&str> {
 #[tokio::test]
 async fn disable_holds_deliveries_enable_sends_them_delete_cancels_them() {
     for db in TestDb::all("disable_holds_deliveries_enable_sends_them_delete_cancels_them").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         let settings = Settings::default();
         let (url, seen) = receiver(1).await;
@@ -203,7 +143,8 @@ async fn disable_holds_deliveries_enable_sends_them_delete_cancels_them() {
                 &s.platform,
                 json!({}),
             )
-            .await;
+            .await
+            .pair();
         assert_eq!(
             (status, &off["status"]),
             (200, &json!("disabled")),
@@ -215,7 +156,8 @@ async fn disable_holds_deliveries_enable_sends_them_delete_cancels_them() {
                 &s.platform,
                 json!({}),
             )
-            .await;
+            .await
+            .pair();
         assert_eq!(again, off, "{b}: disabling a disabled endpoint is harmless");
         s.checkout().await;
         assert_eq!(s.tick(&settings).await, Sent::default(), "{b}");
@@ -240,7 +182,8 @@ async fn disable_holds_deliveries_enable_sends_them_delete_cancels_them() {
         );
         let (_, one) = s
             .get(&format!("/v1/webhook_endpoints/{id}"), &s.platform)
-            .await;
+            .await
+            .pair();
         assert_eq!(one["status"], "disabled", "{b}");
         assert!(one["secret"].is_null(), "{b}");
 
@@ -251,7 +194,8 @@ async fn disable_holds_deliveries_enable_sends_them_delete_cancels_them() {
                 &s.platform,
                 json!({}),
             )
-            .await;
+            .await
+            .pair();
         assert_eq!((status, &on["status"]), (200, &json!("enabled")), "{b}");
         assert_eq!(
             s.tick(&settings).await,
@@ -321,10 +265,11 @@ async fn disable_holds_deliveries_enable_sends_them_delete_cancels_them() {
                 &s.platform,
                 json!({}),
             )
-            .await;
+            .await
+            .pair();
         assert_eq!(status, 409, "{b}");
         assert_eq!(refused["error"]["code"], "webhook_endpoint_deleted", "{b}");
-        let (_, list) = s.get("/v1/webhook_endpoints", &s.platform).await;
+        let (_, list) = s.get("/v1/webhook_endpoints", &s.platform).await.pair();
         assert_eq!(list["data"], json!([]), "{b}: gone from the list");
         s.checkout().await;
         let sent_before = seen.lock().unwrap().len();
@@ -341,7 +286,8 @@ async fn disable_holds_deliveries_enable_sends_them_delete_cancels_them() {
         assert_eq!(history[0]["failed"], T0 / 1000 + 60, "{b}");
         let (_, read) = s
             .get(&format!("/v1/webhook_endpoints/{id}"), &s.platform)
-            .await;
+            .await
+            .pair();
         assert_eq!(read["status"], "deleted", "{b}");
     }
 }
@@ -349,12 +295,13 @@ async fn disable_holds_deliveries_enable_sends_them_delete_cancels_them() {
 #[tokio::test]
 async fn only_the_platform_of_the_endpoints_mode_manages_it() {
     for db in TestDb::all("only_the_platform_of_the_endpoints_mode_manages_it").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         let id = s.endpoint(&s.platform, "http://127.0.0.1:9/hook").await;
         let before = s
             .get(&format!("/v1/webhook_endpoints/{id}"), &s.platform)
-            .await;
+            .await
+            .pair();
         for (method, path) in [
             ("GET", format!("/v1/webhook_endpoints/{id}")),
             ("POST", format!("/v1/webhook_endpoints/{id}/disable")),
@@ -364,15 +311,16 @@ async fn only_the_platform_of_the_endpoints_mode_manages_it() {
             ("GET", "/v1/webhook_endpoints/we_missing".to_string()),
         ] {
             let body = (method == "POST").then(|| json!({}));
-            let (status, live) = s.call(method, &path, &s.live, body.clone()).await;
+            let (status, live) = s.call(method, &path, &s.live_platform, body.clone()).await;
             assert_eq!(status, 404, "{b}: {method} {path} live: {live}");
             assert_eq!(live["error"]["code"], "resource_missing", "{b}");
-            let (status, buyer) = s.call(method, &path, &s.buyer, body).await;
+            let (status, buyer) = s.call(method, &path, &s.alice, body).await;
             assert_eq!(status, 403, "{b}: {method} {path}: {buyer}");
         }
         let after = s
             .get(&format!("/v1/webhook_endpoints/{id}"), &s.platform)
-            .await;
+            .await
+            .pair();
         assert_eq!(after, before, "{b}: unchanged");
         assert_eq!(after.1["status"], "enabled", "{b}");
         let (status, bad) = s
@@ -380,7 +328,8 @@ async fn only_the_platform_of_the_endpoints_mode_manages_it() {
                 &format!("/v1/webhook_endpoints/{id}/deliveries?starting_after=evt_nope"),
                 &s.platform,
             )
-            .await;
+            .await
+            .pair();
         assert_eq!(
             (status, &bad["error"]["param"]),
             (404, &json!("starting_after")),
@@ -392,10 +341,15 @@ async fn only_the_platform_of_the_endpoints_mode_manages_it() {
 #[tokio::test]
 async fn live_endpoints_on_local_or_private_addresses_are_refused_at_registration() {
     for db in TestDb::all("live_endpoints_on_local_or_private_addresses_are_refused").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
-        let kept = s.endpoint(&s.live, "https://hooks.example/kept").await;
-        let before = s.get("/v1/webhook_endpoints", &s.live).await;
+        let kept = s
+            .endpoint(&s.live_platform, "https://hooks.example/kept")
+            .await;
+        let before = s
+            .get("/v1/webhook_endpoints", &s.live_platform)
+            .await
+            .pair();
         for url in [
             "http://10.0.0.5/x",
             "http://hooks.example/x",
@@ -409,8 +363,13 @@ async fn live_endpoints_on_local_or_private_addresses_are_refused_at_registratio
             "https://0.0.0.0/",
         ] {
             let (status, body) = s
-                .post("/v1/webhook_endpoints", &s.live, json!({ "url": url }))
-                .await;
+                .post(
+                    "/v1/webhook_endpoints",
+                    &s.live_platform,
+                    json!({ "url": url }),
+                )
+                .await
+                .pair();
             assert_eq!(status, 400, "{b}: {url}: {body}");
             assert_eq!(
                 body["error"]["code"], "endpoint_address_not_allowed",
@@ -418,7 +377,10 @@ async fn live_endpoints_on_local_or_private_addresses_are_refused_at_registratio
             );
             assert_eq!(body["error"]["param"], "url", "{b}: {url}");
         }
-        let after = s.get("/v1/webhook_endpoints", &s.live).await;
+        let after = s
+            .get("/v1/webhook_endpoints", &s.live_platform)
+            .await
+            .pair();
         assert_eq!(after, before, "{b}: nothing registered");
         assert_eq!(after.1["data"][0]["id"], kept.as_str(), "{b}");
         // test mode keeps allowing a developer's local receiver
@@ -444,11 +406,14 @@ async fn counting_listener() -> (u16, Arc<AtomicUsize>) {
 #[tokio::test]
 async fn a_live_name_resolving_to_loopback_is_refused_at_delivery() {
     for db in TestDb::all("a_live_name_resolving_to_loopback_is_refused_at_delivery").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         let (port, accepted) = counting_listener().await;
         let id = s
-            .endpoint(&s.live, &format!("https://hooks.example:{port}/hook"))
+            .endpoint(
+                &s.live_platform,
+                &format!("https://hooks.example:{port}/hook"),
+            )
             .await;
         // a live event (no live card provider here: recorded directly)
         let event = json!({"id": "evt_live_1", "object": "event", "type": "test.live",
@@ -490,7 +455,7 @@ async fn a_live_name_resolving_to_loopback_is_refused_at_delivery() {
             0,
             "{b}: nothing reached the listener"
         );
-        let d = s.deliveries(&s.live, &id, 10).await;
+        let d = s.deliveries(&s.live_platform, &id, 10).await;
         assert_eq!(d.len(), 1, "{b}");
         assert_eq!(d[0]["event"], "evt_live_1", "{b}");
         assert_eq!(
@@ -503,13 +468,14 @@ async fn a_live_name_resolving_to_loopback_is_refused_at_delivery() {
 
         // the control: where the operator allows private addresses, the same pass connects to
         // the address the name resolved to (the listener sees it; TLS then fails)
-        let allowing = app_on(
+        let allowing = common::app_on(
             s.app.store.clone(),
             &s.clock,
             Policy {
                 allow_private_webhook_addresses: true,
                 ..Policy::default()
             },
+            None,
         );
         s.clock.advance_ms(10_000);
         let sent = webhooks::tick_with(&allowing, &webhooks::http_client(), &settings)
@@ -520,7 +486,7 @@ async fn a_live_name_resolving_to_loopback_is_refused_at_delivery() {
             accepted.load(Ordering::SeqCst) >= 1,
             "{b}: connected to 127.0.0.1"
         );
-        let d = s.deliveries(&s.live, &id, 10).await;
+        let d = s.deliveries(&s.live_platform, &id, 10).await;
         assert_eq!(
             (&d[0]["attempts"], &d[0]["last_error"]),
             (&json!(2), &json!("no_response")),
@@ -532,12 +498,12 @@ async fn a_live_name_resolving_to_loopback_is_refused_at_delivery() {
 #[tokio::test]
 async fn an_event_over_the_size_bound_is_sent_without_its_object() {
     for db in TestDb::all("an_event_over_the_size_bound_is_sent_without_its_object").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = s.backend;
         let (url, seen) = receiver(0).await;
         s.endpoint(&s.platform, &url).await;
         s.checkout().await;
-        let (_, events) = s.get("/v1/events?limit=100", &s.platform).await;
+        let (_, events) = s.get("/v1/events?limit=100", &s.platform).await.pair();
         let events = events["data"].as_array().unwrap().clone();
         let sizes: Vec<usize> = events.iter().map(|e| e.to_string().len()).collect();
         let smallest = *sizes.iter().min().unwrap();
@@ -566,9 +532,13 @@ async fn an_event_over_the_size_bound_is_sent_without_its_object() {
                 );
                 // the receiver fetches the whole event
                 let id = sent["id"].as_str().unwrap();
-                let (status, fetched) = s.get(&format!("/v1/events/{id}"), &s.platform).await;
+                let (status, fetched) =
+                    s.get(&format!("/v1/events/{id}"), &s.platform).await.pair();
                 assert_eq!((status, &fetched), (200, full), "{b}");
-                let (status, _) = s.get(&format!("/v1/events/{id}"), &s.live).await;
+                let (status, _) = s
+                    .get(&format!("/v1/events/{id}"), &s.live_platform)
+                    .await
+                    .pair();
                 assert_eq!(status, 404, "{b}: another mode's event");
             } else {
                 assert_eq!(&sent, full, "{b}: sent whole");
@@ -578,5 +548,12 @@ async fn an_event_over_the_size_bound_is_sent_without_its_object() {
             omitted >= 1 && omitted < events.len(),
             "{b}: {omitted} of {sizes:?}"
         );
+    }
+}
+
+impl Answer {
+    /// The status as a number, and the body.
+    fn pair(self) -> (u16, Value) {
+        (self.status.as_u16(), self.body)
     }
 }

@@ -9,51 +9,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use holdback_app::ids::UuidIds;
 use holdback_app::webhooks::{self, Sent, Settings};
-use holdback_app::{App, Policy, Role, keys};
 use holdback_store::EndpointRow;
-use holdback_store::clock::{Clock, ManualClock};
+use holdback_store::clock::Clock;
 use holdback_store::testing::TestDb;
 use holdback_store::webhooks::DeliveryState;
 use serde_json::json;
 
-const T0: i64 = 1_795_219_200_000; // 2026-11-21
+mod common;
+
+use common::{Server, T0};
+
 const SECRET: &str = "whsec_test";
-
-struct Server {
-    base: String,
-    clock: ManualClock,
-    app: App,
-    platform: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn start(db: &TestDb) -> Server {
-    let store = db.store().await.unwrap();
-    let clock = ManualClock::new(T0);
-    let app = App::new(
-        store,
-        Arc::new(clock.clone()),
-        Arc::new(UuidIds),
-        Policy::default(),
-        App::stateless_cards(Arc::new(clock.clone())),
-    );
-    let platform = keys::create(&app, &Role::Platform, false).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(holdback_http::serve(listener, app.clone(), async {
-        let _ = stopped.await;
-    }));
-    Server {
-        base,
-        clock,
-        app,
-        platform,
-        _stop: stop,
-    }
-}
 
 impl Server {
     /// Registers an endpoint with a known id and secret; it receives the events from now on.
@@ -198,7 +165,7 @@ where
 #[tokio::test]
 async fn a_hanging_endpoint_does_not_hold_up_a_healthy_one() {
     for db in TestDb::all("a_hanging_endpoint_does_not_hold_up_a_healthy_one").await {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = db.backend();
         let hanging = hanging_receiver().await;
         let (healthy_url, seen) = healthy_receiver().await;
@@ -304,7 +271,7 @@ async fn a_hanging_endpoint_does_not_hold_up_a_healthy_one() {
 async fn each_attempt_reads_the_clock_for_its_lease_signature_and_backoff() {
     for db in TestDb::all("each_attempt_reads_the_clock_for_its_lease_signature_and_backoff").await
     {
-        let s = start(&db).await;
+        let s = Server::start(&db).await;
         let b = db.backend();
         const STEP: i64 = 100_000; // each request takes 100 s by the clock
         // A receiver that notes what it was sent and how the deliveries stood meanwhile, then

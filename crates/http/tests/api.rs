@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 mod common;
 
-use common::{Answer, DAY, Server, T0, VISA};
+use common::{Answer, DAY, Server, T0, VISA, cart};
 
 /// A stand-in for a real live provider: it accepts any card and keeps nothing.
 struct LiveProvider;
@@ -96,18 +96,6 @@ impl Server {
             .await
             .body
     }
-}
-
-fn cart(card: &str) -> Value {
-    json!({
-        "buyer": "buy_alice",
-        "currency": "usd",
-        "items": [
-            {"seller": "sel_bob", "description": "tea set", "unit_amount": 2500, "quantity": 2},
-            {"seller": "sel_carol", "description": "scarf", "unit_amount": 1999, "quantity": 1}
-        ],
-        "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-    })
 }
 
 fn order_ids(payment: &Value) -> (String, String) {

@@ -42,15 +42,7 @@ impl Server {
 
     /// A checkout in test mode: payment.succeeded and two order.paid.
     async fn checkout(&self) {
-        let cart = json!({
-            "buyer": "buy_alice",
-            "currency": "usd",
-            "items": [
-                {"seller": "sel_bob", "description": "tea set", "unit_amount": 2500, "quantity": 2},
-                {"seller": "sel_carol", "description": "scarf", "unit_amount": 1999, "quantity": 1}
-            ],
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-        });
+        let cart = common::cart(common::VISA);
         let (status, body) = self
             .post("/v1/checkouts", &self.platform, cart)
             .await

@@ -14,7 +14,6 @@ use holdback_store::EndpointRow;
 use holdback_store::clock::Clock;
 use holdback_store::testing::TestDb;
 use holdback_store::webhooks::DeliveryState;
-use serde_json::json;
 
 mod common;
 
@@ -44,15 +43,7 @@ impl Server {
 
     /// A checkout through the API, which records a few events (a payment, its orders).
     async fn checkout(&self) {
-        let cart = json!({
-            "buyer": "buy_alice",
-            "currency": "usd",
-            "items": [
-                {"seller": "sel_bob", "description": "tea set", "unit_amount": 2500, "quantity": 2},
-                {"seller": "sel_carol", "description": "scarf", "unit_amount": 1999, "quantity": 1}
-            ],
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-        });
+        let cart = common::cart(common::VISA);
         let res = webhooks::http_client()
             .post(format!("{}/v1/checkouts", self.base))
             .header("authorization", format!("Bearer {}", self.platform))

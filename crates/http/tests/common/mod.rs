@@ -13,7 +13,7 @@ use holdback_store::Store;
 use holdback_store::clock::ManualClock;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const T0: i64 = 1_795_219_200_000; // 2026-11-21
 pub const HOUR: i64 = 3_600_000;
@@ -35,6 +35,19 @@ pub fn app_on(
         policy,
         cards.unwrap_or_else(|| App::stateless_cards(Arc::new(clock.clone()))),
     )
+}
+
+/// Alice buys from Bob (2 × 25.00) and Carol (19.99) with the given card.
+pub fn cart(card: &str) -> Value {
+    json!({
+        "buyer": "buy_alice",
+        "currency": "usd",
+        "items": [
+            {"seller": "sel_bob", "description": "tea set", "unit_amount": 2500, "quantity": 2},
+            {"seller": "sel_carol", "description": "scarf", "unit_amount": 1999, "quantity": 1}
+        ],
+        "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    })
 }
 
 /// The API served on port 0 for an app, until dropped.

@@ -268,6 +268,16 @@ impl From<cards::ProviderError> for AppError {
         }
     }
 }
+impl From<holdback_domain::process::ReactionError> for AppError {
+    fn from(e: holdback_domain::process::ReactionError) -> Self {
+        use holdback_domain::process::ReactionError;
+        match e {
+            ReactionError::MissingPayment(id) => AppError::Internal(format!("no payment {id}")),
+            ReactionError::Payment(e) => e.into(),
+            ReactionError::Order(e) => e.into(),
+        }
+    }
+}
 impl From<LedgerError> for AppError {
     fn from(e: LedgerError) -> Self {
         AppError::rejected(e.code(), e.to_string())

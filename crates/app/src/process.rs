@@ -8,15 +8,13 @@ use std::collections::VecDeque;
 
 use holdback_domain::TxId;
 use holdback_domain::ledger::TransactionRequest;
-use holdback_domain::order;
-use holdback_domain::payment::{self, PaymentCommand};
 use holdback_domain::process::{Effects, Kind, Reaction};
 use holdback_store::{NewEvent, TimerCancel, TimerRow, Unit, WriteError};
 use serde_json::Value;
 
 use crate::{App, AppError, views};
 
-/// Follows `reactions` (and those they cause) into `effects`.
+/// Follows `reactions` (and those they cause) into `effects`, loading what they need.
 pub async fn settle(
     app: &App,
     effects: &mut Effects,
@@ -25,44 +23,11 @@ pub async fn settle(
 ) -> Result<(), AppError> {
     let mut queue: VecDeque<Reaction> = reactions.into();
     while let Some(reaction) = queue.pop_front() {
-        let more = match reaction {
-            Reaction::RefundPayment {
-                payment,
-                order,
-                amount,
-                reason,
-            } => {
-                let (current, version) = match effects.payment_in_unit(&payment) {
-                    Some(v) => (v.value.clone(), v.expected_version),
-                    None => app
-                        .store
-                        .payment(&payment)
-                        .await?
-                        .ok_or_else(|| AppError::Internal(format!("no payment {payment}")))?,
-                };
-                let command = PaymentCommand::Refund {
-                    order,
-                    amount,
-                    reason,
-                    refund_id: app.ids.next("re"),
-                };
-                let d = payment::decide(&current, &command, now)?;
-                effects.payment(d, version)
-            }
-            Reaction::OpenOrder {
-                plan,
-                payment,
-                buyer,
-                livemode,
-            } => {
-                let d = order::paid(&plan, &buyer, &payment, livemode, now)?;
-                effects.order(d, 0)
-            }
-            Reaction::CreateRefund(refund) => {
-                effects.new_refund(*refund);
-                vec![]
-            }
+        let loaded = match effects.needs(&reaction) {
+            Some(id) => app.store.payment(&id).await?,
+            None => None,
         };
+        let more = effects.apply(reaction, loaded, app.ids.next("re"), now)?;
         queue.extend(more);
     }
     Ok(())

@@ -9,8 +9,8 @@
 
 use crate::ledger::{AccountSpec, TransferRequest};
 use crate::money::Money;
-use crate::order::{self, Order, OrderEvent, OrderPlan, RefundReason, TimerKind};
-use crate::payment::{Payment, PaymentDecision, PaymentEvent};
+use crate::order::{self, Order, OrderError, OrderEvent, OrderPlan, RefundReason, TimerKind};
+use crate::payment::{self, Payment, PaymentCommand, PaymentDecision, PaymentError, PaymentEvent};
 use crate::refund::{Refund, RefundDecision, RefundEvent};
 
 /// The kinds of aggregate the store keeps with a version.
@@ -231,4 +231,72 @@ impl Effects {
     pub fn payment_in_unit(&self, id: &str) -> Option<&Versioned<Payment>> {
         self.payments.iter().find(|p| p.value.id == id)
     }
+
+    /// The payment a reaction needs that this unit does not hold yet: the caller loads it (with
+    /// its version) and gives it to [`Effects::apply`].
+    pub fn needs(&self, reaction: &Reaction) -> Option<String> {
+        match reaction {
+            Reaction::RefundPayment { payment, .. } if self.payment_in_unit(payment).is_none() => {
+                Some(payment.clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Applies one reaction to this unit and returns the reactions it causes. `loaded` is the
+    /// payment [`Effects::needs`] named, as stored with its version; `refund_id` names the
+    /// refund a payment creates.
+    pub fn apply(
+        &mut self,
+        reaction: Reaction,
+        loaded: Option<(Payment, i64)>,
+        refund_id: String,
+        now: i64,
+    ) -> Result<Vec<Reaction>, ReactionError> {
+        Ok(match reaction {
+            Reaction::RefundPayment {
+                payment,
+                order,
+                amount,
+                reason,
+            } => {
+                let (current, version) = match self.payment_in_unit(&payment) {
+                    Some(v) => (v.value.clone(), v.expected_version),
+                    None => loaded.ok_or(ReactionError::MissingPayment(payment))?,
+                };
+                let command = PaymentCommand::Refund {
+                    order,
+                    amount,
+                    reason,
+                    refund_id,
+                };
+                let d = payment::decide(&current, &command, now)?;
+                self.payment(d, version)
+            }
+            Reaction::OpenOrder {
+                plan,
+                payment,
+                buyer,
+                livemode,
+            } => {
+                let d = order::paid(&plan, &buyer, &payment, livemode, now)?;
+                self.order(d, 0)
+            }
+            Reaction::CreateRefund(refund) => {
+                self.new_refund(*refund);
+                vec![]
+            }
+        })
+    }
+}
+
+/// Why a reaction could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReactionError {
+    #[error("no payment {0}")]
+    MissingPayment(String),
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    #[error(transparent)]
+    Order(#[from] OrderError),
 }

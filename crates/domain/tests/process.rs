@@ -221,47 +221,20 @@ impl World {
     fn follow(&mut self, fx: &mut Effects, mut queue: Vec<Reaction>) -> Step {
         while !queue.is_empty() {
             let reaction = queue.remove(0);
-            let more = match reaction {
-                Reaction::RefundPayment {
-                    payment,
-                    order,
-                    amount,
-                    reason,
-                } => {
-                    let (current, version) = match fx.payment_in_unit(&payment) {
-                        Some(v) => (v.value.clone(), v.expected_version),
-                        None => self
-                            .payments
-                            .get(&payment)
-                            .cloned()
-                            .ok_or_else(|| format!("no payment {payment}"))?,
-                    };
-                    self.refund_ids += 1;
-                    let command = PaymentCommand::Refund {
-                        order,
-                        amount,
-                        reason,
-                        refund_id: format!("re_{}", self.refund_ids),
-                    };
-                    let d = payment::decide(&current, &command, self.now)
-                        .map_err(|e| format!("the payment refused {command:?}: {e}"))?;
-                    fx.payment(d, version)
-                }
-                Reaction::OpenOrder {
-                    plan,
-                    payment,
-                    buyer,
-                    livemode,
-                } => {
-                    let d = order::paid(&plan, &buyer, &payment, livemode, self.now)
-                        .map_err(|e| format!("order {} did not open: {e}", plan.id))?;
-                    fx.order(d, 0)
-                }
-                Reaction::CreateRefund(refund) => {
-                    fx.new_refund(*refund);
-                    vec![]
-                }
+            let loaded = match fx.needs(&reaction) {
+                Some(id) => Some(
+                    self.payments
+                        .get(&id)
+                        .cloned()
+                        .ok_or_else(|| format!("no payment {id}"))?,
+                ),
+                None => None,
             };
+            self.refund_ids += 1;
+            let refund_id = format!("re_{}", self.refund_ids);
+            let more = fx
+                .apply(reaction, loaded, refund_id, self.now)
+                .map_err(|e| format!("a reaction failed: {e}"))?;
             queue.extend(more);
         }
         Ok(())

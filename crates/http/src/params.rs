@@ -105,8 +105,52 @@ impl Page {
         }
     }
 
-    /// The requested page size, 10 if none was given (the use case clamps it).
-    pub fn limit(&self) -> u32 {
-        self.limit.unwrap_or(10)
+    /// The requested page size: 10 if none was given; outside 1 to 100 refused by name.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        limit(self.limit)
     }
 }
+
+/// Page sizes a list accepts.
+pub(crate) const LIMITS: std::ops::RangeInclusive<u32> = 1..=100;
+
+/// A list's `limit`: 10 if absent; outside [`LIMITS`] refused as `parameter_invalid`, not
+/// clamped (a client asking for 0 or 10,000 items learns that it did not get them).
+pub(crate) fn limit(given: Option<u32>) -> Result<u32, ApiError> {
+    match given {
+        None => Ok(10),
+        Some(n) if LIMITS.contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::param(
+            "parameter_invalid",
+            "limit",
+            format!("limit is 1 to 100, not {n}"),
+        )),
+    }
+}
+
+/// A text field: at most `max` characters and no control characters (a NUL, a newline, …),
+/// refused by name as the parameter `param` before anything reaches the store.
+pub(crate) fn text(value: &str, param: &str, max: usize) -> Result<(), ApiError> {
+    if value.chars().count() > max {
+        return Err(ApiError::param(
+            "parameter_invalid",
+            param,
+            format!("{param} is at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::param(
+            "parameter_invalid",
+            param,
+            format!("{param} may not contain control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Longest carrier name and tracking number.
+pub(crate) const MAX_TRACKING: usize = 64;
+/// Longest item description.
+pub(crate) const MAX_DESCRIPTION: usize = 500;
+/// Most of one item in a cart.
+pub(crate) const MAX_QUANTITY: u32 = 10_000;

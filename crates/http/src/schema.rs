@@ -60,7 +60,8 @@ pub struct IdempotencyKey {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// 1 to 100, default 10.
+    /// 1 to 100, default 10; outside that range the request is refused (`parameter_invalid`).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The id of the last object of the previous page (next page).
     starting_after: Option<String>,

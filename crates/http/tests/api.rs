@@ -301,6 +301,38 @@ async fn every_rejection_is_named_and_changes_nothing() {
                 StatusCode::BAD_REQUEST,
                 "parameter_missing",
             ),
+            (
+                s.post(
+                    &path(&bob_order, "ship"),
+                    &s.bob,
+                    json!({"carrier": "x".repeat(65), "tracking_number": "y"}),
+                )
+                .await,
+                StatusCode::BAD_REQUEST,
+                "parameter_invalid",
+            ),
+            (
+                s.post(
+                    &path(&bob_order, "ship"),
+                    &s.bob,
+                    json!({"carrier": "dhl", "tracking_number": "JD\u{0}1"}),
+                )
+                .await,
+                StatusCode::BAD_REQUEST,
+                "parameter_invalid",
+            ),
+            (
+                s.post(
+                    "/v1/checkouts",
+                    &s.platform,
+                    json!({"buyer": "buy_alice", "currency": "usd",
+                           "items": [{"seller": "sel_bob", "unit_amount": 4200, "quantity": 4_294_967_295_u32}],
+                           "card": {"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}),
+                )
+                .await,
+                StatusCode::BAD_REQUEST,
+                "parameter_invalid",
+            ),
             // another seller's or buyer's order does not exist for them
             (
                 s.post(
@@ -954,6 +986,8 @@ async fn pagination_goes_both_ways() {
             for bad in [
                 "starting_after=x&ending_before=y",
                 "limit=abc",
+                "limit=0",
+                "limit=101",
                 "colour=red",
             ] {
                 let answer = s.get(&format!("{list}?{bad}"), &s.platform).await;

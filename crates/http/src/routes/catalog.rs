@@ -47,6 +47,7 @@ async fn create_product(
     let dto: ProductDto = post.parse()?;
     let currency = params::currency(&dto.currency, "currency")?;
     let price = params::money(dto.unit_amount, currency, "unit_amount")?;
+    params::text(&dto.name, "name", 200)?;
     post.run(&s, &who, StatusCode::CREATED, async |idem| {
         catalog::create(&s.app, &who, dto.seller.as_deref(), &dto.name, price, idem).await
     })
@@ -80,7 +81,7 @@ async fn list_products(
         ));
     };
     let after = q.starting_after.as_deref().unwrap_or("");
-    let limit = q.limit.unwrap_or(10);
+    let limit = crate::params::limit(q.limit)?;
     let (data, has_more) = catalog::list(&s.app, &who, q.seller.as_deref(), after, limit).await?;
     Ok(Reply::list("/v1/products", data, has_more))
 }

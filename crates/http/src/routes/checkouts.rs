@@ -66,25 +66,42 @@ impl CheckoutDto {
             &self.card.cvc,
         )
         .map_err(AppError::from)?;
+        for (seller, method) in &self.shipping_methods {
+            params::text(seller, "shipping_methods", 64)?;
+            params::text(method, "shipping_methods", 64)?;
+        }
         let items = self
             .items
             .into_iter()
-            .map(|i| match (i.product, i.seller, i.unit_amount) {
-                (Some(product), None, None) => Ok(Item::Product {
-                    product,
-                    quantity: i.quantity,
-                }),
-                (None, Some(seller), Some(unit_amount)) => Ok(Item::Priced {
-                    seller,
-                    description: i.description,
-                    unit_amount,
-                    quantity: i.quantity,
-                }),
-                _ => Err(ApiError::param(
-                    "parameter_invalid",
-                    "items",
-                    "each item has either product, or seller and unit_amount",
-                )),
+            .map(|i| {
+                params::text(&i.description, "items", params::MAX_DESCRIPTION)?;
+                if i.quantity > params::MAX_QUANTITY {
+                    return Err(ApiError::param(
+                        "parameter_invalid",
+                        "items",
+                        format!("a quantity is at most {}", params::MAX_QUANTITY),
+                    ));
+                }
+                Ok(i)
+            })
+            .map(|i| {
+                i.and_then(|i| match (i.product, i.seller, i.unit_amount) {
+                    (Some(product), None, None) => Ok(Item::Product {
+                        product,
+                        quantity: i.quantity,
+                    }),
+                    (None, Some(seller), Some(unit_amount)) => Ok(Item::Priced {
+                        seller,
+                        description: i.description,
+                        unit_amount,
+                        quantity: i.quantity,
+                    }),
+                    _ => Err(ApiError::param(
+                        "parameter_invalid",
+                        "items",
+                        "each item has either product, or seller and unit_amount",
+                    )),
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(CheckoutRequest {

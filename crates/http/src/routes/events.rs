@@ -35,7 +35,7 @@ async fn list_events(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<R
             "only the platform reads the event log",
         ));
     }
-    let limit = page.limit().clamp(1, 100);
+    let limit = page.limit()?;
     let (id, backward) = match page.cursor()? {
         Cursor::After(id) => (id, false),
         Cursor::Before(id) => (id, true),

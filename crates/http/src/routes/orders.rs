@@ -42,7 +42,7 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
     ),
     security(("api_key" = [])))]
 async fn list_orders(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
-    let (data, has_more) = orders::list(&s.app, &who, page.cursor()?, page.limit()).await?;
+    let (data, has_more) = orders::list(&s.app, &who, page.cursor()?, page.limit()?).await?;
     Ok(Reply::list("/v1/orders", data, has_more))
 }
 
@@ -135,6 +135,12 @@ action!(
                 "carrier and tracking_number are required",
             ));
         }
+        crate::params::text(&d.carrier, "carrier", crate::params::MAX_TRACKING)?;
+        crate::params::text(
+            &d.tracking_number,
+            "tracking_number",
+            crate::params::MAX_TRACKING,
+        )?;
         Ok(OrderCommand::Ship {
             carrier: d.carrier,
             tracking: d.tracking_number,

@@ -235,7 +235,7 @@ macro_rules! party_routes {
         async fn $list(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
             let kind = PartyKind::$kind;
             let (data, has_more) =
-                parties::list(&s.app, &who, kind, page.cursor()?, page.limit()).await?;
+                parties::list(&s.app, &who, kind, page.cursor()?, page.limit()?).await?;
             Ok(Reply::list($path, data, has_more))
         }
     };

@@ -48,7 +48,7 @@ async fn get_payment(
     ),
     security(("api_key" = [])))]
 async fn list_payments(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
-    let (data, has_more) = payments::list(&s.app, &who, page.cursor()?, page.limit()).await?;
+    let (data, has_more) = payments::list(&s.app, &who, page.cursor()?, page.limit()?).await?;
     Ok(Reply::list("/v1/payments", data, has_more))
 }
 
@@ -70,7 +70,8 @@ async fn get_refund(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 struct RefundQuery {
-    /// 1 to 100 (default 10).
+    /// 1 to 100 (default 10); outside that range the request is refused.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// The id of the last refund of the previous page.
     starting_after: Option<String>,
@@ -114,7 +115,7 @@ async fn list_refunds(
             ));
         }
     };
-    let limit = q.limit.unwrap_or(10).clamp(1, 100);
+    let limit = crate::params::limit(q.limit)?;
     let after = q.starting_after.unwrap_or_default();
     let mut data = refunds::list(&s.app, who.livemode, failed, &after, limit + 1).await?;
     let has_more = data.len() > limit as usize;

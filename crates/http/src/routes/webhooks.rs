@@ -191,7 +191,7 @@ async fn list_deliveries(
     }
     let after = page.starting_after.as_deref();
     let (data, has_more) =
-        endpoints::list_deliveries(&s.app, &who, &id, after, page.limit()).await?;
+        endpoints::list_deliveries(&s.app, &who, &id, after, page.limit()?).await?;
     let url = format!("/v1/webhook_endpoints/{id}/deliveries");
     Ok(Reply::list(&url, data, has_more))
 }

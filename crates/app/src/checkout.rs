@@ -150,7 +150,7 @@ fn subtotals(req: &CheckoutRequest, lines: &[Line]) -> Result<Vec<(String, Money
 pub const MAX_SELLERS: usize = holdback_domain::ledger::MAX_TRANSFERS;
 /// The longest buyer or seller id: ids become part of ledger account ids (at most 64 characters,
 /// `test:seller_payable:` and `:USD` included).
-pub const MAX_PARTY_ID: usize = 32;
+pub const MAX_PARTY_ID: usize = holdback_domain::party::MAX_PARTY_ID_LEN;
 
 fn party_id(id: &str, param: &'static str) -> Result<(), AppError> {
     AccountId::parse(id).map_err(|e| AppError::param("invalid_id", param, e.to_string()))?;

@@ -78,7 +78,7 @@ impl Default for Policy {
         let day = 86_400_000;
         Policy {
             order: OrderPolicy::default(),
-            ship_by_days: 7,
+            ship_by_days: holdback_domain::party::SHIP_BY_DAYS_DEFAULT,
             commission: CommissionRule::percent(500),
             sellers: HashMap::new(),
             shipping: [

@@ -94,25 +94,20 @@ pub async fn record_charge(
             .map_or(payment.clone(), |p| p.value.clone());
         let orders: Vec<_> = effects.orders.iter().map(|o| o.value.clone()).collect();
         let body = views::payment(&after, &orders, &[]);
-        let captured = matches!(after.state, PaymentState::Captured { .. });
-        if captured {
+        let refused = match &after.state {
+            PaymentState::Failed { code, .. } => Some(failure(code)),
+            _ => None,
+        };
+        if refused.is_none() {
             unit.idempotency = idem.map(|i| i.record(201, &body, now));
         }
         match app.ledger.commit(unit).await {
-            Ok(_) if captured => return Ok(body),
-            Ok(_) => return Err(failure(&command_code(&command))),
+            Ok(_) => return refused.map_or(Ok(body), Err),
             Err(e) if process::changed(&e) => continue,
             Err(e) => return Err(e.into()),
         }
     }
     Err(AppError::Conflict("the payment keeps changing; retry"))
-}
-
-fn command_code(c: &PaymentCommand) -> String {
-    match c {
-        PaymentCommand::Fail { code } => code.clone(),
-        _ => String::new(),
-    }
 }
 
 /// A payment with its orders and refunds.

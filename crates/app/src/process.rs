@@ -27,7 +27,7 @@ pub async fn settle(
             Some(id) => app.store.payment(&id).await?,
             None => None,
         };
-        let more = effects.apply(reaction, loaded, app.ids.next("re"), now)?;
+        let more = effects.apply(reaction, loaded, || app.ids.next("re"), now)?;
         queue.extend(more);
     }
     Ok(())

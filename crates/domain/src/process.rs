@@ -244,13 +244,13 @@ impl Effects {
     }
 
     /// Applies one reaction to this unit and returns the reactions it causes. `loaded` is the
-    /// payment [`Effects::needs`] named, as stored with its version; `refund_id` names the
-    /// refund a payment creates.
+    /// payment [`Effects::needs`] named, as stored with its version; `refund_id` names a refund
+    /// the payment creates (called only then).
     pub fn apply(
         &mut self,
         reaction: Reaction,
         loaded: Option<(Payment, i64)>,
-        refund_id: String,
+        refund_id: impl FnOnce() -> String,
         now: i64,
     ) -> Result<Vec<Reaction>, ReactionError> {
         Ok(match reaction {
@@ -268,7 +268,7 @@ impl Effects {
                     order,
                     amount,
                     reason,
-                    refund_id,
+                    refund_id: refund_id(),
                 };
                 let d = payment::decide(&current, &command, now)?;
                 self.payment(d, version)

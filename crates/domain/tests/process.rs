@@ -230,8 +230,11 @@ impl World {
                 ),
                 None => None,
             };
-            self.refund_ids += 1;
-            let refund_id = format!("re_{}", self.refund_ids);
+            let ids = &mut self.refund_ids;
+            let refund_id = || {
+                *ids += 1;
+                format!("re_{ids}")
+            };
             let more = fx
                 .apply(reaction, loaded, refund_id, self.now)
                 .map_err(|e| format!("a reaction failed: {e}"))?;

@@ -132,7 +132,8 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
         0..=365,
         "seller_extension_max_days",
     )?;
-    let ship_by_range = 3..=10;
+    use holdback_domain::party::{SHIP_BY_DAYS_MAX, SHIP_BY_DAYS_MIN};
+    let ship_by_range = SHIP_BY_DAYS_MIN..=SHIP_BY_DAYS_MAX;
     let ship_by = |days: Option<u32>, whose: &str| -> anyhow::Result<Option<u32>> {
         if let Some(d) = days {
             anyhow::ensure!(

@@ -137,7 +137,13 @@ async fn floor(http: &reqwest::Client, args: &LifecycleArgs) -> anyhow::Result<R
             let mut lat = Vec::with_capacity(per);
             for _ in 0..per {
                 let t = now();
-                http.post(&url).body("{}").send().await?.bytes().await?;
+                http.post(&url)
+                    .header("content-type", "application/json")
+                    .body("{}")
+                    .send()
+                    .await?
+                    .bytes()
+                    .await?;
                 lat.push(t.elapsed());
             }
             Ok::<_, anyhow::Error>(lat)
@@ -209,6 +215,7 @@ async fn lifecycle(
                 let mut req = http
                     .post(format!("{base}{path}"))
                     .header("authorization", format!("Bearer {key}"))
+                    .header("content-type", "application/json")
                     .body(body.to_string());
                 if let Some(k) = idem {
                     req = req.header("idempotency-key", k);

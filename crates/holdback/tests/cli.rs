@@ -355,6 +355,7 @@ fn sigkill_of_the_server_under_load_loses_no_acknowledged_effect() {
                             let res = http
                                 .post(url)
                                 .header("authorization", format!("Bearer {key}"))
+                                .header("content-type", "application/json")
                                 .body(body.to_string())
                                 .send()
                                 .await
@@ -491,6 +492,7 @@ fn two_serve_processes_fire_each_timer_once() {
                 .block_on(
                     http.post(format!("http://127.0.0.1:{port}/v1/checkouts"))
                         .header("authorization", format!("Bearer {platform}"))
+                        .header("content-type", "application/json")
                         .body(cart.to_string())
                         .send(),
                 )

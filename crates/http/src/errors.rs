@@ -11,6 +11,8 @@ pub const CATALOG: &[(&str, u16, &str)] = &[
     // the request itself
     ("invalid_json", 400, "invalid_request_error"),
     ("request_too_large", 413, "invalid_request_error"),
+    ("unsupported_media_type", 415, "invalid_request_error"),
+    ("request_header_too_large", 431, "invalid_request_error"),
     ("unknown_parameter", 400, "invalid_request_error"),
     ("parameter_missing", 400, "invalid_request_error"),
     ("parameter_invalid", 400, "invalid_request_error"),

@@ -52,9 +52,20 @@ impl FromRequest<Arc<Shared>> for Idempotency {
             .unwrap_or_default();
         let method = request.method().as_str().to_string();
         let path = request.uri().path().to_string();
+        let content_type = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?").to_string());
         let body = Bytes::from_request(request, s)
             .await
             .map_err(IntoResponse::into_response)?;
+        if !json_or_nothing(content_type.as_deref(), &body) {
+            return Err(ApiError::code(
+                "unsupported_media_type",
+                "send the body as JSON, with Content-Type: application/json",
+            )
+            .into_response());
+        }
         Ok(Idempotency {
             key,
             request_hash: fingerprint(&method, &path, &body),
@@ -62,6 +73,24 @@ impl FromRequest<Arc<Shared>> for Idempotency {
             request_id,
         })
     }
+}
+
+/// Whether a POST's body may be read as JSON: no body at all (taken as `{}`), or a body
+/// declared `application/json` (or `application/…+json`), in UTF-8 if a charset is named. A
+/// declared type that is not JSON is refused even without a body, and a body without a type.
+fn json_or_nothing(content_type: Option<&str>, body: &[u8]) -> bool {
+    let Some(content_type) = content_type else {
+        return body.is_empty();
+    };
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    json && parts.all(|p| {
+        let (name, value) = p.split_once('=').unwrap_or((p, ""));
+        !name.trim().eq_ignore_ascii_case("charset")
+            || value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+    })
 }
 
 /// The digest of a request by its meaning: method, path, and the body as canonical JSON (keys
@@ -254,7 +283,31 @@ impl Drop for Claimed {
 
 #[cfg(test)]
 mod tests {
-    use super::fingerprint;
+    use super::{fingerprint, json_or_nothing};
+
+    #[test]
+    fn only_json_bodies_are_read() {
+        for ok in [
+            "application/json",
+            "Application/JSON; charset=UTF-8",
+            "application/merge-patch+json",
+            "application/json; boundary=x",
+        ] {
+            assert!(json_or_nothing(Some(ok), b"{}"), "{ok}");
+        }
+        for refused in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/json; charset=latin1",
+            "application/jsonx",
+            "?",
+        ] {
+            assert!(!json_or_nothing(Some(refused), b"{}"), "{refused}");
+            assert!(!json_or_nothing(Some(refused), b""), "{refused}");
+        }
+        assert!(json_or_nothing(None, b""));
+        assert!(!json_or_nothing(None, b"{}"));
+    }
 
     #[test]
     fn the_digest_is_of_the_meaning_not_the_bytes() {

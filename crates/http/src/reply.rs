@@ -86,6 +86,33 @@ impl RequestId {
 /// extension; stamps the response with it.
 pub(crate) async fn request_id(State(s): Ctx, mut request: Request, next: Next) -> Response {
     let id = RequestId(s.app.ids.next("req"));
+    if let Some(error) = header_limits(request.headers()) {
+        return id.stamp(error.into_response());
+    }
     request.extensions_mut().insert(id.clone());
     id.stamp(next.run(request).await)
+}
+
+/// At most this many header fields in a request…
+pub(crate) const MAX_HEADER_FIELDS: usize = 64;
+/// …and at most this many bytes of them (names, values and line ends).
+pub(crate) const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// A request whose header section is over the limits is refused by name (431) before anything
+/// reads it. (The connection layer below has wider limits of its own, 100 fields and about
+/// 400 KiB, past which it answers 431 without a body.)
+fn header_limits(headers: &axum::http::HeaderMap) -> Option<ApiError> {
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    (headers.len() > MAX_HEADER_FIELDS || bytes > MAX_HEADER_BYTES).then(|| {
+        ApiError::code(
+            "request_header_too_large",
+            format!(
+                "the request's headers are over the limit ({MAX_HEADER_FIELDS} fields, \
+                 {MAX_HEADER_BYTES} bytes)"
+            ),
+        )
+    })
 }

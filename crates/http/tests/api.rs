@@ -1377,6 +1377,48 @@ async fn http_details_keep_the_documented_shape() {
             "{b}: {}",
             zero.body
         );
+        // headers over the limit answer the documented error body (431)
+        for (fields, size) in [(1, 17 * 1024), (70, 10)] {
+            let mut req = s
+                .http
+                .get(format!("{}/v1/orders", s.base))
+                .header("authorization", format!("Bearer {}", s.platform));
+            for i in 0..fields {
+                req = req.header(format!("x-filler-{i}"), "x".repeat(size));
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "{b}"
+            );
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "request_header_too_large", "{b}");
+            assert!(body["error"]["request_id"].is_string(), "{b}");
+        }
+        // a body that is not declared JSON is refused (415), and changes nothing
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        ] {
+            let mut req = s
+                .http
+                .post(format!("{}/v1/orders/{order}/ship", s.base))
+                .header("authorization", format!("Bearer {}", s.platform))
+                .body(r#"{"carrier":"dhl","tracking_number":"JD1"}"#);
+            if let Some(t) = content_type {
+                req = req.header("content-type", t);
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{b} {content_type:?}"
+            );
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unsupported_media_type", "{b}");
+        }
         assert_eq!(
             (s.order(&order).await, s.app.store.head().await.unwrap()),
             before,

@@ -1,6 +1,7 @@
 //! The product catalog: sellers' items at a price. A buyer checks out catalog products, so the
 //! prices a buyer pays come from here, not from the buyer's request.
 
+use holdback_domain::party::PartyKind;
 use holdback_domain::{AccountId, Currency, Money};
 use holdback_store::ProductRow;
 use serde_json::{Value, json};
@@ -51,6 +52,14 @@ pub async fn create(
         }
     };
     AccountId::parse(&seller)?;
+    crate::parties::existing(
+        app,
+        PartyKind::Seller,
+        principal.livemode,
+        &seller,
+        "seller",
+    )
+    .await?;
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(AppError::param(

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use holdback_domain::card::CardInput;
 use holdback_domain::order::{self, CommissionRule, DAY, OrderPlan};
+use holdback_domain::party::PartyKind;
 use holdback_domain::payment::{Payment, PaymentState};
 use holdback_domain::process::Versioned;
 use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money};
@@ -183,6 +184,14 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
         }
     }
     party_id(&req.buyer, "buyer")?;
+    parties::existing(
+        app,
+        PartyKind::Buyer,
+        principal.livemode,
+        &req.buyer,
+        "buyer",
+    )
+    .await?;
     if req.items.len() > MAX_ITEMS {
         return Err(AppError::param(
             "too_many_items",
@@ -216,7 +225,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
         })?;
         // The seller's own terms (its party object) before the policy file's.
         let terms = parties::seller_terms(app, &seller, principal.livemode).await?;
-        let commission = match terms.as_ref().and_then(|t| t.commission) {
+        let commission = match terms.commission {
             Some((basis_points, fixed)) => CommissionRule {
                 basis_points,
                 fixed: fixed.into_iter().collect(),
@@ -225,7 +234,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
             None => app.policy.commission(&seller, req.currency),
         };
         let ship_by_ms = terms
-            .and_then(|t| t.ship_by_days)
+            .ship_by_days
             .map_or(app.policy.ship_by_ms(&seller), |d| i64::from(d) * DAY);
         plans.push(OrderPlan {
             id: app.ids.next("ord"),
@@ -301,8 +310,8 @@ pub async fn checkout(
     req: &CheckoutRequest,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
-    let plan = plan(app, principal, req).await?;
     let connector = app.cards.for_mode(principal.livemode)?.clone();
+    let plan = plan(app, principal, req).await?;
     let now = app.clock.now_ms();
     let keys = dedupe_keys(app, req, idem, now);
     let ns = namespace(principal);

@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use holdback_domain::party::PartyKind;
 use holdback_store::{ApiKeyRow, KeyListing, Revocation};
 
 use crate::ids::random_hex;
@@ -26,6 +27,12 @@ pub async fn create(app: &App, role: &Role, livemode: bool) -> Result<String, Ap
     };
     if let Some(p) = &party {
         holdback_domain::AccountId::parse(p)?;
+        let kind = if kind == "buyer" {
+            PartyKind::Buyer
+        } else {
+            PartyKind::Seller
+        };
+        crate::parties::existing(app, kind, livemode, p, "party").await?;
     }
     let id = random_hex()[..16].to_string();
     let secret = random_hex();

@@ -173,18 +173,35 @@ pub async fn list(
     Ok((rows.iter().map(view).collect(), has_more))
 }
 
-/// A seller's ship-by window and own commission, if the seller exists in this mode.
+/// The party a request names, which must exist in the caller's mode: `unknown_party`, naming
+/// `param`, otherwise (a buyer or seller is created first, `POST /v1/buyers` or
+/// `POST /v1/sellers`).
+pub async fn existing(
+    app: &App,
+    kind: PartyKind,
+    livemode: bool,
+    id: &str,
+    param: &'static str,
+) -> Result<PartyRow, AppError> {
+    let mode = if livemode { "live" } else { "test" };
+    app.store.party(kind, livemode, id).await?.ok_or_else(|| {
+        AppError::param(
+            "unknown_party",
+            param,
+            format!("no {} {id:?} in {mode} mode: create it first", kind.code()),
+        )
+    })
+}
+
+/// A seller's ship-by window and own commission; the seller must exist in this mode.
 pub async fn seller_terms(
     app: &App,
     seller_id: &str,
     livemode: bool,
-) -> Result<Option<SellerTerms>, AppError> {
-    let row = app
-        .store
-        .party(PartyKind::Seller, livemode, seller_id)
-        .await?;
-    Ok(row.map(|p| SellerTerms {
+) -> Result<SellerTerms, AppError> {
+    let p = existing(app, PartyKind::Seller, livemode, seller_id, "items").await?;
+    Ok(SellerTerms {
         ship_by_days: p.ship_by_days,
         commission: p.commission.map(|c| (c.basis_points, c.fixed)),
-    }))
+    })
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use holdback_app::{Role, keys};
+use holdback_domain::party::{PartyInput, PartyKind};
 use holdback_store::testing::TestDb;
 use serde_json::{Value, json};
 
@@ -180,6 +181,19 @@ async fn lifecycle(
             &sandbox.0,
         )?
     };
+    for (kind, id) in [
+        (PartyKind::Buyer, "buy_bench"),
+        (PartyKind::Seller, "sel_bench"),
+    ] {
+        let input = PartyInput {
+            id: id.to_string(),
+            country: "DE".to_string(),
+            ..PartyInput::default()
+        };
+        holdback_app::parties::ensure(&app, kind, input, false)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let key = |role| {
         let app = app.clone();
         async move {

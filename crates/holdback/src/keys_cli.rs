@@ -1,7 +1,8 @@
-//! `holdback keys revoke` and `holdback keys list`.
+//! `holdback keys revoke`, `holdback keys list` and `holdback parties create`.
 
 use std::process::ExitCode;
 
+use holdback_domain::party::{PartyInput, PartyKind};
 use holdback_store::Revocation;
 
 use crate::{connect, serve};
@@ -76,5 +77,58 @@ mod tests {
         );
         assert_eq!(key_id("sk_live_0123456789abcdef_s_t"), "0123456789abcdef");
         assert_eq!(key_id("0123456789abcdef"), "0123456789abcdef");
+    }
+}
+
+#[derive(clap::Subcommand)]
+pub enum PartiesCommand {
+    /// Create a buyer or a seller and print it; an API key for it can be made after
+    /// (`keys create --role buyer:ID`).
+    Create {
+        /// `buyer:ID` or `seller:ID` (1 to 32 characters of A-Z a-z 0-9 _ -).
+        #[arg(long)]
+        role: String,
+        /// ISO 3166 country code, e.g. DE.
+        #[arg(long)]
+        country: String,
+        /// In live mode instead of test mode.
+        #[arg(long)]
+        live: bool,
+    },
+}
+
+pub async fn parties(database: &str, command: PartiesCommand) -> anyhow::Result<ExitCode> {
+    let PartiesCommand::Create {
+        role,
+        country,
+        live,
+    } = command;
+    let (kind, id) = match serve::parse_role(&role)? {
+        holdback_app::Role::Buyer(id) => (PartyKind::Buyer, id),
+        holdback_app::Role::Seller(id) => (PartyKind::Seller, id),
+        holdback_app::Role::Platform => anyhow::bail!("a party is buyer:ID or seller:ID"),
+    };
+    let store = connect(database).await?;
+    store.migrate().await?;
+    let app = serve::app(store, holdback_app::Policy::default());
+    let operator = holdback_app::Principal {
+        key_id: "cli".to_string(),
+        role: holdback_app::Role::Platform,
+        livemode: live,
+    };
+    let input = PartyInput {
+        id,
+        country,
+        ..PartyInput::default()
+    };
+    match holdback_app::parties::create(&app, &operator, kind, input, None).await {
+        Ok(party) => {
+            println!("{party}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("holdback: {e}");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }

@@ -58,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Buyers and sellers (the platform creates them over the API too: `POST /v1/buyers`).
+    Parties {
+        #[command(subcommand)]
+        command: keys_cli::PartiesCommand,
+    },
     /// Durable timers.
     Timers {
         #[command(subcommand)]
@@ -322,6 +327,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{key}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Parties { command } => keys_cli::parties(&cli.database, command).await,
         Command::Keys {
             command: KeysCommand::Revoke { key_id },
         } => keys_cli::revoke(&cli.database, &key_id).await,

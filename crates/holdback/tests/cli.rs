@@ -296,7 +296,20 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Creates a buyer or seller (`buyer:ID`), as the platform does before a key or an order names it.
+fn party(db: &str, role: &str) {
+    let out = holdback(
+        db,
+        &["parties", "create", "--role", role, "--country", "DE"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// A test-mode key for `role`; a buyer's or seller's party is created first.
 fn key(db: &str, role: &str) -> String {
+    if role != "platform" {
+        party(db, role);
+    }
     let out = holdback(db, &["keys", "create", "--role", role]);
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -478,6 +491,8 @@ fn two_serve_processes_fire_each_timer_once() {
         let b = db.backend();
         assert!(holdback(&db.url, &["migrate"]).status.success());
         let platform = key(&db.url, "platform");
+        party(&db.url, "buyer:buy_n");
+        party(&db.url, "seller:sel_n");
         let port = free_port();
         let mut first = spawn_server(&db.url, port);
         let http = holdback_app::webhooks::http_client();

@@ -54,7 +54,20 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Creates a buyer or seller (`buyer:ID`), as the platform does before a key or an order names it.
+fn party(db: &str, role: &str) {
+    let out = holdback(
+        db,
+        &["parties", "create", "--role", role, "--country", "DE"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// A test-mode key for `role`; a buyer's or seller's party is created first.
 fn key(db: &str, role: &str) -> String {
+    if role != "platform" {
+        party(db, role);
+    }
     let out = holdback(db, &["keys", "create", "--role", role]);
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -143,7 +156,9 @@ async fn call(
         req = req.header("idempotency-key", k);
     }
     if let Some(b) = body {
-        req = req.body(b.to_string());
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
     }
     let res = req.send().await?;
     let status = res.status().as_u16();
@@ -197,6 +212,7 @@ fn sigkill_after_the_provider_refunds_and_before_the_record_refunds_once() {
         assert!(holdback(&db.url, &["migrate"]).status.success(), "{b}");
         let platform = key(&db.url, "platform");
         let seller = key(&db.url, "seller:sel_crash");
+        party(&db.url, "buyer:buy_crash");
         let (server, base) = serve(&db.url, &file, &[]);
 
         // a paid order
@@ -320,6 +336,8 @@ fn sigkill_after_the_provider_charges_and_before_the_record_captures_once() {
         let file = SandboxFile::new("crash_charge");
         assert!(holdback(&db.url, &["migrate"]).status.success(), "{b}");
         let platform = key(&db.url, "platform");
+        party(&db.url, "buyer:buy_crash");
+        party(&db.url, "seller:sel_crash");
         let (server, base) = serve(&db.url, &file, &[]);
 
         // the provider will charge, record it, and then not answer for 30 s

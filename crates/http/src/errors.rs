@@ -54,6 +54,7 @@ pub const CATALOG: &[(&str, u16, &str)] = &[
     ("ship_by_days_out_of_range", 400, "invalid_request_error"),
     ("invalid_commission", 400, "invalid_request_error"),
     ("party_exists", 409, "invalid_request_error"),
+    ("unknown_party", 400, "invalid_request_error"),
     // webhook endpoints
     ("endpoint_address_not_allowed", 400, "invalid_request_error"),
     ("webhook_endpoint_deleted", 409, "invalid_request_error"),

@@ -774,6 +774,30 @@ async fn test_and_live_data_never_mix() {
             )
             .await;
         assert_eq!(acted.status, StatusCode::NOT_FOUND, "{b}");
+        // the cart's parties exist in test mode only: a live checkout names them as unknown
+        let before = s.app.store.head().await.unwrap();
+        let unknown = s
+            .send(
+                "POST",
+                "/v1/checkouts",
+                &live,
+                None,
+                Some(&cart(VISA).to_string()),
+            )
+            .await;
+        assert_eq!(unknown.body["error"]["code"], "unknown_party", "{b}");
+        assert_eq!(unknown.body["error"]["param"], "buyer", "{b}");
+        assert_eq!(s.app.store.head().await.unwrap(), before, "{b}");
+        for (path, id) in [
+            ("/v1/buyers", "buy_alice"),
+            ("/v1/sellers", "sel_bob"),
+            ("/v1/sellers", "sel_carol"),
+        ] {
+            let created = s
+                .post(path, &live, json!({"id": id, "country": "DE"}))
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{b}: {}", created.body);
+        }
         // a live checkout makes live orders: the live key sees them, the test key does not
         let live_paid = s
             .send(

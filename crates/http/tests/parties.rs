@@ -3,8 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use holdback_app::keys;
 use holdback_app::parties::{SellerTerms, seller_terms};
+use holdback_app::{Role, keys};
 use holdback_store::Revocation;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
@@ -14,15 +14,21 @@ mod common;
 
 use common::{Key, Server, T0};
 
-/// The four keys the tests here count: the platform's in both modes, alice's and bob's.
+/// No parties at the start (the tests here create them), and the platform's keys in both modes.
 async fn start(db: &TestDb) -> Server {
     Server::builder(db)
-        .keys(&[Key::Platform, Key::LivePlatform, Key::Alice, Key::Bob])
+        .keys(&[Key::Platform, Key::LivePlatform])
+        .no_parties()
         .start()
         .await
 }
 
 impl Server {
+    /// A test-mode key for a party that exists (`Buyer("buy_alice")`…).
+    async fn key_for(&self, role: Role) -> String {
+        keys::create(&self.app, &role, false).await.unwrap()
+    }
+
     /// Every party of both kinds the platform key of this mode sees, as JSON.
     async fn everything(&self) -> Vec<Value> {
         let mut all = Vec::new();
@@ -97,6 +103,8 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
             )
             .await;
         assert_eq!(carol.body["ship_by_days"], 7, "{b}: the default");
+        let alice_key = s.key_for(Role::Buyer("buy_alice".into())).await;
+        let bob_key = s.key_for(Role::Seller("sel_bob".into())).await;
         assert_eq!(carol.body["commission"], Value::Null);
         assert_eq!(carol.body["phone_verified"], false);
         assert_eq!(carol.body["region"], Value::Null);
@@ -117,10 +125,10 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
         let got = s.get("/v1/sellers/sel_bob", &s.platform).await;
         assert_eq!(got.body, bob.body, "{b}");
         assert_eq!(
-            s.get("/v1/buyers/buy_alice", &s.alice).await.body,
+            s.get("/v1/buyers/buy_alice", &alice_key).await.body,
             alice.body
         );
-        assert_eq!(s.get("/v1/sellers/sel_bob", &s.bob).await.body, bob.body);
+        assert_eq!(s.get("/v1/sellers/sel_bob", &bob_key).await.body, bob.body);
         // the platform lists everything of its mode
         let sellers = s.get("/v1/sellers", &s.platform).await.body;
         assert_eq!(sellers["object"], "list");
@@ -129,9 +137,9 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
 
         // others, the other mode and missing ones all answer 404
         for (path, key) in [
-            ("/v1/sellers/sel_carol", &s.bob),
-            ("/v1/buyers/buy_alice", &s.bob),
-            ("/v1/sellers/sel_bob", &s.alice),
+            ("/v1/sellers/sel_carol", &bob_key),
+            ("/v1/buyers/buy_alice", &bob_key),
+            ("/v1/sellers/sel_bob", &alice_key),
             ("/v1/sellers/sel_bob", &s.live_platform),
             ("/v1/buyers/buy_nobody", &s.platform),
         ] {
@@ -140,14 +148,14 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
             assert_eq!(answer.body["error"]["code"], "resource_missing");
         }
         // a party's list holds only itself; the other kind's list is empty
-        assert_eq!(ids(&s.get("/v1/sellers", &s.bob).await.body), ["sel_bob"]);
-        assert!(ids(&s.get("/v1/sellers", &s.alice).await.body).is_empty());
+        assert_eq!(ids(&s.get("/v1/sellers", &bob_key).await.body), ["sel_bob"]);
+        assert!(ids(&s.get("/v1/sellers", &alice_key).await.body).is_empty());
         assert!(ids(&s.get("/v1/buyers", &s.live_platform).await.body).is_empty());
 
         // the seller's terms, for checkout
         assert_eq!(
             seller_terms(&s.app, "sel_bob", false).await.unwrap(),
-            Some(SellerTerms {
+            SellerTerms {
                 ship_by_days: Some(3),
                 commission: Some((
                     800,
@@ -159,13 +167,22 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
                         .unwrap()
                     )
                 )),
-            })
+            }
         );
-        assert_eq!(seller_terms(&s.app, "sel_bob", true).await.unwrap(), None);
-        assert_eq!(
-            seller_terms(&s.app, "sel_nobody", false).await.unwrap(),
-            None
-        );
+        // a seller that does not exist in the mode is named as unknown
+        for (id, live) in [("sel_bob", true), ("sel_nobody", false)] {
+            let e = seller_terms(&s.app, id, live).await.unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    holdback_app::AppError::Rejected {
+                        code: "unknown_party",
+                        ..
+                    }
+                ),
+                "{b} {id}: {e:?}"
+            );
+        }
 
         // checkout applies them: Bob ships within 3 days and pays 8 % + USD 0.30 at release
         let paid = s
@@ -187,9 +204,9 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
         );
         let id = order["id"].as_str().unwrap();
         for (action, key) in [
-            ("ship", &s.bob),
+            ("ship", &bob_key),
             ("mark_delivered", &s.platform),
-            ("confirm_receipt", &s.alice),
+            ("confirm_receipt", &alice_key),
         ] {
             let body = if action == "ship" {
                 json!({"carrier": "dhl", "tracking_number": "JD1"})
@@ -223,6 +240,16 @@ async fn every_bad_party_is_refused_by_name_and_changes_nothing() {
             )
             .await;
         assert_eq!(first.status, StatusCode::CREATED, "{b}: {}", first.body);
+        let alice = s
+            .post(
+                "/v1/buyers",
+                &s.platform,
+                &json!({"id": "buy_alice", "country": "DE"}),
+            )
+            .await;
+        assert_eq!(alice.status, StatusCode::CREATED, "{b}: {}", alice.body);
+        let alice_key = s.key_for(Role::Buyer("buy_alice".into())).await;
+        let bob_key = s.key_for(Role::Seller("sel_bob".into())).await;
         let before = s.everything().await;
         let metadata: serde_json::Map<String, Value> =
             (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
@@ -353,7 +380,7 @@ async fn every_bad_party_is_refused_by_name_and_changes_nothing() {
             ),
             (
                 "/v1/sellers",
-                &s.bob,
+                &bob_key,
                 json!({"id": "sel_x", "country": "DE"}),
                 StatusCode::FORBIDDEN,
                 "not_permitted",
@@ -361,7 +388,7 @@ async fn every_bad_party_is_refused_by_name_and_changes_nothing() {
             ),
             (
                 "/v1/buyers",
-                &s.alice,
+                &alice_key,
                 json!({"id": "buy_x", "country": "DE"}),
                 StatusCode::FORBIDDEN,
                 "not_permitted",
@@ -496,14 +523,23 @@ async fn a_revoked_key_is_refused_on_its_next_request() {
     for db in TestDb::all("a_revoked_key_is_refused_on_its_next_request").await {
         let s = start(&db).await;
         let b = s.backend;
-        let id = s.bob.split('_').nth(2).unwrap().to_string();
-        let before = s.get("/v1/sellers", &s.bob).await;
+        let created = s
+            .post(
+                "/v1/sellers",
+                &s.platform,
+                &json!({"id": "sel_bob", "country": "CN"}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{b}: {}", created.body);
+        let bob = s.key_for(Role::Seller("sel_bob".into())).await;
+        let id = bob.split('_').nth(2).unwrap().to_string();
+        let before = s.get("/v1/sellers", &bob).await;
         assert_eq!(before.status, StatusCode::OK, "{b}");
         assert_eq!(
             keys::revoke(&s.app, &id).await.unwrap(),
             Revocation::Revoked
         );
-        let after = s.get("/v1/sellers", &s.bob).await;
+        let after = s.get("/v1/sellers", &bob).await;
         assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{b}");
         assert_eq!(after.body["error"]["code"], "invalid_api_key");
         assert!(matches!(
@@ -520,7 +556,7 @@ async fn a_revoked_key_is_refused_on_its_next_request() {
             StatusCode::OK
         );
         let listed = keys::list(&s.app).await.unwrap();
-        assert_eq!(listed.len(), 4);
+        assert_eq!(listed.len(), 3, "{b}: the platform's two and bob's");
         assert_eq!(
             listed.iter().filter(|k| k.revoked_at.is_some()).count(),
             1,

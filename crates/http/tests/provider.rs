@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use holdback_app::sandbox::SandboxCards;
 use holdback_app::{Role, keys, payments, reconcile, refunds, scheduler};
+use holdback_domain::party::PartyKind;
 use holdback_domain::refund::RefundState;
 use holdback_sandbox::{
     Fault, FaultEffect, FaultOp, REFUNDS_FAIL_CARD, Sandbox, StatementKind, StatementLine,
@@ -105,8 +106,12 @@ impl Server {
             .await
     }
 
-    /// A checkout by the platform for alice that must succeed: the payment object.
+    /// A checkout by the platform for alice that must succeed (its sellers are created if
+    /// need be): the payment object.
     async fn pay(&self, card: &str, lines: &[(&str, i64)]) -> Value {
+        for (seller, _) in lines {
+            common::ensure_party(&self.app, PartyKind::Seller, seller).await;
+        }
         let a = self
             .send(
                 "POST",

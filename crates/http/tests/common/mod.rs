@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use holdback_app::cards::CardConnector;
 use holdback_app::ids::UuidIds;
-use holdback_app::{App, Policy, Role, keys};
+use holdback_app::{App, Policy, Role, keys, parties};
+use holdback_domain::party::{PartyInput, PartyKind};
 use holdback_store::Store;
 use holdback_store::clock::ManualClock;
 use holdback_store::testing::TestDb;
@@ -36,6 +37,25 @@ pub fn app_on(
         cards.unwrap_or_else(|| App::stateless_cards(Arc::new(clock.clone()))),
     )
 }
+
+/// A test-mode buyer or seller `id` (in Germany), created unless it exists.
+pub async fn ensure_party(app: &App, kind: PartyKind, id: &str) {
+    let input = PartyInput {
+        id: id.to_string(),
+        country: "DE".to_string(),
+        ..PartyInput::default()
+    };
+    parties::ensure(app, kind, input, false).await.unwrap();
+}
+
+/// The test-mode buyers and sellers every server starts with (a key or an order names only
+/// parties that exist).
+pub const PARTIES: &[(PartyKind, &str)] = &[
+    (PartyKind::Buyer, "buy_alice"),
+    (PartyKind::Buyer, "buy_dave"),
+    (PartyKind::Seller, "sel_bob"),
+    (PartyKind::Seller, "sel_carol"),
+];
 
 /// Alice buys from Bob (2 × 25.00) and Carol (19.99) with the given card.
 pub fn cart(card: &str) -> Value {
@@ -115,9 +135,17 @@ pub struct Builder<'a> {
     cards: Option<CardsFor<'a>>,
     live: Option<Arc<dyn CardConnector>>,
     keys: &'a [Key],
+    parties: bool,
 }
 
 impl<'a> Builder<'a> {
+    /// No buyers or sellers at the start (for a test that creates its own); only keys that
+    /// name no party can then be asked for.
+    pub fn no_parties(mut self) -> Self {
+        self.parties = false;
+        self
+    }
+
     /// The test-mode card connector, made on the server's clock.
     pub fn cards(
         mut self,
@@ -145,6 +173,9 @@ impl<'a> Builder<'a> {
         let cards = self.cards.map(|make| make(&clock));
         let mut app = app_on(store, &clock, Policy::default(), cards);
         app.cards.live = self.live;
+        for (kind, id) in PARTIES.iter().filter(|_| self.parties) {
+            ensure_party(&app, *kind, id).await;
+        }
         let wanted = self.keys;
         let key = |which: Key, role, live| {
             let app = app.clone();
@@ -240,6 +271,7 @@ impl Server {
             cards: None,
             live: None,
             keys: &ALL_KEYS,
+            parties: true,
         }
     }
 

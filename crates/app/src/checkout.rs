@@ -215,6 +215,18 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
     let mut plans = Vec::with_capacity(parts.len());
     for (seller, amount) in parts {
         total = total.checked_add(amount)?;
+        if let Some(max) = app.policy.checkout_max.get(&req.currency)
+            && total.minor() > *max
+        {
+            return Err(AppError::param(
+                "amount_too_large",
+                "items",
+                format!(
+                    "one checkout charges at most {}",
+                    Money::from_minor(*max, req.currency)?
+                ),
+            ));
+        }
         let method = req.shipping.get(&seller).map_or("standard", String::as_str);
         let guarantee = app.policy.shipping.get(method).copied().ok_or_else(|| {
             AppError::param(

@@ -70,7 +70,32 @@ pub struct Policy {
     /// Lets live webhook endpoints be `http` and point at loopback, private, link-local and
     /// other reserved addresses (tests, private deployments); see [`endpoint_address`].
     pub allow_private_webhook_addresses: bool,
+    /// The most one checkout may charge, per currency (minor units); a currency not listed is
+    /// bounded only by the ledger's own maximum.
+    pub checkout_max: BTreeMap<Currency, i64>,
 }
+
+/// The default most one checkout may charge: about USD 10,000 in each of these currencies
+/// (major units; the minor units follow from each currency's exponent).
+pub const CHECKOUT_MAX_DEFAULT: &[(&str, i64)] = &[
+    ("USD", 10_000),
+    ("EUR", 10_000),
+    ("GBP", 8_000),
+    ("CHF", 10_000),
+    ("CAD", 14_000),
+    ("AUD", 15_000),
+    ("CNY", 70_000),
+    ("JPY", 1_500_000),
+    ("KRW", 14_000_000),
+    ("INR", 850_000),
+    ("BRL", 55_000),
+    ("MXN", 180_000),
+    ("TRY", 350_000),
+    ("RUB", 1_000_000),
+    ("PLN", 40_000),
+    ("VND", 250_000_000),
+    ("IDR", 160_000_000),
+];
 
 impl Default for Policy {
     /// Economy 60 days, standard 30, express 10; ship within 7 days; 5 % commission.
@@ -94,6 +119,13 @@ impl Default for Policy {
             duplicate_window_ms: 10 * 60_000,
             settle_after_ms: 120_000,
             allow_private_webhook_addresses: false,
+            checkout_max: CHECKOUT_MAX_DEFAULT
+                .iter()
+                .filter_map(|(code, major)| {
+                    let c = Currency::parse(code).ok()?;
+                    Some((c, major * 10_i64.pow(c.exponent())))
+                })
+                .collect(),
         }
     }
 }

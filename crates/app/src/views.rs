@@ -1,4 +1,4 @@
-//! The JSON objects the API returns and events carry (HOUSE-STYLE.md §8): `id`, `object`,
+//! The JSON objects the API returns and events carry, in the project's API conventions: `id`, `object`,
 //! `created` (Unix seconds), `livemode`, `metadata`, amounts in minor units with a lower-case
 //! ISO currency.
 

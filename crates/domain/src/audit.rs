@@ -2,7 +2,7 @@
 //!
 //! Feed every journal entry in sequence order to an [`Auditor`], then hand it the stored head,
 //! accounts and holds. It derives every balance and hold state from the journal alone and reports
-//! each place where the stored state, the hash chain or an invariant of DOMAIN.md §3 disagrees.
+//! each place where the stored state, the hash chain or a ledger invariant disagrees.
 //! `holdback ledger verify` and the property tests both use it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -226,7 +226,7 @@ pub struct StoredCard {
     pub token: String,
 }
 
-/// The sandbox provider's answer for a card, by the test numbers of DOMAIN.md §7 (Stripe's):
+/// The sandbox provider's answer for a card, by the well-known test card numbers (Stripe's):
 /// `Ok(())` means the charge succeeds. A number outside the table is a real card, refused in
 /// test mode. An expired card is refused whatever its number.
 pub fn sandbox_outcome(card: &CardInput, year: u16, month: u8) -> Result<(), CardError> {

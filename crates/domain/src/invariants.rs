@@ -2,7 +2,7 @@
 //! balances: what the aggregates say is owed must be what the accounts hold.
 //!
 //! The ledger's own invariants (balanced transactions, bounds, the hash chain) are the
-//! [`crate::audit`]'s. These sit above them: DOMAIN.md §3's "escrow balance = open holds" and
+//! [`crate::audit`]'s. These sit above them: the escrow rules "escrow balance = open holds" and
 //! "refunded + released = captured for every terminal order", and the bookkeeping between an
 //! order, its payment's tenders and the refunds in flight. [`check`] is pure: the caller hands
 //! it the aggregates and a way to read an account's posted balance, and gets every breach, named.

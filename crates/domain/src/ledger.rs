@@ -141,7 +141,7 @@ pub enum Side {
 
 macro_rules! account_kinds {
     ($($variant:ident = $code:literal, $side:ident;)*) => {
-        /// The kinds of account of DOMAIN.md §3.
+        /// The kinds of account the ledger knows, each with the side its balance grows on.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum AccountKind { $($variant,)* }
 

@@ -2,8 +2,8 @@
 //!
 //! A party's id is chosen by the platform (`buy_alice`, `sel_bob`) and becomes part of ledger
 //! account ids such as `seller_payable:test:sel_bob:usd`, whose limit is 64 characters; so a
-//! party id is 1 to 32 characters of `A-Za-z0-9_-`. A seller has a ship-by window (DOMAIN.md §4:
-//! 3 to 10 days, default 7) and may have its own commission. Everything is checked here, before
+//! party id is 1 to 32 characters of `A-Za-z0-9_-`. A seller has a ship-by window (the marketplace
+//! rule: 3 to 10 days, default 7) and may have its own commission. Everything is checked here, before
 //! anything is stored.
 
 use std::collections::BTreeMap;

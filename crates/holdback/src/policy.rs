@@ -1,5 +1,6 @@
-//! The policy file (TOML): order timings, the default commission, per-seller commission, and
-//! `allow_private_webhook_addresses` (live webhook endpoints on private addresses).
+//! The policy file (TOML): order timings, the default commission, per-seller commission,
+//! `allow_private_webhook_addresses` (live webhook endpoints on private addresses), and
+//! `[limits]` (the most one checkout may charge, per currency).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -24,6 +25,17 @@ struct File {
     /// Lets live webhook endpoints be http and point at private and loopback addresses.
     #[serde(default)]
     allow_private_webhook_addresses: bool,
+    #[serde(default)]
+    limits: LimitsFile,
+}
+
+/// `[limits]`: `checkout_max = { usd = 1000000 }`, the most one checkout may charge in minor
+/// units, per currency (a currency left out keeps its default).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    #[serde(default)]
+    checkout_max: BTreeMap<String, i64>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -174,6 +186,16 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
             },
         );
     }
+    for (currency, max) in &file.limits.checkout_max {
+        let c = Currency::parse(currency)
+            .map_err(|e| anyhow::anyhow!("policy file: limits.checkout_max.{currency}: {e}"))?;
+        anyhow::ensure!(
+            (1..=holdback_domain::MAX_AMOUNT).contains(max),
+            "policy file: limits.checkout_max.{currency} must be 1..={}",
+            holdback_domain::MAX_AMOUNT
+        );
+        policy.checkout_max.insert(c, *max);
+    }
     for (method, m) in file.shipping {
         holdback_domain::AccountId::parse(&method)?;
         anyhow::ensure!(
@@ -233,6 +255,22 @@ mod tests {
         );
         let allowing = parse("allow_private_webhook_addresses = true").unwrap();
         assert!(allowing.allow_private_webhook_addresses);
+        // the example states the default checkout limits of USD and EUR
+        assert_eq!(p.checkout_max, Policy::default().checkout_max);
+        let limited = parse("[limits]\ncheckout_max = { jpy = 50000 }").unwrap();
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(limited.checkout_max[&jpy], 50_000);
+        assert_eq!(
+            limited.checkout_max[&usd], 1_000_000,
+            "others keep their default"
+        );
+        for bad in [
+            "[limits]\ncheckout_max = { xyz = 5 }",
+            "[limits]\ncheckout_max = { usd = 0 }",
+            "[limits]\nmax = 5",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub const CATALOG: &[(&str, u16, &str)] = &[
     ("unknown_product", 400, "invalid_request_error"),
     ("unknown_shipping_method", 400, "invalid_request_error"),
     ("too_many_sellers", 400, "invalid_request_error"),
+    ("amount_too_large", 400, "invalid_request_error"),
     ("livemode_unavailable", 400, "invalid_request_error"),
     // payments and refunds
     ("payment_processing", 409, "api_error"),

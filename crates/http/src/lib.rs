@@ -1,7 +1,7 @@
 //! The holdback HTTP JSON API (axum). Handlers parse, call one use case, and convert; rules,
 //! SQL and the clock live elsewhere.
 //!
-//! Conventions (HOUSE-STYLE.md §8): `/v1`, `Authorization: Bearer sk_test_…`, one error body
+//! Conventions: `/v1`, `Authorization: Bearer sk_test_…`, one error body
 //! `{"error":{"type","code","message","param","request_id"}}` with codes from [`errors::CATALOG`],
 //! a `Request-Id` header on every response, `Idempotency-Key` on POST (the same request, compared
 //! by its canonical JSON, is replayed with `Idempotent-Replayed: true`; a different request with

@@ -322,6 +322,21 @@ async fn every_rejection_is_named_and_changes_nothing() {
                 "parameter_invalid",
             ),
             (
+                // over the policy's most per checkout (USD 10,000.00 by default), in two carts'
+                // worth of sellers
+                s.post(
+                    "/v1/checkouts",
+                    &s.platform,
+                    json!({"buyer": "buy_alice", "currency": "usd",
+                           "items": [{"seller": "sel_bob", "unit_amount": 600_000, "quantity": 1},
+                                     {"seller": "sel_carol", "unit_amount": 400_001, "quantity": 1}],
+                           "card": {"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}),
+                )
+                .await,
+                StatusCode::BAD_REQUEST,
+                "amount_too_large",
+            ),
+            (
                 s.post(
                     "/v1/checkouts",
                     &s.platform,
@@ -1401,6 +1416,11 @@ async fn http_details_keep_the_documented_shape() {
             "{b}: {}",
             zero.body
         );
+        assert_eq!(
+            (s.order(&order).await, s.app.store.head().await.unwrap()),
+            before,
+            "{b}"
+        );
         // headers over the limit answer the documented error body (431)
         for (fields, size) in [(1, 17 * 1024), (70, 10)] {
             let mut req = s
@@ -1420,6 +1440,18 @@ async fn http_details_keep_the_documented_shape() {
             assert_eq!(body["error"]["code"], "request_header_too_large", "{b}");
             assert!(body["error"]["request_id"].is_string(), "{b}");
         }
+        // a checkout of exactly the policy's most per checkout is accepted
+        let at_most = s
+            .post(
+                "/v1/checkouts",
+                &s.platform,
+                json!({"buyer": "buy_alice", "currency": "usd",
+                       "items": [{"seller": "sel_bob", "unit_amount": 1_000_000, "quantity": 1}],
+                       "card": {"number": VISA, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}),
+            )
+            .await;
+        assert_eq!(at_most.status, StatusCode::CREATED, "{b}: {}", at_most.body);
+        let before = (s.order(&order).await, s.app.store.head().await.unwrap());
         // a body that is not declared JSON is refused (415), and changes nothing
         for content_type in [
             Some("text/plain"),

@@ -52,7 +52,7 @@ pub async fn create(
     };
     AccountId::parse(&seller)?;
     let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::param(
             "parameter_invalid",
             "name",

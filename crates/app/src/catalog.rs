@@ -61,7 +61,7 @@ pub async fn create(
     )
     .await?;
     let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::param(
             "parameter_invalid",
             "name",

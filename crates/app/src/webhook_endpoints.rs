@@ -75,9 +75,39 @@ fn platform_only(principal: &Principal) -> Result<(), AppError> {
     }
 }
 
+/// The longest webhook endpoint URL, in characters.
+pub const MAX_URL: usize = 2048;
+
+/// The shape of an endpoint URL: `http://` or `https://`, a host name or IPv4 address
+/// (letters, digits, `.` and `-`), an optional port of 1 to 5 digits, then optionally a path,
+/// query or fragment (from `/`, `?` or `#`) without white space or control characters; at
+/// most [`MAX_URL`] characters. The OpenAPI pattern states the same rule.
+pub fn url_shape_ok(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    };
+    url.chars().count() <= MAX_URL
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+        && !tail.contains(|c: char| c.is_whitespace() || c.is_control())
+}
+
 /// Registers an endpoint. The response shows its signing secret; later reads do not. With an
 /// idempotency key, the response is stored with the endpoint, so a retry replays it (the same
-/// endpoint and secret). A live endpoint must be `https` to an address that is not loopback,
+/// endpoint and secret). The URL is `http://` or `https://` and at most [`MAX_URL`]
+/// characters, without white space or control characters. A live endpoint must be `https` to an address that is not loopback,
 /// private, link-local or otherwise reserved (`endpoint_address_not_allowed`), unless the policy
 /// allows such addresses; see [`endpoint_address`].
 pub async fn create_endpoint(
@@ -87,10 +117,7 @@ pub async fn create_endpoint(
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
     platform_only(principal)?;
-    let ok = (url.starts_with("http://") || url.starts_with("https://"))
-        && url.len() <= 2048
-        && !url.contains(char::is_whitespace);
-    if !ok {
+    if !url_shape_ok(url) {
         return Err(AppError::param(
             "parameter_invalid",
             "url",

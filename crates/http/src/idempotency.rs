@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Shared;
 use crate::errors::ApiError;
-use crate::params::parse;
+use crate::params::{MAX_IDEMPOTENCY_KEY, idempotency_key_valid, parse};
 use crate::reply::{Reply, RequestId};
 
 /// What identifies a POST for idempotency: its key (checked when the request runs, after the
@@ -36,13 +36,15 @@ impl FromRequest<Arc<Shared>> for Idempotency {
     type Rejection = Response;
 
     async fn from_request(request: Request, s: &Arc<Shared>) -> Result<Idempotency, Response> {
-        let key = match request.headers().get("idempotency-key").map(|v| v.to_str()) {
+        let key = match request.headers().get("idempotency-key") {
             None => Ok(None),
-            Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Ok(Some(k.to_string())),
+            Some(k) if idempotency_key_valid(k.as_bytes()) => {
+                Ok(Some(String::from_utf8_lossy(k.as_bytes()).into_owned()))
+            }
             Some(_) => Err(ApiError::param(
                 "parameter_invalid",
                 "Idempotency-Key",
-                "1 to 255 visible characters",
+                format!("1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters (! to ~, no spaces)"),
             )),
         };
         let request_id = request

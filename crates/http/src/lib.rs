@@ -62,7 +62,9 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
 
 /// The OpenAPI 3.1 document, generated from the routes and their types.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    let mut doc = api().split_for_parts().1;
+    schema::add_links(&mut doc);
+    doc
 }
 
 /// The router for the whole API.
@@ -71,7 +73,8 @@ pub fn router(app: App) -> Router {
         app,
         metrics: metrics::Counters::default(),
     });
-    let (routes, doc) = api().split_for_parts();
+    let (routes, mut doc) = api().split_for_parts();
+    schema::add_links(&mut doc);
     let doc = doc.to_pretty_json().unwrap_or_default();
     routes
         .route("/healthz", get(healthz))

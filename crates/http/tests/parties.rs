@@ -415,11 +415,8 @@ async fn every_bad_party_is_refused_by_name_and_changes_nothing() {
             assert!(!answer.body["error"]["message"].as_str().unwrap().is_empty());
         }
         assert_eq!(s.everything().await, before, "{b}: nothing changed");
-        for bad in [
-            "limit=abc",
-            "starting_after=a&ending_before=b",
-            "colour=red",
-        ] {
+        // both cursors are a window (between a and b), not a refusal
+        for bad in ["limit=abc", "limit=0", "colour=red"] {
             let answer = s.get(&format!("/v1/buyers?{bad}"), &s.platform).await;
             assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{b} {bad}");
             assert_eq!(answer.body["error"]["code"], "parameter_invalid");

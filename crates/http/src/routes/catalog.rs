@@ -15,6 +15,7 @@ use crate::caller::Caller;
 use crate::errors::ApiError;
 use crate::idempotency::Idempotency;
 use crate::reply::Reply;
+use crate::schema::rules;
 use crate::{Ctx, Shared, params, schema};
 
 pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
@@ -25,9 +26,13 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
 #[serde(deny_unknown_fields)]
 struct ProductDto {
     /// Required from the platform; a seller's key adds to its own catalog.
+    #[schema(schema_with = rules::optional_seller)]
     seller: Option<String>,
+    #[schema(schema_with = rules::product_name)]
     name: String,
+    #[schema(schema_with = rules::positive_amount)]
     unit_amount: i64,
+    #[schema(schema_with = rules::currency)]
     currency: String,
 }
 
@@ -36,7 +41,7 @@ struct ProductDto {
     params(schema::IdempotencyKey),
     responses(
         (status = 201, description = "The product", body = schema::Product),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::CreateRefusals,
     ),
     security(("api_key" = [])))]
 async fn create_product(
@@ -47,7 +52,10 @@ async fn create_product(
     let dto: ProductDto = post.parse()?;
     let currency = params::currency(&dto.currency, "currency")?;
     let price = params::money(dto.unit_amount, currency, "unit_amount")?;
-    params::text(&dto.name, "name", 200)?;
+    params::required_text(&dto.name, "name", params::MAX_PRODUCT_NAME)?;
+    if let Some(seller) = &dto.seller {
+        params::party_id(seller, "seller")?;
+    }
     post.run(&s, &who, StatusCode::CREATED, async |idem| {
         catalog::create(&s.app, &who, dto.seller.as_deref(), &dto.name, price, idem).await
     })
@@ -66,7 +74,7 @@ struct ProductQuery {
 #[utoipa::path(get, path = "/v1/products", tag = "catalog", params(schema::ProductQuery),
     responses(
         (status = 200, description = "A page of products", body = schema::ProductList),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::ListRefusals,
     ),
     security(("api_key" = [])))]
 async fn list_products(

@@ -6,10 +6,14 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use holdback_app::AppError;
+use holdback_app::checkout::MAX_ITEMS;
 use holdback_app::checkout::{self, CheckoutRequest, Item};
 use holdback_domain::card::CardInput;
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{
+    AdditionalProperties, Array, ArrayBuilder, ObjectBuilder, OneOfBuilder, Type,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -17,23 +21,31 @@ use crate::caller::Caller;
 use crate::errors::ApiError;
 use crate::idempotency::Idempotency;
 use crate::reply::Reply;
+use crate::schema::rules;
 use crate::{Ctx, Shared, params, schema};
 
 pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
     OpenApiRouter::new().routes(routes!(create_checkout))
 }
 
+/// A card. In test mode the sandbox's test cards: 4242424242424242 succeeds,
+/// 4000000000000002 is declined.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CardDto {
+    #[schema(schema_with = rules::card_number)]
     number: String,
+    #[schema(schema_with = rules::exp_month)]
     exp_month: u8,
+    #[schema(schema_with = rules::exp_year)]
     exp_year: u16,
+    #[schema(schema_with = rules::cvc)]
     cvc: String,
 }
 
 /// A cart line: `product` (a catalog product), or `seller` with `unit_amount` (platform only).
-#[derive(Deserialize, ToSchema)]
+/// Its schema, a choice between the two, is written out in [`items_schema`].
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ItemDto {
     product: Option<String>,
@@ -44,15 +56,65 @@ struct ItemDto {
     quantity: u32,
 }
 
+/// 1 to [`MAX_ITEMS`] items, each one of: a catalog product (`product`), or a line the platform
+/// prices (`seller` and `unit_amount`); either with a `quantity` and an optional `description`.
+fn items_schema() -> Array {
+    let null = || ObjectBuilder::new().schema_type(Type::Null);
+    let line = |required: &[&str]| {
+        let mut o = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("quantity", rules::quantity())
+            .property("description", rules::description())
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        for r in required {
+            o = o.required(*r);
+        }
+        o
+    };
+    let product = line(&["product", "quantity"])
+        .title(Some("product"))
+        .property(
+            "product",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .examples(["prod_demo_tea_set", "prod_demo_scarf"]),
+        )
+        .property("seller", null())
+        .property("unit_amount", null());
+    let priced = line(&["seller", "unit_amount", "quantity"])
+        .title(Some("priced"))
+        .property("product", null())
+        .property("seller", rules::seller())
+        .property("unit_amount", rules::positive_amount());
+    let one_of = OneOfBuilder::new()
+        .description(Some(
+            "A cart line: `product` (a catalog product), or `seller` with `unit_amount` \
+             (platform only), each with a quantity of 1 to 10,000.",
+        ))
+        .item(product.build())
+        .item(priced.build());
+    ArrayBuilder::new()
+        .items(one_of)
+        .min_items(Some(1))
+        .max_items(Some(MAX_ITEMS))
+        .build()
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckoutDto {
+    #[schema(schema_with = rules::buyer)]
     buyer: String,
+    #[schema(schema_with = rules::currency)]
     currency: String,
+    #[schema(schema_with = items_schema)]
     items: Vec<ItemDto>,
     card: CardDto,
-    /// Shipping method per seller id: economy, standard (the default) or express.
+    /// Shipping method per seller id: economy, standard (the default) or express. Each seller
+    /// named must sell something in this cart.
     #[serde(default)]
+    #[schema(schema_with = rules::shipping_methods)]
     shipping_methods: BTreeMap<String, String>,
 }
 
@@ -66,15 +128,19 @@ impl CheckoutDto {
             &self.card.cvc,
         )
         .map_err(AppError::from)?;
+        params::party_id(&self.buyer, "buyer")?;
         for (seller, method) in &self.shipping_methods {
-            params::text(seller, "shipping_methods", 64)?;
-            params::text(method, "shipping_methods", 64)?;
+            params::party_id(seller, "shipping_methods")?;
+            params::required_text(method, "shipping_methods", params::MAX_SHIPPING_METHOD)?;
         }
         let items = self
             .items
             .into_iter()
             .map(|i| {
                 params::text(&i.description, "items", params::MAX_DESCRIPTION)?;
+                if let Some(seller) = &i.seller {
+                    params::party_id(seller, "items")?;
+                }
                 if i.quantity > params::MAX_QUANTITY {
                     return Err(ApiError::param(
                         "parameter_invalid",
@@ -120,7 +186,7 @@ impl CheckoutDto {
     params(schema::IdempotencyKey),
     responses(
         (status = 201, description = "The payment, with one order per seller", body = schema::Payment),
-        (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
+        schema::CheckoutRefusals,
     ),
     security(("api_key" = [])))]
 async fn create_checkout(

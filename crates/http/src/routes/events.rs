@@ -25,7 +25,7 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(schema::PageParams),
     responses(
         (status = 200, description = "A page of events", body = schema::EventList),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::PlatformListRefusals,
     ),
     security(("api_key" = [])))]
 async fn list_events(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
@@ -55,6 +55,20 @@ async fn list_events(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<R
             .map_err(AppError::from)?
             .ok_or_else(|| ApiError::param("resource_missing", param, "no such event"))?
     };
+    // With both cursors, the events between them.
+    let end = match (&page.starting_after, &page.ending_before) {
+        (Some(_), Some(before)) if !before.is_empty() => Some(
+            s.app
+                .store
+                .event_seq(before)
+                .await
+                .map_err(AppError::from)?
+                .ok_or_else(|| {
+                    ApiError::param("resource_missing", "ending_before", "no such event")
+                })?,
+        ),
+        _ => None,
+    };
     let store = &s.app.store;
     let mut events = if backward {
         store.events_before(at, who.livemode, limit + 1).await
@@ -62,6 +76,9 @@ async fn list_events(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<R
         store.events_after(at, who.livemode, limit + 1).await
     }
     .map_err(AppError::from)?;
+    if let Some(end) = end {
+        events.retain(|e| e.seq < end);
+    }
     let has_more = events.len() > limit as usize;
     if has_more && backward {
         events.remove(0);
@@ -77,7 +94,7 @@ async fn list_events(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<R
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "events", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The event", body = schema::Event),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::PlatformGetRefusals,
     ),
     security(("api_key" = [])))]
 async fn get_event(

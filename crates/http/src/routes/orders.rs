@@ -17,6 +17,7 @@ use crate::errors::ApiError;
 use crate::idempotency::Idempotency;
 use crate::params::{self, Page};
 use crate::reply::Reply;
+use crate::schema::rules;
 use crate::{Ctx, Shared, schema};
 
 pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
@@ -38,11 +39,12 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
 #[utoipa::path(get, path = "/v1/orders", tag = "orders", params(schema::PageParams),
     responses(
         (status = 200, description = "A page of orders", body = schema::OrderList),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::ListRefusals,
     ),
     security(("api_key" = [])))]
 async fn list_orders(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
     let (data, has_more) = orders::list(&s.app, &who, page.cursor()?, page.limit()?).await?;
+    let (data, has_more) = page.window(data, has_more);
     Ok(Reply::list("/v1/orders", data, has_more))
 }
 
@@ -50,7 +52,7 @@ async fn list_orders(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<R
 #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The order", body = schema::Order),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::GetRefusals,
     ),
     security(("api_key" = [])))]
 async fn get_order(
@@ -68,7 +70,9 @@ struct Empty {}
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ShipDto {
+    #[schema(schema_with = rules::tracking, examples("dhl"))]
     carrier: String,
+    #[schema(schema_with = rules::tracking, examples("JD014600"))]
     tracking_number: String,
 }
 
@@ -87,13 +91,17 @@ struct ApproveDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefundDto {
+    #[schema(schema_with = rules::positive_amount)]
     amount: i64,
+    #[schema(schema_with = rules::currency)]
     currency: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExtensionDto {
+    /// Days asked for, within the seller's limit (30 by default).
+    #[schema(schema_with = rules::extension_days)]
     days: u32,
 }
 
@@ -107,7 +115,7 @@ macro_rules! action {
             params(("id" = String, Path), schema::IdempotencyKey),
             responses(
                 (status = 200, description = "The order after the action", body = schema::Order),
-                (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
+                schema::ActionRefusals,
             ),
             security(("api_key" = [])))]
         async fn $name(
@@ -128,19 +136,8 @@ action!(
     ShipDto,
     "The seller ships the order (carrier and tracking number).",
     |d| {
-        if d.carrier.trim().is_empty() || d.tracking_number.trim().is_empty() {
-            return Err(ApiError::param(
-                "parameter_invalid",
-                "tracking_number",
-                "carrier and tracking_number are required",
-            ));
-        }
-        crate::params::text(&d.carrier, "carrier", crate::params::MAX_TRACKING)?;
-        crate::params::text(
-            &d.tracking_number,
-            "tracking_number",
-            crate::params::MAX_TRACKING,
-        )?;
+        params::required_text(&d.carrier, "carrier", params::MAX_TRACKING)?;
+        params::required_text(&d.tracking_number, "tracking_number", params::MAX_TRACKING)?;
         Ok(OrderCommand::Ship {
             carrier: d.carrier,
             tracking: d.tracking_number,

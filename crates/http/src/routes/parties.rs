@@ -20,6 +20,7 @@ use crate::errors::ApiError;
 use crate::idempotency::Idempotency;
 use crate::params::{self, Page};
 use crate::reply::Reply;
+use crate::schema::rules;
 use crate::{Ctx, Shared, schema};
 
 pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
@@ -34,23 +35,29 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
 #[serde(deny_unknown_fields)]
 struct BuyerDto {
     /// 1 to 32 characters of A-Z, a-z, 0-9, _ and -, e.g. buy_alice.
+    #[schema(schema_with = rules::party_id)]
     id: String,
     /// ISO 3166-1 alpha-2, upper case.
+    #[schema(schema_with = rules::country)]
     country: String,
-    /// At most 64 characters.
+    /// 1 to 64 characters, not blank.
+    #[schema(schema_with = rules::region)]
     region: Option<String>,
     #[serde(default)]
     phone_verified: bool,
-    /// At most 20 string keys and values.
+    /// At most 20 keys of 1 to 40 characters, values of at most 500.
     #[serde(default)]
+    #[schema(schema_with = rules::metadata)]
     metadata: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FixedDto {
-    /// Minor units, 0 or more.
+    /// Minor units, 0 to 10^15.
+    #[schema(schema_with = rules::amount)]
     amount: i64,
+    #[schema(schema_with = rules::currency)]
     currency: String,
 }
 
@@ -58,6 +65,7 @@ struct FixedDto {
 #[serde(deny_unknown_fields)]
 struct CommissionDto {
     /// 0 to 10000.
+    #[schema(schema_with = rules::basis_points)]
     basis_points: i64,
     fixed: Option<FixedDto>,
 }
@@ -66,15 +74,22 @@ struct CommissionDto {
 #[serde(deny_unknown_fields)]
 struct SellerDto {
     /// 1 to 32 characters of A-Z, a-z, 0-9, _ and -, e.g. sel_bob.
+    #[schema(schema_with = rules::party_id)]
     id: String,
     /// ISO 3166-1 alpha-2, upper case.
+    #[schema(schema_with = rules::country)]
     country: String,
+    /// 1 to 64 characters, not blank.
+    #[schema(schema_with = rules::region)]
     region: Option<String>,
     #[serde(default)]
     phone_verified: bool,
+    /// At most 20 keys of 1 to 40 characters, values of at most 500.
     #[serde(default)]
+    #[schema(schema_with = rules::metadata)]
     metadata: BTreeMap<String, String>,
     /// Days to ship after payment: 3 to 10, default 7.
+    #[schema(schema_with = rules::ship_by_days)]
     ship_by_days: Option<i64>,
     /// The seller's own commission; absent, the policy's applies.
     commission: Option<CommissionDto>,
@@ -180,6 +195,18 @@ impl SellerDto {
     }
 }
 
+/// Region and metadata hold no control characters (the domain checks their lengths).
+fn no_control_characters(input: &PartyInput) -> Result<(), ApiError> {
+    if let Some(region) = &input.region {
+        params::text(region, "region", usize::MAX)?;
+    }
+    for (key, value) in &input.metadata {
+        params::text(key, "metadata", usize::MAX)?;
+        params::text(value, "metadata", usize::MAX)?;
+    }
+    Ok(())
+}
+
 /// The handlers of one kind of party (create, get one, list), documented: the create handler
 /// turns the body `$dto` into a [`PartyInput`] with `$input`.
 macro_rules! party_routes {
@@ -194,7 +221,7 @@ macro_rules! party_routes {
             params(schema::IdempotencyKey),
             responses(
                 (status = 201, description = $created, body = $object),
-                (status = "4XX", description = "Refused: see the error code", body = schema::ErrorBody),
+                schema::CreateRefusals,
             ),
             security(("api_key" = [])))]
         async fn $create(
@@ -204,6 +231,7 @@ macro_rules! party_routes {
         ) -> Result<Reply, ApiError> {
             let input: fn($dto) -> Result<PartyInput, ApiError> = $input;
             let input = input(post.parse()?)?;
+            no_control_characters(&input)?;
             post.run(&s, &who, StatusCode::CREATED, async |idem| {
                 parties::create(&s.app, &who, PartyKind::$kind, input, idem).await
             })
@@ -214,7 +242,7 @@ macro_rules! party_routes {
         #[utoipa::path(get, path = concat!($path, "/{id}"), tag = "parties", params(("id" = String, Path)),
             responses(
                 (status = 200, description = $one, body = $object),
-                (status = "4XX", description = "Refused", body = schema::ErrorBody),
+                schema::GetRefusals,
             ),
             security(("api_key" = [])))]
         async fn $get(
@@ -229,13 +257,14 @@ macro_rules! party_routes {
         #[utoipa::path(get, path = $path, tag = "parties", params(schema::PageParams),
             responses(
                 (status = 200, description = $page, body = $list_type),
-                (status = "4XX", description = "Refused", body = schema::ErrorBody),
+                schema::ListRefusals,
             ),
             security(("api_key" = [])))]
         async fn $list(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
             let kind = PartyKind::$kind;
             let (data, has_more) =
                 parties::list(&s.app, &who, kind, page.cursor()?, page.limit()?).await?;
+            let (data, has_more) = page.window(data, has_more);
             Ok(Reply::list($path, data, has_more))
         }
     };

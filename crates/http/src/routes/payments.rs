@@ -28,7 +28,7 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
 #[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The payment", body = schema::Payment),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::GetRefusals,
     ),
     security(("api_key" = [])))]
 async fn get_payment(
@@ -44,11 +44,12 @@ async fn get_payment(
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", params(schema::PageParams),
     responses(
         (status = 200, description = "A page of payments", body = schema::PaymentList),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::ListRefusals,
     ),
     security(("api_key" = [])))]
 async fn list_payments(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
     let (data, has_more) = payments::list(&s.app, &who, page.cursor()?, page.limit()?).await?;
+    let (data, has_more) = page.window(data, has_more);
     Ok(Reply::list("/v1/payments", data, has_more))
 }
 
@@ -56,7 +57,7 @@ async fn list_payments(State(s): Ctx, Caller(who): Caller, page: Page) -> Result
 #[utoipa::path(get, path = "/v1/refunds/{id}", tag = "payments", params(("id" = String, Path)),
     responses(
         (status = 200, description = "The refund", body = schema::Refund),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::GetRefusals,
     ),
     security(("api_key" = [])))]
 async fn get_refund(
@@ -70,13 +71,21 @@ async fn get_refund(
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 struct RefundQuery {
-    /// 1 to 100 (default 10); outside that range the request is refused.
-    #[param(minimum = 1, maximum = 100)]
+    /// 1 to 100, default 10; outside that range the request is refused (`parameter_invalid`).
+    #[param(schema_with = crate::schema::rules::limit)]
     limit: Option<u32>,
     /// The id of the last refund of the previous page.
     starting_after: Option<String>,
     /// `failed`: only refunds waiting for an operator.
+    #[param(schema_with = failed_only)]
     status: Option<String>,
+}
+
+fn failed_only() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["failed"]))
+        .build()
 }
 
 /// The refunds of the caller's mode, for the platform: all, or with `status=failed` those the
@@ -84,7 +93,7 @@ struct RefundQuery {
 #[utoipa::path(get, path = "/v1/refunds", tag = "payments", params(RefundQuery),
     responses(
         (status = 200, description = "A page of refunds", body = schema::RefundList),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::ListRefusals,
     ),
     security(("api_key" = [])))]
 async fn list_refunds(

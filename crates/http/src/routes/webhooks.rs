@@ -16,6 +16,7 @@ use crate::errors::ApiError;
 use crate::idempotency::Idempotency;
 use crate::params::Page;
 use crate::reply::Reply;
+use crate::schema::rules;
 use crate::{Ctx, Shared, schema};
 
 pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
@@ -30,6 +31,9 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EndpointDto {
+    /// `http://` or `https://`, a host name or IPv4 address, an optional port, then an
+    /// optional path without white space or control characters; at most 2048 characters.
+    #[schema(schema_with = rules::url)]
     url: String,
 }
 
@@ -46,7 +50,7 @@ struct Empty {}
     params(schema::IdempotencyKey),
     responses(
         (status = 201, description = "The endpoint, with its secret", body = schema::WebhookEndpoint),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::CreateRefusals,
     ),
     security(("api_key" = [])))]
 async fn create_endpoint(
@@ -66,7 +70,7 @@ async fn create_endpoint(
 #[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks",
     responses(
         (status = 200, description = "The endpoints", body = schema::WebhookEndpointList),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::PlatformReadRefusals,
     ),
     security(("api_key" = [])))]
 async fn list_endpoints(State(s): Ctx, Caller(who): Caller) -> Result<Reply, ApiError> {
@@ -80,7 +84,7 @@ async fn list_endpoints(State(s): Ctx, Caller(who): Caller) -> Result<Reply, Api
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "The endpoint", body = schema::WebhookEndpoint),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::PlatformGetRefusals,
     ),
     security(("api_key" = [])))]
 async fn get_endpoint(
@@ -99,7 +103,7 @@ async fn get_endpoint(
     params(("id" = String, Path), schema::IdempotencyKey),
     responses(
         (status = 200, description = "The endpoint, disabled", body = schema::WebhookEndpoint),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::ActionRefusals,
     ),
     security(("api_key" = [])))]
 async fn disable_endpoint(
@@ -119,7 +123,7 @@ async fn disable_endpoint(
     params(("id" = String, Path), schema::IdempotencyKey),
     responses(
         (status = 200, description = "The endpoint, enabled", body = schema::WebhookEndpoint),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::ActionRefusals,
     ),
     security(("api_key" = [])))]
 async fn enable_endpoint(
@@ -152,7 +156,7 @@ async fn set_enabled(
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "The endpoint, deleted", body = schema::WebhookEndpoint),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::DeleteRefusals,
     ),
     security(("api_key" = [])))]
 async fn delete_endpoint(
@@ -173,7 +177,7 @@ async fn delete_endpoint(
     params(("id" = String, Path), schema::DeliveryPageParams),
     responses(
         (status = 200, description = "A page of deliveries", body = schema::WebhookDeliveryList),
-        (status = "4XX", description = "Refused", body = schema::ErrorBody),
+        schema::SubListRefusals,
     ),
     security(("api_key" = [])))]
 async fn list_deliveries(

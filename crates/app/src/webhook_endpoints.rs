@@ -5,9 +5,10 @@
 //!   deliveries wait, unclaimed (no attempt is spent, no backoff grows). Enabling it sends them,
 //!   in event order, on the next pass.
 //! - A **deleted** endpoint stops for good: nothing more is enqueued, and its pending deliveries
-//!   are cancelled (status `failed`, `last_error` `endpoint_deleted`). It leaves the list, but
-//!   `GET /v1/webhook_endpoints/{id}` still reads it (status `deleted`) and its delivery history
-//!   stays readable; it cannot be enabled or disabled again (`webhook_endpoint_deleted`).
+//!   are cancelled (status `failed`, `last_error` `endpoint_deleted`). It leaves the list and
+//!   `GET /v1/webhook_endpoints/{id}` answers 404 as for any missing object; its delivery
+//!   history stays readable for the record, and enabling or disabling it is refused by name
+//!   (`webhook_endpoint_deleted`).
 //! - Enabling an enabled endpoint, disabling a disabled one or deleting a deleted one is
 //!   harmless: it answers the endpoint as it is.
 //!
@@ -79,9 +80,10 @@ fn platform_only(principal: &Principal) -> Result<(), AppError> {
 pub const MAX_URL: usize = 2048;
 
 /// The shape of an endpoint URL: `http://` or `https://`, a host name or IPv4 address
-/// (letters, digits, `.` and `-`), an optional port of 1 to 5 digits, then optionally a path,
-/// query or fragment (from `/`, `?` or `#`) without white space or control characters; at
-/// most [`MAX_URL`] characters. The OpenAPI pattern states the same rule.
+/// (letters, digits, `.` and `-`) or an IPv6 address in brackets (`[::1]`), an optional port
+/// of 1 to 5 digits, then optionally a path, query or fragment (from `/`, `?` or `#`) without
+/// white space or control characters; at most [`MAX_URL`] characters. The OpenAPI pattern
+/// states the same rule.
 pub fn url_shape_ok(url: &str) -> bool {
     let Some(rest) = url
         .strip_prefix("https://")
@@ -91,15 +93,29 @@ pub fn url_shape_ok(url: &str) -> bool {
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let (host, port) = match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((ip, after)) => (
+                ip.parse::<std::net::Ipv6Addr>().is_ok()
+                    && (after.is_empty() || after.starts_with(':')),
+                after.strip_prefix(':'),
+            ),
+            None => (false, None),
+        },
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            let ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+            (ok, port)
+        }
     };
     url.chars().count() <= MAX_URL
-        && !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && host_ok
         && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
         && !tail.contains(|c: char| c.is_whitespace() || c.is_control())
 }
@@ -169,9 +185,12 @@ async fn find(app: &App, principal: &Principal, id: &str) -> Result<EndpointRow,
     }
 }
 
-/// One endpoint, deleted ones included, without its secret.
+/// One endpoint that is not deleted, without its secret.
 pub async fn get_endpoint(app: &App, principal: &Principal, id: &str) -> Result<Value, AppError> {
-    Ok(view(&find(app, principal, id).await?, false))
+    match find(app, principal, id).await? {
+        e if e.status == EndpointStatus::Deleted => Err(AppError::NotFound),
+        e => Ok(view(&e, false)),
+    }
 }
 
 /// Enables (`true`) or disables (`false`) an endpoint; see the module's notes.
@@ -262,4 +281,35 @@ pub async fn list_deliveries(
             .collect(),
         has_more,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_shape_ok;
+
+    #[test]
+    fn url_shapes() {
+        for ok in [
+            "http://127.0.0.1:9/webhooks",
+            "https://hooks.example",
+            "https://[::1]/",
+            "https://[fd00::1]:8443/x?y#z",
+            "http://[1:2:3:4:5:6:7:8]",
+        ] {
+            assert!(url_shape_ok(ok), "{ok}");
+        }
+        for bad in [
+            "http://[",
+            "http://[zz]/",
+            "http://[::1",
+            "http://[::1]x/",
+            "ftp://x",
+            "http://",
+            "http://a b/",
+            "http://h:123456/",
+            "http://h/a b",
+        ] {
+            assert!(!url_shape_ok(bad), "{bad}");
+        }
+    }
 }

@@ -104,6 +104,7 @@ const DEMO_PRODUCTS: &[(&str, &str, &str, i64)] = &[
 /// The demo parties (test mode): (kind, id, country).
 const DEMO_PARTIES: &[(PartyKind, &str, &str)] = &[
     (PartyKind::Buyer, "buy_alice", "DE"),
+    (PartyKind::Buyer, "buy_dave", "US"),
     (PartyKind::Seller, "sel_bob", "CN"),
     (PartyKind::Seller, "sel_carol", "TR"),
 ];
@@ -181,7 +182,7 @@ fn print_demo(addr: SocketAddr) {
     println!();
     println!("try:");
     println!(
-        "  curl -s http://{addr}/v1/checkouts -H 'Authorization: Bearer {}' -H 'Idempotency-Key: demo-1' \\\n    -d '{{\"buyer\":\"buy_alice\",\"currency\":\"usd\",\"items\":[{{\"seller\":\"sel_bob\",\"description\":\"tea set\",\"unit_amount\":2500,\"quantity\":2}},{{\"seller\":\"sel_carol\",\"description\":\"scarf\",\"unit_amount\":1999,\"quantity\":1}}],\"card\":{{\"number\":\"4242424242424242\",\"exp_month\":12,\"exp_year\":2030,\"cvc\":\"123\"}}}}'",
+        "  curl -s http://{addr}/v1/checkouts -H 'Authorization: Bearer {}' -H 'Idempotency-Key: demo-1' \\\n    --json '{{\"buyer\":\"buy_alice\",\"currency\":\"usd\",\"items\":[{{\"seller\":\"sel_bob\",\"description\":\"tea set\",\"unit_amount\":2500,\"quantity\":2}},{{\"seller\":\"sel_carol\",\"description\":\"scarf\",\"unit_amount\":1999,\"quantity\":1}}],\"card\":{{\"number\":\"4242424242424242\",\"exp_month\":12,\"exp_year\":2030,\"cvc\":\"123\"}}}}'",
         key(0)
     );
     println!(

@@ -63,7 +63,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
 /// The OpenAPI 3.1 document, generated from the routes and their types.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = api().split_for_parts().1;
-    schema::add_links(&mut doc);
+    schema::finish(&mut doc);
     doc
 }
 
@@ -74,7 +74,7 @@ pub fn router(app: App) -> Router {
         metrics: metrics::Counters::default(),
     });
     let (routes, mut doc) = api().split_for_parts();
-    schema::add_links(&mut doc);
+    schema::finish(&mut doc);
     let doc = doc.to_pretty_json().unwrap_or_default();
     routes
         .route("/healthz", get(healthz))

@@ -18,6 +18,14 @@ use crate::errors::ApiError;
 /// that integer, as JSON Schema's `integer` has it; other numbers stay what they are.
 pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    // A body is one JSON object (serde would also read an empty array as a struct without
+    // fields).
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::code(
+            "invalid_json",
+            "the body must be a JSON object",
+        ));
+    }
     let e = match serde_json::from_slice(body) {
         Ok(parsed) => return Ok(parsed),
         Err(e) => e,
@@ -346,12 +354,18 @@ mod tests {
 
     #[test]
     fn whole_numbers_are_integers_whatever_their_spelling() {
-        let n: u32 = parse(b"2.0").unwrap();
-        assert_eq!(n, 2);
-        let n: i64 = parse(b"25e2").unwrap();
-        assert_eq!(n, 2500);
-        assert!(parse::<u32>(b"2.5").is_err());
-        assert!(parse::<u32>(b"-1.0").is_err());
+        #[derive(serde::Deserialize)]
+        struct N<T> {
+            n: T,
+        }
+        let n: N<u32> = parse(br#"{"n": 2.0}"#).unwrap();
+        assert_eq!(n.n, 2);
+        let n: N<i64> = parse(br#"{"n": 25e2}"#).unwrap();
+        assert_eq!(n.n, 2500);
+        assert!(parse::<N<u32>>(br#"{"n": 2.5}"#).is_err());
+        assert!(parse::<N<u32>>(br#"{"n": -1.0}"#).is_err());
+        // a body is an object
+        assert!(parse::<N<u32>>(b"[2]").is_err());
     }
 
     #[test]

@@ -74,6 +74,18 @@ impl Server {
     /// Alice buys from Bob (2 × 25.00) and Carol (19.99) with the given card. Without an
     /// Idempotency-Key each call is a new purchase (its description differs): a repeat of the same
     /// request within the duplicate window would be taken as a retry.
+    /// The shared cart with the test card, checked out with `key`.
+    async fn checkout_with(&self, key: &str) -> Answer {
+        self.send(
+            "POST",
+            "/v1/checkouts",
+            key,
+            None,
+            Some(&cart(VISA).to_string()),
+        )
+        .await
+    }
+
     async fn checkout(&self, card: &str, idem: Option<&str>) -> Answer {
         static PURCHASE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let mut body = cart(card);
@@ -754,15 +766,7 @@ async fn test_and_live_data_never_mix() {
         let s = Server::start(&db).await;
         let live = keys::create(&s.app, &Role::Platform, true).await.unwrap();
         let before = s.app.store.head().await.unwrap();
-        let refused = s
-            .send(
-                "POST",
-                "/v1/checkouts",
-                &live,
-                None,
-                Some(&cart(VISA).to_string()),
-            )
-            .await;
+        let refused = s.checkout_with(&live).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
         assert_eq!(refused.body["error"]["code"], "livemode_unavailable");
         assert_eq!(s.app.store.head().await.unwrap(), before);
@@ -791,15 +795,7 @@ async fn test_and_live_data_never_mix() {
         assert_eq!(acted.status, StatusCode::NOT_FOUND, "{b}");
         // the cart's parties exist in test mode only: a live checkout names them as unknown
         let before = s.app.store.head().await.unwrap();
-        let unknown = s
-            .send(
-                "POST",
-                "/v1/checkouts",
-                &live,
-                None,
-                Some(&cart(VISA).to_string()),
-            )
-            .await;
+        let unknown = s.checkout_with(&live).await;
         assert_eq!(unknown.body["error"]["code"], "unknown_party", "{b}");
         assert_eq!(unknown.body["error"]["param"], "buyer", "{b}");
         assert_eq!(s.app.store.head().await.unwrap(), before, "{b}");
@@ -814,15 +810,7 @@ async fn test_and_live_data_never_mix() {
             assert_eq!(created.status, StatusCode::CREATED, "{b}: {}", created.body);
         }
         // a live checkout makes live orders: the live key sees them, the test key does not
-        let live_paid = s
-            .send(
-                "POST",
-                "/v1/checkouts",
-                &live,
-                None,
-                Some(&cart(VISA).to_string()),
-            )
-            .await;
+        let live_paid = s.checkout_with(&live).await;
         assert_eq!(
             live_paid.status,
             StatusCode::CREATED,

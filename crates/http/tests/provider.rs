@@ -1228,12 +1228,12 @@ async fn each_rejection_is_named_and_moves_no_money() {
             (
                 p.as_str(),
                 cart(&long, VISA, &[("sel_bob", 500)]),
-                "invalid_id",
+                "invalid_party_id",
             ),
             (
                 p.as_str(),
                 cart("buy_alice", VISA, &[(long.as_str(), 500)]),
-                "invalid_id",
+                "invalid_party_id",
             ),
             (
                 p.as_str(),

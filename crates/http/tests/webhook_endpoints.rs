@@ -276,11 +276,12 @@ async fn disable_holds_deliveries_enable_sends_them_delete_cancels_them() {
         );
         assert_eq!(history[0]["last_error"], "endpoint_deleted", "{b}");
         assert_eq!(history[0]["failed"], T0 / 1000 + 60, "{b}");
-        let (_, read) = s
+        let (status, read) = s
             .get(&format!("/v1/webhook_endpoints/{id}"), &s.platform)
             .await
             .pair();
-        assert_eq!(read["status"], "deleted", "{b}");
+        assert_eq!(status, 404, "{b}: a deleted endpoint reads as missing");
+        assert_eq!(read["error"]["code"], "resource_missing", "{b}");
     }
 }
 

@@ -69,6 +69,7 @@ async fn get_refund(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct RefundQuery {
     /// 1 to 100, default 10; outside that range the request is refused (`parameter_invalid`).

@@ -1,0 +1,268 @@
+//! What the document says beyond what the routes' annotations give: the links between
+//! operations, and the bodies that may be left out.
+
+use utoipa::openapi::{RefOr, Required};
+
+/// Completes the generated document: [`add_links`] and [`optional_empty_bodies`].
+pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    add_links(doc);
+    optional_empty_bodies(doc);
+}
+
+/// An action whose body has no fields (`Empty`) may be sent without a body: the server reads
+/// a missing body as `{}`. Every other body is required.
+fn optional_empty_bodies(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let Some(RefOr::T(body)) = item.post.as_mut().and_then(|o| o.request_body.as_mut()) else {
+            continue;
+        };
+        let empty = body.content.values().all(|c| {
+            matches!(c, RefOr::T(c) if matches!(&c.schema,
+                Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Empty")))
+        });
+        if empty {
+            body.required = Some(Required::False);
+        }
+    }
+}
+
+/// The links between operations: where the id an operation needs comes from in another's
+/// answer. A client (or a fuzzer's stateful phase) follows them from a checkout to its orders
+/// and payment, and from each order action to the next one in an order's life: ship, then
+/// mark delivered, then confirm receipt, extend protection or ask for an extension.
+fn add_links(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::link::LinkBuilder;
+
+    // (from method, from path, status, link name, to operation, id taken from the answer)
+    const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
+        (
+            "post",
+            "/v1/checkouts",
+            "201",
+            "GetPayment",
+            "get_payment",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/checkouts",
+            "201",
+            "GetOrder",
+            "get_order",
+            "/orders/0/id",
+        ),
+        (
+            "post",
+            "/v1/checkouts",
+            "201",
+            "Ship",
+            "ship",
+            "/orders/0/id",
+        ),
+        (
+            "post",
+            "/v1/checkouts",
+            "201",
+            "Refund",
+            "refund",
+            "/orders/0/id",
+        ),
+        (
+            "post",
+            "/v1/checkouts",
+            "201",
+            "RequestCancel",
+            "request_cancel",
+            "/orders/0/id",
+        ),
+        (
+            "get",
+            "/v1/orders",
+            "200",
+            "GetOrder",
+            "get_order",
+            "/data/0/id",
+        ),
+        ("get", "/v1/orders", "200", "Ship", "ship", "/data/0/id"),
+        (
+            "post",
+            "/v1/orders/{id}/ship",
+            "200",
+            "MarkDelivered",
+            "mark_delivered",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/orders/{id}/ship",
+            "200",
+            "GetOrder",
+            "get_order",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/orders/{id}/mark_delivered",
+            "200",
+            "ConfirmReceipt",
+            "confirm_receipt",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/orders/{id}/mark_delivered",
+            "200",
+            "ExtendProtection",
+            "extend_protection",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/orders/{id}/mark_delivered",
+            "200",
+            "RequestExtension",
+            "request_extension",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/orders/{id}/mark_delivered",
+            "200",
+            "Refund",
+            "refund",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/orders/{id}/request_extension",
+            "200",
+            "AnswerExtension",
+            "answer_extension",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/orders/{id}/request_cancel",
+            "200",
+            "AnswerCancel",
+            "answer_cancel",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/orders/{id}/confirm_receipt",
+            "200",
+            "GetPayment",
+            "get_payment",
+            "/payment",
+        ),
+        (
+            "get",
+            "/v1/payments",
+            "200",
+            "GetPayment",
+            "get_payment",
+            "/data/0/id",
+        ),
+        (
+            "get",
+            "/v1/payments/{id}",
+            "200",
+            "GetRefund",
+            "get_refund",
+            "/refunds/0/id",
+        ),
+        (
+            "get",
+            "/v1/refunds",
+            "200",
+            "GetRefund",
+            "get_refund",
+            "/data/0/id",
+        ),
+        (
+            "get",
+            "/v1/events",
+            "200",
+            "GetEvent",
+            "get_event",
+            "/data/0/id",
+        ),
+        ("post", "/v1/buyers", "201", "GetBuyer", "get_buyer", "/id"),
+        (
+            "post",
+            "/v1/sellers",
+            "201",
+            "GetSeller",
+            "get_seller",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/webhook_endpoints",
+            "201",
+            "GetEndpoint",
+            "get_endpoint",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/webhook_endpoints",
+            "201",
+            "DisableEndpoint",
+            "disable_endpoint",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/webhook_endpoints",
+            "201",
+            "EnableEndpoint",
+            "enable_endpoint",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/webhook_endpoints",
+            "201",
+            "Deliveries",
+            "list_deliveries",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/webhook_endpoints",
+            "201",
+            "DeleteEndpoint",
+            "delete_endpoint",
+            "/id",
+        ),
+        (
+            "get",
+            "/v1/webhook_endpoints",
+            "200",
+            "GetEndpoint",
+            "get_endpoint",
+            "/data/0/id",
+        ),
+    ];
+    for (method, path, status, name, to, pointer) in LINKS {
+        let Some(item) = doc.paths.paths.get_mut(*path) else {
+            continue;
+        };
+        let operation = match *method {
+            "get" => item.get.as_mut(),
+            _ => item.post.as_mut(),
+        };
+        let Some(RefOr::T(response)) =
+            operation.and_then(|o| o.responses.responses.get_mut(*status))
+        else {
+            continue;
+        };
+        let link = LinkBuilder::new()
+            .operation_id(*to)
+            .parameter("id", format!("$response.body#{pointer}"))
+            .build();
+        response.links.insert((*name).to_string(), RefOr::T(link));
+    }
+}

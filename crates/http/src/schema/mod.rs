@@ -1,0 +1,431 @@
+//! Types that exist to document the API in OpenAPI: the objects the handlers return as JSON
+//! (built in `holdback_app::views`), the error body, and shared parameters. The API tests check
+//! the real responses against the fields documented here.
+
+#![allow(dead_code)] // these types describe JSON; they are never built
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
+
+mod links;
+pub(crate) mod rules;
+
+pub(crate) use links::finish;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "holdback",
+        description = "Marketplace payments and buyer protection: escrow orders over a double-entry ledger."
+    ),
+    modifiers(&BearerKey),
+    components(schemas(ErrorBody, ErrorDetail)),
+    tags(
+        (name = "checkout", description = "Carts become one payment and one order per seller"),
+        (name = "orders", description = "Escrow orders and their lifecycle"),
+        (name = "events", description = "The event log"),
+        (name = "webhooks", description = "Signed event delivery"),
+        (name = "catalog", description = "Sellers' products"),
+        (name = "parties", description = "Buyers and sellers"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerKey;
+
+impl Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "api_key",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("sk_test_… or sk_live_…"))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyKey {
+    /// 1 to 255 visible ASCII characters (`!` to `~`: no spaces); keys are kept at least 24 hours. A retry with the same key and the
+    /// same request (method, path and JSON body compared by meaning: key order and whitespace do
+    /// not matter) replays the first response, with the header `Idempotent-Replayed: true`; a
+    /// rejection (4xx) is replayed too, a failure on our side (5xx) or `payment_processing` is
+    /// not (retry to continue). The same key with a different request is refused with
+    /// `idempotency_key_reused` (422). While a request with the key is still running, on any
+    /// node, another use of it is refused with `idempotency_key_in_use` (409): retry later.
+    #[param(rename = "Idempotency-Key", schema_with = rules::idempotency_key)]
+    idempotency_key: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1 to 100, default 10; outside that range the request is refused (`parameter_invalid`).
+    #[param(schema_with = rules::limit)]
+    limit: Option<u32>,
+    /// The id of the last object of the previous page: the page after it.
+    starting_after: Option<String>,
+    /// The id of the first object of the next page: the page before it. With `starting_after`
+    /// too, the page is of the objects between the two (after one, before the other).
+    ending_before: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(ToSchema)]
+pub struct ErrorDetail {
+    /// invalid_request_error, card_error, authentication_error, permission_error,
+    /// idempotency_error or api_error.
+    r#type: String,
+    /// A stable code from the error catalog.
+    code: String,
+    message: String,
+    /// The parameter at fault, if one is.
+    param: Option<String>,
+    request_id: String,
+}
+
+#[derive(ToSchema)]
+pub struct Release {
+    amount_to_seller: i64,
+    commission: i64,
+}
+
+#[derive(ToSchema)]
+pub struct Shipment {
+    carrier: String,
+    tracking_number: String,
+    shipped: i64,
+}
+
+/// An escrow order: what one buyer bought from one seller. Times are Unix seconds.
+#[derive(ToSchema)]
+pub struct Order {
+    id: String,
+    /// Always "order".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    /// paid, shipped, delivered, completed or cancelled.
+    status: String,
+    buyer: String,
+    seller: String,
+    payment: String,
+    /// Captured, in minor units.
+    amount: i64,
+    /// Lower-case ISO 4217.
+    currency: String,
+    amount_refunded: i64,
+    amount_held: i64,
+    release: Option<Release>,
+    ship_by: i64,
+    /// economy, standard or express: sets the delivery guarantee.
+    shipping_method: String,
+    shipment: Option<Shipment>,
+    delivered: Option<i64>,
+    protection_ends: Option<i64>,
+    cancel_requested: Option<i64>,
+    buyer_extension_used: bool,
+    extension_requested_days: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct Card {
+    brand: String,
+    last4: String,
+    exp_month: u8,
+    exp_year: u16,
+}
+
+#[derive(ToSchema)]
+pub struct Payment {
+    id: String,
+    /// Always "payment".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    status: String,
+    buyer: String,
+    amount: i64,
+    currency: String,
+    /// The code of a failed payment's refusal.
+    failure_code: Option<String>,
+    amount_refunded: i64,
+    method: String,
+    card: Option<Card>,
+    tenders: Vec<Tender>,
+    orders: Vec<Order>,
+    refunds: Vec<Refund>,
+}
+
+/// One part of a payment, paid by one method.
+#[derive(ToSchema)]
+pub struct Tender {
+    /// card
+    method: String,
+    amount: i64,
+    amount_refunded: i64,
+    card: Option<Card>,
+}
+
+/// Money owed back to the buyer through the provider that took it. Times are Unix seconds.
+#[derive(ToSchema)]
+pub struct Refund {
+    id: String,
+    /// Always "refund".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    /// pending (the provider has not done it yet), succeeded, or failed (waiting for an
+    /// operator's retry; the money stays owed).
+    status: String,
+    payment: String,
+    order: String,
+    amount: i64,
+    currency: String,
+    /// requested, ship_by_missed, cancel_accepted or cancel_unanswered.
+    reason: String,
+    /// Calls made to the provider so far.
+    attempts: u32,
+    next_attempt: Option<i64>,
+    failure_code: Option<String>,
+    /// When it succeeded or was given up.
+    settled: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct PaymentList {
+    /// Always "list".
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Payment>,
+}
+
+#[derive(ToSchema)]
+pub struct RefundList {
+    /// Always "list".
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Refund>,
+}
+
+#[derive(ToSchema)]
+pub struct EventData {
+    object: serde_json::Value,
+}
+
+#[derive(ToSchema)]
+pub struct Event {
+    id: String,
+    /// Always "event".
+    object: String,
+    /// For example order.paid, order.shipped, hold.released, refund.succeeded.
+    r#type: String,
+    created: i64,
+    livemode: bool,
+    data: EventData,
+}
+
+#[derive(ToSchema)]
+pub struct WebhookEndpoint {
+    id: String,
+    object: String,
+    created: i64,
+    livemode: bool,
+    url: String,
+    /// enabled, disabled (deliveries wait until it is enabled) or deleted.
+    status: String,
+    /// Shown only when the endpoint is created.
+    secret: Option<String>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryPageParams {
+    /// 1 to 100, default 10; outside that range the request is refused (`parameter_invalid`).
+    #[param(schema_with = rules::limit)]
+    limit: Option<u32>,
+    /// The event id of the last delivery of the previous page (next page).
+    starting_after: Option<String>,
+}
+
+/// One event's delivery to one endpoint. Times are Unix seconds.
+#[derive(ToSchema)]
+pub struct WebhookDelivery {
+    /// Always "webhook_delivery".
+    object: String,
+    endpoint: String,
+    /// The event's id.
+    event: String,
+    /// The event's type.
+    r#type: String,
+    /// pending, delivered or failed (given up after about three days, or cancelled when the
+    /// endpoint was deleted).
+    status: String,
+    attempts: i64,
+    /// The HTTP status of the last answer, if the last attempt got one.
+    last_status: Option<i64>,
+    /// Why the last attempt got no answer (endpoint_address_not_allowed, dns_failed,
+    /// no_response) or why the delivery was cancelled (endpoint_deleted).
+    last_error: Option<String>,
+    /// When a pending delivery is attempted next (it waits while its endpoint is disabled).
+    next_attempt: Option<i64>,
+    delivered: Option<i64>,
+    failed: Option<i64>,
+}
+
+#[derive(ToSchema)]
+pub struct WebhookDeliveryList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<WebhookDelivery>,
+}
+
+#[derive(ToSchema)]
+pub struct OrderList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Order>,
+}
+
+#[derive(ToSchema)]
+pub struct EventList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Event>,
+}
+
+#[derive(ToSchema)]
+pub struct WebhookEndpointList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<WebhookEndpoint>,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProductQuery {
+    /// Only this seller's products.
+    seller: Option<String>,
+    /// 1 to 100, default 10; outside that range the request is refused (`parameter_invalid`).
+    #[param(schema_with = rules::limit)]
+    limit: Option<u32>,
+    starting_after: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct Product {
+    id: String,
+    /// Always "product".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    seller: String,
+    name: String,
+    unit_amount: i64,
+    currency: String,
+}
+
+#[derive(ToSchema)]
+pub struct ProductList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Product>,
+}
+
+/// The error answers an operation can give, each with the error body: one type per kind of
+/// operation, listing only the statuses its handler and extractors can answer.
+/// 400: the request breaks a rule (a parameter, a rule about the cart or the order);
+/// 401: no valid API key; 402: the card was refused; 403: the key's role may not do this;
+/// 404: no such object (or one the caller may not see); 409: the object's state does not
+/// allow it, or the Idempotency-Key is still running; 413: the body is too large; 415: a body
+/// not declared JSON; 422: the Idempotency-Key was used with another request, or a value
+/// cannot be stored; 431: the request's headers are over the limit.
+fn refusals(statuses: &[u16]) -> BTreeMap<String, RefOr<Response>> {
+    statuses
+        .iter()
+        .map(|status| {
+            let description = match status {
+                400 => "The request breaks a rule: see the error code and param",
+                401 => "No valid API key (invalid_api_key)",
+                402 => "The card was refused (card_error)",
+                403 => "This key's role may not do this (not_permitted)",
+                404 => "No such object, or one this key may not see (resource_missing)",
+                409 => "The object's state does not allow this, or the Idempotency-Key is in use",
+                413 => "The body is too large (request_too_large)",
+                415 => "A body not declared as JSON (unsupported_media_type)",
+                431 => "The request's headers are over the limit (request_header_too_large)",
+                422 => {
+                    "The Idempotency-Key was used with another request, or a value cannot be stored"
+                }
+                _ => "Refused",
+            };
+            let response = ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                )
+                .build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+macro_rules! refusals {
+    ($($(#[$doc:meta])* $name:ident: $($status:literal),+;)+) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                refusals(&[$($status),+])
+            }
+        }
+    )+};
+}
+
+refusals! {
+    /// Reading one object.
+    GetRefusals: 401, 404, 431;
+    /// Reading one object, for the platform only.
+    PlatformGetRefusals: 401, 403, 404, 431;
+    /// Reading a list without parameters, for the platform only.
+    PlatformReadRefusals: 401, 403, 431;
+    /// A page of a list (a key may be refused the list its role does not read).
+    ListRefusals: 400, 401, 403, 431;
+    /// A page of a list, for the platform only; the cursor must name an object.
+    PlatformListRefusals: 400, 401, 403, 404, 431;
+    /// A page of one object's list.
+    SubListRefusals: 400, 401, 403, 404, 431;
+    /// Creating an object.
+    CreateRefusals: 400, 401, 403, 409, 413, 415, 422, 431;
+    /// A checkout.
+    CheckoutRefusals: 400, 401, 402, 403, 409, 413, 415, 422, 431;
+    /// An action on one object.
+    ActionRefusals: 400, 401, 403, 404, 409, 413, 415, 422, 431;
+    /// Deleting one object.
+    DeleteRefusals: 401, 403, 404, 431;
+}

@@ -24,6 +24,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use holdback_domain::ErrorCode;
 use holdback_domain::order::DAY;
 use holdback_store::{Claim, IdempotencyRecord, Store};
 use serde_json::Value;
@@ -191,7 +192,9 @@ pub fn is_final(error: &AppError) -> bool {
     match error {
         AppError::Rejected { code, .. } => !matches!(
             *code,
-            "payment_processing" | "idempotency_key_reused" | "idempotency_key_in_use"
+            ErrorCode::PaymentProcessing
+                | ErrorCode::IdempotencyKeyReused
+                | ErrorCode::IdempotencyKeyInUse
         ),
         AppError::NotFound => true,
         AppError::Unauthenticated | AppError::Conflict(_) | AppError::Internal(_) => false,

@@ -34,7 +34,7 @@ use holdback_domain::ledger::LedgerError;
 use holdback_domain::order::{Commission, CommissionRule, OrderError, OrderPolicy};
 use holdback_domain::payment::PaymentError;
 use holdback_domain::refund::{RefundError, RefundPolicy};
-use holdback_domain::{Currency, InvalidId, MoneyError};
+use holdback_domain::{Currency, ErrorCode, InvalidId, MoneyError};
 use holdback_store::clock::Clock;
 use holdback_store::{Ledger, Store, StoreError, WriteError};
 
@@ -134,7 +134,7 @@ impl Connectors {
         }
         self.live.as_ref().ok_or_else(|| {
             AppError::rejected(
-                "livemode_unavailable",
+                ErrorCode::LivemodeUnavailable,
                 "no live payment provider is configured: live payments are refused",
             )
         })
@@ -205,7 +205,7 @@ pub enum AppError {
     /// Refused by a rule; nothing changed. `code` is stable; `param` names the field at fault.
     #[error("{message}")]
     Rejected {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         param: Option<&'static str>,
     },
@@ -224,7 +224,7 @@ pub enum AppError {
 }
 
 impl AppError {
-    pub fn rejected(code: &'static str, message: impl Into<String>) -> AppError {
+    pub fn rejected(code: ErrorCode, message: impl Into<String>) -> AppError {
         AppError::Rejected {
             code,
             message: message.into(),
@@ -232,7 +232,7 @@ impl AppError {
         }
     }
 
-    pub fn param(code: &'static str, param: &'static str, message: impl Into<String>) -> AppError {
+    pub fn param(code: ErrorCode, param: &'static str, message: impl Into<String>) -> AppError {
         AppError::Rejected {
             code,
             message: message.into(),
@@ -259,7 +259,7 @@ impl From<RefundError> for AppError {
 impl From<cards::ProviderError> for AppError {
     fn from(e: cards::ProviderError) -> Self {
         match e {
-            cards::ProviderError::Refused { code, message } => AppError::Rejected {
+            cards::ProviderError::Refused { code, message, .. } => AppError::Rejected {
                 code,
                 message,
                 param: Some("card"),
@@ -295,7 +295,7 @@ impl From<CardError> for AppError {
 }
 impl From<InvalidId> for AppError {
     fn from(e: InvalidId) -> Self {
-        AppError::rejected("invalid_id", e.to_string())
+        AppError::rejected(ErrorCode::InvalidId, e.to_string())
     }
 }
 impl From<StoreError> for AppError {
@@ -309,7 +309,7 @@ impl From<WriteError> for AppError {
             WriteError::Rejected(e) => e.into(),
             WriteError::Conflict(what) => AppError::Conflict(what),
             // The request's own rows cannot be stored; asking again gives the same rows.
-            WriteError::Refused(what) => AppError::rejected("row_refused", what),
+            WriteError::Refused(what) => AppError::rejected(ErrorCode::RowRefused, what),
             WriteError::Unavailable(what) => AppError::Internal(what),
         }
     }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use holdback_domain::ErrorCode;
 use holdback_domain::Money;
 use holdback_domain::party::{Party, PartyError, PartyInput, PartyKind};
 use holdback_store::{Cursor, PartyInsert, PartyRow};
@@ -84,7 +85,7 @@ pub async fn create(
 ) -> Result<Value, AppError> {
     if principal.role != Role::Platform {
         return Err(AppError::rejected(
-            "not_permitted",
+            ErrorCode::NotPermitted,
             format!("only the platform creates {}s", kind.code()),
         ));
     }
@@ -96,7 +97,7 @@ pub async fn create(
     match app.store.insert_party(&row, record.as_ref()).await? {
         PartyInsert::Created => Ok(body),
         PartyInsert::Exists => Err(AppError::param(
-            "party_exists",
+            ErrorCode::PartyExists,
             "id",
             format!("a {} {} exists", kind.code(), row.id),
         )),

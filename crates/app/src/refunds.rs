@@ -84,8 +84,8 @@ async fn attempt(app: &App, id: &str) -> Result<Option<RefundCommand>, AppError>
     let call = connector.refund(&r.charge, r.amount, &r.id);
     let command = match tokio::time::timeout(Duration::from_millis(timeout), call).await {
         Ok(Ok(provider_id)) => RefundCommand::Succeeded { provider_id },
-        Ok(Err(ProviderError::Refused { code, .. })) => RefundCommand::Failed {
-            code: code.to_string(),
+        Ok(Err(ProviderError::Refused { reason, .. })) => RefundCommand::Failed {
+            code: reason.to_string(),
         },
         Ok(Err(ProviderError::Unknown(reason))) => RefundCommand::Unknown { reason },
         Err(_) => RefundCommand::Unknown {

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use holdback_app::idempotency::{self, Begun};
 use holdback_app::orders::Idem;
 use holdback_app::{App, AppError, Principal};
+use holdback_domain::ErrorCode;
 use holdback_store::IdempotencyRecord;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -40,7 +41,7 @@ impl FromRequest<Arc<Shared>> for Idempotency {
             None => Ok(None),
             Some(Ok(k)) if !k.is_empty() && k.len() <= 255 => Ok(Some(k.to_string())),
             Some(_) => Err(ApiError::param(
-                "parameter_invalid",
+                ErrorCode::ParameterInvalid,
                 "Idempotency-Key",
                 "1 to 255 visible characters",
             )),
@@ -200,14 +201,14 @@ impl Idempotency {
 
 fn in_use() -> ApiError {
     ApiError::code(
-        "idempotency_key_in_use",
+        ErrorCode::IdempotencyKeyInUse,
         "a request with this key is still running; retry later",
     )
 }
 
 fn reused() -> ApiError {
     ApiError::code(
-        "idempotency_key_reused",
+        ErrorCode::IdempotencyKeyReused,
         "this key was used with a different request",
     )
 }

@@ -5,6 +5,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use holdback_app::AppError;
+use holdback_domain::ErrorCode;
 use holdback_domain::{Currency, Money};
 use holdback_store::Cursor;
 use serde::Deserialize;
@@ -25,18 +26,18 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         match (e.classify(), field) {
             (serde_json::error::Category::Data, Some(f)) if text.starts_with("unknown field") => {
                 ApiError::param(
-                    "unknown_parameter",
+                    ErrorCode::UnknownParameter,
                     f.clone(),
                     format!("unknown parameter {f}"),
                 )
             }
             (serde_json::error::Category::Data, Some(f)) => ApiError::param(
-                "parameter_missing",
+                ErrorCode::ParameterMissing,
                 f.clone(),
                 format!("missing parameter {f}"),
             ),
             (serde_json::error::Category::Data, None) => ApiError::code(
-                "parameter_invalid",
+                ErrorCode::ParameterInvalid,
                 format!(
                     "a parameter has the wrong type (line {}, column {})",
                     e.line(),
@@ -44,7 +45,7 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 ),
             ),
             _ => ApiError::code(
-                "invalid_json",
+                ErrorCode::InvalidJson,
                 format!(
                     "the body is not valid JSON (line {}, column {})",
                     e.line(),
@@ -84,7 +85,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             Query::from_request_parts(parts, state).await;
         query.map(|Query(p)| p).map_err(|_| {
             ApiError::code(
-                "parameter_invalid",
+                ErrorCode::ParameterInvalid,
                 "the query takes limit (1 to 100) and starting_after or ending_before",
             )
         })
@@ -96,7 +97,7 @@ impl Page {
     pub fn cursor(&self) -> Result<Cursor<'_>, ApiError> {
         match (&self.starting_after, &self.ending_before) {
             (Some(_), Some(_)) => Err(ApiError::param(
-                "parameter_invalid",
+                ErrorCode::ParameterInvalid,
                 "ending_before",
                 "give starting_after or ending_before, not both",
             )),
@@ -121,7 +122,7 @@ pub(crate) fn limit(given: Option<u32>) -> Result<u32, ApiError> {
         None => Ok(10),
         Some(n) if LIMITS.contains(&n) => Ok(n),
         Some(n) => Err(ApiError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             "limit",
             format!("limit is 1 to 100, not {n}"),
         )),
@@ -133,14 +134,14 @@ pub(crate) fn limit(given: Option<u32>) -> Result<u32, ApiError> {
 pub(crate) fn text(value: &str, param: &str, max: usize) -> Result<(), ApiError> {
     if value.chars().count() > max {
         return Err(ApiError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             param,
             format!("{param} is at most {max} characters"),
         ));
     }
     if value.chars().any(char::is_control) {
         return Err(ApiError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             param,
             format!("{param} may not contain control characters"),
         ));

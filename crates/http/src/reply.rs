@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Ctx;
 use crate::errors::ApiError;
+use holdback_domain::ErrorCode;
 
 /// A JSON answer; `replayed` marks the stored first response to an idempotency key.
 #[derive(Debug)]
@@ -66,7 +67,7 @@ impl RequestId {
             response = error.response(&self.0);
         } else if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             // the body limit's own answer is plain text: answer with the documented body
-            response = ApiError::code("request_too_large", "the request body is too large")
+            response = ApiError::code(ErrorCode::RequestTooLarge, "the request body is too large")
                 .response(&self.0);
         }
         if response.status() == axum::http::StatusCode::UNAUTHORIZED {

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use holdback_app::AppError;
 use holdback_app::checkout::{self, CheckoutRequest, Item};
+use holdback_domain::ErrorCode;
 use holdback_domain::card::CardInput;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -77,7 +78,7 @@ impl CheckoutDto {
                 params::text(&i.description, "items", params::MAX_DESCRIPTION)?;
                 if i.quantity > params::MAX_QUANTITY {
                     return Err(ApiError::param(
-                        "parameter_invalid",
+                        ErrorCode::ParameterInvalid,
                         "items",
                         format!("a quantity is at most {}", params::MAX_QUANTITY),
                     ));
@@ -97,7 +98,7 @@ impl CheckoutDto {
                         quantity: i.quantity,
                     }),
                     _ => Err(ApiError::param(
-                        "parameter_invalid",
+                        ErrorCode::ParameterInvalid,
                         "items",
                         "each item has either product, or seller and unit_amount",
                     )),

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use holdback_app::orders;
+use holdback_domain::ErrorCode;
 use holdback_domain::order::OrderCommand;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -130,7 +131,7 @@ action!(
     |d| {
         if d.carrier.trim().is_empty() || d.tracking_number.trim().is_empty() {
             return Err(ApiError::param(
-                "parameter_invalid",
+                ErrorCode::ParameterInvalid,
                 "tracking_number",
                 "carrier and tracking_number are required",
             ));

@@ -177,6 +177,7 @@ error_codes! {
     Unbalanced = "unbalanced", 400, InvalidRequest;
     UnknownAccount = "unknown_account", 400, InvalidRequest;
     CrossCurrency = "cross_currency", 400, InvalidRequest;
+    BalanceInsufficient = "balance_insufficient", 400, InvalidRequest;
     BalanceOverflow = "balance_overflow", 400, InvalidRequest;
     TransactionIdConflict = "transaction_id_conflict", 409, InvalidRequest;
     AccountConflict = "account_conflict", 409, InvalidRequest;

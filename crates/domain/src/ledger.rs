@@ -58,6 +58,8 @@ pub enum LedgerError {
         account_currency: Currency,
         amount_currency: Currency,
     },
+    /// A bounded account's available balance would go below zero: `balance_insufficient`, a
+    /// ledger rule (a card's refusal for want of funds is `insufficient_funds`).
     #[error("account {0} would go below zero")]
     InsufficientFunds(AccountId),
     #[error("account {0} would overflow its balance")]
@@ -94,7 +96,7 @@ impl LedgerError {
             LedgerError::Unbalanced { .. } => ErrorCode::Unbalanced,
             LedgerError::UnknownAccount(_) => ErrorCode::UnknownAccount,
             LedgerError::CrossCurrency { .. } => ErrorCode::CrossCurrency,
-            LedgerError::InsufficientFunds(_) => ErrorCode::InsufficientFunds,
+            LedgerError::InsufficientFunds(_) => ErrorCode::BalanceInsufficient,
             LedgerError::BalanceOverflow(_) => ErrorCode::BalanceOverflow,
             LedgerError::TransactionIdConflict(_) => ErrorCode::TransactionIdConflict,
             LedgerError::AccountConflict(_) => ErrorCode::AccountConflict,

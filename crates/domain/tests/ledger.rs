@@ -136,7 +136,7 @@ fn every_rejection_is_named_and_changes_nothing() {
         ),
         (
             tx("t", vec![posted("escrow", "seller", usd(1001))]),
-            "insufficient_funds",
+            "balance_insufficient",
         ),
         (
             // the second transfer fails: the first must not apply either
@@ -147,7 +147,7 @@ fn every_rejection_is_named_and_changes_nothing() {
                     posted("seller", "escrow", usd(1)),
                 ],
             ),
-            "insufficient_funds",
+            "balance_insufficient",
         ),
         (
             tx("fund", vec![posted("clearing", "escrow", usd(999))]),
@@ -210,7 +210,7 @@ fn partial_post_releases_the_remainder_and_resolves_once() {
     let err = b
         .execute(&tx("x", vec![posted("escrow", "seller", usd(401))]), 3)
         .unwrap_err();
-    assert_eq!(err.code(), ErrorCode::InsufficientFunds);
+    assert_eq!(err.code(), ErrorCode::BalanceInsufficient);
     let err = b
         .execute(&tx("p0", vec![post_hold("h", Some(usd(601)))]), 3)
         .unwrap_err();
@@ -538,7 +538,7 @@ fn opening_and_executing_are_one() {
     let before = snapshot(&b);
     assert_eq!(
         b.execute_opening(&specs, Some(&bad), 1).unwrap_err().code(),
-        ErrorCode::InsufficientFunds
+        ErrorCode::BalanceInsufficient
     );
     assert_eq!(snapshot(&b), before);
     assert!(b.take_changes().opened_accounts.is_empty());

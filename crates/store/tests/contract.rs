@@ -485,7 +485,7 @@ async fn concurrent_writers_lose_no_update_and_keep_bounds() {
                     {
                         Ok(_) => ok += 1,
                         Err(WriteError::Rejected(e)) => {
-                            assert_eq!(e.code(), ErrorCode::InsufficientFunds)
+                            assert_eq!(e.code(), ErrorCode::BalanceInsufficient)
                         }
                         Err(e) => panic!("{e}"),
                     }
@@ -647,7 +647,7 @@ async fn bad_input_is_named_and_writes_nothing() {
             (posted("x2", "clearing", "escrow", eur), "cross_currency"),
             (
                 posted("x3", "escrow", "seller", usd(101)),
-                "insufficient_funds",
+                "balance_insufficient",
             ),
             (posted("x4", "clearing", "clearing", usd(1)), "same_account"),
             (posted("x5", "clearing", "escrow", usd(0)), "zero_amount"),
@@ -912,7 +912,7 @@ mod units {
             ));
             let err = ledger.commit(bad).await.unwrap_err();
             assert!(
-                matches!(&err, WriteError::Rejected(e) if e.code() == ErrorCode::InsufficientFunds),
+                matches!(&err, WriteError::Rejected(e) if e.code() == ErrorCode::BalanceInsufficient),
                 "{b}: {err}"
             );
             assert!(store.order("ord_x").await.unwrap().is_none(), "{b}");

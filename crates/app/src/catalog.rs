@@ -3,7 +3,7 @@
 
 use holdback_domain::ErrorCode;
 use holdback_domain::{AccountId, Currency, Money};
-use holdback_store::ProductRow;
+use holdback_store::{Conflict, ProductRow};
 use serde_json::{Value, json};
 
 use crate::orders::Idem;
@@ -78,7 +78,7 @@ pub async fn create(
     let body = view(&product);
     let record = idem.map(|i| i.record(201, &body, product.created_at));
     if !app.store.create_product(&product, record.as_ref()).await? {
-        return Err(AppError::Conflict(holdback_store::KEY_USED));
+        return Err(AppError::Conflict(Conflict::KeyUsed));
     }
     Ok(body)
 }

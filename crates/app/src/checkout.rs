@@ -12,7 +12,7 @@ use holdback_domain::order::{self, CommissionRule, DAY, OrderPlan};
 use holdback_domain::payment::{Payment, PaymentState};
 use holdback_domain::process::Versioned;
 use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money};
-use holdback_store::{IdempotencyRecord, KEY_USED, Unit, WriteError};
+use holdback_store::{Conflict, IdempotencyRecord, Unit, WriteError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -342,16 +342,12 @@ pub async fn checkout(
         };
         payment = match app.ledger.commit(unit).await {
             Ok(_) => Some((p, 1)),
-            Err(WriteError::Conflict(what)) if what == KEY_USED => {
-                existing(app, &ns, &keys[0]).await?
-            }
+            Err(WriteError::Conflict(Conflict::KeyUsed)) => existing(app, &ns, &keys[0]).await?,
             Err(e) => return Err(e.into()),
         };
     }
     let Some((payment, version)) = payment else {
-        return Err(AppError::Conflict(
-            "the checkout is being retried concurrently; retry",
-        ));
+        return Err(AppError::Conflict(Conflict::CheckoutRetried));
     };
     if payment.buyer != req.buyer || payment.amount != plan.total {
         return Err(AppError::rejected(

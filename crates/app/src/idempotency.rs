@@ -17,7 +17,7 @@
 //! writer's lock and syncs the file, and it made every keyed request pay that (measured in
 //! docs/PERFORMANCE.md). SQLite serves one machine; two processes on one file do not exclude
 //! each other's running requests, but one key still has one effect: the writer refuses a
-//! second response for a key (`KEY_USED`, then the first is replayed), and checkout's own
+//! second response for a key (`Conflict::KeyUsed`, then the first is replayed), and checkout's own
 //! dedupe record is written before the provider is called. On PostgreSQL, where several nodes
 //! share the database, claims are rows as described above.
 

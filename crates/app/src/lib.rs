@@ -36,7 +36,7 @@ use holdback_domain::payment::PaymentError;
 use holdback_domain::refund::{RefundError, RefundPolicy};
 use holdback_domain::{Currency, ErrorCode, InvalidId, MoneyError};
 use holdback_store::clock::Clock;
-use holdback_store::{Ledger, Store, StoreError, WriteError};
+use holdback_store::{Conflict, Ledger, Store, StoreError, WriteError};
 
 use crate::cards::CardConnector;
 use crate::ids::IdGen;
@@ -217,7 +217,7 @@ pub enum AppError {
     Unauthenticated,
     /// Another request changed the same object at the same time; retry.
     #[error("conflict: {0}")]
-    Conflict(&'static str),
+    Conflict(Conflict),
     /// A failure of the system, not of the request. The text is for logs only.
     #[error("internal error: {0}")]
     Internal(String),

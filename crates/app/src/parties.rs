@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use holdback_domain::ErrorCode;
 use holdback_domain::Money;
 use holdback_domain::party::{Party, PartyError, PartyInput, PartyKind};
-use holdback_store::{Cursor, PartyInsert, PartyRow};
+use holdback_store::{Conflict, Cursor, PartyInsert, PartyRow};
 use serde_json::{Value, json};
 
 use crate::orders::Idem;
@@ -101,7 +101,7 @@ pub async fn create(
             "id",
             format!("a {} {} exists", kind.code(), row.id),
         )),
-        PartyInsert::KeyUsed => Err(AppError::Conflict(holdback_store::KEY_USED)),
+        PartyInsert::KeyUsed => Err(AppError::Conflict(Conflict::KeyUsed)),
     }
 }
 

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use holdback_domain::payment::{self, Payment, PaymentCommand, PaymentState};
-use holdback_domain::process::Effects;
+use holdback_domain::process::{Effects, Kind};
 use holdback_domain::{ErrorCode, ErrorKind};
-use holdback_store::Cursor;
+use holdback_store::{Conflict, Cursor};
 use serde_json::Value;
 
 use crate::cards::{Charge, ProviderError};
@@ -94,7 +94,7 @@ pub async fn record_charge(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Conflict("the payment keeps changing; retry"))
+    Err(AppError::Conflict(Conflict::KeepsChanging(Kind::Payment)))
 }
 
 /// A payment with its orders and refunds.

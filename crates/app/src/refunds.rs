@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use holdback_domain::process::Effects;
 use holdback_domain::refund::{self, Refund, RefundCommand};
+use holdback_store::Conflict;
 use serde_json::Value;
 
 use crate::cards::ProviderError;
@@ -118,7 +119,7 @@ async fn record(
     let unit = process::unit_of(app, &effects, None, now)?;
     match app.ledger.commit(unit).await {
         Ok(_) => Ok(after),
-        Err(e) if process::changed(&e) => Err(AppError::Conflict("the refund changed; reload")),
+        Err(e) if process::changed(&e) => Err(AppError::Conflict(Conflict::VersionMoved)),
         Err(e) => Err(e.into()),
     }
 }

@@ -16,7 +16,7 @@
 
 use holdback_domain::ErrorCode;
 use holdback_store::webhooks::DeliveryListed;
-use holdback_store::{EndpointRow, EndpointStatus};
+use holdback_store::{Conflict, EndpointRow, EndpointStatus};
 use serde_json::{Value, json};
 
 use crate::endpoint_address;
@@ -117,7 +117,7 @@ pub async fn create_endpoint(
         .create_endpoint(&endpoint, record.as_ref())
         .await?
     {
-        return Err(AppError::Conflict(holdback_store::KEY_USED));
+        return Err(AppError::Conflict(Conflict::KeyUsed));
     }
     Ok(body)
 }
@@ -178,8 +178,8 @@ pub async fn set_enabled(
         .set_endpoint_status(id, from, endpoint.status, now, record.as_ref())
         .await?
     {
-        None => Err(AppError::Conflict(holdback_store::KEY_USED)),
-        Some(false) => Err(AppError::Conflict("the endpoint changed meanwhile; retry")),
+        None => Err(AppError::Conflict(Conflict::KeyUsed)),
+        Some(false) => Err(AppError::Conflict(Conflict::EndpointChanged)),
         Some(true) => Ok(body),
     }
 }
@@ -203,7 +203,7 @@ pub async fn delete_endpoint(
         .await?
     {
         Some(true) => Ok(view(&endpoint, false)),
-        _ => Err(AppError::Conflict("the endpoint changed meanwhile; retry")),
+        _ => Err(AppError::Conflict(Conflict::EndpointChanged)),
     }
 }
 

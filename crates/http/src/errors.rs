@@ -95,7 +95,7 @@ impl From<AppError> for ApiError {
                 ErrorCode::InvalidApiKey,
                 "give a valid API key as Authorization: Bearer sk_test_…",
             ),
-            AppError::Conflict(what) => ApiError::code(ErrorCode::Conflict, what),
+            AppError::Conflict(what) => ApiError::code(ErrorCode::Conflict, what.message()),
             AppError::Internal(detail) => {
                 // The detail is for the operator's log, never for the caller.
                 eprintln!("holdback: internal error: {detail}");

@@ -13,7 +13,7 @@ use holdback_app::idempotency::{self, Begun};
 use holdback_app::orders::Idem;
 use holdback_app::{App, AppError, Principal};
 use holdback_domain::ErrorCode;
-use holdback_store::IdempotencyRecord;
+use holdback_store::{Conflict, IdempotencyRecord};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -171,7 +171,7 @@ impl Idempotency {
                 }
                 Ok(Reply::new(status, body))
             }
-            Err(AppError::Conflict(what)) if what == holdback_store::KEY_USED => {
+            Err(AppError::Conflict(Conflict::KeyUsed)) => {
                 // The claim was lost (its lease passed and a retry took the key over).
                 match idempotency::stored(app, &idem).await {
                     Ok(Some(record)) if record.request_hash == idem.request_hash => {

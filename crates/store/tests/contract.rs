@@ -12,7 +12,7 @@ use holdback_domain::ledger::{
 use holdback_domain::{AccountId, Currency, ErrorCode, HoldId, Money, TxId};
 use holdback_store::clock::{Clock, ManualClock};
 use holdback_store::testing::TestDb;
-use holdback_store::{Ledger, Store, WriteError};
+use holdback_store::{Conflict, Ledger, Store, WriteError};
 
 fn acc(id: &str) -> AccountId {
     AccountId::parse(id).unwrap()
@@ -884,7 +884,10 @@ mod units {
                 .commit(unit(&s, 1, "ship_1b", T0 + DAY))
                 .await
                 .unwrap_err();
-            assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            assert!(
+                matches!(err, WriteError::Conflict(Conflict::VersionMoved)),
+                "{b}: {err}"
+            );
             assert_eq!(store.head().await.unwrap(), head);
             assert_eq!(
                 store.events_after(0, false, 10).await.unwrap().len(),
@@ -965,7 +968,7 @@ mod units {
             for t in tasks {
                 match t.await.unwrap() {
                     Ok(_) => ok += 1,
-                    Err(WriteError::Conflict(_)) => {}
+                    Err(WriteError::Conflict(Conflict::VersionMoved)) => {}
                     Err(e) => panic!("{b}: {e}"),
                 }
             }
@@ -1029,7 +1032,10 @@ mod units {
                 ..Unit::default()
             };
             let err = ledger.commit(again).await.unwrap_err();
-            assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            assert!(
+                matches!(err, WriteError::Conflict(Conflict::KeyUsed)),
+                "{b}: {err}"
+            );
             // a claimed key: only a unit naming the claim's token may write its response
             let claim = store
                 .claim_key("sk_test_1", "key-2", "abc", "tok-a", T0, T0 + 1000)
@@ -1058,7 +1064,10 @@ mod units {
             };
             for other in [None, Some("tok-b")] {
                 let err = ledger.commit(keyed(other)).await.unwrap_err();
-                assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+                assert!(
+                    matches!(err, WriteError::Conflict(Conflict::KeyUsed)),
+                    "{b}: {err}"
+                );
             }
             assert!(
                 store
@@ -1071,7 +1080,10 @@ mod units {
             let done = store.idempotency("sk_test_1", "key-2").await.unwrap();
             assert_eq!(done.map(|r| r.status), Some(200), "{b}");
             let err = ledger.commit(keyed(Some("tok-a"))).await.unwrap_err();
-            assert!(matches!(err, WriteError::Conflict(_)), "{b}: done is done");
+            assert!(
+                matches!(err, WriteError::Conflict(Conflict::KeyUsed)),
+                "{b}: done is done"
+            );
             // a cancel conditioned on an old due time leaves the moved timer alone
             let cancel = |due| Unit {
                 cancel_timers: vec![TimerCancel {

@@ -11,10 +11,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use holdback_domain::Money;
 use holdback_domain::calendar::year_month;
 use holdback_domain::card::{CardInput, StoredCard, sandbox_outcome};
 use holdback_domain::reconcile::ProviderOp;
+use holdback_domain::{ErrorCode, Money};
 use holdback_store::clock::Clock;
 use sha2::{Digest, Sha256};
 
@@ -29,9 +29,15 @@ pub struct Charge {
 /// How a provider call did not succeed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
-    /// The provider refused: nothing happened there. `code` is stable (`card_declined`, …).
+    /// The provider refused: nothing happened there. `code` is how holdback answers a refused
+    /// charge (a `card_error`: `card_declined`, …); `reason` is the provider's own stable name
+    /// for the refusal, which a failed refund records.
     #[error("{message}")]
-    Refused { code: &'static str, message: String },
+    Refused {
+        code: ErrorCode,
+        reason: &'static str,
+        message: String,
+    },
     /// Nobody knows whether it happened (a timeout, a lost answer, a provider error). Ask again
     /// with the same reference.
     #[error("outcome unknown: {0}")]
@@ -42,6 +48,7 @@ impl From<holdback_domain::card::CardError> for ProviderError {
     fn from(e: holdback_domain::card::CardError) -> Self {
         ProviderError::Refused {
             code: e.code(),
+            reason: e.code().as_str(),
             message: e.to_string(),
         }
     }

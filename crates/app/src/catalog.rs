@@ -1,9 +1,10 @@
 //! The product catalog: sellers' items at a price. A buyer checks out catalog products, so the
 //! prices a buyer pays come from here, not from the buyer's request.
 
+use holdback_domain::ErrorCode;
 use holdback_domain::party::PartyKind;
 use holdback_domain::{AccountId, Currency, Money};
-use holdback_store::ProductRow;
+use holdback_store::{Conflict, ProductRow};
 use serde_json::{Value, json};
 
 use crate::orders::Idem;
@@ -37,7 +38,7 @@ pub async fn create(
         (Role::Platform, Some(s)) => s.to_string(),
         (Role::Platform, None) => {
             return Err(AppError::param(
-                "parameter_missing",
+                ErrorCode::ParameterMissing,
                 "seller",
                 "the platform names the seller",
             ));
@@ -46,7 +47,7 @@ pub async fn create(
         (Role::Seller(me), Some(s)) if s == me => me.clone(),
         _ => {
             return Err(AppError::rejected(
-                "not_permitted",
+                ErrorCode::NotPermitted,
                 "a seller adds only its own products",
             ));
         }
@@ -63,14 +64,14 @@ pub async fn create(
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(AppError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             "name",
             "a name of 1 to 200 characters",
         ));
     }
     if price.is_zero() {
         return Err(AppError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             "unit_amount",
             "a positive price",
         ));
@@ -86,7 +87,7 @@ pub async fn create(
     let body = view(&product);
     let record = idem.map(|i| i.record(201, &body, product.created_at));
     if !app.store.create_product(&product, record.as_ref()).await? {
-        return Err(AppError::Conflict(holdback_store::KEY_USED));
+        return Err(AppError::Conflict(Conflict::KeyUsed));
     }
     Ok(body)
 }
@@ -120,7 +121,7 @@ pub async fn priced(
         Some(p) if p.livemode == principal.livemode => {
             if p.price.currency() != currency {
                 return Err(AppError::param(
-                    "currency_mismatch",
+                    ErrorCode::CurrencyMismatch,
                     "items",
                     format!("product {id} is priced in {}", p.price.currency()),
                 ));
@@ -128,7 +129,7 @@ pub async fn priced(
             Ok(p)
         }
         _ => Err(AppError::param(
-            "unknown_product",
+            ErrorCode::UnknownProduct,
             "items",
             format!("no product {id}"),
         )),

@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use holdback_domain::ErrorCode;
 use holdback_domain::card::CardInput;
 use holdback_domain::order::{self, CommissionRule, DAY, OrderPlan};
 use holdback_domain::party::PartyKind;
 use holdback_domain::payment::{Payment, PaymentState};
 use holdback_domain::process::Versioned;
 use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money};
-use holdback_store::{IdempotencyRecord, KEY_USED, Unit, WriteError};
+use holdback_store::{Conflict, IdempotencyRecord, Unit, WriteError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -77,7 +78,7 @@ async fn lines(
             }
             Item::Priced { .. } if principal.role != Role::Platform => {
                 return Err(AppError::param(
-                    "not_permitted",
+                    ErrorCode::NotPermitted,
                     "items",
                     "a buyer checks out catalog products: give product ids",
                 ));
@@ -101,14 +102,14 @@ async fn lines(
 fn subtotals(req: &CheckoutRequest, lines: &[Line]) -> Result<Vec<(String, Money)>, AppError> {
     if lines.is_empty() {
         return Err(AppError::param(
-            "empty_cart",
+            ErrorCode::EmptyCart,
             "items",
             "a checkout needs at least one item",
         ));
     }
     if lines.len() > MAX_ITEMS {
         return Err(AppError::param(
-            "too_many_items",
+            ErrorCode::TooManyItems,
             "items",
             format!("at most {MAX_ITEMS} items"),
         ));
@@ -118,7 +119,7 @@ fn subtotals(req: &CheckoutRequest, lines: &[Line]) -> Result<Vec<(String, Money
     for item in lines {
         if item.quantity == 0 || item.unit_amount <= 0 {
             return Err(AppError::param(
-                "invalid_item",
+                ErrorCode::InvalidItem,
                 "items",
                 "every item needs a positive unit_amount and quantity",
             ));
@@ -154,10 +155,11 @@ pub const MAX_SELLERS: usize = holdback_domain::ledger::MAX_TRANSFERS;
 pub const MAX_PARTY_ID: usize = holdback_domain::party::MAX_PARTY_ID_LEN;
 
 fn party_id(id: &str, param: &'static str) -> Result<(), AppError> {
-    AccountId::parse(id).map_err(|e| AppError::param("invalid_id", param, e.to_string()))?;
+    AccountId::parse(id)
+        .map_err(|e| AppError::param(ErrorCode::InvalidId, param, e.to_string()))?;
     if id.len() > MAX_PARTY_ID || id.contains(':') {
         return Err(AppError::param(
-            "invalid_id",
+            ErrorCode::InvalidId,
             param,
             format!("a buyer or seller id is 1 to {MAX_PARTY_ID} characters, without ':'"),
         ));
@@ -178,7 +180,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
         Role::Buyer(b) if *b == req.buyer => {}
         _ => {
             return Err(AppError::rejected(
-                "not_permitted",
+                ErrorCode::NotPermitted,
                 "only the platform, or the buyer itself, may check out for a buyer",
             ));
         }
@@ -194,7 +196,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
     .await?;
     if req.items.len() > MAX_ITEMS {
         return Err(AppError::param(
-            "too_many_items",
+            ErrorCode::TooManyItems,
             "items",
             format!("at most {MAX_ITEMS} items"),
         ));
@@ -206,7 +208,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
     let parts = subtotals(req, &lines)?;
     if parts.len() > MAX_SELLERS {
         return Err(AppError::param(
-            "too_many_sellers",
+            ErrorCode::TooManySellers,
             "items",
             format!("a cart holds items of at most {MAX_SELLERS} sellers"),
         ));
@@ -219,7 +221,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
             && total.minor() > *max
         {
             return Err(AppError::param(
-                "amount_too_large",
+                ErrorCode::AmountTooLarge,
                 "items",
                 format!(
                     "one checkout charges at most {}",
@@ -230,7 +232,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
         let method = req.shipping.get(&seller).map_or("standard", String::as_str);
         let guarantee = app.policy.shipping.get(method).copied().ok_or_else(|| {
             AppError::param(
-                "unknown_shipping_method",
+                ErrorCode::UnknownShippingMethod,
                 "shipping_methods",
                 format!("no shipping method {method:?}"),
             )
@@ -264,7 +266,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
         .find(|s| !plans.iter().any(|p| p.seller == **s))
     {
         return Err(AppError::param(
-            "unknown_shipping_method",
+            ErrorCode::UnknownShippingMethod,
             "shipping_methods",
             format!("{s:?} sells nothing in this cart"),
         ));
@@ -361,27 +363,23 @@ pub async fn checkout(
         };
         payment = match app.ledger.commit(unit).await {
             Ok(_) => Some((p, 1)),
-            Err(WriteError::Conflict(what)) if what == KEY_USED => {
-                existing(app, &ns, &keys[0]).await?
-            }
+            Err(WriteError::Conflict(Conflict::KeyUsed)) => existing(app, &ns, &keys[0]).await?,
             Err(e) => return Err(e.into()),
         };
     }
     let Some((payment, version)) = payment else {
-        return Err(AppError::Conflict(
-            "the checkout is being retried concurrently; retry",
-        ));
+        return Err(AppError::Conflict(Conflict::CheckoutRetried));
     };
     if payment.buyer != req.buyer || payment.amount != plan.total {
         return Err(AppError::rejected(
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this key was used with a different checkout",
         ));
     }
     let reference = payment.tenders[0].reference.clone();
     match payment.state {
         PaymentState::Captured { .. } => return payments::view(app, &payment).await,
-        PaymentState::Failed { code, .. } => return Err(payments::failure(&code)),
+        PaymentState::Failed { code, .. } => return Err(payments::failure(code)),
         PaymentState::Processing { .. } => {}
     }
     let timeout = std::time::Duration::from_millis(app.policy.provider_timeout_ms);

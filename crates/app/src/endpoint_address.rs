@@ -16,10 +16,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use holdback_domain::ErrorCode;
 use url::Url;
 
-/// The name of the refusal, at registration and as a delivery's `last_error`.
-pub const NOT_ALLOWED: &str = "endpoint_address_not_allowed";
+/// The name of the refusal, at registration (the API's code) and as a delivery's `last_error`.
+pub const NOT_ALLOWED: &str = ErrorCode::EndpointAddressNotAllowed.as_str();
 
 /// What a resolution answers: the host's addresses.
 pub type Resolving<'a> = Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send + 'a>>;

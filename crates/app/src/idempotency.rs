@@ -17,13 +17,14 @@
 //! writer's lock and syncs the file, and it made every keyed request pay that (measured in
 //! docs/PERFORMANCE.md). SQLite serves one machine; two processes on one file do not exclude
 //! each other's running requests, but one key still has one effect: the writer refuses a
-//! second response for a key (`KEY_USED`, then the first is replayed), and checkout's own
+//! second response for a key (`Conflict::KeyUsed`, then the first is replayed), and checkout's own
 //! dedupe record is written before the provider is called. On PostgreSQL, where several nodes
 //! share the database, claims are rows as described above.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use holdback_domain::ErrorCode;
 use holdback_domain::order::DAY;
 use holdback_store::{Claim, IdempotencyRecord, Store};
 use serde_json::Value;
@@ -191,7 +192,9 @@ pub fn is_final(error: &AppError) -> bool {
     match error {
         AppError::Rejected { code, .. } => !matches!(
             *code,
-            "payment_processing" | "idempotency_key_reused" | "idempotency_key_in_use"
+            ErrorCode::PaymentProcessing
+                | ErrorCode::IdempotencyKeyReused
+                | ErrorCode::IdempotencyKeyInUse
         ),
         AppError::NotFound => true,
         AppError::Unauthenticated | AppError::Conflict(_) | AppError::Internal(_) => false,

@@ -34,9 +34,9 @@ use holdback_domain::ledger::LedgerError;
 use holdback_domain::order::{Commission, CommissionRule, OrderError, OrderPolicy};
 use holdback_domain::payment::PaymentError;
 use holdback_domain::refund::{RefundError, RefundPolicy};
-use holdback_domain::{Currency, InvalidId, MoneyError};
+use holdback_domain::{Currency, ErrorCode, InvalidId, MoneyError};
 use holdback_store::clock::Clock;
-use holdback_store::{Ledger, Store, StoreError, WriteError};
+use holdback_store::{Conflict, Ledger, Store, StoreError, WriteError};
 
 use crate::cards::CardConnector;
 use crate::ids::IdGen;
@@ -166,7 +166,7 @@ impl Connectors {
         }
         self.live.as_ref().ok_or_else(|| {
             AppError::rejected(
-                "livemode_unavailable",
+                ErrorCode::LivemodeUnavailable,
                 "no live payment provider is configured: live payments are refused",
             )
         })
@@ -237,7 +237,7 @@ pub enum AppError {
     /// Refused by a rule; nothing changed. `code` is stable; `param` names the field at fault.
     #[error("{message}")]
     Rejected {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         param: Option<&'static str>,
     },
@@ -249,14 +249,14 @@ pub enum AppError {
     Unauthenticated,
     /// Another request changed the same object at the same time; retry.
     #[error("conflict: {0}")]
-    Conflict(&'static str),
+    Conflict(Conflict),
     /// A failure of the system, not of the request. The text is for logs only.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl AppError {
-    pub fn rejected(code: &'static str, message: impl Into<String>) -> AppError {
+    pub fn rejected(code: ErrorCode, message: impl Into<String>) -> AppError {
         AppError::Rejected {
             code,
             message: message.into(),
@@ -264,7 +264,7 @@ impl AppError {
         }
     }
 
-    pub fn param(code: &'static str, param: &'static str, message: impl Into<String>) -> AppError {
+    pub fn param(code: ErrorCode, param: &'static str, message: impl Into<String>) -> AppError {
         AppError::Rejected {
             code,
             message: message.into(),
@@ -291,7 +291,7 @@ impl From<RefundError> for AppError {
 impl From<cards::ProviderError> for AppError {
     fn from(e: cards::ProviderError) -> Self {
         match e {
-            cards::ProviderError::Refused { code, message } => AppError::Rejected {
+            cards::ProviderError::Refused { code, message, .. } => AppError::Rejected {
                 code,
                 message,
                 param: Some("card"),
@@ -327,7 +327,7 @@ impl From<CardError> for AppError {
 }
 impl From<InvalidId> for AppError {
     fn from(e: InvalidId) -> Self {
-        AppError::rejected("invalid_id", e.to_string())
+        AppError::rejected(ErrorCode::InvalidId, e.to_string())
     }
 }
 impl From<StoreError> for AppError {
@@ -341,7 +341,7 @@ impl From<WriteError> for AppError {
             WriteError::Rejected(e) => e.into(),
             WriteError::Conflict(what) => AppError::Conflict(what),
             // The request's own rows cannot be stored; asking again gives the same rows.
-            WriteError::Refused(what) => AppError::rejected("row_refused", what),
+            WriteError::Refused(what) => AppError::rejected(ErrorCode::RowRefused, what),
             WriteError::Unavailable(what) => AppError::Internal(what),
         }
     }

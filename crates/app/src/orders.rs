@@ -1,8 +1,8 @@
 //! Order use cases: read what the caller may see, and act on an order.
 
 use holdback_domain::order::{self, Actor, Order, OrderCommand};
-use holdback_domain::process::Effects;
-use holdback_store::{Cursor, IdempotencyRecord, Unit};
+use holdback_domain::process::{Effects, Kind};
+use holdback_store::{Conflict, Cursor, IdempotencyRecord, Unit};
 use serde_json::Value;
 
 use crate::{App, AppError, Principal, Role, process, views};
@@ -146,5 +146,5 @@ pub async fn act(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Conflict("the order keeps changing; retry"))
+    Err(AppError::Conflict(Conflict::KeepsChanging(Kind::Order)))
 }

@@ -5,9 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use holdback_domain::ErrorCode;
 use holdback_domain::Money;
 use holdback_domain::party::{Party, PartyError, PartyInput, PartyKind};
-use holdback_store::{Cursor, PartyInsert, PartyRow};
+use holdback_store::{Conflict, Cursor, PartyInsert, PartyRow};
 use serde_json::{Value, json};
 
 use crate::orders::Idem;
@@ -84,7 +85,7 @@ pub async fn create(
 ) -> Result<Value, AppError> {
     if principal.role != Role::Platform {
         return Err(AppError::rejected(
-            "not_permitted",
+            ErrorCode::NotPermitted,
             format!("only the platform creates {}s", kind.code()),
         ));
     }
@@ -96,11 +97,11 @@ pub async fn create(
     match app.store.insert_party(&row, record.as_ref()).await? {
         PartyInsert::Created => Ok(body),
         PartyInsert::Exists => Err(AppError::param(
-            "party_exists",
+            ErrorCode::PartyExists,
             "id",
             format!("a {} {} exists", kind.code(), row.id),
         )),
-        PartyInsert::KeyUsed => Err(AppError::Conflict(holdback_store::KEY_USED)),
+        PartyInsert::KeyUsed => Err(AppError::Conflict(Conflict::KeyUsed)),
     }
 }
 
@@ -186,7 +187,7 @@ pub async fn existing(
     let mode = if livemode { "live" } else { "test" };
     app.store.party(kind, livemode, id).await?.ok_or_else(|| {
         AppError::param(
-            "unknown_party",
+            ErrorCode::UnknownParty,
             param,
             format!("no {} {id:?} in {mode} mode: create it first", kind.code()),
         )

@@ -5,40 +5,29 @@
 use std::time::Duration;
 
 use holdback_domain::payment::{self, Payment, PaymentCommand, PaymentState};
-use holdback_domain::process::Effects;
-use holdback_store::Cursor;
+use holdback_domain::process::{Effects, Kind};
+use holdback_domain::{ErrorCode, ErrorKind};
+use holdback_store::{Conflict, Cursor};
 use serde_json::Value;
 
 use crate::cards::{Charge, ProviderError};
 use crate::orders::{self, Idem};
 use crate::{App, AppError, Principal, Role, process, views};
 
-/// The codes a failed payment may carry, as the rejection its retries answer with.
-const FAILURE_CODES: &[&str] = &[
-    "card_declined",
-    "insufficient_funds",
-    "expired_card",
-    "incorrect_cvc",
-    "processing_error",
-    "live_card_in_test_mode",
-    "invalid_card_number",
-    "charge_not_found",
-];
-
-/// The rejection of a failed payment, by its stored code.
-pub fn failure(code: &str) -> AppError {
-    let code = FAILURE_CODES
-        .iter()
-        .find(|c| **c == code)
-        .copied()
-        .unwrap_or("payment_failed");
+/// The rejection of a failed payment, by its stored code: a card error as itself, anything
+/// else as `payment_failed`.
+pub fn failure(code: ErrorCode) -> AppError {
+    let code = match code.kind() {
+        ErrorKind::Card => code,
+        _ => ErrorCode::PaymentFailed,
+    };
     AppError::param(code, "card", format!("the payment failed: {code}"))
 }
 
 /// The rejection of a charge whose outcome is not known yet.
 fn processing(id: &str) -> AppError {
     AppError::rejected(
-        "payment_processing",
+        ErrorCode::PaymentProcessing,
         format!(
             "the provider's answer for payment {id} is not known yet; retry the same request \
              (it will not charge twice) or read the payment later"
@@ -69,7 +58,7 @@ pub async fn record_charge(
         };
         match &payment.state {
             PaymentState::Captured { .. } => return view(app, &payment).await,
-            PaymentState::Failed { code, .. } => return Err(failure(code)),
+            PaymentState::Failed { code, .. } => return Err(failure(*code)),
             PaymentState::Processing { .. } => {}
         }
         let command = match &outcome {
@@ -77,9 +66,7 @@ pub async fn record_charge(
                 tender: 0,
                 card: charge.card.clone(),
             },
-            Err(ProviderError::Refused { code, .. }) => PaymentCommand::Fail {
-                code: code.to_string(),
-            },
+            Err(ProviderError::Refused { code, .. }) => PaymentCommand::Fail { code: *code },
             Err(ProviderError::Unknown(_)) => return Err(processing(id)),
         };
         let now = app.clock.now_ms();
@@ -95,7 +82,7 @@ pub async fn record_charge(
         let orders: Vec<_> = effects.orders.iter().map(|o| o.value.clone()).collect();
         let body = views::payment(&after, &orders, &[]);
         let refused = match &after.state {
-            PaymentState::Failed { code, .. } => Some(failure(code)),
+            PaymentState::Failed { code, .. } => Some(failure(*code)),
             _ => None,
         };
         if refused.is_none() {
@@ -107,7 +94,7 @@ pub async fn record_charge(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Conflict("the payment keeps changing; retry"))
+    Err(AppError::Conflict(Conflict::KeepsChanging(Kind::Payment)))
 }
 
 /// A payment with its orders and refunds.
@@ -177,7 +164,7 @@ pub async fn list(
         Role::Buyer(b) => Some(b.as_str()),
         Role::Seller(_) => {
             return Err(AppError::rejected(
-                "not_permitted",
+                ErrorCode::NotPermitted,
                 "a seller reads its payments through its orders",
             ));
         }
@@ -235,7 +222,8 @@ pub async fn settle_stale(app: &App, batch: u32) -> Result<usize, AppError> {
         let outcome = match found {
             Ok(Ok(Some(charge))) => Ok(charge),
             Ok(Ok(None)) => Err(ProviderError::Refused {
-                code: "charge_not_found",
+                code: ErrorCode::ChargeNotFound,
+                reason: ErrorCode::ChargeNotFound.as_str(),
                 message: "the provider made no charge under this payment's reference".into(),
             }),
             Ok(Err(e)) => {

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use holdback_domain::TxId;
 use holdback_domain::ledger::TransactionRequest;
 use holdback_domain::process::{Effects, Kind, Reaction};
-use holdback_store::{NewEvent, TimerCancel, TimerRow, Unit, WriteError};
+use holdback_store::{Conflict, NewEvent, TimerCancel, TimerRow, Unit, WriteError};
 use serde_json::Value;
 
 use crate::{App, AppError, views};
@@ -144,5 +144,5 @@ pub async fn before_attempt(attempt: u32) {
 
 /// Whether a failed commit means "decide again": what the unit was decided against moved on.
 pub fn changed(e: &WriteError) -> bool {
-    matches!(e, WriteError::Conflict(what) if *what == holdback_store::ORDER_CHANGED)
+    matches!(e, WriteError::Conflict(Conflict::VersionMoved))
 }

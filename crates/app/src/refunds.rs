@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use holdback_domain::process::Effects;
 use holdback_domain::refund::{self, Refund, RefundCommand};
+use holdback_store::Conflict;
 use serde_json::Value;
 
 use crate::cards::ProviderError;
@@ -84,8 +85,8 @@ async fn attempt(app: &App, id: &str) -> Result<Option<RefundCommand>, AppError>
     let call = connector.refund(&r.charge, r.amount, &r.id);
     let command = match tokio::time::timeout(Duration::from_millis(timeout), call).await {
         Ok(Ok(provider_id)) => RefundCommand::Succeeded { provider_id },
-        Ok(Err(ProviderError::Refused { code, .. })) => RefundCommand::Failed {
-            code: code.to_string(),
+        Ok(Err(ProviderError::Refused { reason, .. })) => RefundCommand::Failed {
+            code: reason.to_string(),
         },
         Ok(Err(ProviderError::Unknown(reason))) => RefundCommand::Unknown { reason },
         Err(_) => RefundCommand::Unknown {
@@ -118,7 +119,7 @@ async fn record(
     let unit = process::unit_of(app, &effects, None, now)?;
     match app.ledger.commit(unit).await {
         Ok(_) => Ok(after),
-        Err(e) if process::changed(&e) => Err(AppError::Conflict("the refund changed; reload")),
+        Err(e) if process::changed(&e) => Err(AppError::Conflict(Conflict::VersionMoved)),
         Err(e) => Err(e.into()),
     }
 }

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use holdback_domain::Money;
 use holdback_domain::card::CardInput;
 use holdback_domain::reconcile::ProviderOp;
+use holdback_domain::{ErrorCode, Money};
 use holdback_sandbox::{Sandbox, SandboxError};
 use holdback_store::clock::Clock;
 
@@ -27,12 +27,26 @@ impl SandboxCards {
 
 fn provider_error(e: SandboxError) -> ProviderError {
     if e.is_unknown_outcome() {
-        ProviderError::Unknown(e.to_string())
-    } else {
-        ProviderError::Refused {
-            code: e.code(),
-            message: e.to_string(),
-        }
+        return ProviderError::Unknown(e.to_string());
+    }
+    let code = match &e {
+        SandboxError::Card(card) => card.code(),
+        // Not about the card: holdback never asks for these (a reference is never reused for
+        // another call, an amount is never zero), and a refund's refusal reaches no caller.
+        SandboxError::RefundExceedsCharge
+        | SandboxError::RefundFailed
+        | SandboxError::NoSuchCharge
+        | SandboxError::ReferenceReused
+        | SandboxError::CurrencyMismatch
+        | SandboxError::InvalidAmount
+        | SandboxError::Timeout
+        | SandboxError::AnswerLost
+        | SandboxError::Storage(_) => ErrorCode::PaymentFailed,
+    };
+    ProviderError::Refused {
+        code,
+        reason: e.code(),
+        message: e.to_string(),
     }
 }
 

@@ -58,7 +58,7 @@ pub fn order(o: &Order) -> Value {
 pub fn payment(p: &Payment, orders: &[Order], refunds: &[Refund]) -> Value {
     let card = p.tenders.first().and_then(|t| t.card.as_ref());
     let failure = match &p.state {
-        PaymentState::Failed { code, .. } => Some(code.clone()),
+        PaymentState::Failed { code, .. } => Some(code.as_str()),
         _ => None,
     };
     json!({

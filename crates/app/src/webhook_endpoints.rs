@@ -15,8 +15,9 @@
 //! Only the platform key of the endpoint's own mode manages it; any other mode's endpoint
 //! answers 404 as a missing one does.
 
+use holdback_domain::ErrorCode;
 use holdback_store::webhooks::DeliveryListed;
-use holdback_store::{EndpointRow, EndpointStatus};
+use holdback_store::{Conflict, EndpointRow, EndpointStatus};
 use serde_json::{Value, json};
 
 use crate::endpoint_address;
@@ -70,7 +71,7 @@ fn platform_only(principal: &Principal) -> Result<(), AppError> {
         Ok(())
     } else {
         Err(AppError::rejected(
-            "not_permitted",
+            ErrorCode::NotPermitted,
             "only the platform manages webhook endpoints",
         ))
     }
@@ -135,14 +136,14 @@ pub async fn create_endpoint(
     platform_only(principal)?;
     if !url_shape_ok(url) {
         return Err(AppError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             "url",
             "an http:// or https:// URL",
         ));
     }
     if principal.livemode && !app.policy.allow_private_webhook_addresses {
         endpoint_address::check_url(url)
-            .map_err(|why| AppError::param(endpoint_address::NOT_ALLOWED, "url", why))?;
+            .map_err(|why| AppError::param(ErrorCode::EndpointAddressNotAllowed, "url", why))?;
     }
     let endpoint = EndpointRow {
         id: app.ids.next("we"),
@@ -159,7 +160,7 @@ pub async fn create_endpoint(
         .create_endpoint(&endpoint, record.as_ref())
         .await?
     {
-        return Err(AppError::Conflict(holdback_store::KEY_USED));
+        return Err(AppError::Conflict(Conflict::KeyUsed));
     }
     Ok(body)
 }
@@ -205,7 +206,7 @@ pub async fn set_enabled(
     let from = endpoint.status;
     if from == EndpointStatus::Deleted {
         return Err(AppError::rejected(
-            "webhook_endpoint_deleted",
+            ErrorCode::WebhookEndpointDeleted,
             "this endpoint was deleted; register a new one",
         ));
     }
@@ -223,8 +224,8 @@ pub async fn set_enabled(
         .set_endpoint_status(id, from, endpoint.status, now, record.as_ref())
         .await?
     {
-        None => Err(AppError::Conflict(holdback_store::KEY_USED)),
-        Some(false) => Err(AppError::Conflict("the endpoint changed meanwhile; retry")),
+        None => Err(AppError::Conflict(Conflict::KeyUsed)),
+        Some(false) => Err(AppError::Conflict(Conflict::EndpointChanged)),
         Some(true) => Ok(body),
     }
 }
@@ -248,7 +249,7 @@ pub async fn delete_endpoint(
         .await?
     {
         Some(true) => Ok(view(&endpoint, false)),
-        _ => Err(AppError::Conflict("the endpoint changed meanwhile; retry")),
+        _ => Err(AppError::Conflict(Conflict::EndpointChanged)),
     }
 }
 
@@ -265,7 +266,11 @@ pub async fn list_deliveries(
     let after = match starting_after {
         None => 0,
         Some(event) => app.store.event_seq(event).await?.ok_or_else(|| {
-            AppError::param("resource_missing", "starting_after", "no such event")
+            AppError::param(
+                ErrorCode::ResourceMissing,
+                "starting_after",
+                "no such event",
+            )
         })?,
     };
     let limit = limit.clamp(1, 100);

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::ErrorCode;
+
 /// Why a card was refused before or by the provider. Each has a stable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CardError {
@@ -30,17 +32,17 @@ pub enum CardError {
 }
 
 impl CardError {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            CardError::InvalidNumber => "invalid_card_number",
-            CardError::InvalidExpiry => "invalid_expiry",
-            CardError::InvalidCvc => "invalid_cvc",
-            CardError::ExpiredCard => "expired_card",
-            CardError::Declined => "card_declined",
-            CardError::InsufficientFunds => "insufficient_funds",
-            CardError::IncorrectCvc => "incorrect_cvc",
-            CardError::ProcessingError => "processing_error",
-            CardError::LiveCardInTestMode => "live_card_in_test_mode",
+            CardError::InvalidNumber => ErrorCode::InvalidCardNumber,
+            CardError::InvalidExpiry => ErrorCode::InvalidExpiry,
+            CardError::InvalidCvc => ErrorCode::InvalidCvc,
+            CardError::ExpiredCard => ErrorCode::ExpiredCard,
+            CardError::Declined => ErrorCode::CardDeclined,
+            CardError::InsufficientFunds => ErrorCode::InsufficientFunds,
+            CardError::IncorrectCvc => ErrorCode::IncorrectCvc,
+            CardError::ProcessingError => ErrorCode::ProcessingError,
+            CardError::LiveCardInTestMode => ErrorCode::LiveCardInTestMode,
         }
     }
 }
@@ -277,7 +279,7 @@ mod tests {
         for (number, want, brand) in table {
             let c = card(number);
             assert_eq!(c.number.brand().code(), brand, "{number}");
-            let got = sandbox_outcome(&c, 2026, 11).map_err(CardError::code);
+            let got = sandbox_outcome(&c, 2026, 11).map_err(|e| e.code().as_str());
             assert_eq!(got, want, "{number}");
         }
     }
@@ -319,12 +321,12 @@ mod tests {
             ),
         ];
         for (result, code) in cases {
-            assert_eq!(result.unwrap_err().code(), code);
+            assert_eq!(result.unwrap_err().code().as_str(), code);
         }
         let old = CardInput::parse("4242424242424242", 10, 2026, "123").unwrap();
         assert_eq!(
             sandbox_outcome(&old, 2026, 11).unwrap_err().code(),
-            "expired_card"
+            ErrorCode::ExpiredCard
         );
         assert!(
             sandbox_outcome(&old, 2026, 10).is_ok(),

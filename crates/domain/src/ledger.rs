@@ -17,6 +17,7 @@ use std::fmt;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::ErrorCode;
 use crate::ids::{AccountId, HoldId, InvalidId, TxId};
 use crate::money::{Currency, MAX_AMOUNT, Money, MoneyError};
 
@@ -57,6 +58,8 @@ pub enum LedgerError {
         account_currency: Currency,
         amount_currency: Currency,
     },
+    /// A bounded account's available balance would go below zero: `balance_insufficient`, a
+    /// ledger rule (a card's refusal for want of funds is `insufficient_funds`).
     #[error("account {0} would go below zero")]
     InsufficientFunds(AccountId),
     #[error("account {0} would overflow its balance")]
@@ -81,55 +84,28 @@ pub enum LedgerError {
 
 impl LedgerError {
     /// The stable snake_case code of this rejection.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            LedgerError::InvalidId(_) => "invalid_id",
+            LedgerError::InvalidId(_) => ErrorCode::InvalidId,
             LedgerError::Money(e) => e.code(),
-            LedgerError::UnknownAccountKind(_) => "unknown_account_kind",
-            LedgerError::EmptyTransaction => "empty_transaction",
-            LedgerError::TooManyTransfers => "too_many_transfers",
-            LedgerError::ZeroAmount { .. } => "zero_amount",
-            LedgerError::SameAccount { .. } => "same_account",
-            LedgerError::Unbalanced { .. } => "unbalanced",
-            LedgerError::UnknownAccount(_) => "unknown_account",
-            LedgerError::CrossCurrency { .. } => "cross_currency",
-            LedgerError::InsufficientFunds(_) => "insufficient_funds",
-            LedgerError::BalanceOverflow(_) => "balance_overflow",
-            LedgerError::TransactionIdConflict(_) => "transaction_id_conflict",
-            LedgerError::AccountConflict(_) => "account_conflict",
-            LedgerError::HoldExists(_) => "hold_exists",
-            LedgerError::UnknownHold(_) => "unknown_hold",
-            LedgerError::HoldAlreadyResolved(_) => "hold_already_resolved",
-            LedgerError::PostExceedsHold { .. } => "post_exceeds_hold",
+            LedgerError::UnknownAccountKind(_) => ErrorCode::UnknownAccountKind,
+            LedgerError::EmptyTransaction => ErrorCode::EmptyTransaction,
+            LedgerError::TooManyTransfers => ErrorCode::TooManyTransfers,
+            LedgerError::ZeroAmount { .. } => ErrorCode::ZeroAmount,
+            LedgerError::SameAccount { .. } => ErrorCode::SameAccount,
+            LedgerError::Unbalanced { .. } => ErrorCode::Unbalanced,
+            LedgerError::UnknownAccount(_) => ErrorCode::UnknownAccount,
+            LedgerError::CrossCurrency { .. } => ErrorCode::CrossCurrency,
+            LedgerError::InsufficientFunds(_) => ErrorCode::BalanceInsufficient,
+            LedgerError::BalanceOverflow(_) => ErrorCode::BalanceOverflow,
+            LedgerError::TransactionIdConflict(_) => ErrorCode::TransactionIdConflict,
+            LedgerError::AccountConflict(_) => ErrorCode::AccountConflict,
+            LedgerError::HoldExists(_) => ErrorCode::HoldExists,
+            LedgerError::UnknownHold(_) => ErrorCode::UnknownHold,
+            LedgerError::HoldAlreadyResolved(_) => ErrorCode::HoldAlreadyResolved,
+            LedgerError::PostExceedsHold { .. } => ErrorCode::PostExceedsHold,
         }
     }
-
-    /// Every code, for the uniqueness test and the error catalog.
-    pub const ALL_CODES: &'static [&'static str] = &[
-        "invalid_id",
-        "unknown_currency",
-        "malformed_amount",
-        "excess_precision",
-        "currency_mismatch",
-        "amount_overflow",
-        "negative_result",
-        "unknown_account_kind",
-        "empty_transaction",
-        "too_many_transfers",
-        "zero_amount",
-        "same_account",
-        "unbalanced",
-        "unknown_account",
-        "cross_currency",
-        "insufficient_funds",
-        "balance_overflow",
-        "transaction_id_conflict",
-        "account_conflict",
-        "hold_exists",
-        "unknown_hold",
-        "hold_already_resolved",
-        "post_exceeds_hold",
-    ];
 }
 
 /// Which side of an account its balance grows on.

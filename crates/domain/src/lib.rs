@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod calendar;
 pub mod card;
+pub mod error_code;
 pub mod ids;
 pub mod invariants;
 pub mod ledger;
@@ -19,5 +20,6 @@ pub mod process;
 pub mod reconcile;
 pub mod refund;
 
+pub use error_code::{ErrorCode, ErrorKind};
 pub use ids::{AccountId, HoldId, InvalidId, TxId};
 pub use money::{Currency, MAX_AMOUNT, Money, MoneyError};

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::ErrorCode;
+
 /// The largest amount holdback accepts in one `Money` value, in minor units: 10^15. For USD that is
 /// ten trillion dollars; for KWD (exponent 3) one trillion dinars. Sums of many amounts (account
 /// balances) are kept in `i64` and checked separately.
@@ -36,14 +38,14 @@ pub enum MoneyError {
 }
 
 impl MoneyError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            MoneyError::UnknownCurrency(_) => "unknown_currency",
-            MoneyError::MalformedAmount(_) => "malformed_amount",
-            MoneyError::ExcessPrecision { .. } => "excess_precision",
-            MoneyError::CurrencyMismatch { .. } => "currency_mismatch",
-            MoneyError::Overflow => "amount_overflow",
-            MoneyError::NegativeResult => "negative_result",
+            MoneyError::UnknownCurrency(_) => ErrorCode::UnknownCurrency,
+            MoneyError::MalformedAmount(_) => ErrorCode::MalformedAmount,
+            MoneyError::ExcessPrecision { .. } => ErrorCode::ExcessPrecision,
+            MoneyError::CurrencyMismatch { .. } => ErrorCode::CurrencyMismatch,
+            MoneyError::Overflow => ErrorCode::AmountOverflow,
+            MoneyError::NegativeResult => ErrorCode::NegativeResult,
         }
     }
 }
@@ -227,7 +229,7 @@ mod tests {
     fn unknown_and_unitless_currencies_are_refused() {
         for code in ["", "US", "USDD", "ZZZ", "XAU", "XXX", "12$"] {
             let err = Currency::parse(code).unwrap_err();
-            assert_eq!(err.code(), "unknown_currency", "{code}");
+            assert_eq!(err.code(), ErrorCode::UnknownCurrency, "{code}");
         }
     }
 
@@ -262,7 +264,7 @@ mod tests {
         for (text, code, want) in table {
             let got = Money::parse(text, cur(code))
                 .map(Money::minor)
-                .map_err(|e| e.code());
+                .map_err(|e| e.code().as_str());
             assert_eq!(&got, want, "{text} {code}");
         }
     }
@@ -290,19 +292,19 @@ mod tests {
         assert_eq!(usd(2).checked_add(usd(3)).unwrap().minor(), 5);
         assert_eq!(
             usd(2).checked_add(eur).unwrap_err().code(),
-            "currency_mismatch"
+            ErrorCode::CurrencyMismatch
         );
         assert_eq!(
             usd(2).checked_sub(usd(3)).unwrap_err().code(),
-            "negative_result"
+            ErrorCode::NegativeResult
         );
         assert_eq!(
             usd(MAX_AMOUNT).checked_add(usd(1)).unwrap_err().code(),
-            "amount_overflow"
+            ErrorCode::AmountOverflow
         );
         assert_eq!(
             Money::from_minor(-1, cur("USD")).unwrap_err().code(),
-            "negative_result"
+            ErrorCode::NegativeResult
         );
     }
 

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::ErrorCode;
 use crate::money::{Currency, MAX_AMOUNT, Money};
 
 pub const MAX_PARTY_ID_LEN: usize = 32;
@@ -44,23 +45,16 @@ pub enum PartyError {
 }
 
 impl PartyError {
-    pub const ALL_CODES: &'static [&'static str] = &[
-        "invalid_party_id",
-        "invalid_country",
-        "invalid_region",
-        "invalid_metadata",
-        "ship_by_days_out_of_range",
-        "invalid_commission",
-    ];
-
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PartyError::InvalidId(_) => "invalid_party_id",
-            PartyError::InvalidCountry(_) => "invalid_country",
-            PartyError::InvalidRegion => "invalid_region",
-            PartyError::InvalidMetadata => "invalid_metadata",
-            PartyError::ShipByDaysOutOfRange(_) => "ship_by_days_out_of_range",
-            PartyError::InvalidBasisPoints(_) | PartyError::InvalidFixed(_) => "invalid_commission",
+            PartyError::InvalidId(_) => ErrorCode::InvalidPartyId,
+            PartyError::InvalidCountry(_) => ErrorCode::InvalidCountry,
+            PartyError::InvalidRegion => ErrorCode::InvalidRegion,
+            PartyError::InvalidMetadata => ErrorCode::InvalidMetadata,
+            PartyError::ShipByDaysOutOfRange(_) => ErrorCode::ShipByDaysOutOfRange,
+            PartyError::InvalidBasisPoints(_) | PartyError::InvalidFixed(_) => {
+                ErrorCode::InvalidCommission
+            }
         }
     }
 
@@ -277,7 +271,7 @@ mod tests {
         for bad in ["", &"x".repeat(33), "sel:bob", "sel bob", "sél", "a/b"] {
             assert_eq!(
                 check_id(bad).unwrap_err().code(),
-                "invalid_party_id",
+                ErrorCode::InvalidPartyId,
                 "{bad}"
             );
         }
@@ -287,7 +281,10 @@ mod tests {
     fn countries_are_two_upper_case_letters() {
         assert_eq!(check_country("BR"), Ok(()));
         for bad in ["br", "B", "BRA", "B1", "", "ÄÖ"] {
-            assert_eq!(check_country(bad).unwrap_err().code(), "invalid_country");
+            assert_eq!(
+                check_country(bad).unwrap_err().code(),
+                ErrorCode::InvalidCountry
+            );
         }
     }
 
@@ -310,7 +307,7 @@ mod tests {
             );
             assert_eq!(got.is_ok(), ok, "{days}");
             if !ok {
-                assert_eq!(got.unwrap_err().code(), "ship_by_days_out_of_range");
+                assert_eq!(got.unwrap_err().code(), ErrorCode::ShipByDaysOutOfRange);
             }
         }
         let buyer = Party::new(PartyKind::Buyer, input("b"), true, 0).unwrap();
@@ -327,7 +324,7 @@ mod tests {
         for (bps, fixed) in [(10_001, None), (-1, None), (100, Some((-1, usd)))] {
             assert_eq!(
                 check_commission(bps, fixed).unwrap_err().code(),
-                "invalid_commission"
+                ErrorCode::InvalidCommission
             );
         }
         assert_eq!(

@@ -7,6 +7,7 @@
 //! payment owes refunds out of its tenders: each refund comes from one tender and never exceeds
 //! what that tender has left.
 
+use crate::ErrorCode;
 use crate::card::StoredCard;
 use crate::money::{Money, MoneyError};
 use crate::order::{OrderPlan, RefundReason};
@@ -55,8 +56,8 @@ pub enum PaymentState {
     Processing { plans: Vec<OrderPlan> },
     /// Captured; the orders it opened.
     Captured { at: i64, orders: Vec<String> },
-    /// The provider refused; nothing was captured.
-    Failed { at: i64, code: String },
+    /// The provider refused; nothing was captured. `code` is how the API answers it.
+    Failed { at: i64, code: ErrorCode },
 }
 
 impl PaymentState {
@@ -124,8 +125,8 @@ impl Payment {
 pub enum PaymentCommand {
     /// The provider captured tender `tender`.
     Capture { tender: usize, card: StoredCard },
-    /// The provider refused, by a stable code.
-    Fail { code: String },
+    /// The provider refused, answered by `code` (a `card_error`).
+    Fail { code: ErrorCode },
     /// Give `amount` of `order`'s money back: one refund per tender it comes from, with ids
     /// `refund_id`, `refund_id_1`, …
     Refund {
@@ -155,14 +156,14 @@ pub enum PaymentError {
 }
 
 impl PaymentError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PaymentError::NotProcessing => "payment_not_processing",
-            PaymentError::NotCaptured => "payment_not_captured",
-            PaymentError::NoSuchTender => "no_such_tender",
-            PaymentError::PlansDoNotAddUp => "plans_do_not_add_up",
-            PaymentError::NotThisPaymentsOrder => "not_this_payments_order",
-            PaymentError::RefundExceedsPaid { .. } => "refund_exceeds_paid",
+            PaymentError::NotProcessing => ErrorCode::PaymentNotProcessing,
+            PaymentError::NotCaptured => ErrorCode::PaymentNotCaptured,
+            PaymentError::NoSuchTender => ErrorCode::NoSuchTender,
+            PaymentError::PlansDoNotAddUp => ErrorCode::PlansDoNotAddUp,
+            PaymentError::NotThisPaymentsOrder => ErrorCode::NotThisPaymentsOrder,
+            PaymentError::RefundExceedsPaid { .. } => ErrorCode::RefundExceedsPaid,
             PaymentError::Money(e) => e.code(),
         }
     }
@@ -221,7 +222,7 @@ pub fn decide(
         (PaymentCommand::Fail { code }, PaymentState::Processing { .. }) => {
             p.state = PaymentState::Failed {
                 at: now,
-                code: code.clone(),
+                code: *code,
             };
             events.push(PaymentEvent::Failed);
         }

@@ -11,6 +11,7 @@
 //! - an unknown outcome (a timeout, a lost answer) only schedules another attempt: asking again
 //!   with the same reference cannot refund twice.
 
+use crate::ErrorCode;
 use crate::ids::InvalidId;
 use crate::ledger::TransferRequest;
 use crate::money::Money;
@@ -167,11 +168,11 @@ pub enum RefundError {
 }
 
 impl RefundError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            RefundError::NotPending => "refund_not_pending",
-            RefundError::NotFailed => "refund_not_failed",
-            RefundError::InvalidId(_) => "invalid_id",
+            RefundError::NotPending => ErrorCode::RefundNotPending,
+            RefundError::NotFailed => ErrorCode::RefundNotFailed,
+            RefundError::InvalidId(_) => ErrorCode::InvalidId,
         }
     }
 }

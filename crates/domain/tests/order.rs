@@ -16,7 +16,7 @@ use holdback_domain::order::{
     OrderCommand, OrderError, OrderEvent, OrderPolicy, OrderState, OrderStatus, RefundReason,
     Release, TimerKind,
 };
-use holdback_domain::{AccountId, Money, TxId};
+use holdback_domain::{AccountId, ErrorCode, Money, TxId};
 use proptest::prelude::*;
 
 fn decide(o: &Order, actor: Actor, cmd: OrderCommand, now: i64) -> Result<Decision, OrderError> {
@@ -57,7 +57,7 @@ fn roles_are_checked() {
             OrderError::NotPermitted(cmd.code()),
             "{actor:?} {cmd:?}"
         );
-        assert_eq!(err.code(), "not_permitted");
+        assert_eq!(err.code(), ErrorCode::NotPermitted);
     }
 }
 
@@ -271,7 +271,7 @@ fn shipping_at_or_after_ship_by_is_refused_and_changes_nothing() {
         );
         assert_eq!(
             decide(&o, Actor::Platform, ship(), now).unwrap_err().code(),
-            "ship_by_passed"
+            ErrorCode::ShipByPassed
         );
         assert_eq!(o, before);
         // and the ship-by timer still cancels and refunds it
@@ -519,7 +519,7 @@ fn extensions_follow_the_rules() {
         T0 + 20 * DAY,
     )
     .unwrap_err();
-    assert_eq!(err.code(), "extension_too_early");
+    assert_eq!(err.code(), ErrorCode::ExtensionTooEarly);
     let d = decide(
         &shipped,
         Actor::Buyer,
@@ -541,7 +541,7 @@ fn extensions_follow_the_rules() {
         T0 + 33 * DAY,
     )
     .unwrap_err();
-    assert_eq!(err.code(), "extension_already_used");
+    assert_eq!(err.code(), ErrorCode::ExtensionAlreadyUsed);
     // the seller approves 20 days, then a further 11 would pass the 30-day limit
     let asked = decide(
         &d.order,
@@ -574,7 +574,7 @@ fn extensions_follow_the_rules() {
         T0 + 31 * DAY,
     )
     .unwrap_err();
-    assert_eq!(err.code(), "extension_out_of_range");
+    assert_eq!(err.code(), ErrorCode::ExtensionOutOfRange);
     let err = decide(
         &ok.order,
         Actor::Buyer,
@@ -582,7 +582,7 @@ fn extensions_follow_the_rules() {
         T0 + 31 * DAY,
     )
     .unwrap_err();
-    assert_eq!(err.code(), "extension_out_of_range");
+    assert_eq!(err.code(), ErrorCode::ExtensionOutOfRange);
     // nothing asked: nothing to answer; a declined request changes no deadline
     let err = decide(
         &ok.order,
@@ -591,7 +591,7 @@ fn extensions_follow_the_rules() {
         T0 + 31 * DAY,
     )
     .unwrap_err();
-    assert_eq!(err.code(), "no_extension_request");
+    assert_eq!(err.code(), ErrorCode::NoExtensionRequest);
     let asked = step(
         &ok.order,
         Actor::Buyer,
@@ -610,7 +610,7 @@ fn extensions_follow_the_rules() {
     assert!(no.set_timers.is_empty());
     // the old protection-end timer firing early is not due
     let err = fire(&ok.order, TimerKind::ProtectionEnd, T0 + 34 * DAY).unwrap_err();
-    assert_eq!(err.code(), "timer_not_due");
+    assert_eq!(err.code(), ErrorCode::TimerNotDue);
     // after protection ended, no extension
     let err = decide(
         &ok.order,
@@ -642,16 +642,19 @@ fn refunds_are_bounded_by_what_is_held() {
     );
     assert_eq!(
         refund(&o, money(5, "EUR")).unwrap_err().code(),
-        "currency_mismatch"
+        ErrorCode::CurrencyMismatch
     );
-    assert_eq!(refund(&o, usd(0)).unwrap_err().code(), "zero_amount");
+    assert_eq!(
+        refund(&o, usd(0)).unwrap_err().code(),
+        ErrorCode::ZeroAmount
+    );
     let part = refund(&o, usd(2_500)).unwrap();
     assert_eq!(
         (part.order.status(), part.order.held()),
         (OrderStatus::Shipped, 7_500)
     );
     let err = refund(&part.order, usd(7_501)).unwrap_err();
-    assert_eq!(err.code(), "refund_exceeds_held");
+    assert_eq!(err.code(), ErrorCode::RefundExceedsHeld);
     // the rest is released at completion, with commission on what was released
     let done = fire(&part.order, TimerKind::ProtectionEnd, T0 + 100 * DAY).unwrap();
     assert_eq!(
@@ -717,12 +720,7 @@ fn commission_rounds_half_up_and_never_exceeds_the_amount() {
 }
 
 #[test]
-fn codes_are_unique_and_parse_back() {
-    let mut codes = OrderError::ALL_CODES.to_vec();
-    codes.sort_unstable();
-    let n = codes.len();
-    codes.dedup();
-    assert_eq!(n, codes.len());
+fn codes_parse_back() {
     for s in OrderStatus::ALL {
         assert_eq!(OrderStatus::parse(s.code()), Some(s));
     }

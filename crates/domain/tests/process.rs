@@ -22,7 +22,7 @@ use holdback_domain::order::{
 use holdback_domain::payment::{self, Payment, PaymentCommand, PaymentDecision};
 use holdback_domain::process::{Effects, Reaction};
 use holdback_domain::refund::{self, Refund, RefundCommand, RefundPolicy, RefundState};
-use holdback_domain::{AccountId, TxId};
+use holdback_domain::{AccountId, ErrorCode, TxId};
 use proptest::prelude::*;
 
 const CURRENCIES: [&str; 3] = ["USD", "JPY", "KWD"];
@@ -331,7 +331,7 @@ impl World {
         // the provider's answer, recorded as a decision
         let command = if declined {
             PaymentCommand::Fail {
-                code: "card_declined".into(),
+                code: ErrorCode::CardDeclined,
             }
         } else {
             let token = format!("ch_{n}");

@@ -9,6 +9,7 @@ mod common;
 use std::fmt::Write as _;
 
 use common::{T0, card, check_snapshot, plan, representative_orders, ship, usd};
+use holdback_domain::ErrorCode;
 use holdback_domain::ledger::TransferRequest;
 use holdback_domain::order::{
     self, Actor, DAY, OrderCommand, OrderEvent, OrderPolicy, RefundReason, TimerKind,
@@ -235,7 +236,7 @@ fn payment_state_by_command() {
     let failed = payment::decide(
         &processing(),
         &PaymentCommand::Fail {
-            code: "card_declined".into(),
+            code: ErrorCode::CardDeclined,
         },
         T0,
     )
@@ -265,7 +266,7 @@ fn payment_state_by_command() {
         (
             "fail",
             PaymentCommand::Fail {
-                code: "card_declined".into(),
+                code: ErrorCode::CardDeclined,
             },
         ),
         ("refund(ord_a 1000)", refund_cmd("ord_a", 1_000)),

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use holdback_app::idempotency::{self, Begun};
 use holdback_app::orders::Idem;
 use holdback_app::{App, AppError, Principal};
-use holdback_store::IdempotencyRecord;
+use holdback_domain::ErrorCode;
+use holdback_store::{Conflict, IdempotencyRecord};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -42,7 +43,7 @@ impl FromRequest<Arc<Shared>> for Idempotency {
                 Ok(Some(String::from_utf8_lossy(k.as_bytes()).into_owned()))
             }
             Some(_) => Err(ApiError::param(
-                "parameter_invalid",
+                ErrorCode::ParameterInvalid,
                 "Idempotency-Key",
                 format!("1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters (! to ~, no spaces)"),
             )),
@@ -63,7 +64,7 @@ impl FromRequest<Arc<Shared>> for Idempotency {
             .map_err(IntoResponse::into_response)?;
         if !json_or_nothing(content_type.as_deref(), &body) {
             return Err(ApiError::code(
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON, with Content-Type: application/json",
             )
             .into_response());
@@ -201,7 +202,7 @@ impl Idempotency {
                 }
                 Ok(Reply::new(status, body))
             }
-            Err(AppError::Conflict(what)) if what == holdback_store::KEY_USED => {
+            Err(AppError::Conflict(Conflict::KeyUsed)) => {
                 // The claim was lost (its lease passed and a retry took the key over).
                 match idempotency::stored(app, &idem).await {
                     Ok(Some(record)) if record.request_hash == idem.request_hash => {
@@ -231,14 +232,14 @@ impl Idempotency {
 
 fn in_use() -> ApiError {
     ApiError::code(
-        "idempotency_key_in_use",
+        ErrorCode::IdempotencyKeyInUse,
         "a request with this key is still running; retry later",
     )
 }
 
 fn reused() -> ApiError {
     ApiError::code(
-        "idempotency_key_reused",
+        ErrorCode::IdempotencyKeyReused,
         "this key was used with a different request",
     )
 }

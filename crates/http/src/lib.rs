@@ -2,11 +2,12 @@
 //! SQL and the clock live elsewhere.
 //!
 //! Conventions: `/v1`, `Authorization: Bearer sk_test_…`, one error body
-//! `{"error":{"type","code","message","param","request_id"}}` with codes from [`errors::CATALOG`],
-//! a `Request-Id` header on every response, `Idempotency-Key` on POST (the same request, compared
-//! by its canonical JSON, is replayed with `Idempotent-Replayed: true`; a different request with
-//! the same key is refused; the same key still running, on any node, answers 409), cursor
-//! pagination with `limit` and `starting_after`.
+//! `{"error":{"type","code","message","param","request_id"}}` with codes declared once
+//! ([`holdback_domain::ErrorCode`]), a `Request-Id` header on every response, `Idempotency-Key`
+//! on POST (the same request, compared by its canonical JSON, is replayed with
+//! `Idempotent-Replayed: true`; a different request with the same key is refused; the same key
+//! still running, on any node, answers 409), cursor pagination with `limit` and
+//! `starting_after`.
 //!
 //! The pieces every handler shares: [`caller::Caller`] (the authenticated key, an extractor),
 //! [`idempotency::Idempotency`] (every POST's key, body and replay), [`reply::Reply`] and
@@ -29,6 +30,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use holdback_app::App;
+use holdback_domain::ErrorCode;
 use serde_json::json;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -111,5 +113,5 @@ async fn healthz() -> Reply {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::code("route_not_found", "no such endpoint")
+    ApiError::code(ErrorCode::RouteNotFound, "no such endpoint")
 }

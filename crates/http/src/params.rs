@@ -5,6 +5,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use holdback_app::AppError;
+use holdback_domain::ErrorCode;
 use holdback_domain::{Currency, Money};
 use holdback_store::Cursor;
 use serde::Deserialize;
@@ -22,7 +23,7 @@ pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     // fields).
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::code(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             "the body must be a JSON object",
         ));
     }
@@ -76,18 +77,18 @@ fn refusal(e: &serde_json::Error) -> ApiError {
     match (e.classify(), field) {
         (serde_json::error::Category::Data, Some(f)) if text.starts_with("unknown field") => {
             ApiError::param(
-                "unknown_parameter",
+                ErrorCode::UnknownParameter,
                 f.clone(),
                 format!("unknown parameter {f}"),
             )
         }
         (serde_json::error::Category::Data, Some(f)) => ApiError::param(
-            "parameter_missing",
+            ErrorCode::ParameterMissing,
             f.clone(),
             format!("missing parameter {f}"),
         ),
         (serde_json::error::Category::Data, None) => ApiError::code(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             format!(
                 "a parameter has the wrong type (line {}, column {})",
                 e.line(),
@@ -95,7 +96,7 @@ fn refusal(e: &serde_json::Error) -> ApiError {
             ),
         ),
         _ => ApiError::code(
-            "invalid_json",
+            ErrorCode::InvalidJson,
             format!(
                 "the body is not valid JSON (line {}, column {})",
                 e.line(),
@@ -161,7 +162,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Page {
             Query::from_request_parts(parts, state).await;
         query.map(|Query(p)| p).map_err(|_| {
             ApiError::code(
-                "parameter_invalid",
+                ErrorCode::ParameterInvalid,
                 "the query takes limit (1 to 100) and starting_after or ending_before",
             )
         })
@@ -211,7 +212,7 @@ pub(crate) fn limit(given: Option<u32>) -> Result<u32, ApiError> {
         None => Ok(10),
         Some(n) if LIMITS.contains(&n) => Ok(n),
         Some(n) => Err(ApiError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             "limit",
             format!("limit is 1 to 100, not {n}"),
         )),
@@ -223,14 +224,14 @@ pub(crate) fn limit(given: Option<u32>) -> Result<u32, ApiError> {
 pub(crate) fn text(value: &str, param: &str, max: usize) -> Result<(), ApiError> {
     if value.chars().count() > max {
         return Err(ApiError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             param,
             format!("{param} is at most {max} characters"),
         ));
     }
     if value.chars().any(char::is_control) {
         return Err(ApiError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             param,
             format!("{param} may not contain control characters"),
         ));
@@ -249,7 +250,7 @@ pub(crate) const MAX_QUANTITY: u32 = 10_000;
 pub(crate) fn required_text(value: &str, param: &str, max: usize) -> Result<(), ApiError> {
     if value.chars().all(char::is_whitespace) {
         return Err(ApiError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             param,
             format!("{param} is required (not blank)"),
         ));
@@ -276,7 +277,7 @@ pub(crate) fn idempotency_key_valid(key: &[u8]) -> bool {
 /// A party id named in a request (a buyer, a seller): the domain's rule for party ids.
 pub(crate) fn party_id(id: &str, param: &str) -> Result<(), ApiError> {
     holdback_domain::party::check_id(id)
-        .map_err(|e| ApiError::param("invalid_party_id", param, e.to_string()))
+        .map_err(|e| ApiError::param(ErrorCode::InvalidPartyId, param, e.to_string()))
 }
 
 /// The characters for which `pred` holds, as the body of a regular-expression class

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Ctx;
 use crate::errors::ApiError;
+use holdback_domain::ErrorCode;
 
 /// A JSON answer; `replayed` marks the stored first response to an idempotency key.
 #[derive(Debug)]
@@ -66,7 +67,7 @@ impl RequestId {
             response = error.response(&self.0);
         } else if response.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             // the body limit's own answer is plain text: answer with the documented body
-            response = ApiError::code("request_too_large", "the request body is too large")
+            response = ApiError::code(ErrorCode::RequestTooLarge, "the request body is too large")
                 .response(&self.0);
         }
         if response.status() == axum::http::StatusCode::UNAUTHORIZED {
@@ -108,7 +109,7 @@ fn header_limits(headers: &axum::http::HeaderMap) -> Option<ApiError> {
         .sum();
     (headers.len() > MAX_HEADER_FIELDS || bytes > MAX_HEADER_BYTES).then(|| {
         ApiError::code(
-            "request_header_too_large",
+            ErrorCode::RequestHeaderTooLarge,
             format!(
                 "the request's headers are over the limit ({MAX_HEADER_FIELDS} fields, \
                  {MAX_HEADER_BYTES} bytes)"

@@ -176,7 +176,7 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
                 matches!(
                     e,
                     holdback_app::AppError::Rejected {
-                        code: "unknown_party",
+                        code: holdback_domain::ErrorCode::UnknownParty,
                         ..
                     }
                 ),

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use holdback_app::sandbox::SandboxCards;
 use holdback_app::{Role, keys, payments, reconcile, refunds, scheduler};
+use holdback_domain::ErrorCode;
 use holdback_domain::party::PartyKind;
 use holdback_domain::refund::RefundState;
 use holdback_sandbox::{
@@ -892,7 +893,7 @@ async fn a_refund_the_provider_keeps_refusing_waits_for_an_operator() {
             matches!(
                 &again,
                 Err(holdback_app::AppError::Rejected {
-                    code: "refund_not_failed",
+                    code: ErrorCode::RefundNotFailed,
                     ..
                 })
             ),

@@ -44,7 +44,7 @@ impl SandboxError {
     /// A stable snake_case code. A card refusal answers the card error's own code.
     pub fn code(&self) -> &'static str {
         match self {
-            SandboxError::Card(e) => e.code(),
+            SandboxError::Card(e) => e.code().as_str(),
             SandboxError::RefundExceedsCharge => "refund_exceeds_charge",
             SandboxError::RefundFailed => "refund_failed",
             SandboxError::NoSuchCharge => "no_such_charge",

@@ -129,7 +129,7 @@ fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
     let first = p.tenders.first();
     let card = first.and_then(|t| t.card.as_ref());
     let (failure, captured_at) = match &p.state {
-        PaymentState::Failed { code, .. } => (Some(code.clone()), None),
+        PaymentState::Failed { code, .. } => (Some(code.as_str().to_string()), None),
         PaymentState::Captured { at, .. } => (None, Some(*at)),
         PaymentState::Processing { .. } => (None, None),
     };
@@ -347,7 +347,7 @@ mod tests {
     use crate::unit::NewEvent;
     use holdback_domain::payment::{Method, Tender};
     use holdback_domain::process::Versioned;
-    use holdback_domain::{Currency, Money};
+    use holdback_domain::{Currency, ErrorCode, Money};
 
     fn payment(amount: i64, refunded: i64) -> Versioned<Payment> {
         let usd = |m| Money::from_minor(m, Currency::parse("USD").unwrap()).unwrap();
@@ -367,7 +367,7 @@ mod tests {
                 }],
                 state: PaymentState::Failed {
                     at: 1,
-                    code: "card_declined".into(),
+                    code: ErrorCode::CardDeclined,
                 },
             },
             expected_version: 0,

@@ -9,7 +9,7 @@
 //! [`RECORD_KEY`], which replaces only the claim of the same token.
 
 use crate::rows::Get as _;
-use crate::{IdempotencyRecord, Store, StoreError, rows, with_pool};
+use crate::{Conflict, IdempotencyRecord, Store, StoreError, rows, with_pool};
 
 /// Writes a final response: inserts it, or replaces the claim that names the same token. Affects
 /// no row when the key is taken otherwise (done, or claimed by another request).
@@ -124,9 +124,7 @@ impl Store {
                 None => continue,
             }
         }
-        Err(StoreError::Conflict(
-            "an idempotency key kept changing while it was claimed",
-        ))
+        Err(StoreError::Conflict(Conflict::KeyKeptChanging))
     }
 
     /// Stores the final response `record` in place of its claim (outside any decision: for a

@@ -9,6 +9,7 @@
 mod aggregates;
 pub mod bench;
 pub mod clock;
+mod conflict;
 mod idempotency;
 pub mod parties;
 mod payments;
@@ -34,13 +35,14 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use conflict::Conflict;
 pub use idempotency::Claim;
 pub use parties::{KeyListing, PartyInsert, PartyRow, Revocation};
 pub use unit::{
     ApiKeyRow, IdempotencyRecord, NewEvent, ProductRow, StoredEvent, TimerCancel, TimerRow, Unit,
 };
 pub use webhooks::{DeliveryOutcome, DeliveryRow, EndpointRow, EndpointStatus};
-pub use writer::{Command, KEY_USED, Ledger, ORDER_CHANGED, ROWS_REFUSED, Reply, WriteError};
+pub use writer::{Command, Ledger, ROWS_REFUSED, Reply, WriteError};
 
 /// The default database: a SQLite file in the current folder.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:holdback.db";
@@ -56,7 +58,7 @@ pub enum StoreError {
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
     #[error("the database changed under the writer: {0}")]
-    Conflict(&'static str),
+    Conflict(Conflict),
     #[error("bad database URL {0:?}")]
     BadUrl(String),
 }

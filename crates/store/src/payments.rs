@@ -2,11 +2,11 @@
 //! workers take. Writes go through units (see `aggregates.rs`); a lease is not business state,
 //! so it is taken with a plain conditional update.
 
-use holdback_domain::Money;
 use holdback_domain::card::{Brand, StoredCard};
 use holdback_domain::order::{Commission, OrderPlan, RefundReason};
 use holdback_domain::payment::{Method, Payment, PaymentState, Tender};
 use holdback_domain::refund::{Refund, RefundState};
+use holdback_domain::{ErrorCode, Money};
 
 use std::collections::HashMap;
 
@@ -60,6 +60,12 @@ fn card(row: &impl Get) -> Result<Option<StoredCard>, StoreError> {
         exp_year: u16::try_from(row.opt_int("card_exp_year")?.unwrap_or(0)).map_err(corrupt)?,
         token: row.opt_text("provider_token")?.unwrap_or_default(),
     }))
+}
+
+/// A failed payment's stored code, as the code it was written from.
+fn failure_code(stored: Option<String>) -> Result<ErrorCode, StoreError> {
+    let stored = stored.unwrap_or_default();
+    ErrorCode::parse(&stored).ok_or_else(|| corrupt(format!("payment failure code {stored:?}")))
 }
 
 fn money(row: &impl Get, column: &str) -> Result<Money, StoreError> {
@@ -161,7 +167,7 @@ impl Store {
                 }
                 "failed" => PaymentState::Failed {
                     at: row.opt_int("captured_at")?.unwrap_or(0),
-                    code: row.opt_text("failure_code")?.unwrap_or_default(),
+                    code: failure_code(row.opt_text("failure_code")?)?,
                 },
                 other => return Err(corrupt(format!("payment status {other:?}"))),
             };

@@ -6,12 +6,13 @@ use std::collections::BTreeSet;
 use holdback_domain::ledger::{Book, Changes, PostingRef};
 use sqlx::postgres::{PgConnection, PgPool};
 
+use crate::Conflict;
 use crate::aggregates::table;
 use crate::rows::Get as _;
 use crate::unit::{Val, bind_pg};
 use crate::writer::{
-    Accepted, Attempt, Command, MAX_ATTEMPTS, Prefetched, REFUSED_TOO_OFTEN, Reply, Wanted,
-    WriteError, conflict, decide,
+    Accepted, Attempt, Command, MAX_ATTEMPTS, Prefetched, Reply, Wanted, WriteError, conflict,
+    decide,
 };
 use crate::{StoreError, rows};
 use holdback_domain::process::Kind;
@@ -40,7 +41,7 @@ pub(crate) async fn commit_batch(
             }
         }
     }
-    Err(conflict(REFUSED_TOO_OFTEN))
+    Err(conflict(Conflict::RowsKeptRefused))
 }
 
 /// Whether the database refused a statement for the rows it writes (SQLSTATE class 22, a data
@@ -546,7 +547,7 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
         .execute(&mut *conn)
         .await?;
         if done.rows_affected() != h.len() as u64 {
-            return Err(conflict("a hold resolved by this batch was not open"));
+            return Err(conflict(Conflict::HoldNotOpen));
         }
     }
     if let Some(head) = changes.head {
@@ -559,7 +560,7 @@ async fn persist(conn: &mut PgConnection, changes: &Changes) -> Result<(), Store
             .execute(&mut *conn)
             .await?;
         if done.rows_affected() != 1 {
-            return Err(conflict("the journal head moved during the batch"));
+            return Err(conflict(Conflict::HeadMoved));
         }
     }
     Ok(())

@@ -23,10 +23,10 @@ use crate::aggregates::select_version;
 use crate::clock::Clock;
 use crate::idempotency::SELECT_KEY_HOLDER;
 use crate::writer::{
-    Attempt, Command, Job, MAX_ATTEMPTS, Prefetched, REFUSED_TOO_OFTEN, Reply, Stats, Wanted,
-    WriteError, conflict, decide_more,
+    Attempt, Command, Job, MAX_ATTEMPTS, Prefetched, Reply, Stats, Wanted, WriteError, conflict,
+    decide_more,
 };
-use crate::{StoreError, rows};
+use crate::{Conflict, StoreError, rows};
 
 pub(crate) const SELECT_TRIGGER_NAMES: &str =
     "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name";
@@ -207,10 +207,6 @@ impl Memory {
     }
 }
 
-/// The conflict an optimistic batch meets when one of its transaction ids was committed before:
-/// the writer runs the batch again, this time looking every id up first.
-const ID_COMMITTED_BEFORE: &str = "a transaction id of the batch was committed before";
-
 /// Runs one batch, taking more jobs from `gather` while it decides. Transaction ids are not
 /// looked up first: almost every id is new, and the journal's unique index checks them anyway as
 /// the entries go in. If one was committed before, the batch is rolled back and run again (with
@@ -239,10 +235,12 @@ fn commit_batch(
             look_up_ids,
             &refused,
         ) {
-            Err(StoreError::Conflict(ID_COMMITTED_BEFORE)) if !look_up_ids => look_up_ids = true,
+            Err(StoreError::Conflict(Conflict::IdCommittedBefore)) if !look_up_ids => {
+                look_up_ids = true
+            }
             Ok(Attempt::Committed(replies)) => break Ok(replies),
             Ok(Attempt::Refused(units)) if attempts < MAX_ATTEMPTS => refused.extend(units),
-            Ok(Attempt::Refused(_)) => break Err(conflict(REFUSED_TOO_OFTEN)),
+            Ok(Attempt::Refused(_)) => break Err(conflict(Conflict::RowsKeptRefused)),
             Err(e) => break Err(e),
         }
     };
@@ -427,7 +425,7 @@ fn load_rows(
 }
 
 /// Writes a batch's ledger changes. With `ids_looked_up` false, a transaction id already in the
-/// journal is [`ID_COMMITTED_BEFORE`].
+/// journal is [`Conflict::IdCommittedBefore`].
 fn persist(conn: &Connection, changes: &Changes, ids_looked_up: bool) -> Result<(), StoreError> {
     let mut insert = conn.prepare_cached(rows::INSERT_ACCOUNT)?;
     for a in &changes.opened_accounts {
@@ -459,9 +457,9 @@ fn persist(conn: &Connection, changes: &Changes, ids_looked_up: bool) -> Result<
         ])?;
         if inserted != 1 {
             return Err(conflict(if ids_looked_up {
-                "a transaction id looked up as new was in the journal"
+                Conflict::IdNotNew
             } else {
-                ID_COMMITTED_BEFORE
+                Conflict::IdCommittedBefore
             }));
         }
         for (idx, p) in e.postings.iter().enumerate() {
@@ -524,7 +522,7 @@ fn persist(conn: &Connection, changes: &Changes, ids_looked_up: bool) -> Result<
     for h in &changes.resolved_holds {
         let (status, posted_amount, resolved_seq) = rows::hold_status_columns(h.status);
         if resolve.execute(params![status, posted_amount, resolved_seq, h.id.as_str()])? != 1 {
-            return Err(conflict("a hold resolved by this batch was not open"));
+            return Err(conflict(Conflict::HoldNotOpen));
         }
     }
     if let Some(head) = changes.head {
@@ -536,7 +534,7 @@ fn persist(conn: &Connection, changes: &Changes, ids_looked_up: bool) -> Result<
             first - 1
         ])?;
         if moved != 1 {
-            return Err(conflict("the journal head moved during the batch"));
+            return Err(conflict(Conflict::HeadMoved));
         }
     }
     Ok(())

@@ -35,7 +35,7 @@ use crate::clock::Clock;
 use sqlx::postgres::PgPool;
 
 use crate::unit::{Statement, Unit};
-use crate::{Store, StoreError, postgres, sqlite};
+use crate::{Conflict, Store, StoreError, postgres, sqlite};
 
 /// Most requests decided and committed together.
 pub const MAX_BATCH: usize = 1024;
@@ -71,7 +71,7 @@ pub enum WriteError {
     /// What the decision was based on changed before it could be written (an order's version,
     /// an idempotency key now taken); nothing was written. Reload and decide again.
     #[error("conflict: {0}")]
-    Conflict(&'static str),
+    Conflict(Conflict),
     /// The unit's rows cannot be stored (a text value with a NUL byte, a value its table's
     /// `CHECK` refuses, a unique or foreign key the database refused); nothing of the unit was
     /// written, and the rest of its batch was. Deciding again gives the same rows: the API
@@ -87,15 +87,6 @@ pub const ROWS_REFUSED: &str = "the database refused the request's rows";
 /// each attempt finds every such unit of its own, so a second retry is needed only when a unit
 /// refused before leaves another unit deciding differently. Past this the batch fails.
 pub(crate) const MAX_ATTEMPTS: usize = 4;
-/// The failure of a batch whose units' rows the database kept refusing, attempt after attempt.
-pub(crate) const REFUSED_TOO_OFTEN: &str = "the database kept refusing rows of the batch";
-
-/// The conflict of a unit whose order, payment or refund moved on since it was decided: reload
-/// and decide again.
-pub const ORDER_CHANGED: &str = "the object changed; reload and retry";
-/// The conflict of a unit whose idempotency key another request has used or claimed (a key is
-/// usable only unused, or claimed by the unit's own request): replay that one.
-pub const KEY_USED: &str = "the idempotency key was already used";
 
 pub(crate) type Job = (Command, oneshot::Sender<Result<Reply, WriteError>>);
 
@@ -348,7 +339,7 @@ fn decide_unit(
         && (holder.is_none() || *holder != k.claim)
     {
         // Done, or claimed by another request: this one's claim was lost (its lease passed).
-        return Err(WriteError::Conflict(KEY_USED));
+        return Err(WriteError::Conflict(Conflict::KeyUsed));
     }
     for (kind, id, expected) in unit.versions() {
         let current = prefetched
@@ -357,16 +348,14 @@ fn decide_unit(
             .copied()
             .unwrap_or(0);
         if current != expected {
-            return Err(WriteError::Conflict(ORDER_CHANGED));
+            return Err(WriteError::Conflict(Conflict::VersionMoved));
         }
     }
     let outcome = book.execute_opening(&unit.accounts, unit.ledger.as_ref(), now)?;
     if matches!(outcome, Some(Outcome::Exists(_))) && unit.versions().next().is_some() {
         // The ledger id was used before, by another decision: writing these rows would pair
         // them with postings made for something else.
-        return Err(WriteError::Conflict(
-            "the ledger transaction id was already used",
-        ));
+        return Err(WriteError::Conflict(Conflict::LedgerIdUsed));
     }
     for (kind, id, expected) in unit.versions() {
         prefetched
@@ -389,6 +378,6 @@ pub(crate) enum Attempt {
     Refused(Vec<usize>),
 }
 
-pub(crate) fn conflict(what: &'static str) -> StoreError {
+pub(crate) fn conflict(what: Conflict) -> StoreError {
     StoreError::Conflict(what)
 }

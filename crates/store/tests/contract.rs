@@ -9,10 +9,10 @@ use holdback_domain::ledger::{
     AccountKind, AccountOutcome, AccountSpec, Book, Head, HoldStatus, Outcome, TransactionRequest,
     TransferRequest,
 };
-use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
+use holdback_domain::{AccountId, Currency, ErrorCode, HoldId, Money, TxId};
 use holdback_store::clock::{Clock, ManualClock};
 use holdback_store::testing::TestDb;
-use holdback_store::{Ledger, Store, WriteError};
+use holdback_store::{Conflict, Ledger, Store, WriteError};
 
 fn acc(id: &str) -> AccountId {
     AccountId::parse(id).unwrap()
@@ -302,7 +302,7 @@ async fn accounts_transfers_balances_and_history() {
         };
         let err = ledger.open_account(other).await.unwrap_err();
         assert!(
-            matches!(&err, WriteError::Rejected(e) if e.code() == "account_conflict"),
+            matches!(&err, WriteError::Rejected(e) if e.code() == ErrorCode::AccountConflict),
             "{b}"
         );
 
@@ -404,7 +404,7 @@ async fn two_phase_holds_resolve_exactly_once() {
         assert_eq!(wins, 1, "{b}: {a:?} {c:?}");
         let loser = if a.is_ok() { c } else { a };
         assert!(
-            matches!(loser, Err(WriteError::Rejected(e)) if e.code() == "hold_already_resolved")
+            matches!(loser, Err(WriteError::Rejected(e)) if e.code() == ErrorCode::HoldAlreadyResolved)
         );
         let stored = store.hold(&hold).await.unwrap().unwrap();
         assert_ne!(stored.status, HoldStatus::Open, "{b}");
@@ -451,7 +451,9 @@ async fn two_phase_holds_resolve_exactly_once() {
         for t in tasks {
             match t.await.unwrap() {
                 Ok(_) => wins += 1,
-                Err(WriteError::Rejected(e)) => assert_eq!(e.code(), "hold_already_resolved"),
+                Err(WriteError::Rejected(e)) => {
+                    assert_eq!(e.code(), ErrorCode::HoldAlreadyResolved)
+                }
                 Err(e) => panic!("{b}: {e}"),
             }
         }
@@ -482,7 +484,9 @@ async fn concurrent_writers_lose_no_update_and_keep_bounds() {
                         .await
                     {
                         Ok(_) => ok += 1,
-                        Err(WriteError::Rejected(e)) => assert_eq!(e.code(), "insufficient_funds"),
+                        Err(WriteError::Rejected(e)) => {
+                            assert_eq!(e.code(), ErrorCode::BalanceInsufficient)
+                        }
                         Err(e) => panic!("{e}"),
                     }
                 }
@@ -556,7 +560,9 @@ async fn a_duplicate_id_racing_itself_commits_once() {
             .transact(posted("same", "clearing", "escrow", usd(43)))
             .await
             .unwrap_err();
-        assert!(matches!(err, WriteError::Rejected(e) if e.code() == "transaction_id_conflict"));
+        assert!(
+            matches!(err, WriteError::Rejected(e) if e.code() == ErrorCode::TransactionIdConflict)
+        );
         // a retry in among new requests: the new ones commit once each, the retry exists
         let mut tasks = Vec::new();
         for i in 0..16 {
@@ -613,7 +619,7 @@ async fn a_rejection_does_not_disturb_its_batch() {
             match t.await.unwrap() {
                 Ok(_) => good += 1,
                 Err(WriteError::Rejected(e)) => {
-                    assert_eq!((i % 5, e.code()), (0, "unknown_account"), "{b}")
+                    assert_eq!((i % 5, e.code()), (0, ErrorCode::UnknownAccount), "{b}")
                 }
                 Err(e) => panic!("{b}: {e}"),
             }
@@ -641,7 +647,7 @@ async fn bad_input_is_named_and_writes_nothing() {
             (posted("x2", "clearing", "escrow", eur), "cross_currency"),
             (
                 posted("x3", "escrow", "seller", usd(101)),
-                "insufficient_funds",
+                "balance_insufficient",
             ),
             (posted("x4", "clearing", "clearing", usd(1)), "same_account"),
             (posted("x5", "clearing", "escrow", usd(0)), "zero_amount"),
@@ -656,7 +662,7 @@ async fn bad_input_is_named_and_writes_nothing() {
         for (request, code) in cases {
             let err = ledger.transact(request).await.unwrap_err();
             assert!(
-                matches!(&err, WriteError::Rejected(e) if e.code() == code),
+                matches!(&err, WriteError::Rejected(e) if e.code().as_str() == code),
                 "{b}: {err}"
             );
         }
@@ -687,7 +693,7 @@ async fn bad_input_is_named_and_writes_nothing() {
             }
         };
         assert!(
-            matches!(&err, WriteError::Rejected(e) if e.code() == "balance_overflow"),
+            matches!(&err, WriteError::Rejected(e) if e.code() == ErrorCode::BalanceOverflow),
             "{b}: {err}"
         );
         assert_clean(&store).await;
@@ -878,7 +884,10 @@ mod units {
                 .commit(unit(&s, 1, "ship_1b", T0 + DAY))
                 .await
                 .unwrap_err();
-            assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            assert!(
+                matches!(err, WriteError::Conflict(Conflict::VersionMoved)),
+                "{b}: {err}"
+            );
             assert_eq!(store.head().await.unwrap(), head);
             assert_eq!(
                 store.events_after(0, false, 10).await.unwrap().len(),
@@ -906,7 +915,7 @@ mod units {
             ));
             let err = ledger.commit(bad).await.unwrap_err();
             assert!(
-                matches!(&err, WriteError::Rejected(e) if e.code() == "insufficient_funds"),
+                matches!(&err, WriteError::Rejected(e) if e.code() == ErrorCode::BalanceInsufficient),
                 "{b}: {err}"
             );
             assert!(store.order("ord_x").await.unwrap().is_none(), "{b}");
@@ -959,7 +968,7 @@ mod units {
             for t in tasks {
                 match t.await.unwrap() {
                     Ok(_) => ok += 1,
-                    Err(WriteError::Conflict(_)) => {}
+                    Err(WriteError::Conflict(Conflict::VersionMoved)) => {}
                     Err(e) => panic!("{b}: {e}"),
                 }
             }
@@ -1023,7 +1032,10 @@ mod units {
                 ..Unit::default()
             };
             let err = ledger.commit(again).await.unwrap_err();
-            assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+            assert!(
+                matches!(err, WriteError::Conflict(Conflict::KeyUsed)),
+                "{b}: {err}"
+            );
             // a claimed key: only a unit naming the claim's token may write its response
             let claim = store
                 .claim_key("sk_test_1", "key-2", "abc", "tok-a", T0, T0 + 1000)
@@ -1052,7 +1064,10 @@ mod units {
             };
             for other in [None, Some("tok-b")] {
                 let err = ledger.commit(keyed(other)).await.unwrap_err();
-                assert!(matches!(err, WriteError::Conflict(_)), "{b}: {err}");
+                assert!(
+                    matches!(err, WriteError::Conflict(Conflict::KeyUsed)),
+                    "{b}: {err}"
+                );
             }
             assert!(
                 store
@@ -1065,7 +1080,10 @@ mod units {
             let done = store.idempotency("sk_test_1", "key-2").await.unwrap();
             assert_eq!(done.map(|r| r.status), Some(200), "{b}");
             let err = ledger.commit(keyed(Some("tok-a"))).await.unwrap_err();
-            assert!(matches!(err, WriteError::Conflict(_)), "{b}: done is done");
+            assert!(
+                matches!(err, WriteError::Conflict(Conflict::KeyUsed)),
+                "{b}: done is done"
+            );
             // a cancel conditioned on an old due time leaves the moved timer alone
             let cancel = |due| Unit {
                 cancel_timers: vec![TimerCancel {

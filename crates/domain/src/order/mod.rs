@@ -17,6 +17,7 @@
 
 use std::fmt;
 
+use crate::ErrorCode;
 use crate::ids::InvalidId;
 use crate::ledger::{AccountSpec, TransferRequest};
 use crate::money::{Money, MoneyError};
@@ -385,54 +386,31 @@ pub enum OrderError {
 }
 
 impl OrderError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            OrderError::NotPermitted(_) => "not_permitted",
-            OrderError::NotShipped => "order_not_shipped",
-            OrderError::AlreadyShipped => "order_already_shipped",
-            OrderError::NotDelivered => "order_not_delivered",
-            OrderError::AlreadyDelivered => "order_already_delivered",
-            OrderError::AlreadyReleased => "hold_already_released",
-            OrderError::Cancelled => "order_cancelled",
-            OrderError::ZeroAmount => "zero_amount",
-            OrderError::RefundExceedsHeld { .. } => "refund_exceeds_held",
+            OrderError::NotPermitted(_) => ErrorCode::NotPermitted,
+            OrderError::NotShipped => ErrorCode::OrderNotShipped,
+            OrderError::AlreadyShipped => ErrorCode::OrderAlreadyShipped,
+            OrderError::NotDelivered => ErrorCode::OrderNotDelivered,
+            OrderError::AlreadyDelivered => ErrorCode::OrderAlreadyDelivered,
+            OrderError::AlreadyReleased => ErrorCode::HoldAlreadyReleased,
+            OrderError::Cancelled => ErrorCode::OrderCancelled,
+            OrderError::ZeroAmount => ErrorCode::ZeroAmount,
+            OrderError::RefundExceedsHeld { .. } => ErrorCode::RefundExceedsHeld,
             OrderError::Money(e) => e.code(),
-            OrderError::NoCancelRequest => "no_cancel_request",
-            OrderError::CancelAlreadyRequested => "cancel_already_requested",
-            OrderError::ShipByPassed => "ship_by_passed",
-            OrderError::CancelAnswerLate => "cancel_answer_late",
-            OrderError::ExtensionTooEarly(_) => "extension_too_early",
-            OrderError::ProtectionEnded => "protection_ended",
-            OrderError::ExtensionUsed => "extension_already_used",
-            OrderError::ExtensionOutOfRange => "extension_out_of_range",
-            OrderError::NoExtensionRequest => "no_extension_request",
-            OrderError::TimerNotDue => "timer_not_due",
-            OrderError::InvalidId(_) => "invalid_id",
+            OrderError::NoCancelRequest => ErrorCode::NoCancelRequest,
+            OrderError::CancelAlreadyRequested => ErrorCode::CancelAlreadyRequested,
+            OrderError::ShipByPassed => ErrorCode::ShipByPassed,
+            OrderError::CancelAnswerLate => ErrorCode::CancelAnswerLate,
+            OrderError::ExtensionTooEarly(_) => ErrorCode::ExtensionTooEarly,
+            OrderError::ProtectionEnded => ErrorCode::ProtectionEnded,
+            OrderError::ExtensionUsed => ErrorCode::ExtensionAlreadyUsed,
+            OrderError::ExtensionOutOfRange => ErrorCode::ExtensionOutOfRange,
+            OrderError::NoExtensionRequest => ErrorCode::NoExtensionRequest,
+            OrderError::TimerNotDue => ErrorCode::TimerNotDue,
+            OrderError::InvalidId(_) => ErrorCode::InvalidId,
         }
     }
-
-    pub const ALL_CODES: &'static [&'static str] = &[
-        "not_permitted",
-        "order_not_shipped",
-        "order_already_shipped",
-        "order_not_delivered",
-        "order_already_delivered",
-        "hold_already_released",
-        "order_cancelled",
-        "zero_amount",
-        "refund_exceeds_held",
-        "no_cancel_request",
-        "cancel_already_requested",
-        "ship_by_passed",
-        "cancel_answer_late",
-        "extension_too_early",
-        "protection_ended",
-        "extension_already_used",
-        "extension_out_of_range",
-        "no_extension_request",
-        "timer_not_due",
-        "invalid_id",
-    ];
 }
 
 /// Why money is being given back: carried by the refund it becomes.

@@ -6,6 +6,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use holdback_app::catalog;
+use holdback_domain::ErrorCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -84,7 +85,7 @@ async fn list_products(
 ) -> Result<Reply, ApiError> {
     let Ok(Query(q)) = query else {
         return Err(ApiError::code(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             "the query takes seller, limit and starting_after",
         ));
     };

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use holdback_app::AppError;
 use holdback_app::checkout::MAX_ITEMS;
 use holdback_app::checkout::{self, CheckoutRequest, Item};
+use holdback_domain::ErrorCode;
 use holdback_domain::card::CardInput;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -143,7 +144,7 @@ impl CheckoutDto {
                 }
                 if i.quantity > params::MAX_QUANTITY {
                     return Err(ApiError::param(
-                        "parameter_invalid",
+                        ErrorCode::ParameterInvalid,
                         "items",
                         format!("a quantity is at most {}", params::MAX_QUANTITY),
                     ));
@@ -163,7 +164,7 @@ impl CheckoutDto {
                         quantity: i.quantity,
                     }),
                     _ => Err(ApiError::param(
-                        "parameter_invalid",
+                        ErrorCode::ParameterInvalid,
                         "items",
                         "each item has either product, or seller and unit_amount",
                     )),

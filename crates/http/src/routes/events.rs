@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use holdback_app::{AppError, Role, views};
+use holdback_domain::ErrorCode;
 use holdback_store::Cursor;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,7 +32,7 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
 async fn list_events(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<Reply, ApiError> {
     if who.role != Role::Platform {
         return Err(ApiError::code(
-            "not_permitted",
+            ErrorCode::NotPermitted,
             "only the platform reads the event log",
         ));
     }
@@ -53,7 +54,7 @@ async fn list_events(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<R
             .event_seq(id)
             .await
             .map_err(AppError::from)?
-            .ok_or_else(|| ApiError::param("resource_missing", param, "no such event"))?
+            .ok_or_else(|| ApiError::param(ErrorCode::ResourceMissing, param, "no such event"))?
     };
     // With both cursors, the events between them.
     let end = match (&page.starting_after, &page.ending_before) {
@@ -64,7 +65,7 @@ async fn list_events(State(s): Ctx, Caller(who): Caller, page: Page) -> Result<R
                 .await
                 .map_err(AppError::from)?
                 .ok_or_else(|| {
-                    ApiError::param("resource_missing", "ending_before", "no such event")
+                    ApiError::param(ErrorCode::ResourceMissing, "ending_before", "no such event")
                 })?,
         ),
         _ => None,
@@ -104,7 +105,7 @@ async fn get_event(
 ) -> Result<Reply, ApiError> {
     if who.role != Role::Platform {
         return Err(ApiError::code(
-            "not_permitted",
+            ErrorCode::NotPermitted,
             "only the platform reads the event log",
         ));
     }

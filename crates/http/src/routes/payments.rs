@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use holdback_app::{Role, payments, refunds};
+use holdback_domain::ErrorCode;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -104,13 +105,13 @@ async fn list_refunds(
 ) -> Result<Reply, ApiError> {
     if who.role != Role::Platform {
         return Err(ApiError::code(
-            "not_permitted",
+            ErrorCode::NotPermitted,
             "only the platform lists refunds",
         ));
     }
     let Ok(Query(q)) = query else {
         return Err(ApiError::code(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             "the query takes limit (1 to 100), starting_after and status=failed",
         ));
     };
@@ -119,7 +120,7 @@ async fn list_refunds(
         Some("failed") => true,
         Some(_) => {
             return Err(ApiError::param(
-                "parameter_invalid",
+                ErrorCode::ParameterInvalid,
                 "status",
                 "status is failed or absent",
             ));

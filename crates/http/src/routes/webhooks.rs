@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use holdback_app::webhook_endpoints as endpoints;
+use holdback_domain::ErrorCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -188,7 +189,7 @@ async fn list_deliveries(
 ) -> Result<Reply, ApiError> {
     if page.ending_before.is_some() {
         return Err(ApiError::param(
-            "parameter_invalid",
+            ErrorCode::ParameterInvalid,
             "ending_before",
             "deliveries page forward only: use starting_after",
         ));

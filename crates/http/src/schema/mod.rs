@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use holdback_domain::{ErrorCode, ErrorKind};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
@@ -86,15 +88,38 @@ pub struct ErrorBody {
 
 #[derive(ToSchema)]
 pub struct ErrorDetail {
-    /// invalid_request_error, card_error, authentication_error, permission_error,
-    /// idempotency_error or api_error.
+    #[schema(schema_with = error_type)]
     r#type: String,
-    /// A stable code from the error catalog.
+    #[schema(schema_with = error_code)]
     code: String,
     message: String,
     /// The parameter at fault, if one is.
     param: Option<String>,
     request_id: String,
+}
+
+/// The error's `type`: every [`ErrorKind`], from the declaration of the codes.
+fn error_type() -> Object {
+    string_enum(
+        ErrorKind::ALL.iter().map(|k| k.as_str()),
+        "Who is to act on the error.",
+    )
+}
+
+/// The error's `code`: every declared [`ErrorCode`].
+fn error_code() -> Object {
+    string_enum(
+        ErrorCode::ALL.iter().map(|c| c.as_str()),
+        "A stable code; each has one HTTP status and one type.",
+    )
+}
+
+fn string_enum<'a>(values: impl Iterator<Item = &'a str>, description: &str) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+        .description(Some(description))
+        .build()
 }
 
 #[derive(ToSchema)]

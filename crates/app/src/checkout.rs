@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use holdback_domain::ErrorCode;
 use holdback_domain::card::CardInput;
 use holdback_domain::order::{self, CommissionRule, DAY, OrderPlan};
-use holdback_domain::party::PartyKind;
 use holdback_domain::payment::{Payment, PaymentState};
 use holdback_domain::process::Versioned;
 use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money};
@@ -186,14 +185,6 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
         }
     }
     party_id(&req.buyer, "buyer")?;
-    parties::existing(
-        app,
-        PartyKind::Buyer,
-        principal.livemode,
-        &req.buyer,
-        "buyer",
-    )
-    .await?;
     if req.items.len() > MAX_ITEMS {
         return Err(AppError::param(
             ErrorCode::TooManyItems,
@@ -213,6 +204,9 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
             format!("a cart holds items of at most {MAX_SELLERS} sellers"),
         ));
     }
+    // The buyer and the sellers, which must exist, with the sellers' own terms: one read.
+    let sellers: Vec<&str> = parts.iter().map(|(s, _)| s.as_str()).collect();
+    let mut terms = parties::cart_parties(app, principal.livemode, &req.buyer, &sellers).await?;
     let mut total = Money::zero(req.currency);
     let mut plans = Vec::with_capacity(parts.len());
     for (seller, amount) in parts {
@@ -238,7 +232,9 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
             )
         })?;
         // The seller's own terms (its party object) before the policy file's.
-        let terms = parties::seller_terms(app, &seller, principal.livemode).await?;
+        let terms = terms
+            .remove(&seller)
+            .ok_or_else(|| AppError::Internal(format!("no terms read for seller {seller}")))?;
         let commission = match terms.commission {
             Some((basis_points, fixed)) => CommissionRule {
                 basis_points,

@@ -194,6 +194,48 @@ pub async fn existing(
     })
 }
 
+/// The terms of a cart's sellers, read with its buyer in one query: the buyer and every seller
+/// must exist in the mode (`unknown_party` naming `buyer` or `items` otherwise).
+pub async fn cart_parties(
+    app: &App,
+    livemode: bool,
+    buyer: &str,
+    sellers: &[&str],
+) -> Result<BTreeMap<String, SellerTerms>, AppError> {
+    let mut names = Vec::with_capacity(sellers.len() + 1);
+    names.push((PartyKind::Buyer, buyer));
+    names.extend(sellers.iter().map(|s| (PartyKind::Seller, *s)));
+    let rows = app.store.parties_named(livemode, &names).await?;
+    let missing = |kind: PartyKind, id: &str, param: &'static str| {
+        let mode = if livemode { "live" } else { "test" };
+        AppError::param(
+            ErrorCode::UnknownParty,
+            param,
+            format!("no {} {id:?} in {mode} mode: create it first", kind.code()),
+        )
+    };
+    if !rows
+        .iter()
+        .any(|p| p.kind == PartyKind::Buyer && p.id == buyer)
+    {
+        return Err(missing(PartyKind::Buyer, buyer, "buyer"));
+    }
+    let mut terms = BTreeMap::new();
+    for p in rows.iter().filter(|p| p.kind == PartyKind::Seller) {
+        terms.insert(
+            p.id.clone(),
+            SellerTerms {
+                ship_by_days: p.ship_by_days,
+                commission: p.commission.map(|c| (c.basis_points, c.fixed)),
+            },
+        );
+    }
+    match sellers.iter().find(|s| !terms.contains_key(**s)) {
+        Some(s) => Err(missing(PartyKind::Seller, s, "items")),
+        None => Ok(terms),
+    }
+}
+
 /// A seller's ship-by window and own commission; the seller must exist in this mode.
 pub async fn seller_terms(
     app: &App,

@@ -141,6 +141,30 @@ async fn what_the_document_forbids_is_refused_and_what_it_allows_is_taken() {
                 Some("buyer"),
                 "a buyer id with a dot",
             ),
+            (
+                s.post("/v1/checkouts", &s.platform, {
+                    let mut c = cart(VISA);
+                    c["items"][1]["seller"] = json!("sel_nobody");
+                    c
+                })
+                .await,
+                StatusCode::BAD_REQUEST,
+                "unknown_party",
+                Some("items"),
+                "a seller that does not exist",
+            ),
+            (
+                s.post("/v1/checkouts", &s.platform, {
+                    let mut c = cart(VISA);
+                    c["buyer"] = json!("buy_nobody");
+                    c
+                })
+                .await,
+                StatusCode::BAD_REQUEST,
+                "unknown_party",
+                Some("buyer"),
+                "a buyer that does not exist",
+            ),
         ];
         for (answer, status, code, param, what) in &cases {
             refused(answer, *status, code, *param, &format!("{b}: {what}"));

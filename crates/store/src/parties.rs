@@ -207,6 +207,38 @@ impl Store {
         })
     }
 
+    /// The parties of a mode named in `names` (kind and id) that exist, in one read (a
+    /// checkout's buyer and sellers).
+    pub async fn parties_named(
+        &self,
+        livemode: bool,
+        names: &[(PartyKind, &str)],
+    ) -> Result<Vec<PartyRow>, StoreError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = String::from(
+            "SELECT kind, livemode, id, created_at, country, region, phone_verified, metadata, \
+             ship_by_days, commission_bps, commission_fixed, commission_currency \
+             FROM parties WHERE livemode = $1 AND (",
+        );
+        for i in 0..names.len() {
+            if i > 0 {
+                sql.push_str(" OR ");
+            }
+            sql.push_str(&format!("(kind = ${} AND id = ${})", 2 * i + 2, 2 * i + 3));
+        }
+        sql.push(')');
+        with_pool!(self, pool => {
+            // Only placeholders are formatted into the text; every value is bound.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(livemode);
+            for (kind, id) in names {
+                query = query.bind(kind.code()).bind(*id);
+            }
+            query.fetch_all(pool).await?.iter().map(party).collect()
+        })
+    }
+
     /// Parties of one kind and mode by id (ascending), optionally only the one with id `only`:
     /// those after the cursor, or with `Cursor::Before`, those just before it.
     pub async fn list_parties(

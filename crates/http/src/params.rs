@@ -123,19 +123,24 @@ pub(crate) fn currency(code: &str, param: &str) -> Result<Currency, ApiError> {
 /// with a minor unit, as the domain's [`Currency::parse`] knows them (its table is searched
 /// rather than copied).
 pub(crate) fn currency_codes() -> Vec<String> {
-    let letters = b'A'..=b'Z';
-    let mut codes = Vec::new();
-    for a in letters.clone() {
-        for b in letters.clone() {
-            for c in letters.clone() {
-                let code = String::from_utf8_lossy(&[a, b, c]).to_string();
-                if Currency::parse(&code).is_ok() {
-                    codes.push(code.to_ascii_lowercase());
+    static CODES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    CODES
+        .get_or_init(|| {
+            let letters = b'A'..=b'Z';
+            let mut codes = Vec::new();
+            for a in letters.clone() {
+                for b in letters.clone() {
+                    for c in letters.clone() {
+                        let code = String::from_utf8_lossy(&[a, b, c]).to_string();
+                        if Currency::parse(&code).is_ok() {
+                            codes.push(code.to_ascii_lowercase());
+                        }
+                    }
                 }
             }
-        }
-    }
-    codes
+            codes
+        })
+        .clone()
 }
 
 /// An amount in minor units, refused as the parameter `param`.

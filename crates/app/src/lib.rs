@@ -11,6 +11,8 @@ pub mod cards;
 pub mod catalog;
 pub mod checkout;
 pub mod endpoint_address;
+pub mod evidence;
+pub mod files;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
@@ -30,6 +32,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use holdback_domain::card::CardError;
+use holdback_domain::evidence::EvidenceLimits;
 use holdback_domain::ledger::LedgerError;
 use holdback_domain::order::{Commission, CommissionRule, OrderError, OrderPolicy};
 use holdback_domain::payment::PaymentError;
@@ -73,6 +76,9 @@ pub struct Policy {
     /// The most one checkout may charge, per currency (minor units); a currency not listed is
     /// bounded only by the ledger's own maximum.
     pub checkout_max: BTreeMap<Currency, i64>,
+    /// Evidence files of disputes: the largest file, the largest video, and how many files and
+    /// bytes one dispute may have.
+    pub evidence: EvidenceLimits,
 }
 
 /// The default most one checkout may charge: about USD 10,000 in each of these currencies
@@ -126,6 +132,7 @@ impl Default for Policy {
                     Some((c, major * 10_i64.pow(c.exponent())))
                 })
                 .collect(),
+            evidence: EvidenceLimits::default(),
         }
     }
 }
@@ -184,6 +191,9 @@ pub struct App {
     pub policy: Arc<Policy>,
     /// Idempotency keys held by this process's running requests (SQLite only).
     pub claims: Arc<idempotency::LocalClaims>,
+    /// Where uploaded files' content is kept (by default the folder
+    /// [`files::DEFAULT_FOLDER`] in the current folder; `serve` sets its own).
+    pub files: Arc<dyn files::FileStore>,
 }
 
 impl App {
@@ -207,6 +217,7 @@ impl App {
             ids,
             policy: Arc::new(policy),
             claims: Arc::default(),
+            files: Arc::new(files::LocalFiles::new(files::DEFAULT_FOLDER)),
         }
     }
 

@@ -141,6 +141,10 @@ error_codes! {
     // webhook endpoints
     EndpointAddressNotAllowed = "endpoint_address_not_allowed", 400, InvalidRequest;
     WebhookEndpointDeleted = "webhook_endpoint_deleted", 409, InvalidRequest;
+    // evidence files
+    EvidenceTypeNotAllowed = "evidence_type_not_allowed", 400, InvalidRequest;
+    EvidenceTooLarge = "evidence_too_large", 413, InvalidRequest;
+    EvidenceLimitReached = "evidence_limit_reached", 409, InvalidRequest;
     // cards
     InvalidCardNumber = "invalid_card_number", 400, Card;
     InvalidExpiry = "invalid_expiry", 400, Card;

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod calendar;
 pub mod card;
 pub mod error_code;
+pub mod evidence;
 pub mod ids;
 pub mod invariants;
 pub mod ledger;

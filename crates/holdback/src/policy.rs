@@ -1,6 +1,7 @@
 //! The policy file (TOML): order timings, the default commission, per-seller commission,
 //! `allow_private_webhook_addresses` (live webhook endpoints on private addresses), and
-//! `[limits]` (the most one checkout may charge, per currency).
+//! `[limits]` (the most one checkout may charge, per currency), and `[evidence]` (the sizes
+//! and counts of dispute evidence files).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
+const MIB: u64 = 1024 * 1024;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +29,18 @@ struct File {
     allow_private_webhook_addresses: bool,
     #[serde(default)]
     limits: LimitsFile,
+    #[serde(default)]
+    evidence: EvidenceFile,
+}
+
+/// `[evidence]`: the largest file and video (MiB), and per dispute the most MiB and files.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct EvidenceFile {
+    max_file_mib: Option<u64>,
+    max_video_mib: Option<u64>,
+    max_dispute_mib: Option<u64>,
+    max_dispute_files: Option<u64>,
 }
 
 /// `[limits]`: `checkout_max = { usd = 1000000 }`, the most one checkout may charge in minor
@@ -196,6 +210,46 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
         );
         policy.checkout_max.insert(c, *max);
     }
+    let e = &file.evidence;
+    let limits = &mut policy.evidence;
+    for (slot, value, unit, range, name) in [
+        (
+            &mut limits.max_file_bytes,
+            e.max_file_mib,
+            MIB,
+            1..=1024,
+            "max_file_mib",
+        ),
+        (
+            &mut limits.max_video_bytes,
+            e.max_video_mib,
+            MIB,
+            1..=4096,
+            "max_video_mib",
+        ),
+        (
+            &mut limits.max_dispute_bytes,
+            e.max_dispute_mib,
+            MIB,
+            1..=65_536,
+            "max_dispute_mib",
+        ),
+        (
+            &mut limits.max_dispute_files,
+            e.max_dispute_files,
+            1,
+            1..=1000,
+            "max_dispute_files",
+        ),
+    ] {
+        if let Some(v) = value {
+            anyhow::ensure!(
+                range.contains(&v),
+                "policy file: evidence.{name} must be in {range:?}"
+            );
+            *slot = v * unit;
+        }
+    }
     for (method, m) in file.shipping {
         holdback_domain::AccountId::parse(&method)?;
         anyhow::ensure!(
@@ -255,6 +309,22 @@ mod tests {
         );
         let allowing = parse("allow_private_webhook_addresses = true").unwrap();
         assert!(allowing.allow_private_webhook_addresses);
+        assert_eq!(
+            p.evidence,
+            Policy::default().evidence,
+            "the example states the defaults"
+        );
+        let evidence = parse("[evidence]\nmax_file_mib = 2\nmax_dispute_files = 5").unwrap();
+        assert_eq!(evidence.evidence.max_file_bytes, 2 * MIB);
+        assert_eq!(evidence.evidence.max_dispute_files, 5);
+        assert_eq!(
+            evidence.evidence.max_video_bytes,
+            50 * MIB,
+            "others keep their default"
+        );
+        for bad in ["[evidence]\nmax_file_mib = 0", "[evidence]\nmax_files = 3"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
         // the example states the default checkout limits of USD and EUR
         assert_eq!(p.checkout_max, Policy::default().checkout_max);
         let limited = parse("[limits]\ncheckout_max = { jpy = 50000 }").unwrap();

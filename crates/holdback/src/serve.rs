@@ -31,6 +31,11 @@ pub struct ServeArgs {
     /// `holdback-sandbox.db` in the current folder on PostgreSQL.
     #[arg(long, env = "HOLDBACK_SANDBOX")]
     sandbox: Option<std::path::PathBuf>,
+    /// The folder where dispute evidence files are kept (by their SHA-256). The default is a
+    /// folder beside the SQLite database's file with `-evidence` added (`holdback-evidence`
+    /// beside `holdback.db`), or `holdback-evidence` in the current folder on PostgreSQL.
+    #[arg(long, env = "HOLDBACK_EVIDENCE_DIR")]
+    evidence_dir: Option<std::path::PathBuf>,
     /// Run this node's clock ahead by this many milliseconds (a test clock: see timers fire
     /// without waiting). Never in production.
     #[arg(long, hide = true, default_value_t = 0)]
@@ -211,6 +216,16 @@ pub fn default_sandbox(database: &str) -> std::path::PathBuf {
     }
 }
 
+/// Where evidence files go when no folder is named: beside a SQLite database (`X.db` →
+/// `X-evidence`), else `holdback-evidence` in the current folder.
+pub fn default_evidence_dir(database: &str) -> std::path::PathBuf {
+    let sandbox = default_sandbox(database);
+    match sandbox.to_str().and_then(|s| s.strip_suffix("-sandbox.db")) {
+        Some(stem) => format!("{stem}-evidence").into(),
+        None => holdback_app::files::DEFAULT_FOLDER.into(),
+    }
+}
+
 pub async fn run(store: Store, database: &str, args: ServeArgs) -> anyhow::Result<()> {
     let mut policy = match &args.policy {
         Some(path) => crate::policy::parse(&std::fs::read_to_string(path)?)?,
@@ -245,7 +260,12 @@ pub async fn run(store: Store, database: &str, args: ServeArgs) -> anyhow::Resul
         .sandbox
         .clone()
         .unwrap_or_else(|| default_sandbox(database));
-    let app = app_on_sandbox(store, policy, clock, &sandbox)?;
+    let mut app = app_on_sandbox(store, policy, clock, &sandbox)?;
+    let evidence_dir = args
+        .evidence_dir
+        .clone()
+        .unwrap_or_else(|| default_evidence_dir(database));
+    app.files = Arc::new(holdback_app::files::LocalFiles::new(evidence_dir));
     if args.demo {
         seed_demo(&app).await?;
     }
@@ -273,7 +293,7 @@ pub async fn run(store: Store, database: &str, args: ServeArgs) -> anyhow::Resul
 
 #[cfg(test)]
 mod tests {
-    use super::default_sandbox;
+    use super::{default_evidence_dir, default_sandbox};
 
     #[test]
     fn the_sandbox_file_sits_beside_the_database() {
@@ -289,6 +309,22 @@ mod tests {
             assert_eq!(
                 default_sandbox(database).to_str(),
                 Some(sandbox),
+                "{database}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_evidence_folder_sits_beside_the_database() {
+        for (database, folder) in [
+            ("sqlite:holdback.db", "holdback-evidence"),
+            ("sqlite:///tmp/x/shop.db", "/tmp/x/shop-evidence"),
+            ("/var/lib/holdback/main", "/var/lib/holdback/main-evidence"),
+            ("postgres://root@127.0.0.1/test", "holdback-evidence"),
+        ] {
+            assert_eq!(
+                default_evidence_dir(database).to_str(),
+                Some(folder),
                 "{database}"
             );
         }

@@ -10,6 +10,7 @@ mod aggregates;
 pub mod bench;
 pub mod clock;
 mod conflict;
+pub mod evidence;
 mod idempotency;
 pub mod parties;
 mod payments;
@@ -36,6 +37,7 @@ use sqlx::sqlite::{
 };
 
 pub use conflict::Conflict;
+pub use evidence::{EvidenceInsert, EvidenceRow};
 pub use idempotency::Claim;
 pub use parties::{KeyListing, PartyInsert, PartyRow, Revocation};
 pub use unit::{

@@ -67,6 +67,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_idempotency_claims.sql"),
         postgres: include_str!("../migrations/postgres/0009_idempotency_claims.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_evidence",
+        sqlite: include_str!("../migrations/sqlite/0011_evidence.sql"),
+        postgres: include_str!("../migrations/postgres/0011_evidence.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

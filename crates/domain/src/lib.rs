@@ -12,6 +12,7 @@ pub mod error_code;
 pub mod ids;
 pub mod invariants;
 pub mod ledger;
+pub mod message;
 pub mod money;
 pub mod order;
 pub mod party;

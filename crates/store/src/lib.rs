@@ -11,6 +11,7 @@ pub mod bench;
 pub mod clock;
 mod conflict;
 mod idempotency;
+mod messages;
 pub mod parties;
 mod payments;
 mod postgres;

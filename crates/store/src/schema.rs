@@ -67,6 +67,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_idempotency_claims.sql"),
         postgres: include_str!("../migrations/postgres/0009_idempotency_claims.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_order_messages",
+        sqlite: include_str!("../migrations/sqlite/0010_order_messages.sql"),
+        postgres: include_str!("../migrations/postgres/0010_order_messages.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

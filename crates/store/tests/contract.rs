@@ -95,7 +95,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0006_payments_refunds",
                 "0007_parties",
                 "0008_webhook_management",
-                "0009_idempotency_claims"
+                "0009_idempotency_claims",
+                "0010_order_messages"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -231,7 +232,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0006_payments_refunds",
                 "0007_parties",
                 "0008_webhook_management",
-                "0009_idempotency_claims"
+                "0009_idempotency_claims",
+                "0010_order_messages"
             ],
             "{b}"
         );
@@ -806,6 +808,7 @@ mod units {
             payments: vec![],
             refunds: vec![],
             idempotency: None,
+            messages: vec![],
         }
     }
 

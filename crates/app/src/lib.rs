@@ -14,6 +14,7 @@ pub mod endpoint_address;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
+pub mod messages;
 pub mod orders;
 pub mod parties;
 pub mod payments;

@@ -16,6 +16,7 @@ pub mod files;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
+pub mod messages;
 pub mod orders;
 pub mod parties;
 pub mod payments;

@@ -124,6 +124,7 @@ pub fn unit_of(
             .collect(),
         events,
         idempotency: None,
+        messages: Vec::new(),
     })
 }
 

@@ -176,6 +176,11 @@ error_codes! {
     ExtensionOutOfRange = "extension_out_of_range", 400, InvalidRequest;
     NoExtensionRequest = "no_extension_request", 409, InvalidRequest;
     TimerNotDue = "timer_not_due", 409, InvalidRequest;
+    // an order's messages
+    MessageBodyEmpty = "message_body_empty", 400, InvalidRequest;
+    MessageBodyTooLong = "message_body_too_long", 400, InvalidRequest;
+    MessageBodyInvalidCharacter = "message_body_invalid_character", 400, InvalidRequest;
+    MessageFilesInvalid = "message_files_invalid", 400, InvalidRequest;
     // ledger rules that reach the API
     UnknownAccountKind = "unknown_account_kind", 400, InvalidRequest;
     EmptyTransaction = "empty_transaction", 400, InvalidRequest;

@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod ids;
 pub mod invariants;
 pub mod ledger;
+pub mod message;
 pub mod money;
 pub mod order;
 pub mod party;

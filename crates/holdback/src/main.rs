@@ -6,6 +6,7 @@ mod bench;
 mod bench_lifecycle;
 mod keys_cli;
 mod load;
+mod messages_cli;
 mod ops;
 mod policy;
 mod serve;
@@ -72,6 +73,11 @@ enum Command {
     Refunds {
         #[command(subcommand)]
         command: ops::RefundsCommand,
+    },
+    /// Orders' message records.
+    Messages {
+        #[command(subcommand)]
+        command: messages_cli::MessagesCommand,
     },
     /// Reconciliation with the outside world.
     Reconcile {
@@ -309,6 +315,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Refunds { command } => {
             let store = connect(&cli.database).await?;
             ops::refunds(store, command).await
+        }
+        Command::Messages { command } => {
+            let store = connect(&cli.database).await?;
+            messages_cli::run(store, command).await
         }
         Command::Reconcile { command } => {
             let store = connect(&cli.database).await?;

@@ -281,6 +281,10 @@ fn the_readme_walkthrough_works_verbatim() {
         "\"object\":\"refund\"",
         "\"amount_refunded\":1000",
         "\"next_attempt\":null",
+        "\"object\":\"message\"",
+        "\"prev_hash\":\"0000000000000000",
+        "\"object\":\"message_export\"",
+        "\"intact\":true",
     ] {
         assert!(
             printed.to_lowercase().contains(&expected.to_lowercase()),

@@ -55,6 +55,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
     OpenApiRouter::with_openapi(schema::ApiDoc::openapi())
         .merge(routes::checkouts::router())
         .merge(routes::orders::router())
+        .merge(routes::messages::router())
         .merge(routes::payments::router())
         .merge(routes::events::router())
         .merge(routes::webhooks::router())

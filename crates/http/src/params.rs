@@ -201,6 +201,19 @@ impl Page {
         (kept, has_more && !cut)
     }
 
+    /// `starting_after`, for a list that pages forward only: `ending_before` is refused by
+    /// name, naming `what` the list holds.
+    pub fn forward_only(&self, what: &str) -> Result<Option<&str>, ApiError> {
+        if self.ending_before.is_some() {
+            return Err(ApiError::param(
+                ErrorCode::ParameterInvalid,
+                "ending_before",
+                format!("{what} page forward only: use starting_after"),
+            ));
+        }
+        Ok(self.starting_after.as_deref())
+    }
+
     /// The requested page size: 10 if none was given; outside 1 to 100 refused by name.
     pub fn limit(&self) -> Result<u32, ApiError> {
         limit(self.limit)

@@ -293,6 +293,7 @@ impl Unit {
                 refund_values(&w.value, w.expected_version + 1),
             ));
         }
+        out.extend(self.messages.iter().map(crate::messages::statement));
         for c in &self.cancel_timers {
             let mut vals = vec![text(&c.order_id), text(c.kind.code())];
             match c.only_if_due_at {

@@ -35,6 +35,11 @@ pub enum Conflict {
     EndpointChanged,
     /// The same checkout is running in another request, which has not written its payment yet.
     CheckoutRetried,
+    /// A message was appended to the order's message record after the head a unit's message
+    /// was decided against: read the head again and decide again.
+    ChainMoved,
+    /// Messages kept arriving on the same order, attempt after attempt.
+    ChainKeepsMoving,
 }
 
 impl Conflict {
@@ -55,6 +60,8 @@ impl Conflict {
             Conflict::KeepsChanging(Kind::Refund) => "the refund keeps changing; retry",
             Conflict::EndpointChanged => "the endpoint changed meanwhile; retry",
             Conflict::CheckoutRetried => "the checkout is being retried concurrently; retry",
+            Conflict::ChainMoved => "another message was added to the order first; retry",
+            Conflict::ChainKeepsMoving => "messages keep arriving on the order; retry",
         }
     }
 }

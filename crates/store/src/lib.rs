@@ -12,6 +12,7 @@ pub mod clock;
 mod conflict;
 pub mod evidence;
 mod idempotency;
+mod messages;
 pub mod parties;
 mod payments;
 mod postgres;

@@ -112,6 +112,7 @@ async fn try_batch(
             );
         }
     }
+    crate::messages::load_heads_postgres(&mut tx, &mut prefetched.heads, &wanted.chains).await?;
     let (replies, changes, accepted) = decide(&mut book, &mut prefetched, commands, now, refused);
     if !changes.is_empty() {
         persist(&mut tx, &changes).await?;

@@ -68,6 +68,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0009_idempotency_claims.sql"),
     },
     Migration {
+        version: 10,
+        name: "0010_order_messages",
+        sqlite: include_str!("../migrations/sqlite/0010_order_messages.sql"),
+        postgres: include_str!("../migrations/postgres/0010_order_messages.sql"),
+    },
+    Migration {
         version: 11,
         name: "0011_evidence",
         sqlite: include_str!("../migrations/sqlite/0011_evidence.sql"),

@@ -390,8 +390,9 @@ fn load(
     Ok(())
 }
 
-/// Adds the order versions and idempotency keys (done or claimed) named by the batch's units, but for those
-/// already known (this batch's decisions may have moved them on).
+/// Adds the order versions, idempotency keys (done or claimed) and message chain heads named by
+/// the batch's units, but for those already known (this batch's decisions may have moved them
+/// on).
 fn load_rows(
     conn: &Connection,
     prefetched: &mut Prefetched,
@@ -421,6 +422,7 @@ fn load_rows(
             prefetched.keys.insert(k, holder);
         }
     }
+    crate::messages::load_heads_sqlite(conn, &mut prefetched.heads, &wanted.chains)?;
     Ok(())
 }
 

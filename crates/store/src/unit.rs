@@ -10,6 +10,7 @@
 
 use holdback_domain::Money;
 use holdback_domain::ledger::{AccountSpec, TransactionRequest};
+use holdback_domain::message::Message;
 use holdback_domain::order::{Order, TimerKind};
 use holdback_domain::payment::Payment;
 use holdback_domain::process::{Kind, Versioned};
@@ -27,6 +28,10 @@ pub struct Unit {
     pub cancel_timers: Vec<TimerCancel>,
     pub events: Vec<NewEvent>,
     pub idempotency: Option<IdempotencyRecord>,
+    /// Messages appended to orders' message records, each after the chain head it names
+    /// (`seq - 1`, `prev_hash`); if the head moved, the unit is refused with
+    /// [`crate::Conflict::ChainMoved`].
+    pub messages: Vec<Message>,
 }
 
 impl Unit {

@@ -226,6 +226,8 @@ pub(crate) struct Wanted {
     /// Aggregates whose versions the batch's units check.
     pub versions: BTreeSet<(Kind, String)>,
     pub keys: BTreeSet<(String, String)>,
+    /// Orders whose message chains the batch's units append to.
+    pub chains: BTreeSet<String>,
 }
 
 impl Wanted {
@@ -242,6 +244,9 @@ impl Wanted {
                     if let Some(k) = &unit.idempotency {
                         wanted.keys.insert((k.principal.clone(), k.key.clone()));
                     }
+                    wanted
+                        .chains
+                        .extend(unit.messages.iter().map(|m| m.order.clone()));
                     (&unit.accounts[..], unit.ledger.as_ref())
                 }
             };
@@ -264,6 +269,8 @@ pub(crate) struct Prefetched {
     /// Idempotency keys already in the table: `None` when done, or the token of the request
     /// that claimed it (the one unit allowed to write its response).
     pub keys: HashMap<(String, String), Option<String>>,
+    /// The head of each named message chain (absent: no message yet).
+    pub heads: crate::messages::Heads,
 }
 
 /// The pure middle of a batch: decide every command against the prefetched state. Returns the
@@ -351,6 +358,7 @@ fn decide_unit(
             return Err(WriteError::Conflict(Conflict::VersionMoved));
         }
     }
+    let heads = chain_heads(&prefetched.heads, unit)?;
     let outcome = book.execute_opening(&unit.accounts, unit.ledger.as_ref(), now)?;
     if matches!(outcome, Some(Outcome::Exists(_))) && unit.versions().next().is_some() {
         // The ledger id was used before, by another decision: writing these rows would pair
@@ -367,7 +375,30 @@ fn decide_unit(
             .keys
             .insert((k.principal.clone(), k.key.clone()), None);
     }
+    prefetched.heads.extend(heads);
     Ok((Reply::Unit(outcome), rows))
+}
+
+/// The chain heads after the unit's messages, if each follows the head before it: its `seq`
+/// the head's plus one (1 for a chain's first) and its `prev_hash` the head's hash (the genesis
+/// hash for a chain's first). Otherwise another message came first: the unit is refused.
+fn chain_heads(
+    heads: &crate::messages::Heads,
+    unit: &Unit,
+) -> Result<crate::messages::Heads, WriteError> {
+    use holdback_domain::message::GENESIS_HASH;
+    let mut after = crate::messages::Heads::new();
+    for m in &unit.messages {
+        let (seq, hash) = after
+            .get(&m.order)
+            .or_else(|| heads.get(&m.order))
+            .map_or((0, GENESIS_HASH), |(s, h)| (*s, h.as_str()));
+        if m.seq != seq + 1 || m.prev_hash != hash {
+            return Err(WriteError::Conflict(Conflict::ChainMoved));
+        }
+        after.insert(m.order.clone(), (m.seq, m.hash.clone()));
+    }
+    Ok(after)
 }
 
 /// How one attempt at a batch ended, short of a database failure.

@@ -96,6 +96,7 @@ async fn migrations_run_once_and_again_safely() {
                 "0007_parties",
                 "0008_webhook_management",
                 "0009_idempotency_claims",
+                "0010_order_messages",
                 "0011_evidence"
             ]
         );
@@ -233,6 +234,7 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0007_parties",
                 "0008_webhook_management",
                 "0009_idempotency_claims",
+                "0010_order_messages",
                 "0011_evidence"
             ],
             "{b}"
@@ -808,6 +810,7 @@ mod units {
             payments: vec![],
             refunds: vec![],
             idempotency: None,
+            messages: vec![],
         }
     }
 

@@ -5,6 +5,7 @@ pub(crate) mod catalog;
 pub(crate) mod checkouts;
 pub(crate) mod events;
 pub(crate) mod evidence;
+pub(crate) mod messages;
 pub(crate) mod orders;
 pub(crate) mod parties;
 pub(crate) mod payments;

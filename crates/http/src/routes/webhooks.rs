@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use holdback_app::webhook_endpoints as endpoints;
-use holdback_domain::ErrorCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -187,14 +186,7 @@ async fn list_deliveries(
     Caller(who): Caller,
     page: Page,
 ) -> Result<Reply, ApiError> {
-    if page.ending_before.is_some() {
-        return Err(ApiError::param(
-            ErrorCode::ParameterInvalid,
-            "ending_before",
-            "deliveries page forward only: use starting_after",
-        ));
-    }
-    let after = page.starting_after.as_deref();
+    let after = page.forward_only("deliveries")?;
     let (data, has_more) =
         endpoints::list_deliveries(&s.app, &who, &id, after, page.limit()?).await?;
     let url = format!("/v1/webhook_endpoints/{id}/deliveries");

@@ -210,3 +210,33 @@ pub fn idempotency_key() -> Object {
         .pattern(Some("^[!-~]+$"))
         .build()
 }
+
+/// A message's body: 1 to 5,000 characters, not only white space, no control characters but
+/// newline and tab (the domain's `check_body`).
+pub fn message_body() -> Object {
+    use holdback_domain::message::{MAX_BODY_CHARS, body_char_allowed};
+    let refused = params::class(|c| !body_char_allowed(c));
+    let refused_or_blank = params::class(|c| !body_char_allowed(c) || c.is_whitespace());
+    string()
+        .min_length(Some(1))
+        .max_length(Some(MAX_BODY_CHARS))
+        .pattern(Some(format!(
+            "^[^{refused}]*[^{refused_or_blank}][^{refused}]*$"
+        )))
+        .examples(["The parcel has not arrived yet.\nCould you check the tracking?"])
+        .build()
+}
+
+/// The evidence files a message names: at most 10 distinct file ids.
+pub fn message_files() -> utoipa::openapi::schema::Array {
+    use holdback_domain::message::{FILE_ID_PREFIX, MAX_FILE_ID_TAIL, MAX_FILES};
+    let id = string().pattern(Some(format!(
+        "^{FILE_ID_PREFIX}[A-Za-z0-9]{{1,{MAX_FILE_ID_TAIL}}}$"
+    )));
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(id)
+        .max_items(Some(MAX_FILES))
+        .unique_items(true)
+        .examples([serde_json::json!(["file_0190a0f3c2b37c4e9d5e1f2a3b4c5d6e"])])
+        .build()
+}

@@ -1,0 +1,21 @@
+-- An order's message record: append-only, hash-chained per order (seq 1, 2, …; each row's
+-- prev_hash is the hash of the row before it). `files` holds evidence file ids separated by
+-- single spaces ('' for none).
+CREATE TABLE order_messages (
+    id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL REFERENCES orders (id),
+    seq BIGINT NOT NULL,
+    author_role TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    files TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    livemode BOOLEAN NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    UNIQUE (order_id, seq)
+);
+CREATE TRIGGER order_messages_no_update BEFORE UPDATE OR DELETE ON order_messages
+    FOR EACH ROW EXECUTE FUNCTION holdback_append_only();
+CREATE TRIGGER order_messages_no_truncate BEFORE TRUNCATE ON order_messages
+    FOR EACH STATEMENT EXECUTE FUNCTION holdback_append_only();

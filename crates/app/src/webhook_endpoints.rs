@@ -5,10 +5,10 @@
 //!   deliveries wait, unclaimed (no attempt is spent, no backoff grows). Enabling it sends them,
 //!   in event order, on the next pass.
 //! - A **deleted** endpoint stops for good: nothing more is enqueued, and its pending deliveries
-//!   are cancelled (status `failed`, `last_error` `endpoint_deleted`). It leaves the list and
-//!   `GET /v1/webhook_endpoints/{id}` answers 404 as for any missing object; its delivery
-//!   history stays readable for the record, and enabling or disabling it is refused by name
-//!   (`webhook_endpoint_deleted`).
+//!   are cancelled (status `failed`, `last_error` `endpoint_deleted`). It leaves the list, and
+//!   `GET /v1/webhook_endpoints/{id}` and its deliveries answer 404 as for any missing object
+//!   (the delivery rows stay in the database for the record); enabling or disabling it is
+//!   refused by name (`webhook_endpoint_deleted`).
 //! - Enabling an enabled endpoint, disabling a disabled one or deleting a deleted one is
 //!   harmless: it answers the endpoint as it is.
 //!
@@ -41,7 +41,7 @@ fn view(e: &EndpointRow, with_secret: bool) -> Value {
     })
 }
 
-fn delivery_view(endpoint_id: &str, d: &DeliveryListed) -> Value {
+pub fn delivery_view(endpoint_id: &str, d: &DeliveryListed) -> Value {
     let s = &d.state;
     let status = if s.delivered_at.is_some() {
         "delivered"
@@ -186,12 +186,17 @@ async fn find(app: &App, principal: &Principal, id: &str) -> Result<EndpointRow,
     }
 }
 
-/// One endpoint that is not deleted, without its secret.
-pub async fn get_endpoint(app: &App, principal: &Principal, id: &str) -> Result<Value, AppError> {
+/// An endpoint the caller may manage that is not deleted (a deleted one answers as missing).
+async fn find_live(app: &App, principal: &Principal, id: &str) -> Result<EndpointRow, AppError> {
     match find(app, principal, id).await? {
         e if e.status == EndpointStatus::Deleted => Err(AppError::NotFound),
-        e => Ok(view(&e, false)),
+        e => Ok(e),
     }
+}
+
+/// One endpoint that is not deleted, without its secret.
+pub async fn get_endpoint(app: &App, principal: &Principal, id: &str) -> Result<Value, AppError> {
+    Ok(view(&find_live(app, principal, id).await?, false))
 }
 
 /// Enables (`true`) or disables (`false`) an endpoint; see the module's notes.
@@ -254,7 +259,7 @@ pub async fn delete_endpoint(
 }
 
 /// A page of one endpoint's deliveries in event order: those after the delivery of the event
-/// `starting_after` (an event id), at most `limit` (1 to 100). Deleted endpoints' too.
+/// `starting_after` (an event id), at most `limit` (1 to 100). Not a deleted endpoint's.
 pub async fn list_deliveries(
     app: &App,
     principal: &Principal,
@@ -262,7 +267,7 @@ pub async fn list_deliveries(
     starting_after: Option<&str>,
     limit: u32,
 ) -> Result<(Vec<Value>, bool), AppError> {
-    let endpoint = find(app, principal, id).await?;
+    let endpoint = find_live(app, principal, id).await?;
     let after = match starting_after {
         None => 0,
         Some(event) => app.store.event_seq(event).await?.ok_or_else(|| {

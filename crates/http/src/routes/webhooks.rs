@@ -78,8 +78,8 @@ async fn list_endpoints(State(s): Ctx, Caller(who): Caller) -> Result<Reply, Api
     Ok(Reply::list("/v1/webhook_endpoints", data, false))
 }
 
-/// One webhook endpoint, without its secret; a deleted one too (status `deleted`). Another
-/// mode's endpoint answers 404, as a missing one.
+/// One webhook endpoint, without its secret. A deleted endpoint and another mode's endpoint
+/// answer 404, as a missing one.
 #[utoipa::path(get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
     params(("id" = String, Path)),
     responses(
@@ -150,8 +150,8 @@ async fn set_enabled(
 }
 
 /// Delete an endpoint for good: nothing more is delivered to it and its pending deliveries are
-/// cancelled (failed, `last_error` `endpoint_deleted`). It leaves the list; it can still be
-/// read, with its deliveries. Deleting it again answers it unchanged.
+/// cancelled (failed, `last_error` `endpoint_deleted`). It leaves the list, and it and its
+/// deliveries then answer 404. Deleting it again answers it unchanged.
 #[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
     params(("id" = String, Path)),
     responses(
@@ -172,7 +172,7 @@ async fn delete_endpoint(
 /// One endpoint's deliveries, in event order: each event's id and type, status (pending,
 /// delivered, failed), attempts, the last answer's HTTP status or why there was none, and
 /// the next attempt or when it was delivered or given up (Unix seconds). `starting_after` is
-/// the event id of the last delivery of the previous page.
+/// the event id of the last delivery of the previous page. A deleted endpoint's answer 404.
 #[utoipa::path(get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks",
     params(("id" = String, Path), schema::DeliveryPageParams),
     responses(

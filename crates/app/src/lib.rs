@@ -305,6 +305,10 @@ impl From<holdback_domain::process::ReactionError> for AppError {
         use holdback_domain::process::ReactionError;
         match e {
             ReactionError::MissingPayment(id) => AppError::Internal(format!("no payment {id}")),
+            ReactionError::MissingOrder(id) => AppError::Internal(format!("no order {id}")),
+            e @ (ReactionError::ForAnOrder(_) | ReactionError::NotForAnOrder(_)) => {
+                AppError::Internal(e.to_string())
+            }
             ReactionError::Payment(e) => e.into(),
             ReactionError::Order(e) => e.into(),
         }

@@ -186,7 +186,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
         }
     }
     party_id(&req.buyer, "buyer")?;
-    parties::existing(
+    let buyer = parties::existing(
         app,
         PartyKind::Buyer,
         principal.livemode,
@@ -237,6 +237,11 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
                 format!("no shipping method {method:?}"),
             )
         })?;
+        // The buyer's country may promise a window of its own.
+        let guarantee = app
+            .policy
+            .delivery_guarantees
+            .window(guarantee, Some(&buyer.country));
         // The seller's own terms (its party object) before the policy file's.
         let terms = parties::seller_terms(app, &seller, principal.livemode).await?;
         let commission = match terms.commission {

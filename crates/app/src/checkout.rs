@@ -206,7 +206,8 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
     }
     // The buyer and the sellers, which must exist, with the sellers' own terms: one read.
     let sellers: Vec<&str> = parts.iter().map(|(s, _)| s.as_str()).collect();
-    let mut terms = parties::cart_parties(app, principal.livemode, &req.buyer, &sellers).await?;
+    let (buyer, mut terms) =
+        parties::cart_parties(app, principal.livemode, &req.buyer, &sellers).await?;
     let mut total = Money::zero(req.currency);
     let mut plans = Vec::with_capacity(parts.len());
     for (seller, amount) in parts {
@@ -231,6 +232,11 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
                 format!("no shipping method {method:?}"),
             )
         })?;
+        // The buyer's country may promise a window of its own.
+        let guarantee = app
+            .policy
+            .delivery_guarantees
+            .window(guarantee, Some(&buyer.country));
         // The seller's own terms (its party object) before the policy file's.
         let terms = terms
             .remove(&seller)

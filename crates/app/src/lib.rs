@@ -33,9 +33,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use holdback_domain::card::CardError;
+use holdback_domain::dispute::DisputePolicy;
 use holdback_domain::evidence::EvidenceLimits;
 use holdback_domain::ledger::LedgerError;
-use holdback_domain::order::{Commission, CommissionRule, OrderError, OrderPolicy};
+use holdback_domain::order::{
+    Commission, CommissionRule, DeliveryGuarantees, OrderError, OrderPolicy,
+};
 use holdback_domain::payment::PaymentError;
 use holdback_domain::refund::{RefundError, RefundPolicy};
 use holdback_domain::{Currency, ErrorCode, InvalidId, MoneyError};
@@ -62,6 +65,10 @@ pub struct Policy {
     pub commission: CommissionRule,
     pub sellers: HashMap<String, SellerPolicy>,
     pub shipping: BTreeMap<String, i64>,
+    /// Per destination country (the buyer's), a delivery guarantee that replaces the method's.
+    pub delivery_guarantees: DeliveryGuarantees,
+    /// The timings of disputes.
+    pub disputes: DisputePolicy,
     pub refunds: RefundPolicy,
     /// A provider call not answered within this has an unknown outcome.
     pub provider_timeout_ms: u64,
@@ -105,7 +112,8 @@ pub const CHECKOUT_MAX_DEFAULT: &[(&str, i64)] = &[
 ];
 
 impl Default for Policy {
-    /// Economy 60 days, standard 30, express 10; ship within 7 days; 5 % commission.
+    /// Economy 60 days, standard 30, express 10 (to Russia 90, to Brazil 120); ship within 7
+    /// days; 5 % commission.
     fn default() -> Self {
         let day = 86_400_000;
         Policy {
@@ -121,6 +129,13 @@ impl Default for Policy {
             .into_iter()
             .map(|(m, g)| (m.to_string(), g))
             .collect(),
+            delivery_guarantees: DeliveryGuarantees {
+                by_country: [("RU", 90 * day), ("BR", 120 * day)]
+                    .into_iter()
+                    .map(|(c, g)| (c.to_string(), g))
+                    .collect(),
+            },
+            disputes: DisputePolicy::default(),
             refunds: RefundPolicy::default(),
             provider_timeout_ms: 30_000,
             duplicate_window_ms: 10 * 60_000,
@@ -317,6 +332,10 @@ impl From<holdback_domain::process::ReactionError> for AppError {
         use holdback_domain::process::ReactionError;
         match e {
             ReactionError::MissingPayment(id) => AppError::Internal(format!("no payment {id}")),
+            ReactionError::MissingOrder(id) => AppError::Internal(format!("no order {id}")),
+            e @ (ReactionError::ForAnOrder(_) | ReactionError::NotForAnOrder(_)) => {
+                AppError::Internal(e.to_string())
+            }
             ReactionError::Payment(e) => e.into(),
             ReactionError::Order(e) => e.into(),
         }

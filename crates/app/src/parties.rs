@@ -194,14 +194,14 @@ pub async fn existing(
     })
 }
 
-/// The terms of a cart's sellers, read with its buyer in one query: the buyer and every seller
-/// must exist in the mode (`unknown_party` naming `buyer` or `items` otherwise).
+/// A cart's buyer and its sellers' terms, read in one query: the buyer and every seller must
+/// exist in the mode (`unknown_party` naming `buyer` or `items` otherwise).
 pub async fn cart_parties(
     app: &App,
     livemode: bool,
     buyer: &str,
     sellers: &[&str],
-) -> Result<BTreeMap<String, SellerTerms>, AppError> {
+) -> Result<(PartyRow, BTreeMap<String, SellerTerms>), AppError> {
     let mut names = Vec::with_capacity(sellers.len() + 1);
     names.push((PartyKind::Buyer, buyer));
     names.extend(sellers.iter().map(|s| (PartyKind::Seller, *s)));
@@ -214,12 +214,13 @@ pub async fn cart_parties(
             format!("no {} {id:?} in {mode} mode: create it first", kind.code()),
         )
     };
-    if !rows
+    let Some(buyer_row) = rows
         .iter()
-        .any(|p| p.kind == PartyKind::Buyer && p.id == buyer)
-    {
+        .find(|p| p.kind == PartyKind::Buyer && p.id == buyer)
+        .cloned()
+    else {
         return Err(missing(PartyKind::Buyer, buyer, "buyer"));
-    }
+    };
     let mut terms = BTreeMap::new();
     for p in rows.iter().filter(|p| p.kind == PartyKind::Seller) {
         terms.insert(
@@ -232,7 +233,7 @@ pub async fn cart_parties(
     }
     match sellers.iter().find(|s| !terms.contains_key(**s)) {
         Some(s) => Err(missing(PartyKind::Seller, s, "items")),
-        None => Ok(terms),
+        None => Ok((buyer_row, terms)),
     }
 }
 

@@ -23,6 +23,14 @@ pub async fn settle(
 ) -> Result<(), AppError> {
     let mut queue: VecDeque<Reaction> = reactions.into();
     while let Some(reaction) = queue.pop_front() {
+        if reaction.order().is_some() {
+            let loaded = match effects.needs_order(&reaction) {
+                Some(id) => app.store.order(&id).await?,
+                None => None,
+            };
+            queue.extend(effects.apply_to_order(reaction, loaded, now, &app.policy.order)?);
+            continue;
+        }
         let loaded = match effects.needs(&reaction) {
             Some(id) => app.store.payment(&id).await?,
             None => None,
@@ -61,6 +69,8 @@ fn object(effects: &Effects, kind: Kind, id: &str) -> Value {
             .iter()
             .find(|r| r.value.id == id)
             .map_or(Value::Null, |r| views::refund(&r.value)),
+        // Disputes are not served by the API yet.
+        Kind::Dispute => Value::Null,
     }
 }
 

@@ -181,6 +181,28 @@ error_codes! {
     MessageBodyTooLong = "message_body_too_long", 400, InvalidRequest;
     MessageBodyInvalidCharacter = "message_body_invalid_character", 400, InvalidRequest;
     MessageFilesInvalid = "message_files_invalid", 400, InvalidRequest;
+    NonDeliveryClaimOpen = "non_delivery_claim_open", 409, InvalidRequest;
+    // disputes
+    DisputeOpen = "dispute_open", 409, InvalidRequest;
+    DisputeAlreadyOpen = "dispute_already_open", 409, InvalidRequest;
+    NoOpenDispute = "no_open_dispute", 409, InvalidRequest;
+    DisputeTooEarly = "dispute_too_early", 409, InvalidRequest;
+    DisputeWindowClosed = "dispute_window_closed", 409, InvalidRequest;
+    ReleasedOrderCounterfeitOnly = "released_order_counterfeit_only", 409, InvalidRequest;
+    OutcomeExceedsHeld = "outcome_exceeds_held", 400, InvalidRequest;
+    CounterfeitExceedsLimit = "counterfeit_exceeds_limit", 400, InvalidRequest;
+    DisputeClosed = "dispute_closed", 409, InvalidRequest;
+    DisputeNotNegotiating = "dispute_not_negotiating", 409, InvalidRequest;
+    DisputeAlreadyAnswered = "dispute_already_answered", 409, InvalidRequest;
+    DisputeAnswerLate = "dispute_answer_late", 409, InvalidRequest;
+    NoCounterOffer = "no_counter_offer", 409, InvalidRequest;
+    EscalationTooEarly = "escalation_too_early", 409, InvalidRequest;
+    DisputeNotInMediation = "dispute_not_in_mediation", 409, InvalidRequest;
+    DecisionReasonMissing = "decision_reason_missing", 400, InvalidRequest;
+    NoReturnExpected = "no_return_expected", 409, InvalidRequest;
+    ReturnShipByPassed = "return_ship_by_passed", 409, InvalidRequest;
+    ReturnNotShipped = "return_not_shipped", 409, InvalidRequest;
+    ReturnAlreadyDelivered = "return_already_delivered", 409, InvalidRequest;
     // ledger rules that reach the API
     UnknownAccountKind = "unknown_account_kind", 400, InvalidRequest;
     EmptyTransaction = "empty_transaction", 400, InvalidRequest;

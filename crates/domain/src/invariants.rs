@@ -53,7 +53,8 @@ pub enum BusinessBreach {
         balance: i128,
         owed: i128,
     },
-    /// An order's `refunded` is not the sum of its refunds.
+    /// An order's `refunded` (with what was charged to the seller after release) is not the sum
+    /// of its refunds.
     OrderRefundMismatch {
         order: String,
         refunded: i64,
@@ -169,10 +170,12 @@ pub fn check(
         escrow(o, balance, &mut breaches);
         terminal(o, &mut breaches);
         let refunds = by_order.get(o.id.as_str()).copied().unwrap_or(0);
-        if i128::from(o.refunded) != refunds {
+        // What went back to the payment: out of the hold, and charged to the seller after it.
+        let given_back = o.refunded + o.charged_to_seller;
+        if i128::from(given_back) != refunds {
             breaches.push(BusinessBreach::OrderRefundMismatch {
                 order: o.id.clone(),
-                refunded: o.refunded,
+                refunded: given_back,
                 refunds,
             });
         }
@@ -412,6 +415,15 @@ mod tests {
                 tracking: "JD1".to_string(),
             },
             T0 + order::DAY,
+            &p,
+        )
+        .unwrap()
+        .order;
+        let b = order::decide(
+            &b,
+            Actor::Carrier,
+            &OrderCommand::MarkDelivered,
+            T0 + 2 * order::DAY,
             &p,
         )
         .unwrap()

@@ -156,6 +156,7 @@ account_kinds! {
     TaxPayable = "tax_payable", Credit;
     Fx = "fx", Debit;
     ChargebackLosses = "chargeback_losses", Debit;
+    SellerDebt = "seller_debt", Debit;
 }
 
 /// What an account is: fixed when it is opened.

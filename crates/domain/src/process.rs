@@ -1,15 +1,19 @@
 //! How the aggregates work together: the reaction table, and [`Effects`], everything one unit
 //! of work writes.
 //!
-//! Each aggregate (order, payment, refund) decides alone. Rules that cross them are a pure table,
+//! Each aggregate (order, payment, refund, dispute) decides alone. Rules that cross them are a pure table,
 //! [`react`]: an event of one aggregate becomes a command to another, applied in the same unit
 //! (so an order cancelled and the refund of its payment are written together, or not at all).
 //! The shell runs the table: it loads each target, lets it decide, and adds the decision to the
 //! unit's [`Effects`], until no reaction is left.
 
+use crate::dispute::{Dispute, DisputeDecision, DisputeEvent, DisputeTimer};
 use crate::ledger::{AccountSpec, TransferRequest};
 use crate::money::Money;
-use crate::order::{self, Order, OrderError, OrderEvent, OrderPlan, RefundReason, TimerKind};
+use crate::order::{
+    self, Actor, Order, OrderCommand, OrderError, OrderEvent, OrderPlan, OrderPolicy, RefundReason,
+    Settlement, TimerKind,
+};
 use crate::payment::{self, Payment, PaymentCommand, PaymentDecision, PaymentError, PaymentEvent};
 use crate::refund::{Refund, RefundDecision, RefundEvent};
 
@@ -19,16 +23,18 @@ pub enum Kind {
     Order,
     Payment,
     Refund,
+    Dispute,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Order, Kind::Payment, Kind::Refund];
+    pub const ALL: [Kind; 4] = [Kind::Order, Kind::Payment, Kind::Refund, Kind::Dispute];
 
     pub fn code(self) -> &'static str {
         match self {
             Kind::Order => "order",
             Kind::Payment => "payment",
             Kind::Refund => "refund",
+            Kind::Dispute => "dispute",
         }
     }
 }
@@ -52,6 +58,14 @@ pub enum Reaction {
     },
     /// The payment owes a refund: the refund is written, pending at the provider.
     CreateRefund(Box<Refund>),
+    /// A dispute opened: its order's protection clock stops.
+    PauseOrder { order: String, dispute: String },
+    /// A dispute closed: its order moves the money of the outcome.
+    SettleOrder {
+        order: String,
+        dispute: String,
+        settlement: Settlement,
+    },
 }
 
 impl Reaction {
@@ -60,6 +74,16 @@ impl Reaction {
             Reaction::RefundPayment { .. } => "payment.refund",
             Reaction::OpenOrder { .. } => "order.open",
             Reaction::CreateRefund(_) => "refund.create",
+            Reaction::PauseOrder { .. } => "order.pause",
+            Reaction::SettleOrder { .. } => "order.settle",
+        }
+    }
+
+    /// The order this reaction is given to, when it is given to an order.
+    pub fn order(&self) -> Option<&str> {
+        match self {
+            Reaction::PauseOrder { order, .. } | Reaction::SettleOrder { order, .. } => Some(order),
+            _ => None,
         }
     }
 }
@@ -70,6 +94,7 @@ pub enum Event<'a> {
     Order(&'a Order, &'a OrderEvent),
     Payment(&'a Payment, &'a PaymentEvent),
     Refund(&'a Refund, &'a RefundEvent),
+    Dispute(&'a Dispute, &'a DisputeEvent),
 }
 
 /// The reaction table: what each event makes other aggregates do.
@@ -95,7 +120,18 @@ pub fn react(event: Event<'_>) -> Vec<Reaction> {
         Event::Payment(_, PaymentEvent::RefundCreated(refund)) => {
             vec![Reaction::CreateRefund(Box::new(refund.clone()))]
         }
-        Event::Order(..) | Event::Payment(..) | Event::Refund(..) => vec![],
+        Event::Dispute(dispute, DisputeEvent::Opened) => vec![Reaction::PauseOrder {
+            order: dispute.order.clone(),
+            dispute: dispute.id.clone(),
+        }],
+        Event::Dispute(dispute, DisputeEvent::Closed(settlement)) => {
+            vec![Reaction::SettleOrder {
+                order: dispute.order.clone(),
+                dispute: dispute.id.clone(),
+                settlement: settlement.clone(),
+            }]
+        }
+        Event::Order(..) | Event::Payment(..) | Event::Refund(..) | Event::Dispute(..) => vec![],
     }
 }
 
@@ -123,6 +159,7 @@ pub struct Effects {
     pub orders: Vec<Versioned<Order>>,
     pub payments: Vec<Versioned<Payment>>,
     pub refunds: Vec<Versioned<Refund>>,
+    pub disputes: Vec<Versioned<Dispute>>,
     pub accounts: Vec<AccountSpec>,
     pub transfers: Vec<TransferRequest>,
     pub events: Vec<Published>,
@@ -130,6 +167,10 @@ pub struct Effects {
     pub set_timers: Vec<(String, TimerKind, i64)>,
     /// (order id, kind)
     pub cancel_timers: Vec<(String, TimerKind)>,
+    /// (dispute id, kind, due at)
+    pub set_dispute_timers: Vec<(String, DisputeTimer, i64)>,
+    /// (dispute id, kind)
+    pub cancel_dispute_timers: Vec<(String, DisputeTimer)>,
 }
 
 /// Puts `value` in `list`, replacing an earlier write of the same aggregate in this unit (which
@@ -212,6 +253,82 @@ impl Effects {
         reactions
     }
 
+    /// Adds a dispute's decision (a new dispute with version 0); returns what it makes others do.
+    pub fn dispute(&mut self, d: DisputeDecision, expected_version: i64) -> Vec<Reaction> {
+        let id = d.dispute.id.clone();
+        let reactions = d
+            .events
+            .iter()
+            .flat_map(|e| react(Event::Dispute(&d.dispute, e)))
+            .collect();
+        for e in &d.events {
+            self.publish(e.name(), Kind::Dispute, &id, d.dispute.livemode);
+        }
+        for (kind, due) in d.set_timers {
+            self.cancel_dispute_timers
+                .retain(|(o, k)| !(*o == id && *k == kind));
+            self.set_dispute_timers.push((id.clone(), kind, due));
+        }
+        for kind in d.cancel_timers {
+            self.set_dispute_timers
+                .retain(|(o, k, _)| !(*o == id && *k == kind));
+            self.cancel_dispute_timers.push((id.clone(), kind));
+        }
+        put(&mut self.disputes, d.dispute, expected_version, |x| {
+            x.id == id
+        });
+        reactions
+    }
+
+    /// The order this unit already holds, if any.
+    pub fn order_in_unit(&self, id: &str) -> Option<&Versioned<Order>> {
+        self.orders.iter().find(|o| o.value.id == id)
+    }
+
+    /// The order a reaction needs that this unit does not hold yet: the caller loads it (with
+    /// its version) and gives it to [`Effects::apply_to_order`].
+    pub fn needs_order(&self, reaction: &Reaction) -> Option<String> {
+        reaction
+            .order()
+            .filter(|id| self.order_in_unit(id).is_none())
+            .map(str::to_string)
+    }
+
+    /// Applies a reaction given to an order (see [`Reaction::order`]): the order decides it as
+    /// the platform, and its decision joins the unit. `loaded` is the order
+    /// [`Effects::needs_order`] named, as stored with its version.
+    pub fn apply_to_order(
+        &mut self,
+        reaction: Reaction,
+        loaded: Option<(Order, i64)>,
+        now: i64,
+        policy: &OrderPolicy,
+    ) -> Result<Vec<Reaction>, ReactionError> {
+        let (id, command) = match reaction {
+            Reaction::PauseOrder { order, dispute } => {
+                (order, OrderCommand::OpenDispute { dispute })
+            }
+            Reaction::SettleOrder {
+                order,
+                dispute,
+                settlement,
+            } => (
+                order,
+                OrderCommand::Settle {
+                    dispute,
+                    settlement,
+                },
+            ),
+            other => return Err(ReactionError::NotForAnOrder(other.name())),
+        };
+        let (current, version) = match self.order_in_unit(&id) {
+            Some(v) => (v.value.clone(), v.expected_version),
+            None => loaded.ok_or(ReactionError::MissingOrder(id))?,
+        };
+        let d = order::decide(&current, Actor::Platform, &command, now, policy)?;
+        Ok(self.order(d, version))
+    }
+
     /// A refund the payment created: written new, pending.
     pub fn new_refund(&mut self, refund: Refund) {
         let id = refund.id.clone();
@@ -286,6 +403,9 @@ impl Effects {
                 self.new_refund(*refund);
                 vec![]
             }
+            other @ (Reaction::PauseOrder { .. } | Reaction::SettleOrder { .. }) => {
+                return Err(ReactionError::ForAnOrder(other.name()));
+            }
         })
     }
 }
@@ -295,6 +415,12 @@ impl Effects {
 pub enum ReactionError {
     #[error("no payment {0}")]
     MissingPayment(String),
+    #[error("no order {0}")]
+    MissingOrder(String),
+    #[error("{0} is given to an order: apply it with apply_to_order")]
+    ForAnOrder(&'static str),
+    #[error("{0} is not given to an order")]
+    NotForAnOrder(&'static str),
     #[error(transparent)]
     Payment(#[from] PaymentError),
     #[error(transparent)]

@@ -159,38 +159,6 @@ fn happy_path_releases_to_the_seller_less_commission() {
 }
 
 #[test]
-fn protection_end_never_moves_later_on_delivery() {
-    // delivered on day 25 of a 30-day guarantee: protection still ends at the guarantee
-    let shipped = step(&new_order(1_000), Actor::Seller, ship(), T0 + DAY);
-    let d = decide(
-        &shipped,
-        Actor::Carrier,
-        OrderCommand::MarkDelivered,
-        T0 + 25 * DAY,
-    )
-    .unwrap();
-    assert_eq!(d.order.protection().unwrap().ends, T0 + 31 * DAY);
-    let again = decide(
-        &d.order,
-        Actor::Carrier,
-        OrderCommand::MarkDelivered,
-        T0 + 26 * DAY,
-    );
-    assert_eq!(again.unwrap_err(), OrderError::AlreadyDelivered);
-    // not delivered: the buyer cannot confirm receipt, but protection end still releases
-    let err = decide(
-        &shipped,
-        Actor::Buyer,
-        OrderCommand::ConfirmReceipt,
-        T0 + 2 * DAY,
-    );
-    assert_eq!(err.unwrap_err(), OrderError::NotDelivered);
-    let done = fire(&shipped, TimerKind::ProtectionEnd, T0 + 31 * DAY).unwrap();
-    assert_eq!(done.order.status(), OrderStatus::Completed);
-    assert_eq!(done.order.delivered_at(), None);
-}
-
-#[test]
 fn timers_fire_only_when_due() {
     let o = new_order(1_000);
     assert_eq!(
@@ -483,7 +451,13 @@ fn accounts_are_per_mode_and_currency() {
         )
         .unwrap();
         assert_refund_due(&part, money(1_000, "JPY"), RefundReason::Requested);
-        let done = fire(&part.order, TimerKind::ProtectionEnd, T0 + 40 * DAY).unwrap();
+        let delivered = step(
+            &part.order,
+            Actor::Carrier,
+            OrderCommand::MarkDelivered,
+            T0 + DAY,
+        );
+        let done = fire(&delivered, TimerKind::ProtectionEnd, T0 + 40 * DAY).unwrap();
         let credits: Vec<String> = done
             .transfers
             .iter()
@@ -656,7 +630,13 @@ fn refunds_are_bounded_by_what_is_held() {
     let err = refund(&part.order, usd(7_501)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::RefundExceedsHeld);
     // the rest is released at completion, with commission on what was released
-    let done = fire(&part.order, TimerKind::ProtectionEnd, T0 + 100 * DAY).unwrap();
+    let delivered = step(
+        &part.order,
+        Actor::Carrier,
+        OrderCommand::MarkDelivered,
+        T0 + 3 * DAY,
+    );
+    let done = fire(&delivered, TimerKind::ProtectionEnd, T0 + 100 * DAY).unwrap();
     assert_eq!(
         done.order.release(),
         Some(Release {

@@ -12,18 +12,19 @@ use common::{T0, card, check_snapshot, plan, representative_orders, ship, usd};
 use holdback_domain::ErrorCode;
 use holdback_domain::ledger::TransferRequest;
 use holdback_domain::order::{
-    self, Actor, DAY, OrderCommand, OrderEvent, OrderPolicy, RefundReason, TimerKind,
+    self, Actor, DAY, OrderCommand, OrderEvent, OrderPolicy, RefundReason, Settlement, TimerKind,
 };
 use holdback_domain::payment::{self, Payment, PaymentCommand, PaymentEvent};
 use holdback_domain::process::{Event, Reaction, react};
 use holdback_domain::refund::{self, Refund, RefundCommand, RefundEvent, RefundPolicy};
 
-const ACTORS: [Actor; 5] = [
+const ACTORS: [Actor; 6] = [
     Actor::Buyer,
     Actor::Seller,
     Actor::Platform,
     Actor::Carrier,
     Actor::Scheduler,
+    Actor::Mediator,
 ];
 
 fn actor(a: Actor) -> &'static str {
@@ -33,6 +34,7 @@ fn actor(a: Actor) -> &'static str {
         Actor::Platform => "platform",
         Actor::Carrier => "carrier",
         Actor::Scheduler => "scheduler",
+        Actor::Mediator => "mediator",
     }
 }
 
@@ -77,7 +79,38 @@ fn order_commands() -> Vec<(String, OrderCommand)> {
             "answer_extension(decline)".to_string(),
             OrderCommand::AnswerExtension { approve: false },
         ),
+        (
+            "open_dispute(dsp_1)".to_string(),
+            OrderCommand::OpenDispute {
+                dispute: "dsp_1".into(),
+            },
+        ),
     ];
+    for (label, settlement) in [
+        ("split(3000)", Settlement::Split { refund: usd(3_000) }),
+        (
+            "split(10000)",
+            Settlement::Split {
+                refund: usd(10_000),
+            },
+        ),
+        ("resume", Settlement::Resume),
+        ("release", Settlement::Release),
+        (
+            "counterfeit(15000)",
+            Settlement::Counterfeit {
+                amount: usd(15_000),
+            },
+        ),
+    ] {
+        v.push((
+            format!("settle({label})"),
+            OrderCommand::Settle {
+                dispute: "dsp_1".into(),
+                settlement,
+            },
+        ));
+    }
     for k in TimerKind::ALL {
         v.push((format!("fire({})", k.code()), OrderCommand::Fire(k)));
     }
@@ -125,6 +158,10 @@ fn order_event(e: &OrderEvent) -> String {
         } => {
             format!("{} {to_seller}+{commission}", e.name())
         }
+        OrderEvent::ChargedToSeller {
+            to_payment,
+            to_balance,
+        } => format!("{} {to_payment}+{to_balance}", e.name()),
         _ => e.name().to_string(),
     }
 }
@@ -465,6 +502,17 @@ fn reaction(r: &Reaction) -> String {
             refund.amount.minor(),
             refund.state.code()
         ),
+        Reaction::PauseOrder { order, dispute } => format!("{}({order} by {dispute})", r.name()),
+        Reaction::SettleOrder {
+            order,
+            dispute,
+            settlement,
+        } => format!(
+            "{}({order} by {dispute}, {} {})",
+            r.name(),
+            settlement.code(),
+            common::settlement_amount(settlement)
+        ),
     }
 }
 
@@ -487,6 +535,16 @@ fn reaction_table() {
         OrderEvent::HoldReleased {
             to_seller: 9_500,
             commission: 500,
+        },
+        OrderEvent::ClaimOpened,
+        OrderEvent::ClaimResolved,
+        OrderEvent::ProtectionPaused,
+        OrderEvent::ProtectionResumed {
+            until: T0 + 40 * DAY,
+        },
+        OrderEvent::ChargedToSeller {
+            to_payment: 0,
+            to_balance: 5_000,
         },
     ];
     for reason in RefundReason::ALL {
@@ -523,10 +581,14 @@ fn reaction_table() {
     for e in &refund_events {
         rows.push((refund_event(e), react(Event::Refund(&r, e))));
     }
+    let dsp = common::open_dispute_on_delivered();
+    for e in common::every_dispute_event() {
+        rows.push((e.name().to_string(), react(Event::Dispute(&dsp, &e))));
+    }
     let mut out = String::new();
     writeln!(
         out,
-        "# reactions: each event (of order ord_1, payment pay_1, refund re_9) and the commands"
+        "# reactions: each event (of order ord_1, payment pay_1, refund re_9, dispute dsp_1) and the commands"
     )
     .unwrap();
     writeln!(out, "# it gives other aggregates in the same unit of work.").unwrap();

@@ -1,7 +1,8 @@
 //! The policy file (TOML): order timings, the default commission, per-seller commission,
-//! `allow_private_webhook_addresses` (live webhook endpoints on private addresses), and
-//! `[limits]` (the most one checkout may charge, per currency), and `[evidence]` (the sizes
-//! and counts of dispute evidence files).
+//! `allow_private_webhook_addresses` (live webhook endpoints on private addresses),
+//! `[limits]` (the most one checkout may charge, per currency), `[evidence]` (the sizes and
+//! counts of dispute evidence files), and `[guarantee_by_country]` (delivery guarantees per
+//! destination country).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,6 +30,10 @@ struct File {
     allow_private_webhook_addresses: bool,
     #[serde(default)]
     limits: LimitsFile,
+    /// `[guarantee_by_country]`: `RU = 90`, the delivery guarantee in days to a buyer in that
+    /// country, replacing the shipping method's (a country left out keeps its default).
+    #[serde(default)]
+    guarantee_by_country: BTreeMap<String, u32>,
     #[serde(default)]
     evidence: EvidenceFile,
 }
@@ -250,6 +255,18 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
             *slot = v * unit;
         }
     }
+    for (country, days) in &file.guarantee_by_country {
+        holdback_domain::party::check_country(country)
+            .map_err(|e| anyhow::anyhow!("policy file: guarantee_by_country: {e}"))?;
+        anyhow::ensure!(
+            (1..=365).contains(days),
+            "policy file: guarantee_by_country.{country} must be in 1..=365"
+        );
+        policy
+            .delivery_guarantees
+            .by_country
+            .insert(country.clone(), i64::from(*days) * DAY);
+    }
     for (method, m) in file.shipping {
         holdback_domain::AccountId::parse(&method)?;
         anyhow::ensure!(
@@ -334,7 +351,20 @@ mod tests {
             limited.checkout_max[&usd], 1_000_000,
             "others keep their default"
         );
+        // the example states the default guarantees per country
+        assert_eq!(p.delivery_guarantees, Policy::default().delivery_guarantees);
+        let de = parse("[guarantee_by_country]\nDE = 20").unwrap();
+        assert_eq!(
+            de.delivery_guarantees.window(30 * DAY, Some("DE")),
+            20 * DAY
+        );
+        assert_eq!(
+            de.delivery_guarantees.window(30 * DAY, Some("RU")),
+            90 * DAY
+        );
         for bad in [
+            "[guarantee_by_country]\nde = 20",
+            "[guarantee_by_country]\nDE = 0",
             "[limits]\ncheckout_max = { xyz = 5 }",
             "[limits]\ncheckout_max = { usd = 0 }",
             "[limits]\nmax = 5",

@@ -586,12 +586,25 @@ async fn timers_fire_when_the_clock_moves() {
             "{b}: shipping cancelled its ship-by timer"
         );
 
-        // the protection period of the shipped order ends 30 days after shipment
+        // the delivery guarantee of the shipped order passes 30 days after shipment with no
+        // delivered event: a non-delivery claim opens and the hold stays
         s.clock.set_ms(T0 + 30 * DAY + 1);
         assert_eq!(scheduler::tick(&s.app, 100).await.unwrap().fired, 1, "{b}");
         let o = s.order(&shipped).await;
-        assert_eq!(o["status"], "completed", "{b}");
-        assert_eq!(o["release"]["amount_to_seller"], 4750);
+        assert_eq!(
+            (o["status"].as_str(), o["amount_refunded"].as_i64()),
+            (Some("shipped"), Some(0)),
+            "{b}"
+        );
+        // the seller shows no delivery within 5 days: the buyer is refunded in full
+        s.clock.set_ms(T0 + 35 * DAY + 1);
+        assert_eq!(scheduler::tick(&s.app, 100).await.unwrap().fired, 1, "{b}");
+        let o = s.order(&shipped).await;
+        assert_eq!(
+            (o["status"].as_str(), o["amount_refunded"].as_i64()),
+            (Some("cancelled"), Some(5000)),
+            "{b}"
+        );
         // nothing fires twice
         s.clock.advance_ms(365 * DAY);
         assert_eq!(
@@ -1225,7 +1238,8 @@ async fn extensions_and_cancellation_answers_over_the_api() {
         assert_eq!(not_mine.body["error"]["code"], "not_permitted", "{b}");
 
         // by day 40 only carol's ship-by fires (never shipped); bob's old protection end passed
-        // without a release, and his new one (day 46) releases
+        // without firing, and his new one (day 46) finds the parcel never delivered: a
+        // non-delivery claim opens instead of a release
         s.clock.set_ms(T0 + 40 * DAY);
         assert_eq!(
             scheduler::tick(&s.app, 100).await.unwrap().fired,
@@ -1239,6 +1253,27 @@ async fn extensions_and_cancellation_answers_over_the_api() {
         );
         assert_eq!(s.order(&bob_order).await["status"], "shipped", "{b}");
         s.clock.set_ms(T0 + 46 * DAY);
+        assert_eq!(
+            scheduler::tick(&s.app, 100).await.unwrap().fired,
+            1,
+            "{b}: bob's protection end"
+        );
+        let claimed = s.order(&bob_order).await;
+        assert_eq!(
+            (
+                claimed["status"].as_str(),
+                claimed["amount_refunded"].as_i64()
+            ),
+            (Some("shipped"), Some(0)),
+            "{b}: the hold stays while the claim is open"
+        );
+        // the carrier's delivered event answers the claim; protection goes on 15 days from it
+        s.clock.set_ms(T0 + 47 * DAY);
+        let delivered = s
+            .post(&path(&bob_order, "mark_delivered"), &s.platform, json!({}))
+            .await;
+        assert_eq!(delivered.body["status"], "delivered", "{b}");
+        s.clock.set_ms(T0 + 62 * DAY);
         assert_eq!(
             scheduler::tick(&s.app, 100).await.unwrap().fired,
             1,

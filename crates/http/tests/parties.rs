@@ -227,6 +227,42 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
     }
 }
 
+/// A buyer's country may promise a delivery window of its own: 90 days to Russia by default,
+/// whatever the shipping method says.
+#[tokio::test]
+async fn the_buyers_country_sets_the_delivery_guarantee() {
+    for db in TestDb::all("the_buyers_country_sets_the_delivery_guarantee").await {
+        let s = Server::start(&db).await;
+        let b = db.backend();
+        let buyer = json!({"id": "buy_ivan", "country": "RU"});
+        let created = s.post("/v1/buyers", &s.platform, &buyer).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{b}: {}", created.body);
+        let mut protection = Vec::new();
+        for who in ["buy_ivan", "buy_alice"] {
+            let paid = s
+                .post(
+                    "/v1/checkouts",
+                    &s.platform,
+                    &json!({"buyer": who, "currency": "usd",
+                            "items": [{"seller": "sel_bob", "unit_amount": 1_000, "quantity": 1}],
+                            "card": {"number": "4242424242424242", "exp_month": 12,
+                                     "exp_year": 2030, "cvc": "123"}}),
+                )
+                .await;
+            assert_eq!(paid.status, StatusCode::CREATED, "{b}: {}", paid.body);
+            let id = paid.body["orders"][0]["id"].as_str().unwrap().to_string();
+            let body = json!({"carrier": "dhl", "tracking_number": "JD1"});
+            let shipped = s
+                .post(&format!("/v1/orders/{id}/ship"), &s.platform, &body)
+                .await;
+            let ends = shipped.body["protection_ends"].as_i64().unwrap();
+            protection.push(ends - shipped.body["shipment"]["shipped"].as_i64().unwrap());
+        }
+        // to Russia 90 days, to Germany the standard method's 30
+        assert_eq!(protection, [90 * 86_400, 30 * 86_400], "{b}");
+    }
+}
+
 #[tokio::test]
 async fn every_bad_party_is_refused_by_name_and_changes_nothing() {
     for db in TestDb::all("every_bad_party_is_refused_by_name_and_changes_nothing").await {

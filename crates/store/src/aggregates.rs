@@ -15,6 +15,7 @@ pub(crate) fn select_version(kind: Kind) -> &'static str {
         Kind::Order => "SELECT version FROM orders WHERE id = $1",
         Kind::Payment => "SELECT version FROM payments WHERE id = $1",
         Kind::Refund => "SELECT version FROM refunds WHERE id = $1",
+        Kind::Dispute => "SELECT version FROM disputes WHERE id = $1",
     }
 }
 
@@ -24,6 +25,7 @@ pub(crate) fn table(kind: Kind) -> &'static str {
         Kind::Order => "orders",
         Kind::Payment => "payments",
         Kind::Refund => "refunds",
+        Kind::Dispute => "disputes",
     }
 }
 
@@ -31,9 +33,10 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
      extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version, \
-     updated_at, shipping_method, delivery_guarantee, ended_at) \
+     updated_at, shipping_method, delivery_guarantee, ended_at, claim_opened_at, dispute_id, \
+     dispute_opened_at, dispute_remaining, charged_to_seller) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) \
+     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34) \
      ON CONFLICT (id) DO UPDATE SET refunded = excluded.refunded, \
      released_to_seller = excluded.released_to_seller, \
      released_commission = excluded.released_commission, status = excluded.status, \
@@ -43,7 +46,11 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      buyer_extended = excluded.buyer_extended, \
      extension_requested = excluded.extension_requested, \
      seller_extended = excluded.seller_extended, version = excluded.version, \
-     updated_at = excluded.updated_at, ended_at = excluded.ended_at";
+     updated_at = excluded.updated_at, ended_at = excluded.ended_at, \
+     claim_opened_at = excluded.claim_opened_at, dispute_id = excluded.dispute_id, \
+     dispute_opened_at = excluded.dispute_opened_at, \
+     dispute_remaining = excluded.dispute_remaining, \
+     charged_to_seller = excluded.charged_to_seller";
 const UPSERT_PAYMENT: &str = "INSERT INTO payments (id, buyer, currency, amount, method, \
      card_brand, card_last4, card_exp_month, card_exp_year, provider_token, livemode, created_at, \
      status, failure_code, captured_at, version) \
@@ -122,6 +129,11 @@ fn order_values(order: &Order, version: i64, now: i64) -> Vec<Val> {
         text(&order.shipping_method),
         Val::Int(order.delivery_guarantee),
         Val::OptInt(ended_at),
+        Val::OptInt(order.claim()),
+        Val::OptText(order.dispute.as_ref().map(|d| d.id.clone())),
+        Val::OptInt(order.dispute.as_ref().map(|d| d.opened_at)),
+        Val::OptInt(order.dispute.as_ref().map(|d| d.remaining)),
+        Val::Int(order.charged_to_seller),
     ]
 }
 

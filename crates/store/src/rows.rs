@@ -7,7 +7,8 @@ use holdback_domain::ledger::{
     PostingKind, PostingRef, Receipt,
 };
 use holdback_domain::order::{
-    Commission, Order, OrderState, OrderStatus, Protection, Release, Shipment, TimerKind,
+    Commission, OpenDispute, Order, OrderState, OrderStatus, Protection, Release, Shipment,
+    TimerKind,
 };
 use holdback_domain::{AccountId, Currency, HoldId, Money, TxId};
 use sqlx::Row as _;
@@ -266,7 +267,8 @@ macro_rules! order_columns {
          released_to_seller, released_commission, status, paid_at, ship_by, carrier, tracking, \
          shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
          extension_requested, seller_extended, commission_bps, commission_fixed, livemode, \
-         version, shipping_method, delivery_guarantee, ended_at FROM orders "
+         version, shipping_method, delivery_guarantee, ended_at, claim_opened_at, dispute_id, \
+         dispute_opened_at, dispute_remaining, charged_to_seller FROM orders "
     };
 }
 pub(crate) const SELECT_ORDER: &str = concat!(order_columns!(), "WHERE id = $1");
@@ -334,6 +336,7 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
         OrderStatus::Shipped => OrderState::Shipped {
             shipment: shipped()?,
             protection: protection()?,
+            claim: row.opt_int("claim_opened_at")?,
         },
         OrderStatus::Delivered => OrderState::Delivered {
             shipment: shipped()?,
@@ -371,6 +374,20 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
         ship_by: row.int("ship_by")?,
         shipping_method: row.text("shipping_method")?,
         delivery_guarantee: row.int("delivery_guarantee")?,
+        charged_to_seller: row.int("charged_to_seller")?,
+        dispute: match (
+            row.opt_text("dispute_id")?,
+            row.opt_int("dispute_opened_at")?,
+            row.opt_int("dispute_remaining")?,
+        ) {
+            (Some(id), Some(opened_at), Some(remaining)) => Some(OpenDispute {
+                id,
+                opened_at,
+                remaining,
+            }),
+            (None, None, None) => None,
+            _ => return Err(corrupt("an order's open dispute is partly recorded")),
+        },
         state,
     };
     Ok((order, row.int("version")?))

@@ -79,6 +79,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_evidence.sql"),
         postgres: include_str!("../migrations/postgres/0011_evidence.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_order_disputes",
+        sqlite: include_str!("../migrations/sqlite/0012_order_disputes.sql"),
+        postgres: include_str!("../migrations/postgres/0012_order_disputes.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -97,7 +97,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0008_webhook_management",
                 "0009_idempotency_claims",
                 "0010_order_messages",
-                "0011_evidence"
+                "0011_evidence",
+                "0012_order_disputes"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -235,7 +236,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0008_webhook_management",
                 "0009_idempotency_claims",
                 "0010_order_messages",
-                "0011_evidence"
+                "0011_evidence",
+                "0012_order_disputes"
             ],
             "{b}"
         );
@@ -955,10 +957,16 @@ mod units {
             };
             let s = order::decide(&d.order, Actor::Seller, &ship, T0 + DAY, &p).unwrap();
             first.commit(unit(&s, 1, "ship_r", T0 + DAY)).await.unwrap();
+            let delivered = OrderCommand::MarkDelivered;
+            let dl = order::decide(&s.order, Actor::Carrier, &delivered, T0 + 2 * DAY, &p).unwrap();
+            first
+                .commit(unit(&dl, 2, "deliver_r", T0 + 2 * DAY))
+                .await
+                .unwrap();
             // 16 schedulers on two nodes fire the protection-end timer at once
             let now = T0 + 60 * DAY;
             let fire = OrderCommand::Fire(TimerKind::ProtectionEnd);
-            let done = order::decide(&s.order, Actor::Scheduler, &fire, now, &p).unwrap();
+            let done = order::decide(&dl.order, Actor::Scheduler, &fire, now, &p).unwrap();
             let mut tasks = Vec::new();
             for i in 0..16 {
                 let ledger = if i % 2 == 0 {
@@ -966,7 +974,7 @@ mod units {
                 } else {
                     second.clone()
                 };
-                let u = unit(&done, 2, &format!("release_r_{i}"), now);
+                let u = unit(&done, 3, &format!("release_r_{i}"), now);
                 tasks.push(tokio::spawn(async move { ledger.commit(u).await }));
             }
             let mut ok = 0;

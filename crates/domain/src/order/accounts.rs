@@ -78,3 +78,39 @@ impl SharedAccounts {
         })
     }
 }
+
+/// What a seller owes the platform and what a buyer holds as balance, per mode and currency:
+/// where a charge beyond an order's hold goes (see `Settlement::Counterfeit`). The debt account
+/// is unbounded on purpose: the seller's payable never goes below zero, and what it cannot cover
+/// is recorded here as owed.
+pub struct SellerAccounts {
+    pub debt: AccountId,
+    pub buyer_balance: AccountId,
+}
+
+impl SellerAccounts {
+    pub fn of(order: &Order) -> Result<SellerAccounts, InvalidId> {
+        let (m, c) = (mode(order.livemode), order.captured.currency().code());
+        Ok(SellerAccounts {
+            debt: AccountId::parse(&format!("{m}:seller_debt:{}:{c}", order.seller))?,
+            buyer_balance: AccountId::parse(&format!("{m}:customer_balance:{}:{c}", order.buyer))?,
+        })
+    }
+
+    pub fn specs(&self, currency: Currency) -> Vec<AccountSpec> {
+        vec![
+            AccountSpec {
+                id: self.debt.clone(),
+                kind: AccountKind::SellerDebt,
+                currency,
+                bounded: false,
+            },
+            AccountSpec {
+                id: self.buyer_balance.clone(),
+                kind: AccountKind::CustomerBalance,
+                currency,
+                bounded: true,
+            },
+        ]
+    }
+}

@@ -27,11 +27,15 @@ pub const DAY: i64 = 24 * HOUR;
 
 mod accounts;
 mod commission;
+mod guarantee;
 mod rules;
+mod settle;
 
-pub use accounts::{EscrowAccounts, SharedAccounts, mode};
+pub use accounts::{EscrowAccounts, SellerAccounts, SharedAccounts, mode};
 pub use commission::{Commission, CommissionRule};
+pub use guarantee::DeliveryGuarantees;
 use rules::{paid_state, shipped_state};
+pub use settle::Settlement;
 
 /// The timings of the order lifecycle, in milliseconds. Every number is a default that
 /// configuration may override per marketplace, seller or shipping method.
@@ -47,6 +51,8 @@ pub struct OrderPolicy {
     pub buyer_extension_window: i64,
     /// Extensions the seller approves add up to at most this.
     pub seller_extension_max: i64,
+    /// After a non-delivery claim opens, the seller has this long to show a delivery.
+    pub claim_answer: i64,
 }
 
 impl Default for OrderPolicy {
@@ -57,6 +63,7 @@ impl Default for OrderPolicy {
             buyer_extension: 3 * DAY,
             buyer_extension_window: 3 * DAY,
             seller_extension_max: 30 * DAY,
+            claim_answer: 5 * DAY,
         }
     }
 }
@@ -109,6 +116,8 @@ pub enum Actor {
     Platform,
     Carrier,
     Scheduler,
+    /// A mediator deciding an escalated dispute (gives no order command).
+    Mediator,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -116,13 +125,16 @@ pub enum TimerKind {
     ShipBy,
     CancelAnswer,
     ProtectionEnd,
+    /// The seller's time to show a delivery after a non-delivery claim opened.
+    ClaimAnswer,
 }
 
 impl TimerKind {
-    pub const ALL: [TimerKind; 3] = [
+    pub const ALL: [TimerKind; 4] = [
         TimerKind::ShipBy,
         TimerKind::CancelAnswer,
         TimerKind::ProtectionEnd,
+        TimerKind::ClaimAnswer,
     ];
 
     pub fn code(self) -> &'static str {
@@ -130,6 +142,7 @@ impl TimerKind {
             TimerKind::ShipBy => "ship_by",
             TimerKind::CancelAnswer => "cancel_answer",
             TimerKind::ProtectionEnd => "protection_end",
+            TimerKind::ClaimAnswer => "claim_answer",
         }
     }
 
@@ -157,6 +170,16 @@ pub struct Protection {
     pub extension_requested: Option<i64>,
 }
 
+/// The dispute open on an order: its protection clock is stopped with `remaining` left (ms), and
+/// nothing leaves the hold but through the dispute's settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenDispute {
+    pub id: String,
+    pub opened_at: i64,
+    /// Protection left when the dispute opened (0 for an order already completed).
+    pub remaining: i64,
+}
+
 /// Where an order's hold went when it was released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Release {
@@ -170,9 +193,14 @@ pub enum OrderState {
     /// Paid and held; the seller must ship by the order's `ship_by`. `cancel_requested` is when
     /// the buyer asked to cancel, if the seller has not answered yet.
     Paid { cancel_requested: Option<i64> },
+    /// Shipped, not delivered. `claim` is when a non-delivery claim opened (the delivery
+    /// guarantee passed with no delivered event): protection has not ended, the hold stays, and
+    /// the seller has [`OrderPolicy::claim_answer`] to show a delivery before the buyer is
+    /// refunded in full.
     Shipped {
         shipment: Shipment,
         protection: Protection,
+        claim: Option<i64>,
     },
     Delivered {
         shipment: Shipment,
@@ -218,6 +246,12 @@ pub struct Order {
     pub captured: Money,
     /// Taken out of the escrow for the buyer so far (minor units, same currency).
     pub refunded: i64,
+    /// Given back to the buyer's payment after the release, charged to the seller (a
+    /// counterfeit outcome on a completed order): the order's refunds add up to `refunded` plus
+    /// this, while `refunded` + released stays the captured amount.
+    pub charged_to_seller: i64,
+    /// The dispute open on this order, if any (at most one).
+    pub dispute: Option<OpenDispute>,
     pub commission: Commission,
     /// Live or test mode: an order is seen only by keys of its own mode, and its money moves
     /// through that mode's accounts.
@@ -281,6 +315,14 @@ impl Order {
         }
     }
 
+    /// When the open non-delivery claim opened, if one is open.
+    pub fn claim(&self) -> Option<i64> {
+        match self.state {
+            OrderState::Shipped { claim, .. } => claim,
+            _ => None,
+        }
+    }
+
     pub fn cancel_requested(&self) -> Option<i64> {
         match self.state {
             OrderState::Paid { cancel_requested } => cancel_requested,
@@ -291,15 +333,35 @@ impl Order {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderCommand {
-    Ship { carrier: String, tracking: String },
+    Ship {
+        carrier: String,
+        tracking: String,
+    },
     MarkDelivered,
     ConfirmReceipt,
     RequestCancel,
-    AnswerCancel { accept: bool },
-    Refund { amount: Money },
+    AnswerCancel {
+        accept: bool,
+    },
+    Refund {
+        amount: Money,
+    },
     ExtendProtection,
-    RequestExtension { days: u32 },
-    AnswerExtension { approve: bool },
+    RequestExtension {
+        days: u32,
+    },
+    AnswerExtension {
+        approve: bool,
+    },
+    /// A dispute opened on the order (a reaction): the protection clock stops.
+    OpenDispute {
+        dispute: String,
+    },
+    /// The dispute closed (a reaction): its money movement, in one transaction.
+    Settle {
+        dispute: String,
+        settlement: Settlement,
+    },
     Fire(TimerKind),
 }
 
@@ -315,6 +377,8 @@ impl OrderCommand {
             OrderCommand::ExtendProtection => "extend_protection",
             OrderCommand::RequestExtension { .. } => "request_extension",
             OrderCommand::AnswerExtension { .. } => "answer_extension",
+            OrderCommand::OpenDispute { .. } => "open_dispute",
+            OrderCommand::Settle { .. } => "settle_dispute",
             OrderCommand::Fire(_) => "fire_timer",
         }
     }
@@ -332,6 +396,7 @@ impl OrderCommand {
             OrderCommand::ExtendProtection => &[Buyer],
             OrderCommand::RequestExtension { .. } => &[Buyer],
             OrderCommand::AnswerExtension { .. } => &[Seller],
+            OrderCommand::OpenDispute { .. } | OrderCommand::Settle { .. } => &[Platform],
             OrderCommand::Fire(_) => &[Scheduler],
         };
         roles.contains(&actor)
@@ -381,6 +446,14 @@ pub enum OrderError {
     NoExtensionRequest,
     #[error("the timer is not due for this order any more")]
     TimerNotDue,
+    #[error("a dispute is open on this order: its hold moves only by the dispute's outcome")]
+    DisputeOpen,
+    #[error("a dispute is already open on this order")]
+    DisputeAlreadyOpen,
+    #[error("no such dispute is open on this order")]
+    NoOpenDispute,
+    #[error("a non-delivery claim is open on this order")]
+    ClaimOpen,
     #[error(transparent)]
     InvalidId(#[from] InvalidId),
 }
@@ -408,6 +481,10 @@ impl OrderError {
             OrderError::ExtensionOutOfRange => ErrorCode::ExtensionOutOfRange,
             OrderError::NoExtensionRequest => ErrorCode::NoExtensionRequest,
             OrderError::TimerNotDue => ErrorCode::TimerNotDue,
+            OrderError::DisputeOpen => ErrorCode::DisputeOpen,
+            OrderError::DisputeAlreadyOpen => ErrorCode::DisputeAlreadyOpen,
+            OrderError::NoOpenDispute => ErrorCode::NoOpenDispute,
+            OrderError::ClaimOpen => ErrorCode::NonDeliveryClaimOpen,
             OrderError::InvalidId(_) => ErrorCode::InvalidId,
         }
     }
@@ -424,14 +501,20 @@ pub enum RefundReason {
     CancelAccepted,
     /// The seller did not answer the buyer's cancellation in time.
     CancelUnanswered,
+    /// The delivery guarantee passed and the seller did not show a delivery in time.
+    NotDelivered,
+    /// A dispute's outcome.
+    Dispute,
 }
 
 impl RefundReason {
-    pub const ALL: [RefundReason; 4] = [
+    pub const ALL: [RefundReason; 6] = [
         RefundReason::Requested,
         RefundReason::ShipByMissed,
         RefundReason::CancelAccepted,
         RefundReason::CancelUnanswered,
+        RefundReason::NotDelivered,
+        RefundReason::Dispute,
     ];
 
     pub fn code(self) -> &'static str {
@@ -440,6 +523,8 @@ impl RefundReason {
             RefundReason::ShipByMissed => "ship_by_missed",
             RefundReason::CancelAccepted => "cancel_accepted",
             RefundReason::CancelUnanswered => "cancel_unanswered",
+            RefundReason::NotDelivered => "not_delivered",
+            RefundReason::Dispute => "dispute",
         }
     }
 
@@ -474,6 +559,22 @@ pub enum OrderEvent {
         amount: Money,
         reason: RefundReason,
     },
+    /// The delivery guarantee passed with no delivered event.
+    ClaimOpened,
+    /// A delivered event answered the open non-delivery claim.
+    ClaimResolved,
+    /// A dispute stopped the protection clock.
+    ProtectionPaused,
+    /// The dispute closed without moving the hold: the clock runs again until `until`.
+    ProtectionResumed {
+        until: i64,
+    },
+    /// Charged to the seller (its debt account): `to_payment` back to the buyer's payment (also
+    /// announced as `RefundDue`), `to_balance` to the buyer's balance.
+    ChargedToSeller {
+        to_payment: i64,
+        to_balance: i64,
+    },
 }
 
 impl OrderEvent {
@@ -491,6 +592,11 @@ impl OrderEvent {
             OrderEvent::Completed => "order.completed",
             OrderEvent::HoldReleased { .. } => "hold.released",
             OrderEvent::RefundDue { .. } => "order.refund_due",
+            OrderEvent::ClaimOpened => "order.claim_opened",
+            OrderEvent::ClaimResolved => "order.claim_resolved",
+            OrderEvent::ProtectionPaused => "order.protection_paused",
+            OrderEvent::ProtectionResumed { .. } => "order.protection_resumed",
+            OrderEvent::ChargedToSeller { .. } => "order.charged_to_seller",
         }
     }
 }
@@ -547,6 +653,8 @@ pub fn paid(
         payment: payment.to_string(),
         captured: plan.amount,
         refunded: 0,
+        charged_to_seller: 0,
+        dispute: None,
         commission: plan.commission,
         livemode,
         paid_at: now,
@@ -591,8 +699,11 @@ pub fn decide(
         set_timers: vec![],
         cancel_timers: vec![],
     };
+    if let Some(dispute) = &order.dispute {
+        return settle::disputed(&mut d, dispute, command, now, policy).map(|()| d);
+    }
     match &order.state {
-        OrderState::Completed { .. } => return Err(OrderError::AlreadyReleased),
+        OrderState::Completed { .. } => settle::completed(&mut d, now, command)?,
         OrderState::Cancelled { .. } => return Err(OrderError::Cancelled),
         OrderState::Paid { cancel_requested } => {
             paid_state(&mut d, *cancel_requested, command, now, policy)?;
@@ -600,6 +711,12 @@ pub fn decide(
         OrderState::Shipped {
             shipment,
             protection,
+            claim: Some(opened),
+        } => rules::claimed(&mut d, shipment, protection, *opened, command, now, policy)?,
+        OrderState::Shipped {
+            shipment,
+            protection,
+            claim: None,
         } => shipped_state(&mut d, shipment, None, protection, command, now, policy)?,
         OrderState::Delivered {
             shipment,

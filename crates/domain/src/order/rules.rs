@@ -40,6 +40,7 @@ pub(super) fn paid_state(
                     seller_extended: 0,
                     extension_requested: None,
                 },
+                claim: None,
             };
             d.cancel_timers = vec![TimerKind::ShipBy, TimerKind::CancelAnswer];
             d.set_timers = vec![(TimerKind::ProtectionEnd, ends)];
@@ -81,6 +82,8 @@ pub(super) fn paid_state(
             }
         }
         OrderCommand::Refund { amount } => explicit_refund(d, *amount, now)?,
+        OrderCommand::OpenDispute { .. } => return Err(OrderError::NotShipped),
+        OrderCommand::Settle { .. } => return Err(OrderError::NoOpenDispute),
         OrderCommand::Fire(TimerKind::ShipBy) if now >= d.order.ship_by => {
             cancel_and_refund(d, RefundReason::ShipByMissed, now)?;
         }
@@ -129,6 +132,22 @@ pub(super) fn shipped_state(
             return complete(d, now);
         }
         OrderCommand::Refund { amount } => return explicit_refund(d, *amount, now),
+        OrderCommand::OpenDispute { dispute } => {
+            return super::settle::pause(d, dispute, protection.ends, now);
+        }
+        OrderCommand::Settle { .. } => return Err(OrderError::NoOpenDispute),
+        OrderCommand::Fire(TimerKind::ProtectionEnd) if ended && delivered_at.is_none() => {
+            // The delivery guarantee passed with no delivered event: a claim, not a release.
+            d.order.state = OrderState::Shipped {
+                shipment: shipment.clone(),
+                protection: protection.clone(),
+                claim: Some(now),
+            };
+            d.set_timers = vec![(TimerKind::ClaimAnswer, now + policy.claim_answer)];
+            d.cancel_timers = vec![TimerKind::ProtectionEnd];
+            d.events.push(OrderEvent::ClaimOpened);
+            return Ok(());
+        }
         OrderCommand::Fire(TimerKind::ProtectionEnd) if ended => return complete(d, now),
         OrderCommand::Fire(_) => return Err(OrderError::TimerNotDue),
         OrderCommand::ExtendProtection
@@ -174,6 +193,7 @@ pub(super) fn shipped_state(
         None => OrderState::Shipped {
             shipment: shipment.clone(),
             protection: p,
+            claim: None,
         },
         Some(delivered_at) => OrderState::Delivered {
             shipment: shipment.clone(),
@@ -184,6 +204,48 @@ pub(super) fn shipped_state(
     Ok(())
 }
 
+/// Commands to a shipped order whose non-delivery claim (opened at `opened`) is open.
+pub(super) fn claimed(
+    d: &mut Decision,
+    shipment: &Shipment,
+    protection: &Protection,
+    opened: i64,
+    command: &OrderCommand,
+    now: i64,
+    policy: &OrderPolicy,
+) -> Result<(), OrderError> {
+    match command {
+        OrderCommand::MarkDelivered => {
+            // Shown delivered: protection goes on by the delivered rules, from now.
+            let mut p = protection.clone();
+            p.ends = now + policy.after_delivery;
+            d.order.state = OrderState::Delivered {
+                shipment: shipment.clone(),
+                delivered_at: now,
+                protection: p,
+            };
+            d.set_timers = vec![(TimerKind::ProtectionEnd, now + policy.after_delivery)];
+            d.cancel_timers = vec![TimerKind::ClaimAnswer];
+            d.events.push(OrderEvent::Delivered);
+            d.events.push(OrderEvent::ClaimResolved);
+            Ok(())
+        }
+        OrderCommand::Fire(TimerKind::ClaimAnswer) if now >= opened + policy.claim_answer => {
+            cancel_and_refund(d, RefundReason::NotDelivered, now)
+        }
+        OrderCommand::Fire(_) => Err(OrderError::TimerNotDue),
+        OrderCommand::Refund { amount } => explicit_refund(d, *amount, now),
+        OrderCommand::Ship { .. } | OrderCommand::RequestCancel => Err(OrderError::AlreadyShipped),
+        OrderCommand::AnswerCancel { .. } => Err(OrderError::NoCancelRequest),
+        OrderCommand::ConfirmReceipt => Err(OrderError::NotDelivered),
+        OrderCommand::ExtendProtection
+        | OrderCommand::RequestExtension { .. }
+        | OrderCommand::AnswerExtension { .. } => Err(OrderError::ProtectionEnded),
+        OrderCommand::OpenDispute { .. } => Err(OrderError::ClaimOpen),
+        OrderCommand::Settle { .. } => Err(OrderError::NoOpenDispute),
+    }
+}
+
 fn extend(d: &mut Decision, p: &mut Protection, until: i64) {
     p.ends = until;
     d.set_timers = vec![(TimerKind::ProtectionEnd, until)];
@@ -191,7 +253,7 @@ fn extend(d: &mut Decision, p: &mut Protection, until: i64) {
 }
 
 /// Releases what the escrow still holds to the seller, less commission.
-fn complete(d: &mut Decision, now: i64) -> Result<(), OrderError> {
+pub(super) fn complete(d: &mut Decision, now: i64) -> Result<(), OrderError> {
     let held = d.order.held();
     let commission = d.order.commission.on(held);
     let to_seller = held - commission;
@@ -228,7 +290,11 @@ fn complete(d: &mut Decision, now: i64) -> Result<(), OrderError> {
 }
 
 /// Moves `amount` from the escrow to refunds payable: the payment now owes it to the buyer.
-fn refund(d: &mut Decision, amount: Money, reason: RefundReason) -> Result<(), OrderError> {
+pub(super) fn refund(
+    d: &mut Decision,
+    amount: Money,
+    reason: RefundReason,
+) -> Result<(), OrderError> {
     let accounts = EscrowAccounts::of(&d.order)?;
     d.transfers.push(TransferRequest::Posted {
         debit: accounts.escrow,
@@ -241,7 +307,7 @@ fn refund(d: &mut Decision, amount: Money, reason: RefundReason) -> Result<(), O
 }
 
 /// A refund the seller or platform asked for: partial, or whole (which cancels the order).
-fn explicit_refund(d: &mut Decision, amount: Money, now: i64) -> Result<(), OrderError> {
+pub(super) fn explicit_refund(d: &mut Decision, amount: Money, now: i64) -> Result<(), OrderError> {
     let order = &d.order;
     if amount.currency() != order.captured.currency() {
         return Err(MoneyError::CurrencyMismatch {
@@ -267,7 +333,7 @@ fn explicit_refund(d: &mut Decision, amount: Money, now: i64) -> Result<(), Orde
     Ok(())
 }
 
-fn cancelled(d: &mut Decision, now: i64) {
+pub(super) fn cancelled(d: &mut Decision, now: i64) {
     d.order.state = OrderState::Cancelled {
         shipment: d.order.shipment().cloned(),
         delivered_at: d.order.delivered_at(),
@@ -277,7 +343,11 @@ fn cancelled(d: &mut Decision, now: i64) {
     d.events.push(OrderEvent::Cancelled);
 }
 
-fn cancel_and_refund(d: &mut Decision, reason: RefundReason, now: i64) -> Result<(), OrderError> {
+pub(super) fn cancel_and_refund(
+    d: &mut Decision,
+    reason: RefundReason,
+    now: i64,
+) -> Result<(), OrderError> {
     let held = d.order.held();
     if held > 0 {
         refund(

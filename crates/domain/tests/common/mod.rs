@@ -4,8 +4,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test binary uses a part
 
 use holdback_domain::card::{Brand, StoredCard};
+use holdback_domain::dispute::{
+    self, Answer, Claim, Dispute, DisputeEvent, DisputePolicy, DisputeReason, Escalation, Outcome,
+    Request,
+};
 use holdback_domain::order::{
-    self, Actor, Commission, DAY, HOUR, Order, OrderCommand, OrderPlan, OrderPolicy,
+    self, Actor, Commission, DAY, HOUR, Order, OrderCommand, OrderPlan, OrderPolicy, OrderState,
+    Settlement,
 };
 use holdback_domain::{Currency, Money};
 
@@ -100,14 +105,95 @@ pub fn representative_orders() -> Vec<(&'static str, Order)> {
         OrderCommand::AnswerCancel { accept: true },
         T0 + 2 * HOUR,
     );
+    // A claim opens only when the guarantee has passed: written as if it had opened at T0 + 2 h.
+    let mut claimed = shipped.clone();
+    if let OrderState::Shipped { claim, .. } = &mut claimed.state {
+        *claim = Some(T0 + 2 * HOUR);
+    }
+    let open = |o: &Order| {
+        let cmd = OrderCommand::OpenDispute {
+            dispute: "dsp_1".into(),
+        };
+        step(o, Actor::Platform, cmd, T0 + 3 * HOUR)
+    };
     vec![
         ("paid", paid),
         ("paid(cancel_requested)", asked),
-        ("shipped", shipped),
+        ("shipped", shipped.clone()),
         ("shipped(extension_asked)", extension),
-        ("delivered", delivered),
-        ("completed", completed),
+        ("shipped(claim)", claimed),
+        ("shipped(dispute)", open(&shipped)),
+        ("delivered", delivered.clone()),
+        ("delivered(dispute)", open(&delivered)),
+        ("completed", completed.clone()),
+        ("completed(dispute)", open(&completed)),
         ("cancelled", cancelled),
+    ]
+}
+
+/// The amount a settlement moves, for tables (0 when it names none).
+pub fn settlement_amount(s: &Settlement) -> i64 {
+    match s {
+        Settlement::Split { refund } => refund.minor(),
+        Settlement::Counterfeit { amount } => amount.minor(),
+        Settlement::Resume | Settlement::Release => 0,
+    }
+}
+
+/// Order `ord_1` (10 000 USD), shipped at `T0 + 1 h` and delivered at `T0 + 2 h`.
+pub fn delivered_order() -> Order {
+    let shipped = step(&new_order(10_000), Actor::Seller, ship(), T0 + HOUR);
+    step(
+        &shipped,
+        Actor::Carrier,
+        OrderCommand::MarkDelivered,
+        T0 + 2 * HOUR,
+    )
+}
+
+/// When the dispute fixtures open: as soon as the rules allow after the shipment at `T0 + 1 h`.
+pub const OPENED: i64 = T0 + HOUR + 5 * DAY;
+
+/// Dispute `dsp_1` on [`delivered_order`], opened at [`OPENED`] asking for `request`.
+pub fn open_dispute(request: Request) -> Dispute {
+    let claim = Claim {
+        id: "dsp_1".into(),
+        reason: DisputeReason::NotAsDescribed,
+        request,
+    };
+    dispute::open(
+        &claim,
+        &delivered_order(),
+        Actor::Buyer,
+        OPENED,
+        &DisputePolicy::default(),
+    )
+    .unwrap()
+    .dispute
+}
+
+pub fn open_dispute_on_delivered() -> Dispute {
+    open_dispute(Request::FullRefund)
+}
+
+/// One of each dispute event.
+pub fn every_dispute_event() -> Vec<DisputeEvent> {
+    vec![
+        DisputeEvent::Opened,
+        DisputeEvent::Responded(Answer::Counter(usd(3_000))),
+        DisputeEvent::CounterAccepted,
+        DisputeEvent::Escalated(Escalation::Timer),
+        DisputeEvent::MediationOverdue,
+        DisputeEvent::Decided(Outcome::PartialRefund(usd(3_000))),
+        DisputeEvent::ReturnShipped,
+        DisputeEvent::ReturnDelivered,
+        DisputeEvent::ReturnReceived,
+        DisputeEvent::Closed(Settlement::Split { refund: usd(3_000) }),
+        DisputeEvent::Closed(Settlement::Resume),
+        DisputeEvent::Closed(Settlement::Release),
+        DisputeEvent::Closed(Settlement::Counterfeit {
+            amount: usd(15_000),
+        }),
     ]
 }
 

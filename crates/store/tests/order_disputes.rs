@@ -1,0 +1,122 @@
+//! An order's buyer-protection facts survive the store: the non-delivery claim, the dispute open
+//! on it with the protection time it stopped with, and what was charged to the seller after its
+//! release, on SQLite and (when `HOLDBACK_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+
+use holdback_domain::ledger::TransactionRequest;
+use holdback_domain::order::{
+    self, Actor, Commission, DAY, Decision, Order, OrderCommand, OrderPlan, OrderPolicy,
+    Settlement, TimerKind,
+};
+use holdback_domain::process::Versioned;
+use holdback_domain::{AccountId, Currency, Money, TxId};
+use holdback_store::clock::ManualClock;
+use holdback_store::testing::TestDb;
+use holdback_store::{Ledger, Store, Unit};
+
+const T0: i64 = 1_800_000_000_000;
+
+fn usd(minor: i64) -> Money {
+    Money::from_minor(minor, Currency::parse("USD").unwrap()).unwrap()
+}
+
+/// Writes one order decision (its order row, accounts and ledger transaction) and reads the
+/// order back.
+async fn write(store: &Store, ledger: &Ledger, d: Decision, version: i64, tx: &str) -> Order {
+    let unit = Unit {
+        accounts: d.accounts.clone(),
+        ledger: (!d.transfers.is_empty()).then(|| TransactionRequest {
+            id: TxId::parse(tx).unwrap(),
+            transfers: d.transfers.clone(),
+        }),
+        orders: vec![Versioned {
+            value: d.order.clone(),
+            expected_version: version,
+        }],
+        ..Unit::default()
+    };
+    ledger.commit(unit).await.unwrap();
+    let (stored, v) = store.order(&d.order.id).await.unwrap().unwrap();
+    assert_eq!((&stored, v), (&d.order, version + 1), "{}", store.backend());
+    stored
+}
+
+/// A paid order `id` of 10 000 USD, stepped through `commands` (each at its time), writing and reading back every step.
+async fn walk(
+    store: &Store,
+    ledger: &Ledger,
+    id: &str,
+    commands: Vec<(Actor, OrderCommand, i64)>,
+) -> Order {
+    let plan = OrderPlan {
+        id: id.to_string(),
+        seller: "sel_1".into(),
+        amount: usd(10_000),
+        commission: Commission {
+            basis_points: 500,
+            fixed_minor: 0,
+        },
+        ship_by_ms: 7 * DAY,
+        shipping_method: "standard".into(),
+        delivery_guarantee: 30 * DAY,
+    };
+    let paid = order::paid(&plan, "buy_1", "pay_1", false, T0).unwrap();
+    let mut o = write(store, ledger, paid, 0, &format!("{id}_0")).await;
+    for (n, (actor, command, now)) in commands.into_iter().enumerate() {
+        let d = order::decide(&o, actor, &command, now, &OrderPolicy::default()).unwrap();
+        let version = i64::try_from(n).unwrap() + 1;
+        o = write(store, ledger, d, version, &format!("{id}_{version}")).await;
+    }
+    o
+}
+
+#[tokio::test]
+async fn claims_disputes_and_charges_to_the_seller_are_stored() {
+    for db in TestDb::all("claims_disputes_and_charges_to_the_seller_are_stored").await {
+        let store = db.store().await.unwrap();
+        let ledger = Ledger::start(store.clone(), Arc::new(ManualClock::new(T0)));
+        let ship = OrderCommand::Ship {
+            carrier: "dhl".into(),
+            tracking: "JD1".into(),
+        };
+        let fire = OrderCommand::Fire(TimerKind::ProtectionEnd);
+        let claimed = walk(
+            &store,
+            &ledger,
+            "ord_claim",
+            vec![
+                (Actor::Seller, ship.clone(), T0 + DAY),
+                (Actor::Scheduler, fire, T0 + 31 * DAY),
+            ],
+        )
+        .await;
+        assert_eq!(claimed.claim(), Some(T0 + 31 * DAY));
+
+        let open = OrderCommand::OpenDispute {
+            dispute: "dsp_1".into(),
+        };
+        let settle = OrderCommand::Settle {
+            dispute: "dsp_1".into(),
+            settlement: Settlement::Counterfeit {
+                amount: usd(15_000),
+            },
+        };
+        let mut steps = vec![
+            (Actor::Seller, ship, T0 + DAY),
+            (Actor::Carrier, OrderCommand::MarkDelivered, T0 + 2 * DAY),
+            (Actor::Buyer, OrderCommand::ConfirmReceipt, T0 + 3 * DAY),
+            (Actor::Platform, open, T0 + 7 * DAY),
+        ];
+        let disputed = walk(&store, &ledger, "ord_disputed", steps.clone()).await;
+        assert_eq!(disputed.dispute.unwrap().id, "dsp_1");
+        steps.push((Actor::Platform, settle, T0 + 9 * DAY));
+        let charged = walk(&store, &ledger, "ord_charged", steps).await;
+        assert_eq!((charged.charged_to_seller, charged.dispute), (10_000, None));
+        let debt = AccountId::parse("test:seller_debt:sel_1:USD").unwrap();
+        let debt = store.account(&debt).await.unwrap().unwrap();
+        assert_eq!(debt.posted_balance(), 15_000, "{}", db.backend());
+    }
+}

@@ -82,6 +82,16 @@ pub fn unit_of(
     tx_id: Option<&str>,
     now: i64,
 ) -> Result<Unit, AppError> {
+    // The store has no disputes or dispute timers yet: a unit carrying them must fail loudly
+    // rather than lose them (nothing creates a dispute until the store and API take them).
+    if !effects.disputes.is_empty()
+        || !effects.set_dispute_timers.is_empty()
+        || !effects.cancel_dispute_timers.is_empty()
+    {
+        return Err(AppError::Internal(
+            "a unit carries disputes, which the store does not hold yet".to_string(),
+        ));
+    }
     let ledger = if effects.transfers.is_empty() {
         None
     } else {

@@ -51,6 +51,9 @@ pub fn order(o: &Order) -> Value {
         "extension_requested_days": protection
             .and_then(|p| p.extension_requested)
             .map(|ms| ms / 86_400_000),
+        "non_delivery_claim": o.claim().map(secs),
+        "dispute": o.dispute.as_ref().map(|d| d.id.clone()),
+        "amount_charged_to_seller": o.charged_to_seller,
     })
 }
 

@@ -1267,12 +1267,21 @@ async fn extensions_and_cancellation_answers_over_the_api() {
             (Some("shipped"), Some(0)),
             "{b}: the hold stays while the claim is open"
         );
+        assert_eq!(
+            claimed["non_delivery_claim"],
+            (T0 + 46 * DAY) / 1000,
+            "{b}: the order shows its open claim: {claimed}"
+        );
         // the carrier's delivered event answers the claim; protection goes on 15 days from it
         s.clock.set_ms(T0 + 47 * DAY);
         let delivered = s
             .post(&path(&bob_order, "mark_delivered"), &s.platform, json!({}))
             .await;
         assert_eq!(delivered.body["status"], "delivered", "{b}");
+        assert!(
+            delivered.body["non_delivery_claim"].is_null(),
+            "{b}: answered"
+        );
         s.clock.set_ms(T0 + 62 * DAY);
         assert_eq!(
             scheduler::tick(&s.app, 100).await.unwrap().fired,

@@ -165,6 +165,15 @@ pub struct Order {
     cancel_requested: Option<i64>,
     buyer_extension_used: bool,
     extension_requested_days: Option<i64>,
+    /// When a non-delivery claim opened (the delivery guarantee's window passed without a
+    /// delivered event), while it is open: the seller has 5 days to show a delivery, or the
+    /// buyer is refunded in full.
+    non_delivery_claim: Option<i64>,
+    /// The dispute open on this order, if any: its protection clock is stopped meanwhile.
+    dispute: Option<String>,
+    /// Given back to the buyer after the release and charged to the seller (a counterfeit
+    /// outcome), in minor units.
+    amount_charged_to_seller: i64,
 }
 
 #[derive(ToSchema)]

@@ -184,14 +184,20 @@ pub async fn existing(
     id: &str,
     param: &'static str,
 ) -> Result<PartyRow, AppError> {
+    app.store
+        .party(kind, livemode, id)
+        .await?
+        .ok_or_else(|| unknown(kind, id, livemode, param))
+}
+
+/// `unknown_party`: no `kind` `id` in this mode, naming `param`.
+fn unknown(kind: PartyKind, id: &str, livemode: bool, param: &'static str) -> AppError {
     let mode = if livemode { "live" } else { "test" };
-    app.store.party(kind, livemode, id).await?.ok_or_else(|| {
-        AppError::param(
-            ErrorCode::UnknownParty,
-            param,
-            format!("no {} {id:?} in {mode} mode: create it first", kind.code()),
-        )
-    })
+    AppError::param(
+        ErrorCode::UnknownParty,
+        param,
+        format!("no {} {id:?} in {mode} mode: create it first", kind.code()),
+    )
 }
 
 /// A cart's buyer and its sellers' terms, read in one query: the buyer and every seller must
@@ -206,20 +212,12 @@ pub async fn cart_parties(
     names.push((PartyKind::Buyer, buyer));
     names.extend(sellers.iter().map(|s| (PartyKind::Seller, *s)));
     let rows = app.store.parties_named(livemode, &names).await?;
-    let missing = |kind: PartyKind, id: &str, param: &'static str| {
-        let mode = if livemode { "live" } else { "test" };
-        AppError::param(
-            ErrorCode::UnknownParty,
-            param,
-            format!("no {} {id:?} in {mode} mode: create it first", kind.code()),
-        )
-    };
     let Some(buyer_row) = rows
         .iter()
         .find(|p| p.kind == PartyKind::Buyer && p.id == buyer)
         .cloned()
     else {
-        return Err(missing(PartyKind::Buyer, buyer, "buyer"));
+        return Err(unknown(PartyKind::Buyer, buyer, livemode, "buyer"));
     };
     let mut terms = BTreeMap::new();
     for p in rows.iter().filter(|p| p.kind == PartyKind::Seller) {
@@ -232,20 +230,7 @@ pub async fn cart_parties(
         );
     }
     match sellers.iter().find(|s| !terms.contains_key(**s)) {
-        Some(s) => Err(missing(PartyKind::Seller, s, "items")),
+        Some(s) => Err(unknown(PartyKind::Seller, s, livemode, "items")),
         None => Ok((buyer_row, terms)),
     }
-}
-
-/// A seller's ship-by window and own commission; the seller must exist in this mode.
-pub async fn seller_terms(
-    app: &App,
-    seller_id: &str,
-    livemode: bool,
-) -> Result<SellerTerms, AppError> {
-    let p = existing(app, PartyKind::Seller, livemode, seller_id, "items").await?;
-    Ok(SellerTerms {
-        ship_by_days: p.ship_by_days,
-        commission: p.commission.map(|c| (c.basis_points, c.fixed)),
-    })
 }

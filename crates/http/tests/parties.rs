@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use holdback_app::parties::{SellerTerms, seller_terms};
+use holdback_app::parties::{SellerTerms, cart_parties};
 use holdback_app::{Role, keys};
 use holdback_store::Revocation;
 use holdback_store::testing::TestDb;
@@ -152,9 +152,13 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
         assert!(ids(&s.get("/v1/sellers", &alice_key).await.body).is_empty());
         assert!(ids(&s.get("/v1/buyers", &s.live_platform).await.body).is_empty());
 
-        // the seller's terms, for checkout
+        // the seller's terms, as checkout reads them with the cart's buyer
+        let (buyer, terms) = cart_parties(&s.app, false, "buy_alice", &["sel_bob"])
+            .await
+            .unwrap();
+        assert_eq!(buyer.id, "buy_alice", "{b}");
         assert_eq!(
-            seller_terms(&s.app, "sel_bob", false).await.unwrap(),
+            terms["sel_bob"],
             SellerTerms {
                 ship_by_days: Some(3),
                 commission: Some((
@@ -169,16 +173,19 @@ async fn the_platform_creates_parties_and_each_party_sees_only_itself() {
                 )),
             }
         );
-        // a seller that does not exist in the mode is named as unknown
-        for (id, live) in [("sel_bob", true), ("sel_nobody", false)] {
-            let e = seller_terms(&s.app, id, live).await.unwrap_err();
+        // a party that does not exist in the mode is named as unknown, by its parameter
+        for (id, live, param) in [("sel_bob", true, "buyer"), ("sel_nobody", false, "items")] {
+            let e = cart_parties(&s.app, live, "buy_alice", &[id])
+                .await
+                .unwrap_err();
             assert!(
                 matches!(
                     e,
                     holdback_app::AppError::Rejected {
                         code: holdback_domain::ErrorCode::UnknownParty,
+                        param: Some(p),
                         ..
-                    }
+                    } if p == param
                 ),
                 "{b} {id}: {e:?}"
             );

@@ -55,12 +55,19 @@ pub struct KeyListing {
     pub revoked_at: Option<i64>,
 }
 
+/// `SELECT` of a party row's columns from `parties`, without the condition.
+macro_rules! select_party_columns {
+    () => {
+        "SELECT kind, livemode, id, created_at, country, region, phone_verified, metadata, \
+         ship_by_days, commission_bps, commission_fixed, commission_currency FROM parties "
+    };
+}
+
 macro_rules! select_parties {
     ($rest:literal) => {
         concat!(
-            "SELECT kind, livemode, id, created_at, country, region, phone_verified, metadata, \
-             ship_by_days, commission_bps, commission_fixed, commission_currency \
-             FROM parties WHERE kind = $1 AND livemode = $2 ",
+            select_party_columns!(),
+            "WHERE kind = $1 AND livemode = $2 ",
             $rest
         )
     };
@@ -217,11 +224,10 @@ impl Store {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql = String::from(
-            "SELECT kind, livemode, id, created_at, country, region, phone_verified, metadata, \
-             ship_by_days, commission_bps, commission_fixed, commission_currency \
-             FROM parties WHERE livemode = $1 AND (",
-        );
+        let mut sql = String::from(concat!(
+            select_party_columns!(),
+            "WHERE livemode = $1 AND ("
+        ));
         for i in 0..names.len() {
             if i > 0 {
                 sql.push_str(" OR ");

@@ -10,6 +10,7 @@
 pub mod cards;
 pub mod catalog;
 pub mod checkout;
+pub mod disputes;
 pub mod endpoint_address;
 pub mod evidence;
 pub mod files;

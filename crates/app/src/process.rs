@@ -9,7 +9,10 @@ use std::collections::VecDeque;
 use holdback_domain::TxId;
 use holdback_domain::ledger::TransactionRequest;
 use holdback_domain::process::{Effects, Kind, Reaction};
-use holdback_store::{Conflict, NewEvent, TimerCancel, TimerRow, Unit, WriteError};
+use holdback_store::{
+    Conflict, DisputeTimerCancel, DisputeTimerRow, NewEvent, TimerCancel, TimerRow, Unit,
+    WriteError,
+};
 use serde_json::Value;
 
 use crate::{App, AppError, views};
@@ -69,8 +72,11 @@ fn object(effects: &Effects, kind: Kind, id: &str) -> Value {
             .iter()
             .find(|r| r.value.id == id)
             .map_or(Value::Null, |r| views::refund(&r.value)),
-        // Disputes are not served by the API yet.
-        Kind::Dispute => Value::Null,
+        Kind::Dispute => effects
+            .disputes
+            .iter()
+            .find(|d| d.value.id == id)
+            .map_or(Value::Null, |d| views::dispute(&d.value)),
     }
 }
 
@@ -82,16 +88,6 @@ pub fn unit_of(
     tx_id: Option<&str>,
     now: i64,
 ) -> Result<Unit, AppError> {
-    // The store has no disputes or dispute timers yet: a unit carrying them must fail loudly
-    // rather than lose them (nothing creates a dispute until the store and API take them).
-    if !effects.disputes.is_empty()
-        || !effects.set_dispute_timers.is_empty()
-        || !effects.cancel_dispute_timers.is_empty()
-    {
-        return Err(AppError::Internal(
-            "a unit carries disputes, which the store does not hold yet".to_string(),
-        ));
-    }
     let ledger = if effects.transfers.is_empty() {
         None
     } else {
@@ -124,6 +120,7 @@ pub fn unit_of(
         orders: effects.orders.clone(),
         payments: effects.payments.clone(),
         refunds: effects.refunds.clone(),
+        disputes: effects.disputes.clone(),
         set_timers: effects
             .set_timers
             .iter()
@@ -138,6 +135,24 @@ pub fn unit_of(
             .iter()
             .map(|(order_id, kind)| TimerCancel {
                 order_id: order_id.clone(),
+                kind: *kind,
+                only_if_due_at: None,
+            })
+            .collect(),
+        set_dispute_timers: effects
+            .set_dispute_timers
+            .iter()
+            .map(|(dispute_id, kind, due_at)| DisputeTimerRow {
+                dispute_id: dispute_id.clone(),
+                kind: *kind,
+                due_at: *due_at,
+            })
+            .collect(),
+        cancel_dispute_timers: effects
+            .cancel_dispute_timers
+            .iter()
+            .map(|(dispute_id, kind)| DisputeTimerCancel {
+                dispute_id: dispute_id.clone(),
                 kind: *kind,
                 only_if_due_at: None,
             })

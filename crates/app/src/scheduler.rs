@@ -8,7 +8,7 @@ use std::time::Duration;
 use holdback_domain::order::{self, Actor, OrderCommand, OrderError};
 use holdback_store::{TimerCancel, TimerRow, Unit, WriteError};
 
-use crate::{App, AppError, orders};
+use crate::{App, AppError, disputes, orders};
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -20,11 +20,26 @@ pub struct Tick {
     pub failed: usize,
 }
 
-/// Fires every timer due now (up to `batch`). A timer whose firing fails is reported and left
-/// for the next pass; the pass goes on with the others.
+/// Fires every timer due now (up to `batch` orders' timers and `batch` disputes'). A timer whose
+/// firing fails is reported and left for the next pass; the pass goes on with the others.
 pub async fn tick(app: &App, batch: u32) -> Result<Tick, AppError> {
     let now = app.clock.now_ms();
     let mut out = Tick::default();
+    for timer in app.store.due_dispute_timers(now, batch).await? {
+        match disputes::fire(app, &timer, now).await {
+            Ok(disputes::Fired::Done) => out.fired += 1,
+            Ok(disputes::Fired::Stale) => out.stale += 1,
+            Ok(disputes::Fired::LostRace) => out.lost_race += 1,
+            Err(e) => {
+                out.failed += 1;
+                eprintln!(
+                    "holdback: scheduler: timer {} of {}: {e}",
+                    timer.kind.code(),
+                    timer.dispute_id
+                );
+            }
+        }
+    }
     for timer in app.store.due_timers(now, batch).await? {
         match fire(app, &timer, now).await {
             Ok(Fired::Done) => out.fired += 1,

@@ -2,7 +2,9 @@
 //! `created` (Unix seconds), `livemode`, `metadata`, amounts in minor units with a lower-case
 //! ISO currency.
 
+use holdback_domain::Money;
 use holdback_domain::card::StoredCard;
+use holdback_domain::dispute::{Answer, Closure, Dispute, DisputeState, Request};
 use holdback_domain::order::Order;
 use holdback_domain::payment::{Payment, PaymentState};
 use holdback_domain::refund::{Refund, RefundState};
@@ -142,5 +144,108 @@ pub fn new_event(id: &str, kind: &str, created_ms: i64, livemode: bool, object: 
         "created": secs(created_ms),
         "livemode": livemode,
         "data": { "object": object },
+    })
+}
+
+/// A dispute: what was fixed when it opened, and the data of the stage it is in (the other
+/// stages' fields are null).
+pub fn dispute(d: &Dispute) -> Value {
+    let amount = |m: Option<Money>| m.map(|m| m.minor());
+    let (mut negotiation, mut mediation, mut ret, mut outcome) =
+        (Value::Null, Value::Null, Value::Null, Value::Null);
+    match &d.state {
+        DisputeState::Negotiating {
+            answer_due,
+            escalate_from,
+            escalate_at,
+            answer,
+        } => {
+            negotiation = json!({
+                "answer_due": secs(*answer_due),
+                "escalation_allowed": secs(*escalate_from),
+                "auto_escalation": secs(*escalate_at),
+                "answer": answer.map(|a| json!({
+                    "type": a.code(),
+                    "amount": match a { Answer::Counter(m) => Some(m.minor()), _ => None },
+                })),
+            });
+        }
+        DisputeState::InMediation {
+            by,
+            sla_due,
+            overdue,
+            ..
+        } => {
+            mediation = json!({
+                "escalated_by": by.code(),
+                "decision_due": secs(*sla_due),
+                "overdue": overdue,
+            });
+        }
+        DisputeState::AwaitingReturn { ship_by, refund } => {
+            ret = json!({
+                "ship_by": secs(*ship_by),
+                "amount": refund.minor(),
+                "tracking_number": null,
+                "shipped": null,
+                "delivered": null,
+                "refund_due": null,
+            });
+        }
+        DisputeState::ReturnShipped {
+            tracking,
+            shipped_at,
+            delivered_at,
+            refund_due,
+            refund,
+        } => {
+            ret = json!({
+                "ship_by": null,
+                "amount": refund.minor(),
+                "tracking_number": tracking,
+                "shipped": secs(*shipped_at),
+                "delivered": delivered_at.map(secs),
+                "refund_due": refund_due.map(secs),
+            });
+        }
+        DisputeState::Closed {
+            outcome: o,
+            closure,
+            closed_at,
+        } => {
+            outcome = json!({
+                "type": o.code(),
+                "amount": amount(o.amount()),
+                "closure": closure.code(),
+                "reason": match closure { Closure::Decided { reason } => Some(reason), _ => None },
+                "closed": secs(*closed_at),
+            });
+        }
+    }
+    let requested = match d.request {
+        Request::PartialRefund(m) => Some(m),
+        _ => None,
+    };
+    json!({
+        "id": d.id,
+        "object": "dispute",
+        "created": secs(d.opened_at),
+        "livemode": d.livemode,
+        "metadata": {},
+        "order": d.order,
+        "buyer": d.buyer,
+        "seller": d.seller,
+        "status": d.status().code(),
+        "reason": d.reason.code(),
+        "amount": d.paid.minor(),
+        "amount_held": d.held.minor(),
+        "currency": currency(d.paid.currency()),
+        "requested": {"type": d.request.code(), "amount": amount(requested)},
+        "escalated": d.escalated_at.map(secs),
+        "due": d.due().map(secs),
+        "negotiation": negotiation,
+        "mediation": mediation,
+        "return": ret,
+        "outcome": outcome,
     })
 }

@@ -56,6 +56,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .merge(routes::checkouts::router())
         .merge(routes::orders::router())
         .merge(routes::messages::router())
+        .merge(routes::disputes::router())
         .merge(routes::payments::router())
         .merge(routes::events::router())
         .merge(routes::webhooks::router())

@@ -259,6 +259,8 @@ pub(crate) fn text(value: &str, param: &str, max: usize) -> Result<(), ApiError>
 
 /// Longest carrier name and tracking number.
 pub(crate) const MAX_TRACKING: usize = 64;
+/// A mediator's written reason, in characters.
+pub(crate) const MAX_DECISION_REASON: usize = 2000;
 /// Longest item description.
 pub(crate) const MAX_DESCRIPTION: usize = 500;
 /// Most of one item in a cart.

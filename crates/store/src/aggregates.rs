@@ -305,7 +305,20 @@ impl Unit {
                 refund_values(&w.value, w.expected_version + 1),
             ));
         }
+        for w in &self.disputes {
+            out.push(crate::disputes::statement(w, now));
+        }
         out.extend(self.messages.iter().map(crate::messages::statement));
+        out.extend(
+            self.cancel_dispute_timers
+                .iter()
+                .map(crate::disputes::cancel_timer),
+        );
+        out.extend(
+            self.set_dispute_timers
+                .iter()
+                .map(crate::disputes::set_timer),
+        );
         for c in &self.cancel_timers {
             let mut vals = vec![text(&c.order_id), text(c.kind.code())];
             match c.only_if_due_at {

@@ -10,6 +10,7 @@ mod aggregates;
 pub mod bench;
 pub mod clock;
 mod conflict;
+pub mod disputes;
 pub mod evidence;
 mod idempotency;
 mod messages;
@@ -38,6 +39,7 @@ use sqlx::sqlite::{
 };
 
 pub use conflict::Conflict;
+pub use disputes::{DisputeFilter, DisputeTimerCancel, DisputeTimerRow};
 pub use evidence::{EvidenceInsert, EvidenceRow};
 pub use idempotency::Claim;
 pub use parties::{KeyListing, PartyInsert, PartyRow, Revocation};

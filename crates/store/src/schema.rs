@@ -85,6 +85,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_order_disputes.sql"),
         postgres: include_str!("../migrations/postgres/0012_order_disputes.sql"),
     },
+    Migration {
+        version: 13,
+        name: "0013_disputes",
+        sqlite: include_str!("../migrations/sqlite/0013_disputes.sql"),
+        postgres: include_str!("../migrations/postgres/0013_disputes.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

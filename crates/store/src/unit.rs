@@ -2,19 +2,22 @@
 //! aggregate rows, timers, outbox events, the idempotent response), persisted wholly or not at
 //! all in the same database transaction, by the group-commit writer.
 //!
-//! Aggregates (orders, payments, refunds) carry a version. A unit names the version each was
+//! Aggregates (orders, payments, refunds, disputes) carry a version. A unit names the version each was
 //! decided against; if any moved on since, the unit is refused with
 //! [`crate::WriteError::Conflict`] and nothing of it is written. Two nodes firing the same timer,
 //! or two workers recording the same refund, therefore produce one effect: the second finds the
 //! version moved.
 
 use holdback_domain::Money;
+use holdback_domain::dispute::Dispute;
 use holdback_domain::ledger::{AccountSpec, TransactionRequest};
 use holdback_domain::message::Message;
 use holdback_domain::order::{Order, TimerKind};
 use holdback_domain::payment::Payment;
 use holdback_domain::process::{Kind, Versioned};
 use holdback_domain::refund::Refund;
+
+use crate::disputes::{DisputeTimerCancel, DisputeTimerRow};
 
 /// Everything one decision writes.
 #[derive(Debug, Clone, Default)]
@@ -24,8 +27,11 @@ pub struct Unit {
     pub orders: Vec<Versioned<Order>>,
     pub payments: Vec<Versioned<Payment>>,
     pub refunds: Vec<Versioned<Refund>>,
+    pub disputes: Vec<Versioned<Dispute>>,
     pub set_timers: Vec<TimerRow>,
     pub cancel_timers: Vec<TimerCancel>,
+    pub set_dispute_timers: Vec<DisputeTimerRow>,
+    pub cancel_dispute_timers: Vec<DisputeTimerCancel>,
     pub events: Vec<NewEvent>,
     pub idempotency: Option<IdempotencyRecord>,
     /// Messages appended to orders' message records, each after the chain head it names
@@ -49,7 +55,11 @@ impl Unit {
             .refunds
             .iter()
             .map(|v| (Kind::Refund, v.value.id.as_str(), v.expected_version));
-        orders.chain(payments).chain(refunds)
+        let disputes = self
+            .disputes
+            .iter()
+            .map(|v| (Kind::Dispute, v.value.id.as_str(), v.expected_version));
+        orders.chain(payments).chain(refunds).chain(disputes)
     }
 }
 

@@ -326,6 +326,9 @@ pub struct Dispute {
     pub reason: DisputeReason,
     pub request: Request,
     pub opened_at: i64,
+    /// When it went to a mediator, if it ever did: a mediator sees the disputes escalated to
+    /// mediation, before and after they close.
+    pub escalated_at: Option<i64>,
     pub state: DisputeState,
 }
 

@@ -63,6 +63,7 @@ pub fn open(
             reason: claim.reason,
             request: claim.request,
             opened_at: now,
+            escalated_at: None,
             state: DisputeState::Closed {
                 outcome: Outcome::Rejected,
                 closure: Closure::SellerSilent,
@@ -358,6 +359,7 @@ fn check_outcome(
 
 fn escalate(d: &mut DisputeDecision, by: Escalation, now: i64, policy: &DisputePolicy) {
     let sla_due = now + policy.mediation_sla;
+    d.dispute.escalated_at = Some(now);
     d.dispute.state = DisputeState::InMediation {
         escalated_at: now,
         by,

@@ -3,6 +3,7 @@
 
 pub(crate) mod catalog;
 pub(crate) mod checkouts;
+pub(crate) mod disputes;
 pub(crate) mod events;
 pub(crate) mod evidence;
 pub(crate) mod messages;

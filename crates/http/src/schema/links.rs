@@ -7,6 +7,29 @@ use utoipa::openapi::{RefOr, Required};
 pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     add_links(doc);
     optional_empty_bodies(doc);
+    closed_variants(doc);
+}
+
+/// A body that is one of several shapes (a tagged enum: the seller's answer, a mediator's
+/// outcome) takes no field its shape does not name, as every other body: each shape of a
+/// `oneOf` says `additionalProperties: false`.
+fn closed_variants(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{AdditionalProperties, Schema};
+
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(Schema::OneOf(one_of)) = schema else {
+            continue;
+        };
+        for item in &mut one_of.items {
+            if let RefOr::T(Schema::Object(object)) = item {
+                object.additional_properties =
+                    Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
+    }
 }
 
 /// An action whose body has no fields (`Empty`) may be sent without a body: the server reads
@@ -74,6 +97,56 @@ fn add_links(doc: &mut utoipa::openapi::OpenApi) {
             "RequestCancel",
             "request_cancel",
             "/orders/0/id",
+        ),
+        (
+            "post",
+            "/v1/disputes",
+            "201",
+            "GetDispute",
+            "get_dispute",
+            "/id",
+        ),
+        ("post", "/v1/disputes", "201", "Respond", "respond", "/id"),
+        ("post", "/v1/disputes", "201", "Escalate", "escalate", "/id"),
+        (
+            "get",
+            "/v1/disputes",
+            "200",
+            "GetDispute",
+            "get_dispute",
+            "/data/0/id",
+        ),
+        (
+            "post",
+            "/v1/disputes/{id}/respond",
+            "200",
+            "AcceptCounter",
+            "accept_counter",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/disputes/{id}/escalate",
+            "200",
+            "Decide",
+            "decide",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/disputes/{id}/decide",
+            "200",
+            "ShipReturn",
+            "ship_return",
+            "/id",
+        ),
+        (
+            "post",
+            "/v1/disputes/{id}/return",
+            "200",
+            "ReturnReceived",
+            "return_received",
+            "/id",
         ),
         (
             "get",

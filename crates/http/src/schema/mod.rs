@@ -28,6 +28,7 @@ pub(crate) use links::finish;
     tags(
         (name = "checkout", description = "Carts become one payment and one order per seller"),
         (name = "orders", description = "Escrow orders and their lifecycle"),
+        (name = "disputes", description = "Buyer protection: disputes, mediation and returns"),
         (name = "events", description = "The event log"),
         (name = "webhooks", description = "Signed event delivery"),
         (name = "catalog", description = "Sellers' products"),
@@ -174,6 +175,113 @@ pub struct Order {
     /// Given back to the buyer after the release and charged to the seller (a counterfeit
     /// outcome), in minor units.
     amount_charged_to_seller: i64,
+}
+
+/// What the buyer asked for, or how a dispute ended: a type and, for a partial refund or a
+/// counterfeit refund, its amount.
+#[derive(ToSchema)]
+pub struct DisputeAmount {
+    /// full_refund, partial_refund or return_and_refund (and for an outcome, rejected or
+    /// counterfeit).
+    r#type: String,
+    amount: Option<i64>,
+}
+
+/// The seller's answer while negotiating: reject, or counter with an amount.
+#[derive(ToSchema)]
+pub struct DisputeAnswer {
+    r#type: String,
+    amount: Option<i64>,
+}
+
+/// A dispute in negotiation: the seller's deadline and the escalation's times.
+#[derive(ToSchema)]
+pub struct DisputeNegotiation {
+    answer_due: i64,
+    /// From when either side may escalate.
+    escalation_allowed: i64,
+    /// When the negotiation goes to a mediator by itself.
+    auto_escalation: i64,
+    answer: Option<DisputeAnswer>,
+}
+
+/// A dispute with a mediator.
+#[derive(ToSchema)]
+pub struct DisputeMediation {
+    /// buyer, seller, timer, or after_release (a counterfeit claim on a released order).
+    escalated_by: String,
+    /// The SLA deadline of the decision.
+    decision_due: i64,
+    overdue: bool,
+}
+
+/// A return and refund under way.
+#[derive(ToSchema)]
+pub struct DisputeReturn {
+    /// While the return is awaited: when it must be shipped by.
+    ship_by: Option<i64>,
+    /// What the buyer gets back once the return is received.
+    amount: i64,
+    tracking_number: Option<String>,
+    shipped: Option<i64>,
+    delivered: Option<i64>,
+    /// When the refund happens without the seller's confirmation.
+    refund_due: Option<i64>,
+}
+
+/// How a dispute closed.
+#[derive(ToSchema)]
+pub struct DisputeOutcome {
+    /// full_refund, partial_refund, return_and_refund, rejected or counterfeit.
+    r#type: String,
+    amount: Option<i64>,
+    /// seller_accepted, seller_silent, counter_accepted, decided, return_received,
+    /// return_unconfirmed or return_not_shipped.
+    closure: String,
+    /// A mediator's written reason.
+    reason: Option<String>,
+    closed: i64,
+}
+
+/// A buyer's dispute about an order. Times are Unix seconds; amounts are in the order's minor
+/// units. Only the field of the stage it is in (negotiation, mediation, return, outcome) is set.
+#[derive(ToSchema)]
+pub struct Dispute {
+    id: String,
+    /// Always "dispute".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    order: String,
+    buyer: String,
+    seller: String,
+    /// negotiating, in_mediation, awaiting_return, return_shipped or closed.
+    status: String,
+    /// not_received, not_as_described, damaged, counterfeit or wrong_item.
+    reason: String,
+    /// What the order captured.
+    amount: i64,
+    /// What the order held when the dispute opened.
+    amount_held: i64,
+    currency: String,
+    requested: DisputeAmount,
+    /// When it went to a mediator, if it did.
+    escalated: Option<i64>,
+    /// The next deadline.
+    due: Option<i64>,
+    negotiation: Option<DisputeNegotiation>,
+    mediation: Option<DisputeMediation>,
+    r#return: Option<DisputeReturn>,
+    outcome: Option<DisputeOutcome>,
+}
+
+#[derive(ToSchema)]
+pub struct DisputeList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<Dispute>,
 }
 
 #[derive(ToSchema)]

@@ -38,6 +38,11 @@ fn required_text(max: usize) -> ObjectBuilder {
         .pattern(Some(params::required_text_pattern()))
 }
 
+/// Text of 1 to `max` characters, not blank, no control characters (for a field's own limit).
+pub fn required_text_of(max: usize) -> Object {
+    required_text(max).build()
+}
+
 pub fn tracking() -> Object {
     required_text(params::MAX_TRACKING).build()
 }

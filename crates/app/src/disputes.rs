@@ -15,6 +15,9 @@ use holdback_domain::{Currency, ErrorCode, Money};
 use holdback_store::{Conflict, Cursor, DisputeFilter, DisputeTimerCancel, DisputeTimerRow, Unit};
 use serde_json::Value;
 
+use holdback_domain::evidence::EvidenceRole;
+
+use crate::evidence::{DisputeAccess, Purpose, Standing};
 use crate::orders::{Idem, page};
 use crate::{App, AppError, Principal, Role, orders, process, views};
 
@@ -309,4 +312,37 @@ pub fn amount_missing(what: &str) -> AppError {
         "amount",
         format!("{what} needs an amount"),
     )
+}
+
+/// The stored disputes' rule of who may see and add evidence: whoever may see the dispute (its
+/// buyer, its seller, the platform, a mediator once it went to mediation); a closed dispute
+/// takes no more files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoredDisputes;
+
+impl DisputeAccess for StoredDisputes {
+    async fn standing<'a>(
+        &'a self,
+        app: &'a App,
+        principal: &'a Principal,
+        dispute_id: &'a str,
+        purpose: Purpose,
+    ) -> Result<Option<Standing>, AppError> {
+        let Some((d, _)) = app.store.dispute(dispute_id).await? else {
+            return Ok(None);
+        };
+        if !visible(principal, &d) {
+            return Ok(None);
+        }
+        if purpose == Purpose::Add && d.status() == DisputeStatus::Closed {
+            return Err(DisputeError::Closed.into());
+        }
+        let (role, id) = match &principal.role {
+            Role::Platform => (EvidenceRole::Platform, "platform".to_string()),
+            Role::Buyer(b) => (EvidenceRole::Buyer, b.clone()),
+            Role::Seller(s) => (EvidenceRole::Seller, s.clone()),
+            // MEDIATOR: Role::Mediator(m) => (EvidenceRole::Mediator, m.clone()),
+        };
+        Ok(Some(Standing { role, id }))
+    }
 }

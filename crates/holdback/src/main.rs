@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_lifecycle;
+mod disputes_cli;
 mod keys_cli;
 mod load;
 mod messages_cli;
@@ -78,6 +79,11 @@ enum Command {
     Messages {
         #[command(subcommand)]
         command: messages_cli::MessagesCommand,
+    },
+    /// Disputes: the mediation queue.
+    Disputes {
+        #[command(subcommand)]
+        command: disputes_cli::DisputesCommand,
     },
     /// Reconciliation with the outside world.
     Reconcile {
@@ -319,6 +325,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Messages { command } => {
             let store = connect(&cli.database).await?;
             messages_cli::run(store, command).await
+        }
+        Command::Disputes { command } => {
+            let store = connect(&cli.database).await?;
+            disputes_cli::run(store, command).await
         }
         Command::Reconcile { command } => {
             let store = connect(&cli.database).await?;

@@ -57,6 +57,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .merge(routes::orders::router())
         .merge(routes::messages::router())
         .merge(routes::disputes::router())
+        .merge(routes::evidence::router())
         .merge(routes::payments::router())
         .merge(routes::events::router())
         .merge(routes::webhooks::router())

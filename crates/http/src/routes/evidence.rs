@@ -1,31 +1,105 @@
 //! Evidence files over HTTP: an upload read from a `multipart/form-data` body, and a download
 //! served only as an attachment.
 //!
-//! The routes come with the disputes, whose access rule they take as a type parameter (a
-//! [`DisputeAccess`] that is `Default`); mounting each is one line:
-//!
-//! ```text
-//! .route("/v1/disputes/{id}/evidence", post(evidence::upload::<Disputes>))
-//! .route("/v1/files/{id}", get(evidence::download::<Disputes>))
-//! ```
+//! The handlers take the disputes' access rule as a type parameter (a [`DisputeAccess`] that
+//! is `Default`); the documented routes below use the stored disputes' rule, the tests a rule of
+//! their own.
 //!
 //! An upload is idempotent by content rather than by `Idempotency-Key`: the same file from the
 //! same party to the same dispute answers the file stored first (200 instead of 201).
 
-#![allow(dead_code)] // mounted with the disputes
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use holdback_app::disputes::StoredDisputes;
 use holdback_app::evidence::{self, DisputeAccess, Opened};
 use holdback_domain::ErrorCode;
 use holdback_domain::evidence::EvidenceLimits;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::Ctx;
 use crate::caller::Caller;
 use crate::errors::ApiError;
 use crate::reply::Reply;
+use crate::{Ctx, Shared, schema};
+
+pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::new()
+        .routes(routes!(add_evidence, list_evidence))
+        .routes(routes!(get_file))
+}
+
+/// An upload: one part named `file`.
+#[allow(dead_code)] // documents the form (derives Deserialize only to state it is closed)
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct EvidenceUpload {
+    /// JPEG, PNG, WebP, MP4 or PDF, recognised by its content (not its name or declared type),
+    /// within the policy's size limits.
+    #[schema(value_type = String, format = Binary)]
+    file: String,
+}
+
+/// A party of the dispute (its buyer, its seller, the platform, its mediator) adds a file. The
+/// same file from the same party answers the file added before (200).
+#[utoipa::path(post, path = "/v1/disputes/{id}/evidence", tag = "disputes",
+    params(("id" = String, Path)),
+    request_body(content = EvidenceUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The file, added", body = schema::EvidenceFile),
+        (status = 200, description = "The same file, added before", body = schema::EvidenceFile),
+        schema::ActionRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn add_evidence(
+    state: Ctx,
+    caller: Caller,
+    path: Path<String>,
+    request: Request,
+) -> Result<Reply, ApiError> {
+    upload::<StoredDisputes>(state, caller, path, request).await
+}
+
+/// The dispute's files, in the order they came: both sides see each other's.
+#[utoipa::path(get, path = "/v1/disputes/{id}/evidence", tag = "disputes",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The dispute's files", body = schema::EvidenceFileList),
+        schema::GetRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn list_evidence(
+    State(s): Ctx,
+    Caller(principal): Caller,
+    Path(dispute_id): Path<String>,
+) -> Result<Reply, ApiError> {
+    let files = evidence::list(&s.app, &StoredDisputes, &principal, &dispute_id).await?;
+    let url = format!("/v1/disputes/{dispute_id}/evidence");
+    Ok(Reply::list(
+        &url,
+        files.iter().map(evidence::view).collect(),
+        false,
+    ))
+}
+
+/// A file's content, only as an attachment (`X-Content-Type-Options: nosniff`), only to the
+/// parties of its dispute and its mediator.
+#[utoipa::path(get, path = "/v1/files/{id}", tag = "disputes", params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The file's content", content(
+            (String = "image/jpeg"), (String = "image/png"), (String = "image/webp"),
+            (String = "video/mp4"), (String = "application/pdf"),
+        )),
+        schema::GetRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn get_file(state: Ctx, caller: Caller, path: Path<String>) -> Result<Response, ApiError> {
+    download::<StoredDisputes>(state, caller, path).await
+}
 
 /// The part of an upload that holds the file.
 pub(crate) const FILE_PART: &str = "file";

@@ -276,6 +276,44 @@ pub struct Dispute {
     outcome: Option<DisputeOutcome>,
 }
 
+/// Who added an evidence file.
+#[derive(ToSchema)]
+pub struct Uploader {
+    /// buyer, seller, mediator or platform.
+    role: String,
+    id: String,
+}
+
+/// An evidence file of a dispute (its content at `url`).
+#[derive(ToSchema)]
+pub struct EvidenceFile {
+    id: String,
+    /// Always "file".
+    object: String,
+    /// Always "dispute_evidence".
+    purpose: String,
+    dispute: String,
+    /// jpeg, png, webp, mp4 or pdf: what the content is.
+    kind: String,
+    /// The content type it is served with.
+    r#type: String,
+    size: i64,
+    filename: String,
+    sha256: String,
+    uploaded_by: Uploader,
+    url: String,
+    created: i64,
+    livemode: bool,
+}
+
+#[derive(ToSchema)]
+pub struct EvidenceFileList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<EvidenceFile>,
+}
+
 #[derive(ToSchema)]
 pub struct DisputeList {
     object: String,

@@ -1,8 +1,8 @@
 //! The policy file (TOML): order timings, the default commission, per-seller commission,
 //! `allow_private_webhook_addresses` (live webhook endpoints on private addresses),
 //! `[limits]` (the most one checkout may charge, per currency), `[evidence]` (the sizes and
-//! counts of dispute evidence files), and `[guarantee_by_country]` (delivery guarantees per
-//! destination country).
+//! counts of dispute evidence files), `[disputes]` (the timings of disputes), and
+//! `[guarantee_by_country]` (delivery guarantees per destination country).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -36,6 +36,24 @@ struct File {
     guarantee_by_country: BTreeMap<String, u32>,
     #[serde(default)]
     evidence: EvidenceFile,
+    #[serde(default)]
+    disputes: DisputesFile,
+}
+
+/// `[disputes]`: the timings of disputes in days (see `DisputePolicy`), and the most a
+/// counterfeit outcome may give back, as a multiple of the price.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DisputesFile {
+    opens_after_shipment_days: Option<u32>,
+    window_after_completion_days: Option<u32>,
+    seller_answer_days: Option<u32>,
+    escalate_after_days: Option<u32>,
+    auto_escalate_days: Option<u32>,
+    mediation_sla_days: Option<u32>,
+    return_ship_days: Option<u32>,
+    return_refund_days: Option<u32>,
+    counterfeit_multiple: Option<u32>,
 }
 
 /// `[evidence]`: the largest file and video (MiB), and per dispute the most MiB and files.
@@ -255,6 +273,73 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
             *slot = v * unit;
         }
     }
+    let d = &file.disputes;
+    let timings = &mut policy.disputes;
+    for (slot, value, range, name) in [
+        (
+            &mut timings.opens_after_shipment,
+            d.opens_after_shipment_days,
+            0..=365,
+            "opens_after_shipment_days",
+        ),
+        (
+            &mut timings.window_after_completion,
+            d.window_after_completion_days,
+            1..=365,
+            "window_after_completion_days",
+        ),
+        (
+            &mut timings.seller_answer,
+            d.seller_answer_days,
+            1..=60,
+            "seller_answer_days",
+        ),
+        (
+            &mut timings.escalate_after,
+            d.escalate_after_days,
+            0..=60,
+            "escalate_after_days",
+        ),
+        (
+            &mut timings.auto_escalate,
+            d.auto_escalate_days,
+            1..=120,
+            "auto_escalate_days",
+        ),
+        (
+            &mut timings.mediation_sla,
+            d.mediation_sla_days,
+            1..=120,
+            "mediation_sla_days",
+        ),
+        (
+            &mut timings.return_ship,
+            d.return_ship_days,
+            1..=60,
+            "return_ship_days",
+        ),
+        (
+            &mut timings.return_refund,
+            d.return_refund_days,
+            1..=120,
+            "return_refund_days",
+        ),
+    ] {
+        if let Some(v) = value {
+            anyhow::ensure!(
+                range.contains(&v),
+                "policy file: disputes.{name} must be in {range:?}"
+            );
+            *slot = i64::from(v) * DAY;
+        }
+    }
+    if let Some(m) = d.counterfeit_multiple {
+        anyhow::ensure!(
+            (1..=10).contains(&m),
+            "policy file: disputes.counterfeit_multiple must be in 1..=10"
+        );
+        timings.counterfeit_multiple = i64::from(m);
+    }
     for (country, days) in &file.guarantee_by_country {
         holdback_domain::party::check_country(country)
             .map_err(|e| anyhow::anyhow!("policy file: guarantee_by_country: {e}"))?;
@@ -340,6 +425,23 @@ mod tests {
             "others keep their default"
         );
         for bad in ["[evidence]\nmax_file_mib = 0", "[evidence]\nmax_files = 3"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        // the example states the dispute timings' defaults; a file may shorten them
+        assert_eq!(p.disputes, Policy::default().disputes);
+        let quick =
+            parse("[disputes]\nopens_after_shipment_days = 0\nseller_answer_days = 2").unwrap();
+        assert_eq!(quick.disputes.opens_after_shipment, 0);
+        assert_eq!(quick.disputes.seller_answer, 2 * DAY);
+        assert_eq!(
+            quick.disputes.mediation_sla,
+            Policy::default().disputes.mediation_sla
+        );
+        for bad in [
+            "[disputes]\nseller_answer_days = 0",
+            "[disputes]\ncounterfeit_multiple = 11",
+            "[disputes]\nanswer_days = 3",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         // the example states the default checkout limits of USD and EUR

@@ -171,6 +171,9 @@ async fn write_dispute(
     stored
 }
 
+/// An order, what its buyer asks, and the commands on the dispute after it opened.
+type Walk = (&'static str, Request, Vec<(Actor, DisputeCommand)>);
+
 #[tokio::test]
 async fn every_stage_of_a_dispute_is_stored_and_read_back() {
     use DisputeCommand as C;
@@ -183,7 +186,7 @@ async fn every_stage_of_a_dispute_is_stored_and_read_back() {
             tracking: "JD1".into(),
         };
         // (order, request, the commands after opening, each with its actor)
-        let walks: Vec<(&str, Request, Vec<(Actor, C)>)> = vec![
+        let walks: Vec<Walk> = vec![
             (
                 "ord_return",
                 Request::PartialRefund(usd(2_500)),

@@ -85,6 +85,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0012_order_disputes.sql"),
         postgres: include_str!("../migrations/postgres/0012_order_disputes.sql"),
     },
+    // 13 is taken by a change made alongside this one.
+    Migration {
+        version: 14,
+        name: "0014_mediator_keys",
+        sqlite: include_str!("../migrations/sqlite/0014_mediator_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0014_mediator_keys.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

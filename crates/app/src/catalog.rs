@@ -45,6 +45,12 @@ pub async fn create(
         }
         (Role::Seller(me), None) => me.clone(),
         (Role::Seller(me), Some(s)) if s == me => me.clone(),
+        (Role::Mediator(_), _) => {
+            return Err(AppError::rejected(
+                ErrorCode::NotPermitted,
+                "only the platform or a seller adds products",
+            ));
+        }
         _ => {
             return Err(AppError::rejected(
                 ErrorCode::NotPermitted,
@@ -92,7 +98,7 @@ pub async fn create(
     Ok(body)
 }
 
-/// A page of products of the caller's mode, optionally one seller's.
+/// A page of products of the caller's mode, optionally one seller's; a mediator's is empty.
 pub async fn list(
     app: &App,
     principal: &Principal,
@@ -100,6 +106,9 @@ pub async fn list(
     after: &str,
     limit: u32,
 ) -> Result<(Vec<Value>, bool), AppError> {
+    if let Role::Mediator(_) = principal.role {
+        return Ok((Vec::new(), false));
+    }
     let limit = limit.clamp(1, 100);
     let mut rows = app
         .store

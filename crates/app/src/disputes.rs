@@ -106,7 +106,7 @@ pub fn visible(principal: &Principal, d: &Dispute) -> bool {
         Role::Platform => true,
         Role::Buyer(b) => *b == d.buyer,
         Role::Seller(s) => *s == d.seller,
-        // MEDIATOR: Role::Mediator(_) => d.escalated_at.is_some(),
+        Role::Mediator(_) => d.escalated_at.is_some(),
     }
 }
 
@@ -115,7 +115,7 @@ fn actor(principal: &Principal) -> Actor {
         Role::Platform => Actor::Platform,
         Role::Buyer(_) => Actor::Buyer,
         Role::Seller(_) => Actor::Seller,
-        // MEDIATOR: Role::Mediator(_) => Actor::Mediator,
+        Role::Mediator(_) => Actor::Mediator,
     }
 }
 
@@ -154,7 +154,7 @@ pub async fn list(
         Role::Platform => {}
         Role::Buyer(b) => filter.buyer = Some(b),
         Role::Seller(s) => filter.seller = Some(s),
-        // MEDIATOR: Role::Mediator(_) => filter.escalated_only = true,
+        Role::Mediator(_) => filter.escalated_only = true,
     }
     let limit = limit.clamp(1, 100);
     let disputes = app.store.list_disputes(&filter, cursor, limit + 1).await?;
@@ -341,7 +341,7 @@ impl DisputeAccess for StoredDisputes {
             Role::Platform => (EvidenceRole::Platform, "platform".to_string()),
             Role::Buyer(b) => (EvidenceRole::Buyer, b.clone()),
             Role::Seller(s) => (EvidenceRole::Seller, s.clone()),
-            // MEDIATOR: Role::Mediator(m) => (EvidenceRole::Mediator, m.clone()),
+            Role::Mediator(m) => (EvidenceRole::Mediator, m.clone()),
         };
         Ok(Some(Standing { role, id }))
     }

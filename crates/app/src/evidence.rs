@@ -69,9 +69,8 @@ pub struct DisputeParties {
 }
 
 impl DisputeParties {
-    /// The dispute's buyer, its seller and the platform of its mode (a mediator's key, a
-    /// role the disputes add, is matched against `mediator`); anyone else, and every key of the
-    /// other mode, has none.
+    /// The dispute's buyer, its seller, its mediator (when it has one) and the platform of its
+    /// mode; anyone else, and every key of the other mode, has none.
     pub fn standing(&self, principal: &Principal) -> Option<Standing> {
         if principal.livemode != self.livemode {
             return None;
@@ -80,7 +79,10 @@ impl DisputeParties {
             Role::Platform => (EvidenceRole::Platform, "platform"),
             Role::Buyer(me) if *me == self.buyer => (EvidenceRole::Buyer, me.as_str()),
             Role::Seller(me) if *me == self.seller => (EvidenceRole::Seller, me.as_str()),
-            Role::Buyer(_) | Role::Seller(_) => return None,
+            Role::Mediator(me) if self.mediator.as_ref() == Some(me) => {
+                (EvidenceRole::Mediator, me.as_str())
+            }
+            Role::Buyer(_) | Role::Seller(_) | Role::Mediator(_) => return None,
         };
         Some(Standing {
             role,

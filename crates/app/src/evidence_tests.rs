@@ -350,3 +350,31 @@ async fn the_same_content_is_stored_once_and_served_to_the_disputes_parties_only
         assert_eq!(v["created"], T0 / 1000);
     }
 }
+
+#[test]
+fn a_mediator_stands_in_the_dispute_it_mediates_only() {
+    let mut parties = DisputeParties {
+        livemode: false,
+        buyer: "buy_alice".into(),
+        seller: "sel_bob".into(),
+        mediator: None,
+    };
+    let erin = principal(Role::Mediator("med_erin".into()), false);
+    // no mediator yet: a mediator's key is anyone
+    assert_eq!(parties.standing(&erin), None);
+    parties.mediator = Some("med_erin".into());
+    assert_eq!(
+        parties.standing(&erin),
+        Some(Standing {
+            role: EvidenceRole::Mediator,
+            id: "med_erin".into()
+        })
+    );
+    let frank = principal(Role::Mediator("med_frank".into()), false);
+    assert_eq!(parties.standing(&frank), None);
+    let live_erin = principal(Role::Mediator("med_erin".into()), true);
+    assert_eq!(parties.standing(&live_erin), None);
+    // a buyer or seller whose id is the mediator's is not the mediator
+    let buyer_erin = buyer("med_erin");
+    assert_eq!(parties.standing(&buyer_erin), None);
+}

@@ -4,6 +4,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use holdback_domain::AccountId;
 use holdback_domain::party::PartyKind;
 use holdback_store::{ApiKeyRow, KeyListing, Revocation};
 
@@ -17,22 +18,29 @@ fn sha256_hex(text: &str) -> String {
         .collect()
 }
 
-/// Creates a key for a role (`platform`, or `buyer`/`seller` with a party id). Returns the whole
-/// key: it is shown once and cannot be recovered.
+/// Creates a key for a role (`platform`, `buyer`/`seller` with the id of a party that exists in
+/// the mode, or `mediator` with a mediator's id: no party, so nothing to find, but shaped like a
+/// party's id). Returns the whole key: it is shown once and cannot be recovered.
 pub async fn create(app: &App, role: &Role, livemode: bool) -> Result<String, AppError> {
     let (kind, party) = match role {
         Role::Platform => ("platform", None),
-        Role::Buyer(p) => ("buyer", Some(p.clone())),
-        Role::Seller(p) => ("seller", Some(p.clone())),
+        Role::Buyer(p) => ("buyer", Some(p)),
+        Role::Seller(p) => ("seller", Some(p)),
+        Role::Mediator(m) => ("mediator", Some(m)),
     };
-    if let Some(p) = &party {
-        holdback_domain::AccountId::parse(p)?;
-        let kind = if kind == "buyer" {
-            PartyKind::Buyer
-        } else {
-            PartyKind::Seller
-        };
-        crate::parties::existing(app, kind, livemode, p, "party").await?;
+    if let Some(p) = party {
+        AccountId::parse(p)?;
+    }
+    match role {
+        Role::Platform => {}
+        Role::Buyer(p) => {
+            crate::parties::existing(app, PartyKind::Buyer, livemode, p, "party").await?;
+        }
+        Role::Seller(p) => {
+            crate::parties::existing(app, PartyKind::Seller, livemode, p, "party").await?;
+        }
+        // no party to find, but the id has a party id's shape
+        Role::Mediator(m) => holdback_domain::party::check_id(m)?,
     }
     let id = random_hex()[..16].to_string();
     let secret = random_hex();
@@ -41,7 +49,7 @@ pub async fn create(app: &App, role: &Role, livemode: bool) -> Result<String, Ap
             id: id.clone(),
             secret_sha256: sha256_hex(&secret),
             principal_kind: kind.to_string(),
-            party_id: party,
+            party_id: party.cloned(),
             livemode,
             created_at: app.clock.now_ms(),
         })
@@ -80,6 +88,7 @@ pub async fn authenticate(app: &App, key: &str) -> Result<Principal, AppError> {
         ("platform", _) => Role::Platform,
         ("buyer", Some(p)) => Role::Buyer(p),
         ("seller", Some(p)) => Role::Seller(p),
+        ("mediator", Some(m)) => Role::Mediator(m),
         _ => return Err(AppError::Unauthenticated),
     };
     Ok(Principal {

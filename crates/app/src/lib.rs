@@ -250,6 +250,12 @@ pub enum Role {
     Platform,
     Buyer(String),
     Seller(String),
+    /// A person who decides disputes escalated to mediation, by an id shaped like a party's
+    /// (`med_erin`). Not a party: no row in the parties table, no country. Until disputes are
+    /// stored a mediator sees no order, payment, refund, event, webhook endpoint, party or
+    /// product (each answers as missing, each list is empty) and is refused (`not_permitted`)
+    /// what a buyer is refused.
+    Mediator(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

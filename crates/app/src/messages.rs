@@ -1,5 +1,5 @@
 //! An order's message record: its buyer, its seller and the platform append messages and read
-//! the chain; anyone else is told the order does not exist. A message may be written whatever
+//! the chain; anyone else (a mediator too, for now) is told the order does not exist. A message may be written whatever
 //! the order's state (on a cancelled or completed order too): the record is evidence.
 //!
 //! An append reads the chain's head, makes the message after it (seq, prev_hash, hash) and
@@ -33,6 +33,10 @@ fn author(principal: &Principal) -> Author {
         Role::Platform => Author {
             role: AuthorRole::Platform,
             id: "platform".into(),
+        },
+        Role::Mediator(m) => Author {
+            role: AuthorRole::Mediator,
+            id: m.clone(),
         },
     }
 }

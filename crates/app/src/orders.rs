@@ -31,7 +31,8 @@ impl Idem {
     }
 }
 
-/// Whether `principal` may see `order`. Those who may not are told it does not exist.
+/// Whether `principal` may see `order`. Those who may not are told it does not exist. A
+/// mediator sees no order (until disputes give it the orders of the disputes it decides).
 pub fn visible(principal: &Principal, order: &Order) -> bool {
     if principal.livemode != order.livemode {
         return false;
@@ -40,6 +41,7 @@ pub fn visible(principal: &Principal, order: &Order) -> bool {
         Role::Platform => true,
         Role::Buyer(b) => *b == order.buyer,
         Role::Seller(s) => *s == order.seller,
+        Role::Mediator(_) => false,
     }
 }
 
@@ -48,6 +50,7 @@ fn actor(principal: &Principal) -> Actor {
         Role::Platform => Actor::Platform,
         Role::Buyer(_) => Actor::Buyer,
         Role::Seller(_) => Actor::Seller,
+        Role::Mediator(_) => Actor::Mediator,
     }
 }
 
@@ -67,7 +70,8 @@ pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, Ap
     Ok(views::order(&order))
 }
 
-/// A page of the orders the caller may see, by id, after `cursor` (or before it).
+/// A page of the orders the caller may see, by id, after `cursor` (or before it); a mediator's
+/// is empty.
 pub async fn list(
     app: &App,
     principal: &Principal,
@@ -78,6 +82,7 @@ pub async fn list(
         Role::Platform => (None, None),
         Role::Buyer(b) => (Some(b.as_str()), None),
         Role::Seller(s) => (None, Some(s.as_str())),
+        Role::Mediator(_) => return Ok((Vec::new(), false)),
     };
     let limit = limit.clamp(1, 100);
     let orders = app

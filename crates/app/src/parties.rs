@@ -1,7 +1,7 @@
 //! Buyers and sellers as objects. The platform creates them with ids of its choosing; each
 //! belongs to the mode of the key that created it. The platform sees every party of its mode, a
-//! buyer's key only its own buyer, a seller's key only its own seller; anything else answers as
-//! missing.
+//! buyer's key only its own buyer, a seller's key only its own seller, a mediator's key none;
+//! anything else answers as missing.
 
 use std::collections::BTreeMap;
 
@@ -125,7 +125,9 @@ fn visible(principal: &Principal, kind: PartyKind) -> Option<Option<&str>> {
         (Role::Buyer(me), PartyKind::Buyer) | (Role::Seller(me), PartyKind::Seller) => {
             Some(Some(me.as_str()))
         }
-        _ => None,
+        (Role::Buyer(_), PartyKind::Seller)
+        | (Role::Seller(_), PartyKind::Buyer)
+        | (Role::Mediator(_), _) => None,
     }
 }
 

@@ -127,7 +127,7 @@ async fn view_for(app: &App, payment: &Payment, seller: Option<&str>) -> Result<
 }
 
 /// A payment the caller may see: the platform any of its mode, a buyer its own, a seller one
-/// that paid for one of its orders (showing only those).
+/// that paid for one of its orders (showing only those); a mediator none.
 pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, AppError> {
     let Some((payment, _)) = app.store.payment(id).await? else {
         return Err(AppError::NotFound);
@@ -147,12 +147,12 @@ pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, Ap
                 Err(AppError::NotFound)
             }
         }
-        Role::Buyer(_) => Err(AppError::NotFound),
+        Role::Buyer(_) | Role::Mediator(_) => Err(AppError::NotFound),
     }
 }
 
-/// A page of the payments the caller may see: all of its mode (platform) or a buyer's own.
-/// Sellers see the money of their orders through the orders.
+/// A page of the payments the caller may see: all of its mode (platform) or a buyer's own; a
+/// mediator's is empty. Sellers see the money of their orders through the orders.
 pub async fn list(
     app: &App,
     principal: &Principal,
@@ -168,6 +168,7 @@ pub async fn list(
                 "a seller reads its payments through its orders",
             ));
         }
+        Role::Mediator(_) => return Ok((Vec::new(), false)),
     };
     let limit = limit.clamp(1, 100);
     let ids = app

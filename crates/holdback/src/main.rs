@@ -126,7 +126,8 @@ enum LedgerCommand {
 enum KeysCommand {
     /// Create an API key and print it (it is shown once; only its hash is kept).
     Create {
-        /// `platform`, `buyer:ID` or `seller:ID`.
+        /// `platform`, `buyer:ID`, `seller:ID` (a party that exists) or `mediator:ID` (a
+        /// mediator's id, shaped like a party's: 1 to 32 characters of A-Z a-z 0-9 _ -).
         #[arg(long)]
         role: String,
         /// A live-mode key (`sk_live_…`) instead of a test-mode one.

@@ -82,17 +82,19 @@ pub fn parse_role(text: &str) -> anyhow::Result<Role> {
         None if text == "platform" => Role::Platform,
         Some(("buyer", id)) if !id.is_empty() => Role::Buyer(id.to_string()),
         Some(("seller", id)) if !id.is_empty() => Role::Seller(id.to_string()),
-        _ => anyhow::bail!("a role is platform, buyer:ID or seller:ID"),
+        Some(("mediator", id)) if !id.is_empty() => Role::Mediator(id.to_string()),
+        _ => anyhow::bail!("a role is platform, buyer:ID, seller:ID or mediator:ID"),
     })
 }
 
-/// The demo's fixed test-mode keys: (key id, secret, kind, party).
+/// The demo's fixed test-mode keys: (key id, secret, kind, party or mediator id).
 const DEMO_KEYS: &[(&str, &str, &str, Option<&str>)] = &[
     ("de00000000000001", "platform", "platform", None),
     ("de00000000000002", "alice", "buyer", Some("buy_alice")),
     ("de00000000000003", "bob", "seller", Some("sel_bob")),
     ("de00000000000004", "carol", "seller", Some("sel_carol")),
     ("de00000000000005", "dave", "buyer", Some("buy_dave")),
+    ("de00000000000006", "erin", "mediator", Some("med_erin")),
 ];
 
 fn demo_key(id: &str, secret: &str) -> String {
@@ -175,6 +177,10 @@ fn print_demo(addr: SocketAddr) {
     println!("  seller sel_bob  {}", key(2));
     println!("  seller sel_carol {} (commission 8% + 0.30)", key(3));
     println!("  buyer buy_dave  {}", key(4));
+    println!(
+        "  mediator med_erin {} (sees nothing until disputes)",
+        key(5)
+    );
     println!(
         "products: {}",
         DEMO_PRODUCTS

@@ -255,6 +255,18 @@ fn the_readme_walkthrough_works_verbatim() {
     let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
     let listening = lines.next().and_then(Result::ok).unwrap_or_default();
     assert!(listening.contains("listening on"), "{listening}");
+    // the demo's keys as printed, up to the commands to try
+    let printed: Vec<String> = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .take_while(|l| l != "try:")
+        .collect();
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("mediator med_erin sk_test_de00000000000006_erin")),
+        "{printed:?}"
+    );
     let out = Command::new("bash")
         .args(["-e", "-o", "pipefail", "-c", &script])
         .output()
@@ -285,6 +297,8 @@ fn the_readme_walkthrough_works_verbatim() {
         "\"prev_hash\":\"0000000000000000",
         "\"object\":\"message_export\"",
         "\"intact\":true",
+        // the mediator's empty list of orders
+        "{\"data\":[],\"has_more\":false,\"object\":\"list\",\"url\":\"/v1/orders\"}",
     ] {
         assert!(
             printed.to_lowercase().contains(&expected.to_lowercase()),
@@ -623,6 +637,65 @@ fn a_revoked_key_is_refused_and_revoking_twice_is_harmless() {
         assert!(
             !listed.contains(whole.rsplit('_').next().unwrap()),
             "no secret: {listed}"
+        );
+        rt.block_on(store.close());
+    }
+}
+
+#[test]
+fn a_mediator_key_needs_no_party_and_is_listed_with_its_id() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for db in rt.block_on(TestDb::all("a_mediator_key_needs_no_party")) {
+        let b = db.backend();
+        let out = holdback(&db.url, &["keys", "create", "--role", "mediator:med_erin"]);
+        assert!(out.status.success(), "{b}: {}", text(&out));
+        let whole = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(whole.starts_with("sk_test_"), "{b}: {whole}");
+        let id = whole.split('_').nth(2).unwrap().to_string();
+        for bad in ["mediator:", "mediator:med.erin", "mediators:med_erin"] {
+            let out = holdback(&db.url, &["keys", "create", "--role", bad]);
+            assert!(!out.status.success(), "{b}: {bad}: {}", text(&out));
+        }
+        // a mediator is no party: it cannot be created as one
+        let out = holdback(
+            &db.url,
+            &[
+                "parties",
+                "create",
+                "--role",
+                "mediator:med_erin",
+                "--country",
+                "DE",
+            ],
+        );
+        assert!(!out.status.success(), "{b}: {}", text(&out));
+        let listed = holdback(&db.url, &["keys", "list"]);
+        let listed = text(&listed);
+        let line = listed
+            .lines()
+            .find(|l| l.starts_with(&id))
+            .unwrap_or_else(|| panic!("{b}: {listed}"));
+        assert!(line.contains("mediator:med_erin"), "{b}: {line}");
+        assert!(line.contains("active"), "{b}: {line}");
+        assert!(listed.contains("1 key(s)"), "{b}: {listed}");
+        let store = rt.block_on(db.store()).unwrap();
+        let _runtime = rt.enter(); // the app starts its writer task
+        let app = holdback_app::App::new(
+            store.clone(),
+            std::sync::Arc::new(holdback_store::clock::SystemClock),
+            std::sync::Arc::new(holdback_app::ids::UuidIds),
+            holdback_app::Policy::default(),
+            holdback_app::App::stateless_cards(std::sync::Arc::new(
+                holdback_store::clock::SystemClock,
+            )),
+        );
+        let who = rt
+            .block_on(holdback_app::keys::authenticate(&app, &whole))
+            .unwrap();
+        assert_eq!(
+            who.role,
+            holdback_app::Role::Mediator("med_erin".into()),
+            "{b}"
         );
         rt.block_on(store.close());
     }

@@ -91,6 +91,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_disputes.sql"),
         postgres: include_str!("../migrations/postgres/0013_disputes.sql"),
     },
+    Migration {
+        version: 14,
+        name: "0014_mediator_keys",
+        sqlite: include_str!("../migrations/sqlite/0014_mediator_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0014_mediator_keys.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -158,8 +158,9 @@ pub(crate) fn bind_pg<'q>(
 pub struct ApiKeyRow {
     pub id: String,
     pub secret_sha256: String,
-    /// `platform`, `buyer` or `seller`.
+    /// `platform`, `buyer`, `seller` or `mediator`.
     pub principal_kind: String,
+    /// The buyer's or seller's party id, or the mediator's id; none for the platform.
     pub party_id: Option<String>,
     pub livemode: bool,
     pub created_at: i64,

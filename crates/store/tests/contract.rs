@@ -99,7 +99,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0010_order_messages",
                 "0011_evidence",
                 "0012_order_disputes",
-                "0013_disputes"
+                "0013_disputes",
+                "0014_mediator_keys"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -239,7 +240,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0010_order_messages",
                 "0011_evidence",
                 "0012_order_disputes",
-                "0013_disputes"
+                "0013_disputes",
+                "0014_mediator_keys"
             ],
             "{b}"
         );

@@ -11,6 +11,10 @@ use holdback_domain::message::{self, Author, AuthorRole, Draft, GENESIS_HASH, Me
 use holdback_store::{Conflict, NewEvent, Unit, WriteError};
 use serde_json::{Value, json};
 
+use holdback_domain::ErrorCode;
+use holdback_domain::order::Order;
+use holdback_store::{Cursor, DisputeFilter};
+
 use crate::orders::{Idem, load_visible};
 use crate::{App, AppError, Principal, Role, ids, views};
 
@@ -68,6 +72,51 @@ async fn before_attempt(attempt: u32) {
     }
 }
 
+/// The order whose record `principal` may read and write: one it may see, or, for a mediator,
+/// one with a dispute that went to mediation. Anyone else is told the order does not exist.
+async fn load_record(app: &App, principal: &Principal, order_id: &str) -> Result<Order, AppError> {
+    if !matches!(principal.role, Role::Mediator(_)) {
+        return Ok(load_visible(app, principal, order_id).await?.0);
+    }
+    let filter = DisputeFilter {
+        livemode: principal.livemode,
+        order: Some(order_id),
+        escalated_only: true,
+        ..DisputeFilter::default()
+    };
+    let mediated = app
+        .store
+        .list_disputes(&filter, Cursor::After(""), 1)
+        .await?;
+    if mediated.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let (order, _) = app.store.order(order_id).await?.ok_or(AppError::NotFound)?;
+    Ok(order)
+}
+
+/// Every file a message names must be evidence of one of its order's disputes.
+async fn check_evidence(app: &App, order: &Order, files: &[String]) -> Result<(), AppError> {
+    for (i, id) in files.iter().enumerate() {
+        let ours = match app.store.evidence_file(order.livemode, id).await? {
+            Some(file) => app
+                .store
+                .dispute(&file.dispute_id)
+                .await?
+                .is_some_and(|(d, _)| d.order == order.id),
+            None => false,
+        };
+        if !ours {
+            return Err(AppError::param(
+                ErrorCode::MessageFilesInvalid,
+                "files",
+                format!("files[{i}] is not an evidence file of this order's disputes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Appends a message by `principal` to order `order_id`; returns the message.
 pub async fn post(
     app: &App,
@@ -77,7 +126,7 @@ pub async fn post(
     files: Vec<String>,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
-    let (order, _) = load_visible(app, principal, order_id).await?;
+    let order = load_record(app, principal, order_id).await?;
     let draft = Draft::new(
         app.ids.next("msg"),
         order.id.clone(),
@@ -87,6 +136,7 @@ pub async fn post(
         order.livemode,
     )
     .map_err(|e| AppError::param(e.code(), e.param(), e.to_string()))?;
+    check_evidence(app, &order, &draft.files).await?;
     for attempt in 0..ATTEMPTS {
         before_attempt(attempt).await;
         let head = app.store.message_head(&order.id).await?;
@@ -128,7 +178,7 @@ pub async fn list(
     starting_after: Option<&str>,
     limit: u32,
 ) -> Result<(Vec<Value>, bool), AppError> {
-    let (order, _) = load_visible(app, principal, order_id).await?;
+    let order = load_record(app, principal, order_id).await?;
     let after = match starting_after {
         None => 0,
         Some(id) => app.store.message_seq(&order.id, id).await?.ok_or_else(|| {
@@ -150,7 +200,7 @@ pub async fn list(
 /// creation time in ms (what the hash covers), the chain's head hash, and whether the chain
 /// verifies.
 pub async fn export(app: &App, principal: &Principal, order_id: &str) -> Result<Value, AppError> {
-    let (order, _) = load_visible(app, principal, order_id).await?;
+    let order = load_record(app, principal, order_id).await?;
     let messages = app.store.all_messages(&order.id).await?;
     let breaks: Vec<String> = message::verify(&messages)
         .iter()

@@ -4,7 +4,10 @@
 //! The server pays through a sandbox provider file in the temp folder (as `serve` does), with
 //! its refund worker running; with `--refund-every N` one order in N is refunded in full by the
 //! seller instead of being shipped, and the run waits for the worker to perform every refund at
-//! the provider, then reconciles the provider's statement with the ledger.
+//! the provider, then reconciles the provider's statement with the ledger. With `--disputes F`
+//! a fraction F of the orders is disputed after delivery instead of confirmed: the buyer opens a
+//! dispute and escalates it, and a mediator decides a 30 % partial refund (the dispute timings
+//! are shortened to zero so that no clock has to move).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +36,16 @@ pub struct LifecycleArgs {
     /// benchmark as it was before the sandbox provider; refunds then cannot be reconciled).
     #[arg(long, conflicts_with = "refund_every")]
     stateless_cards: bool,
+    /// Dispute this fraction of the orders (0 to 1) after delivery: opened and escalated by
+    /// the buyer, decided by a mediator as a 30 % partial refund.
+    #[arg(long, default_value_t = 0.0)]
+    disputes: f64,
+}
+
+/// Whether order `n` of the run is disputed, for a fraction `f` of all orders: spread evenly.
+fn disputed(n: usize, f: f64) -> bool {
+    let f = f.clamp(0.0, 1.0);
+    ((n + 1) as f64 * f).floor() > (n as f64 * f).floor()
 }
 
 /// How long the run waits, after the load, for the refund worker to perform every refund.
@@ -171,12 +184,16 @@ async fn lifecycle(
     let store = db.store().await?;
     let backend = store.backend();
     let sandbox = SandboxFile::new(backend);
+    let mut policy = holdback_app::Policy::default();
+    // disputes open and escalate at once: the benchmark does not move a clock
+    policy.disputes.opens_after_shipment = 0;
+    policy.disputes.escalate_after = 0;
     let app = if args.stateless_cards {
-        crate::serve::app(store.clone(), holdback_app::Policy::default())
+        crate::serve::app(store.clone(), policy)
     } else {
         crate::serve::app_on_sandbox(
             store.clone(),
-            holdback_app::Policy::default(),
+            policy,
             Arc::new(holdback_store::clock::SystemClock),
             &sandbox.0,
         )?
@@ -206,6 +223,7 @@ async fn lifecycle(
         key(Role::Platform).await?,
         key(Role::Buyer("buy_bench".into())).await?,
         key(Role::Seller("sel_bench".into())).await?,
+        key(Role::Mediator("med_bench".into())).await?,
     ]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -218,6 +236,7 @@ async fn lifecycle(
 
     let per = args.orders / args.clients.max(1);
     let every = args.refund_every;
+    let fraction = args.disputes;
     let start = now();
     let mut tasks = Vec::new();
     for c in 0..args.clients {
@@ -260,6 +279,19 @@ async fn lifecycle(
                 }
                 call(format!("/v1/orders/{order}/ship"), &keys[2], None, json!({"carrier": "dhl", "tracking_number": format!("T{c}-{i}")})).await?;
                 call(format!("/v1/orders/{order}/mark_delivered"), &keys[0], None, json!({})).await?;
+                if disputed(c * per + i, fraction) {
+                    let opened = call("/v1/disputes".into(), &keys[1], None, json!({
+                        "order": order, "reason": "damaged", "requested": {"type": "full_refund"}
+                    })).await?;
+                    let id = opened["id"].as_str().unwrap_or_default().to_string();
+                    call(format!("/v1/disputes/{id}/escalate"), &keys[1], None, json!({})).await?;
+                    let refund = (1000 + i as i64) * 3 / 10;
+                    let decided = call(format!("/v1/disputes/{id}/decide"), &keys[3], None, json!({
+                        "outcome": {"type": "partial_refund", "amount": refund}, "reason": "damaged in transit"
+                    })).await?;
+                    anyhow::ensure!(decided["status"] == "closed", "not closed: {decided}");
+                    continue;
+                }
                 let done = call(format!("/v1/orders/{order}/confirm_receipt"), &keys[1], None, json!({})).await?;
                 anyhow::ensure!(done["status"] == "completed", "not completed: {done}");
             }
@@ -278,12 +310,19 @@ async fn lifecycle(
     };
     let label = if every > 0 {
         format!("order lifecycles, 1 in {every} refunded")
+    } else if fraction > 0.0 {
+        format!("order lifecycles, {:.0} % disputed", fraction * 100.0)
     } else {
         "order lifecycles (4 requests)".to_string()
     };
     run.print(backend, &label, "orders");
     let refunds = (0..run.done)
-        .filter(|n| every > 0 && n % every == every - 1)
+        .filter(|n| {
+            if every > 0 && n % every == every - 1 {
+                return true;
+            }
+            disputed(*n, fraction)
+        })
         .count();
     let drain = now();
     let mut succeeded = count_refunds(&store, "succeeded").await?;
@@ -322,4 +361,21 @@ async fn lifecycle(
         business.len()
     );
     Ok(clean && report.is_clean() && business.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::disputed;
+
+    #[test]
+    fn a_fraction_of_the_orders_is_disputed_evenly() {
+        let count = |n: usize, f: f64| (0..n).filter(|i| disputed(*i, f)).count();
+        assert_eq!(count(1000, 0.1), 100);
+        assert_eq!(count(1000, 0.0), 0);
+        assert_eq!(count(1000, 1.0), 1000);
+        assert_eq!(count(7, 0.5), 3);
+        // spread: no two of ten in a row at 10 %
+        let first: Vec<usize> = (0..30).filter(|i| disputed(*i, 0.1)).collect();
+        assert_eq!(first, vec![9, 19, 29]);
+    }
 }

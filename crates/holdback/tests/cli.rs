@@ -221,60 +221,9 @@ fn balance_and_history_page_through_an_account() {
 /// line is changed, to a free one).
 #[test]
 fn the_readme_walkthrough_works_verbatim() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: the_readme_walkthrough_works_verbatim (curl is not installed)");
+    let Some(printed) = walkthrough("## Walkthrough: an order", &[]) else {
         return;
-    }
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-        .expect("README.md");
-    let section = readme
-        .split("## Walkthrough")
-        .nth(1)
-        .expect("a Walkthrough section");
-    let script = section
-        .split("```sh\n")
-        .nth(1)
-        .and_then(|s| s.split("```").next())
-        .expect("a sh block in the walkthrough");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let script = script.replace(
-        "API=http://127.0.0.1:8080",
-        &format!("API=http://127.0.0.1:{port}"),
-    );
-    let db = TestDb::sqlite();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_holdback"))
-        .args(["--database", &db.url, "serve", "--demo", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
-    let listening = lines.next().and_then(Result::ok).unwrap_or_default();
-    assert!(listening.contains("listening on"), "{listening}");
-    // the demo's keys as printed, up to the commands to try
-    let printed: Vec<String> = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .take_while(|l| l != "try:")
-        .collect();
-    assert!(
-        printed
-            .iter()
-            .any(|l| l.contains("mediator med_erin sk_test_de00000000000006_erin")),
-        "{printed:?}"
-    );
-    let out = Command::new("bash")
-        .args(["-e", "-o", "pipefail", "-c", &script])
-        .output()
-        .expect("run the walkthrough");
-    let _ = server.kill();
-    let _ = server.wait();
-    let printed = text(&out);
-    assert!(out.status.success(), "the walkthrough failed:\n{printed}");
+    };
     for expected in [
         "\"object\":\"payment\"",
         "Idempotent-Replayed: true",
@@ -304,6 +253,92 @@ fn the_readme_walkthrough_works_verbatim() {
             printed.to_lowercase().contains(&expected.to_lowercase()),
             "{expected} not in:\n{printed}"
         );
+    }
+}
+
+/// Runs the first `sh` block of the README section under `heading` against `serve --demo`
+/// (with `serve_args` after it) on a scratch database; what the block printed, or `None` (with
+/// a SKIPPED line) where curl is missing.
+fn walkthrough(heading: &str, serve_args: &[&str]) -> Option<String> {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: the README walkthrough {heading:?} (curl is not installed)");
+        return None;
+    }
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
+    let section = readme
+        .split(heading)
+        .nth(1)
+        .expect("the walkthrough's section");
+    let script = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a sh block in the walkthrough");
+    let port = free_port();
+    let script = script.replace(
+        "API=http://127.0.0.1:8080",
+        &format!("API=http://127.0.0.1:{port}"),
+    );
+    let db = TestDb::sqlite();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_holdback"))
+        .args(["--database", &db.url, "serve", "--demo", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(serve_args)
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let listening = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert!(listening.contains("listening on"), "{listening}");
+    // the demo's keys as printed, up to the commands to try
+    let printed: Vec<String> = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .take_while(|l| l != "try:")
+        .collect();
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains("mediator med_erin sk_test_de00000000000006_erin")),
+        "{printed:?}"
+    );
+    let out = Command::new("bash")
+        .args(["-e", "-o", "pipefail", "-c", &script])
+        .output()
+        .expect("run the walkthrough");
+    let _ = server.kill();
+    let _ = server.wait();
+    let printed = text(&out);
+    assert!(out.status.success(), "the walkthrough failed:\n{printed}");
+    Some(printed)
+}
+
+#[test]
+fn the_readme_dispute_walkthrough_works_verbatim() {
+    let Some(printed) = walkthrough(
+        "## Walkthrough: a dispute",
+        &["--policy", "examples/disputes-now.toml"],
+    ) else {
+        return;
+    };
+    for expected in [
+        "\"object\":\"dispute\"",
+        "\"status\":\"negotiating\"",
+        "\"answer\":{\"amount\":1000,\"type\":\"counter\"}",
+        "\"status\":\"in_mediation\"",
+        "\"body\":\"The lid is cracked.\"",
+        "\"closure\":\"decided\"",
+        "\"amount_refunded\":1260",
+        "\"amount_to_seller\":2793",
+        "\"commission\":147",
+        "\"type\":\"dispute.opened\"",
+        "\"type\":\"dispute.escalated\"",
+        "\"type\":\"dispute.closed\"",
+    ] {
+        assert!(printed.contains(expected), "{expected} not in:\n{printed}");
     }
 }
 

@@ -69,7 +69,7 @@ async fn buyer_seller_and_platform_write_one_chain_that_both_parties_read() {
         assert_eq!(m["prev_hash"], GENESIS);
         assert_eq!(m["livemode"], false);
         assert!(m["id"].as_str().unwrap().starts_with("msg_"), "{b}");
-        let answer = json!({"body": "Shipping today", "files": ["file_abc123"]}).to_string();
+        let answer = json!({"body": "Shipping today", "files": []}).to_string();
         let path = format!("/v1/orders/{order}/messages");
         let (s_ref, path_ref, answer_ref) = (&s, &path, &answer);
         let keyed = || async move {
@@ -88,7 +88,7 @@ async fn buyer_seller_and_platform_write_one_chain_that_both_parties_read() {
         assert_eq!(second.body["seq"], 2);
         assert_eq!(second.body["prev_hash"], m["hash"]);
         assert_eq!(second.body["author"]["role"], "seller");
-        assert_eq!(second.body["files"], json!(["file_abc123"]));
+        assert_eq!(second.body["files"], json!([]));
         // the same key and body replay the message; nothing new is written
         let replay = keyed().await;
         assert!(replay.replayed, "{b}");
@@ -275,15 +275,20 @@ async fn bad_bodies_are_refused_by_name_and_change_nothing() {
         }
         let wrong_type = s.message(&order, &s.alice, json!({"body": 5})).await;
         assert_eq!(wrong_type.body["error"]["code"], "parameter_invalid", "{b}");
-        // the longest body and ten files pass
+        // ten well-formed file ids that are not evidence of this order's disputes
         let ten: Vec<String> = (0..10).map(|i| format!("file_{i}")).collect();
+        let unknown = s
+            .message(&order, &s.alice, json!({"body": "see", "files": ten}))
+            .await;
+        assert_eq!(
+            unknown.body["error"]["code"], "message_files_invalid",
+            "{b}: {}",
+            unknown.body
+        );
         assert_eq!(s.state(&order).await, before, "{b}");
+        // the longest body passes (messages naming evidence: tests/disputes.rs)
         let longest = s
-            .message(
-                &order,
-                &s.alice,
-                json!({"body": "é".repeat(5_000), "files": ten}),
-            )
+            .message(&order, &s.alice, json!({"body": "é".repeat(5_000)}))
             .await;
         assert_eq!(longest.status, StatusCode::CREATED, "{b}: {}", longest.body);
     }

@@ -1,5 +1,6 @@
-//! `/v1/orders/{id}/messages`: an order's append-only message record. Its buyer, its seller and
-//! the platform write and read it; anyone else gets 404, as for a missing order.
+//! `/v1/orders/{id}/messages`: an order's append-only message record. Its buyer, its seller,
+//! the platform, and a mediator once one of its disputes went to mediation write and read it;
+//! anyone else gets 404, as for a missing order.
 
 use std::sync::Arc;
 
@@ -33,8 +34,8 @@ struct MessageDto {
     /// message_body_invalid_character.
     #[schema(schema_with = rules::message_body)]
     body: String,
-    /// Evidence files the message refers to (ids of uploaded files), at most 10, none twice;
-    /// refused as message_files_invalid.
+    /// Evidence files the message refers to (ids of files uploaded to this order's disputes),
+    /// at most 10, none twice; refused as message_files_invalid.
     #[serde(default)]
     #[schema(schema_with = rules::message_files)]
     files: Vec<String>,
@@ -58,7 +59,7 @@ struct MessagePageParams {
 struct MessageAuthor {
     /// buyer, seller, mediator or platform.
     role: String,
-    /// The buyer's or seller's id; `platform` for the platform.
+    /// The buyer's, seller's or mediator's id; `platform` for the platform.
     id: String,
 }
 

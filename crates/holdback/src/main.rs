@@ -145,7 +145,8 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum TimersCommand {
-    /// List the timers that are due now (the scheduler inside `serve` fires them).
+    /// List the timers that are due now, orders' and disputes' (the scheduler inside `serve` fires
+    /// them).
     Due {
         #[arg(long, default_value_t = 100)]
         limit: u32,
@@ -370,7 +371,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     (now - t.due_at) / 1000
                 );
             }
-            println!("{} timer(s) due", due.len());
+            let disputes = store.due_dispute_timers(now, limit).await?;
+            for t in &disputes {
+                println!(
+                    "{}  {:<15} {}  ({} s overdue)",
+                    t.due_at,
+                    t.kind.code(),
+                    t.dispute_id,
+                    (now - t.due_at) / 1000
+                );
+            }
+            println!("{} timer(s) due", due.len() + disputes.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

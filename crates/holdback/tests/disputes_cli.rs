@@ -109,6 +109,12 @@ fn the_mediation_queue_lists_disputes_past_their_deadline() {
     let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
     assert_eq!(first["id"], id.as_str());
     assert_eq!(first["mediation"]["escalated_by"], "seller");
+    // its SLA timer is among the timers due (the scheduler marks the dispute overdue)
+    let timers = holdback(&db.url, &["timers", "due"]);
+    assert!(
+        timers.contains(&format!("dispute_mediation_sla {id}")),
+        "{timers}"
+    );
     // live mode's queue is another one
     let live = holdback(&db.url, &["disputes", "list", "--live"]);
     assert!(live.contains("0 dispute(s) with a mediator"), "{live}");

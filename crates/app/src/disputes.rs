@@ -70,7 +70,8 @@ fn money(minor: i64, currency: Currency) -> Result<Money, AppError> {
 }
 
 impl Action {
-    fn command(&self, currency: Currency) -> Result<DisputeCommand, AppError> {
+    /// The command, for a dispute in `currency`, given by `by` (the caller's id).
+    fn command(&self, currency: Currency, by: &str) -> Result<DisputeCommand, AppError> {
         Ok(match self {
             Action::Accept => DisputeCommand::Respond(Answer::Accept),
             Action::Reject => DisputeCommand::Respond(Answer::Reject),
@@ -86,6 +87,7 @@ impl Action {
                     Decision::Counterfeit(m) => Outcome::Counterfeit(money(*m, currency)?),
                 },
                 reason: reason.clone(),
+                by: by.to_string(),
             },
             Action::ShipReturn { tracking } => DisputeCommand::ShipReturn {
                 tracking: tracking.clone(),
@@ -107,6 +109,14 @@ pub fn visible(principal: &Principal, d: &Dispute) -> bool {
         Role::Buyer(b) => *b == d.buyer,
         Role::Seller(s) => *s == d.seller,
         Role::Mediator(_) => d.escalated_at.is_some(),
+    }
+}
+
+/// The caller's own id: its party's or mediator's, or `platform`.
+fn caller_id(principal: &Principal) -> &str {
+    match &principal.role {
+        Role::Platform => "platform",
+        Role::Buyer(id) | Role::Seller(id) | Role::Mediator(id) => id,
     }
 }
 
@@ -249,7 +259,7 @@ pub async fn act(
     for attempt in 0..process::ATTEMPTS {
         process::before_attempt(attempt).await;
         let (current, version) = load_visible(app, principal, id).await?;
-        let command = action.command(current.paid.currency())?;
+        let command = action.command(current.paid.currency(), caller_id(principal))?;
         let now = app.clock.now_ms();
         let d = dispute::decide(
             &current,

@@ -242,6 +242,7 @@ pub fn dispute(d: &Dispute) -> Value {
         "currency": currency(d.paid.currency()),
         "requested": {"type": d.request.code(), "amount": amount(requested)},
         "escalated": d.escalated_at.map(secs),
+        "decided_by": d.decided_by,
         "due": d.due().map(secs),
         "negotiation": negotiation,
         "mediation": mediation,

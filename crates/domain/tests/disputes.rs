@@ -38,6 +38,7 @@ fn decide_with(outcome: Outcome) -> DisputeCommand {
     DisputeCommand::Decide {
         outcome,
         reason: "the photos show another item".into(),
+        by: "med_1".into(),
     }
 }
 
@@ -92,6 +93,7 @@ fn commands() -> Vec<(String, DisputeCommand)> {
             DisputeCommand::Decide {
                 outcome: Outcome::Rejected,
                 reason: "  ".into(),
+                by: "med_1".into(),
             },
         ),
         (

@@ -226,6 +226,7 @@ async fn a_mediators_30_percent_refund_splits_the_hold_in_one_transaction() {
             json!({"outcome": {"type": "partial_refund", "amount": 1500}, "reason": "scratched"});
         let a = act(&s, &id, "decide", &erin, decision).await;
         assert_eq!(a.status, StatusCode::OK, "{b}: {}", a.body);
+        assert_eq!(a.body["decided_by"], "med_erin", "{b}");
         assert_eq!(
             a.body["outcome"],
             json!({"type": "partial_refund", "amount": 1500, "closure": "decided", "reason": "scratched", "closed": (T0 + 9 * DAY) / 1000})

@@ -20,9 +20,9 @@ const UPSERT_DISPUTE: &str = "INSERT INTO disputes (id, order_id, buyer, seller,
      answer_due, escalate_from, escalate_at, answer, counter_amount, escalated_by, sla_due, \
      overdue, return_ship_by, return_refund, return_tracking, return_shipped_at, \
      return_delivered_at, return_refund_due, outcome, outcome_amount, closure, decision_reason, \
-     closed_at, version, updated_at) \
+     closed_at, version, updated_at, decided_by) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35) \
+     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36) \
      ON CONFLICT (id) DO UPDATE SET escalated_at = excluded.escalated_at, \
      status = excluded.status, answer_due = excluded.answer_due, \
      escalate_from = excluded.escalate_from, escalate_at = excluded.escalate_at, \
@@ -35,7 +35,8 @@ const UPSERT_DISPUTE: &str = "INSERT INTO disputes (id, order_id, buyer, seller,
      return_refund_due = excluded.return_refund_due, outcome = excluded.outcome, \
      outcome_amount = excluded.outcome_amount, closure = excluded.closure, \
      decision_reason = excluded.decision_reason, closed_at = excluded.closed_at, \
-     version = excluded.version, updated_at = excluded.updated_at";
+     version = excluded.version, updated_at = excluded.updated_at, \
+     decided_by = excluded.decided_by";
 pub(crate) const SET_TIMER: &str = "INSERT INTO dispute_timers (dispute_id, kind, due_at) \
      VALUES ($1, $2, $3) ON CONFLICT (dispute_id, kind) DO UPDATE SET due_at = excluded.due_at";
 const CANCEL_TIMER: &str = "DELETE FROM dispute_timers WHERE dispute_id = $1 AND kind = $2";
@@ -49,7 +50,8 @@ macro_rules! dispute_columns {
          request_amount, opened_at, escalated_at, status, answer_due, escalate_from, escalate_at, \
          answer, counter_amount, escalated_by, sla_due, overdue, return_ship_by, return_refund, \
          return_tracking, return_shipped_at, return_delivered_at, return_refund_due, outcome, \
-         outcome_amount, closure, decision_reason, closed_at, version FROM disputes "
+         outcome_amount, closure, decision_reason, closed_at, decided_by, version \
+         FROM disputes "
     };
 }
 const SELECT_DISPUTE: &str = concat!(dispute_columns!(), "WHERE id = $1");
@@ -215,6 +217,7 @@ pub(crate) fn statement(w: &Versioned<Dispute>, now: i64) -> Statement {
         Val::OptInt(closed.4),
         Val::Int(w.expected_version + 1),
         Val::Int(now),
+        Val::OptText(d.decided_by.clone()),
     ];
     (UPSERT_DISPUTE, values)
 }
@@ -344,6 +347,7 @@ pub(crate) fn dispute(row: &impl Get) -> Result<(Dispute, i64), StoreError> {
         request,
         opened_at: row.int("opened_at")?,
         escalated_at: row.opt_int("escalated_at")?,
+        decided_by: row.opt_text("decided_by")?,
         state,
     };
     Ok((dispute, row.int("version")?))

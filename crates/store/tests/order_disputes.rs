@@ -198,6 +198,7 @@ async fn every_stage_of_a_dispute_is_stored_and_read_back() {
                         C::Decide {
                             outcome: Outcome::ReturnAndRefund,
                             reason: "send it back".into(),
+                            by: "med_1".into(),
                         },
                     ),
                     (
@@ -222,6 +223,7 @@ async fn every_stage_of_a_dispute_is_stored_and_read_back() {
                         C::Decide {
                             outcome: Outcome::PartialRefund(usd(3_000)),
                             reason: "scratched".into(),
+                            by: "med_1".into(),
                         },
                     ),
                 ],

@@ -329,6 +329,8 @@ pub struct Dispute {
     /// When it went to a mediator, if it ever did: a mediator sees the disputes escalated to
     /// mediation, before and after they close.
     pub escalated_at: Option<i64>,
+    /// The mediator who decided it, if one did.
+    pub decided_by: Option<String>,
     pub state: DisputeState,
 }
 
@@ -403,10 +405,11 @@ pub enum DisputeCommand {
     Respond(Answer),
     AcceptCounter,
     Escalate,
-    /// The mediator's decision, with its written reason.
+    /// The mediator's decision, with its written reason and the mediator's id.
     Decide {
         outcome: Outcome,
         reason: String,
+        by: String,
     },
     ShipReturn {
         tracking: String,

@@ -64,6 +64,7 @@ pub fn open(
             request: claim.request,
             opened_at: now,
             escalated_at: None,
+            decided_by: None,
             state: DisputeState::Closed {
                 outcome: Outcome::Rejected,
                 closure: Closure::SellerSilent,
@@ -200,11 +201,16 @@ pub fn decide(
             sla_due,
             overdue,
         } => match command {
-            DisputeCommand::Decide { outcome, reason } => {
+            DisputeCommand::Decide {
+                outcome,
+                reason,
+                by,
+            } => {
                 if reason.trim().is_empty() {
                     return Err(DisputeError::ReasonMissing);
                 }
                 check_outcome(dispute, *outcome, policy)?;
+                d.dispute.decided_by = Some(by.clone());
                 d.events.push(DisputeEvent::Decided(*outcome));
                 let closure = Closure::Decided {
                     reason: reason.clone(),

@@ -159,6 +159,7 @@ fn the_mediation_sla_marks_the_dispute_overdue_and_decides_nothing() {
         DisputeCommand::Decide {
             outcome: Outcome::Rejected,
             reason: String::new(),
+            by: "med_1".into(),
         },
         due + DAY,
     );

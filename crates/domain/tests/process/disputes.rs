@@ -70,6 +70,7 @@ pub fn command(n: usize, d: &Dispute, percent: i64) -> (Actor, DisputeCommand) {
     let decide = |outcome| DisputeCommand::Decide {
         outcome,
         reason: "seen the evidence".into(),
+        by: "med_1".into(),
     };
     let cmd = match n {
         0 => DisputeCommand::Respond(Answer::Accept),
@@ -233,6 +234,7 @@ impl World {
                 DisputeState::InMediation { .. } => DisputeCommand::Decide {
                     outcome: Outcome::Rejected,
                     reason: "no evidence".into(),
+                    by: "med_1".into(),
                 },
                 DisputeState::ReturnShipped {
                     delivered_at: None, ..

@@ -199,6 +199,7 @@ fn a_scripted_dispute_run_reaches_every_outcome() {
     let decide = |outcome| DisputeCommand::Decide {
         outcome,
         reason: "as the evidence shows".into(),
+        by: "med_1".into(),
     };
     ok(
         &mut w,

@@ -268,6 +268,8 @@ pub struct Dispute {
     requested: DisputeAmount,
     /// When it went to a mediator, if it did.
     escalated: Option<i64>,
+    /// The mediator who decided it, if one did.
+    decided_by: Option<String>,
     /// The next deadline.
     due: Option<i64>,
     negotiation: Option<DisputeNegotiation>,

@@ -41,6 +41,8 @@ CREATE TABLE disputes (
     outcome_amount BIGINT CHECK (outcome_amount > 0),
     closure TEXT,
     decision_reason TEXT,
+    -- the mediator who decided (kept once the dispute moves on to a return)
+    decided_by TEXT,
     closed_at BIGINT,
     version BIGINT NOT NULL,
     updated_at BIGINT NOT NULL

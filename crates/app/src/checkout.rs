@@ -380,7 +380,10 @@ pub async fn checkout(
     }
     let reference = payment.tenders[0].reference.clone();
     match payment.state {
-        PaymentState::Captured { .. } => return payments::view(app, &payment).await,
+        // (waiting for money or expired: not a card payment, nothing to charge)
+        PaymentState::Captured { .. }
+        | PaymentState::RequiresAction { .. }
+        | PaymentState::Expired { .. } => return payments::view(app, &payment).await,
         PaymentState::Failed { code, .. } => return Err(payments::failure(code)),
         PaymentState::Processing { .. } => {}
     }

@@ -57,7 +57,9 @@ pub async fn record_charge(
                 .ok_or_else(|| AppError::Internal(format!("no payment {id}")))?,
         };
         match &payment.state {
-            PaymentState::Captured { .. } => return view(app, &payment).await,
+            PaymentState::Captured { .. }
+            | PaymentState::RequiresAction { .. }
+            | PaymentState::Expired { .. } => return view(app, &payment).await,
             PaymentState::Failed { code, .. } => return Err(failure(*code)),
             PaymentState::Processing { .. } => {}
         }

@@ -182,6 +182,9 @@ error_codes! {
     MessageBodyInvalidCharacter = "message_body_invalid_character", 400, InvalidRequest;
     MessageFilesInvalid = "message_files_invalid", 400, InvalidRequest;
     NonDeliveryClaimOpen = "non_delivery_claim_open", 409, InvalidRequest;
+    OrderAwaitingPayment = "order_awaiting_payment", 409, InvalidRequest;
+    PaymentNotAwaitingMoney = "payment_not_awaiting_money", 409, InvalidRequest;
+    OrderNotAwaitingPayment = "order_not_awaiting_payment", 409, InvalidRequest;
     // disputes
     DisputeOpen = "dispute_open", 409, InvalidRequest;
     DisputeAlreadyOpen = "dispute_already_open", 409, InvalidRequest;

@@ -13,7 +13,7 @@ use std::fmt;
 use crate::ids::AccountId;
 use crate::money::Currency;
 use crate::order::{Order, OrderState, SharedAccounts};
-use crate::payment::Payment;
+use crate::payment::{Payment, PaymentState};
 use crate::refund::{Refund, RefundState};
 
 /// One business invariant that does not hold. Amounts are minor units.
@@ -60,6 +60,15 @@ pub enum BusinessBreach {
         refunded: i64,
         refunds: i128,
     },
+    /// What a tender received beyond what its payment applied (money sent after the payment
+    /// was complete or had expired, or more than was due) is not what its refunds of no order
+    /// give back.
+    UnappliedRefundMismatch {
+        payment: String,
+        tender: usize,
+        unapplied: i64,
+        refunds: i128,
+    },
 }
 
 impl BusinessBreach {
@@ -70,6 +79,7 @@ impl BusinessBreach {
         "tender_refund_mismatch",
         "refunds_payable_mismatch",
         "order_refund_mismatch",
+        "unapplied_refund_mismatch",
     ];
 
     pub fn code(&self) -> &'static str {
@@ -80,6 +90,7 @@ impl BusinessBreach {
             BusinessBreach::TenderRefundMismatch { .. } => "tender_refund_mismatch",
             BusinessBreach::RefundsPayableMismatch { .. } => "refunds_payable_mismatch",
             BusinessBreach::OrderRefundMismatch { .. } => "order_refund_mismatch",
+            BusinessBreach::UnappliedRefundMismatch { .. } => "unapplied_refund_mismatch",
         }
     }
 }
@@ -136,6 +147,16 @@ impl fmt::Display for BusinessBreach {
                 f,
                 "order {order}: refunded {refunded}, its refunds add up to {refunds}"
             ),
+            BusinessBreach::UnappliedRefundMismatch {
+                payment,
+                tender,
+                unapplied,
+                refunds,
+            } => write!(
+                f,
+                "payment {payment} tender {tender}: {unapplied} received and not applied, its \
+                 refunds of no order {refunds}"
+            ),
         }
     }
 }
@@ -151,11 +172,17 @@ pub fn check(
     let mut breaches = Vec::new();
     let mut by_order: HashMap<&str, i128> = HashMap::new();
     let mut by_tender: HashMap<(&str, usize), i128> = HashMap::new();
+    // refunds of money no order took (sent beyond what was due, or too late)
+    let mut unapplied: HashMap<(&str, usize), i128> = HashMap::new();
     let mut owed: BTreeMap<(bool, &'static str), (Currency, i128)> = BTreeMap::new();
     for r in refunds {
         let amount = i128::from(r.amount.minor());
-        *by_order.entry(r.order.as_str()).or_default() += amount;
-        *by_tender.entry((r.payment.as_str(), r.tender)).or_default() += amount;
+        if r.order.is_empty() {
+            *unapplied.entry((r.payment.as_str(), r.tender)).or_default() += amount;
+        } else {
+            *by_order.entry(r.order.as_str()).or_default() += amount;
+            *by_tender.entry((r.payment.as_str(), r.tender)).or_default() += amount;
+        }
         let due = match r.state {
             RefundState::Succeeded { .. } => 0,
             RefundState::Pending { .. } | RefundState::Failed { .. } => amount,
@@ -198,6 +225,24 @@ pub fn check(
             });
         }
         for (index, t) in p.tenders.iter().enumerate() {
+            let applied = match p.state {
+                PaymentState::Captured { .. } if t.received > 0 => t.amount.minor(),
+                _ => 0,
+            };
+            let kept = match p.state {
+                // still waiting: what came is held for the payment, nothing was given back
+                PaymentState::RequiresAction { .. } => t.received,
+                _ => applied,
+            };
+            let given_back = unapplied.get(&(p.id.as_str(), index)).copied().unwrap_or(0);
+            if i128::from(t.received - kept) != given_back {
+                breaches.push(BusinessBreach::UnappliedRefundMismatch {
+                    payment: p.id.clone(),
+                    tender: index,
+                    unapplied: t.received - kept,
+                    refunds: given_back,
+                });
+            }
             let refunds = by_tender.get(&(p.id.as_str(), index)).copied().unwrap_or(0);
             if i128::from(t.refunded) != refunds || t.refunded > t.amount.minor() {
                 breaches.push(BusinessBreach::TenderRefundMismatch {
@@ -271,9 +316,11 @@ fn terminal(o: &Order, breaches: &mut Vec<BusinessBreach>) {
     let released = match &o.state {
         OrderState::Completed { release, .. } => release.to_seller + release.commission,
         OrderState::Cancelled { .. } => 0,
-        OrderState::Paid { .. } | OrderState::Shipped { .. } | OrderState::Delivered { .. } => {
-            return;
-        }
+        OrderState::AwaitingPayment { .. }
+        | OrderState::Expired { .. }
+        | OrderState::Paid { .. }
+        | OrderState::Shipped { .. }
+        | OrderState::Delivered { .. } => return,
     };
     let captured = o.captured.minor();
     if i128::from(o.refunded) + i128::from(released) != i128::from(captured) {

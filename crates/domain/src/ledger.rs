@@ -157,6 +157,7 @@ account_kinds! {
     Fx = "fx", Debit;
     ChargebackLosses = "chargeback_losses", Debit;
     SellerDebt = "seller_debt", Debit;
+    PaymentsUnapplied = "payments_unapplied", Credit;
 }
 
 /// What an account is: fixed when it is opened.

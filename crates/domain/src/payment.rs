@@ -6,28 +6,41 @@
 //! `Capture` opens the planned orders (see `process`); `Fail` records a refusal. A captured
 //! payment owes refunds out of its tenders: each refund comes from one tender and never exceeds
 //! what that tender has left.
+//!
+//! A method that confirms later (a bank transfer) starts the payment in `RequiresAction`, its
+//! orders placed awaiting it. Money the bank reports is booked as it arrives (clearing → payments
+//! unapplied) and applied once the whole amount is in: the payment is captured and its orders
+//! paid (`Confirmed`). What comes beyond the amount, or after the payment expired or was
+//! captured, is never kept: it is refunded through the refund path (a refund of no order). An
+//! expiry with part of the money in refunds that part.
 
 use crate::ErrorCode;
 use crate::card::StoredCard;
+use crate::ledger::{AccountKind, AccountSpec, TransferRequest};
 use crate::money::{Money, MoneyError};
-use crate::order::{OrderPlan, RefundReason};
+use crate::order::{OrderPlan, RefundReason, SharedAccounts};
 use crate::refund::Refund;
 
 /// How a tender was paid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     Card,
+    /// The buyer sends the money from their bank; the bank's notification confirms it.
+    BankTransfer,
 }
 
 impl Method {
+    pub const ALL: [Method; 2] = [Method::Card, Method::BankTransfer];
+
     pub fn code(self) -> &'static str {
         match self {
             Method::Card => "card",
+            Method::BankTransfer => "bank_transfer",
         }
     }
 
     pub fn parse(code: &str) -> Option<Method> {
-        (code == "card").then_some(Method::Card)
+        Method::ALL.into_iter().find(|m| m.code() == code)
     }
 }
 
@@ -42,6 +55,9 @@ pub struct Tender {
     pub reference: String,
     /// What the provider answered: the card's brand, last four, expiry and the charge's token.
     pub card: Option<StoredCard>,
+    /// For a method that confirms later: what the buyer sent so far, minor units (it may be
+    /// less than `amount`, or more; what is not applied to the payment is refunded).
+    pub received: i64,
 }
 
 impl Tender {
@@ -52,6 +68,14 @@ impl Tender {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentState {
+    /// Waiting for the buyer's money (a bank transfer) until `expires_at`; its orders are placed
+    /// awaiting it.
+    RequiresAction {
+        orders: Vec<String>,
+        expires_at: i64,
+    },
+    /// The buyer's money did not come in time: its orders were cancelled unpaid.
+    Expired { at: i64, orders: Vec<String> },
     /// Written before the provider is called: the orders to open once it is captured.
     Processing { plans: Vec<OrderPlan> },
     /// Captured; the orders it opened.
@@ -66,6 +90,8 @@ impl PaymentState {
             PaymentState::Processing { .. } => "processing",
             PaymentState::Captured { .. } => "succeeded",
             PaymentState::Failed { .. } => "failed",
+            PaymentState::RequiresAction { .. } => "requires_action",
+            PaymentState::Expired { .. } => "expired",
         }
     }
 }
@@ -111,13 +137,56 @@ impl Payment {
                 refunded: 0,
                 reference: id.to_string(),
                 card: None,
+                received: 0,
             }],
             state: PaymentState::Processing { plans },
         })
     }
 
+    /// A new payment by a method that confirms later (one tender, its reference the payment's
+    /// id), waiting until `expires_at` for `amount`; `orders` are placed awaiting it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn awaiting(
+        id: &str,
+        buyer: &str,
+        livemode: bool,
+        method: Method,
+        amount: Money,
+        orders: Vec<String>,
+        expires_at: i64,
+        now: i64,
+    ) -> Payment {
+        Payment {
+            id: id.to_string(),
+            buyer: buyer.to_string(),
+            livemode,
+            amount,
+            created_at: now,
+            tenders: vec![Tender {
+                method,
+                amount,
+                refunded: 0,
+                reference: id.to_string(),
+                card: None,
+                received: 0,
+            }],
+            state: PaymentState::RequiresAction { orders, expires_at },
+        }
+    }
+
     pub fn refunded(&self) -> i64 {
         self.tenders.iter().map(|t| t.refunded).sum()
+    }
+
+    /// What is still due from the buyer while the payment waits for its money.
+    pub fn amount_due(&self) -> i64 {
+        match self.state {
+            PaymentState::RequiresAction { .. } => {
+                let received: i64 = self.tenders.iter().map(|t| t.received).sum();
+                (self.amount.minor() - received).max(0)
+            }
+            _ => 0,
+        }
     }
 }
 
@@ -135,6 +204,13 @@ pub enum PaymentCommand {
         reason: RefundReason,
         refund_id: String,
     },
+    /// The bank reports `amount` received for the payment's reference (each notification once).
+    /// Money beyond what is due, or after the payment expired or was captured, is refunded by
+    /// a refund `refund_id` (called only then).
+    Receive { amount: Money, refund_id: String },
+    /// The payment's time ran out before all its money came: its orders are cancelled unpaid,
+    /// and what did come is refunded by `refund_id`.
+    Expire { refund_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -151,8 +227,16 @@ pub enum PaymentError {
     NotThisPaymentsOrder,
     #[error("the refund of {requested} exceeds the {remaining} the payment has left")]
     RefundExceedsPaid { requested: i64, remaining: i64 },
+    #[error("the payment is not waiting for money")]
+    NotAwaitingMoney,
+    #[error("the payment's time has not run out")]
+    NotExpired,
+    #[error("the amount received must be more than zero")]
+    ZeroReceived,
     #[error(transparent)]
     Money(#[from] MoneyError),
+    #[error(transparent)]
+    InvalidId(#[from] crate::ids::InvalidId),
 }
 
 impl PaymentError {
@@ -164,7 +248,11 @@ impl PaymentError {
             PaymentError::PlansDoNotAddUp => ErrorCode::PlansDoNotAddUp,
             PaymentError::NotThisPaymentsOrder => ErrorCode::NotThisPaymentsOrder,
             PaymentError::RefundExceedsPaid { .. } => ErrorCode::RefundExceedsPaid,
+            PaymentError::NotAwaitingMoney => ErrorCode::PaymentNotAwaitingMoney,
+            PaymentError::NotExpired => ErrorCode::TimerNotDue,
+            PaymentError::ZeroReceived => ErrorCode::ZeroAmount,
             PaymentError::Money(e) => e.code(),
+            PaymentError::InvalidId(_) => ErrorCode::InvalidId,
         }
     }
 }
@@ -178,6 +266,18 @@ pub enum PaymentEvent {
     Failed,
     /// A refund was created (pending at the provider).
     RefundCreated(Refund),
+    /// The money of a payment that waited for it is all in: its placed orders are paid.
+    Confirmed {
+        orders: Vec<String>,
+    },
+    /// Part of the money came; `due` is still owed.
+    PartiallyReceived {
+        due: i64,
+    },
+    /// The time ran out: its placed orders are cancelled unpaid.
+    Expired {
+        orders: Vec<String>,
+    },
 }
 
 impl PaymentEvent {
@@ -186,6 +286,9 @@ impl PaymentEvent {
             PaymentEvent::Succeeded { .. } => "payment.succeeded",
             PaymentEvent::Failed => "payment.failed",
             PaymentEvent::RefundCreated(_) => "refund.created",
+            PaymentEvent::Confirmed { .. } => "payment.succeeded",
+            PaymentEvent::PartiallyReceived { .. } => "payment.partially_received",
+            PaymentEvent::Expired { .. } => "payment.expired",
         }
     }
 }
@@ -194,6 +297,9 @@ impl PaymentEvent {
 pub struct PaymentDecision {
     pub payment: Payment,
     pub events: Vec<PaymentEvent>,
+    /// Accounts to open and money to move with the decision (money that came from the bank).
+    pub accounts: Vec<AccountSpec>,
+    pub transfers: Vec<TransferRequest>,
 }
 
 /// Decides one command against one payment.
@@ -281,6 +387,167 @@ pub fn decide(
             }
         }
         (PaymentCommand::Refund { .. }, _) => return Err(PaymentError::NotCaptured),
+        (PaymentCommand::Receive { amount, refund_id }, _) => {
+            return received(payment, *amount, refund_id, now);
+        }
+        (PaymentCommand::Expire { refund_id }, _) => return expire(payment, refund_id, now),
     }
-    Ok(PaymentDecision { payment: p, events })
+    Ok(PaymentDecision {
+        payment: p,
+        events,
+        accounts: vec![],
+        transfers: vec![],
+    })
+}
+
+/// The shared accounts money from the bank moves through, opened with the decision.
+fn bank_accounts(p: &Payment) -> Result<(SharedAccounts, Vec<AccountSpec>), PaymentError> {
+    let currency = p.amount.currency();
+    let shared = SharedAccounts::of(p.livemode, currency)?;
+    let spec = |id: &crate::AccountId, kind, bounded| AccountSpec {
+        id: id.clone(),
+        kind,
+        currency,
+        bounded,
+    };
+    let specs = vec![
+        spec(
+            &shared.card_clearing,
+            AccountKind::BuyerPaymentClearing,
+            false,
+        ),
+        spec(&shared.unapplied, AccountKind::PaymentsUnapplied, true),
+        spec(&shared.refunds_payable, AccountKind::RefundsPayable, true),
+    ];
+    Ok((shared, specs))
+}
+
+/// Gives `amount` back out of the payments-unapplied account: a refund of no order.
+fn refund_unapplied(
+    d: &mut PaymentDecision,
+    shared: &SharedAccounts,
+    amount: i64,
+    reason: RefundReason,
+    refund_id: &str,
+    now: i64,
+) -> Result<(), PaymentError> {
+    if amount <= 0 {
+        return Ok(());
+    }
+    let money = Money::from_minor(amount, d.payment.amount.currency())?;
+    d.transfers.push(TransferRequest::Posted {
+        debit: shared.unapplied.clone(),
+        credit: shared.refunds_payable.clone(),
+        amount: money,
+    });
+    let reference = d.payment.tenders[0].reference.clone();
+    let refund = Refund::pending(refund_id, &d.payment, "", 0, &reference, money, reason, now);
+    d.events.push(PaymentEvent::RefundCreated(refund));
+    Ok(())
+}
+
+fn received(
+    payment: &Payment,
+    amount: Money,
+    refund_id: &str,
+    now: i64,
+) -> Result<PaymentDecision, PaymentError> {
+    if amount.currency() != payment.amount.currency() {
+        return Err(MoneyError::CurrencyMismatch {
+            left: payment.amount.currency(),
+            right: amount.currency(),
+        }
+        .into());
+    }
+    if amount.minor() <= 0 {
+        return Err(PaymentError::ZeroReceived);
+    }
+    // Only money sent by bank transfer is reported: a card payment is never waiting for it.
+    let by_bank = payment
+        .tenders
+        .first()
+        .is_some_and(|t| t.method == Method::BankTransfer);
+    if matches!(payment.state, PaymentState::Processing { .. }) || !by_bank {
+        return Err(PaymentError::NotAwaitingMoney);
+    }
+    let (shared, accounts) = bank_accounts(payment)?;
+    let mut d = PaymentDecision {
+        payment: payment.clone(),
+        events: vec![],
+        accounts,
+        transfers: vec![TransferRequest::Posted {
+            debit: shared.card_clearing.clone(),
+            credit: shared.unapplied.clone(),
+            amount,
+        }],
+    };
+    let t = &mut d.payment.tenders[0];
+    t.received = t.received.saturating_add(amount.minor());
+    let (received, due) = (t.received, t.amount);
+    match &payment.state {
+        PaymentState::RequiresAction { orders, .. } if received >= due.minor() => {
+            d.transfers.push(TransferRequest::Posted {
+                debit: shared.unapplied.clone(),
+                credit: shared.card_clearing.clone(),
+                amount: due,
+            });
+            d.payment.state = PaymentState::Captured {
+                at: now,
+                orders: orders.clone(),
+            };
+            d.events.push(PaymentEvent::Confirmed {
+                orders: orders.clone(),
+            });
+            let excess = received - due.minor();
+            refund_unapplied(
+                &mut d,
+                &shared,
+                excess,
+                RefundReason::Overpaid,
+                refund_id,
+                now,
+            )?;
+        }
+        PaymentState::RequiresAction { .. } => {
+            d.events.push(PaymentEvent::PartiallyReceived {
+                due: due.minor() - received,
+            });
+        }
+        PaymentState::Captured { .. } | PaymentState::Failed { .. } => {
+            let reason = RefundReason::Overpaid;
+            refund_unapplied(&mut d, &shared, amount.minor(), reason, refund_id, now)?;
+        }
+        PaymentState::Expired { .. } => {
+            let reason = RefundReason::PaymentExpired;
+            refund_unapplied(&mut d, &shared, amount.minor(), reason, refund_id, now)?;
+        }
+        PaymentState::Processing { .. } => return Err(PaymentError::NotAwaitingMoney),
+    }
+    Ok(d)
+}
+
+fn expire(payment: &Payment, refund_id: &str, now: i64) -> Result<PaymentDecision, PaymentError> {
+    let PaymentState::RequiresAction { orders, expires_at } = &payment.state else {
+        return Err(PaymentError::NotAwaitingMoney);
+    };
+    if now < *expires_at {
+        return Err(PaymentError::NotExpired);
+    }
+    let (shared, accounts) = bank_accounts(payment)?;
+    let mut d = PaymentDecision {
+        payment: payment.clone(),
+        events: vec![PaymentEvent::Expired {
+            orders: orders.clone(),
+        }],
+        accounts,
+        transfers: vec![],
+    };
+    d.payment.state = PaymentState::Expired {
+        at: now,
+        orders: orders.clone(),
+    };
+    let received: i64 = payment.tenders.iter().map(|t| t.received).sum();
+    let reason = RefundReason::PaymentExpired;
+    refund_unapplied(&mut d, &shared, received, reason, refund_id, now)?;
+    Ok(d)
 }

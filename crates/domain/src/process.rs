@@ -66,6 +66,10 @@ pub enum Reaction {
         dispute: String,
         settlement: Settlement,
     },
+    /// The payment an order was placed awaiting is confirmed: the order is paid.
+    PayOrder { order: String },
+    /// The payment an order was placed awaiting expired: the order is cancelled unpaid.
+    CancelUnpaid { order: String },
 }
 
 impl Reaction {
@@ -76,13 +80,18 @@ impl Reaction {
             Reaction::CreateRefund(_) => "refund.create",
             Reaction::PauseOrder { .. } => "order.pause",
             Reaction::SettleOrder { .. } => "order.settle",
+            Reaction::PayOrder { .. } => "order.pay",
+            Reaction::CancelUnpaid { .. } => "order.cancel_unpaid",
         }
     }
 
     /// The order this reaction is given to, when it is given to an order.
     pub fn order(&self) -> Option<&str> {
         match self {
-            Reaction::PauseOrder { order, .. } | Reaction::SettleOrder { order, .. } => Some(order),
+            Reaction::PauseOrder { order, .. }
+            | Reaction::SettleOrder { order, .. }
+            | Reaction::PayOrder { order }
+            | Reaction::CancelUnpaid { order } => Some(order),
             _ => None,
         }
     }
@@ -120,6 +129,18 @@ pub fn react(event: Event<'_>) -> Vec<Reaction> {
         Event::Payment(_, PaymentEvent::RefundCreated(refund)) => {
             vec![Reaction::CreateRefund(Box::new(refund.clone()))]
         }
+        Event::Payment(_, PaymentEvent::Confirmed { orders }) => orders
+            .iter()
+            .map(|order| Reaction::PayOrder {
+                order: order.clone(),
+            })
+            .collect(),
+        Event::Payment(_, PaymentEvent::Expired { orders }) => orders
+            .iter()
+            .map(|order| Reaction::CancelUnpaid {
+                order: order.clone(),
+            })
+            .collect(),
         Event::Dispute(dispute, DisputeEvent::Opened) => vec![Reaction::PauseOrder {
             order: dispute.order.clone(),
             dispute: dispute.id.clone(),
@@ -229,6 +250,8 @@ impl Effects {
                 self.publish(e.name(), Kind::Payment, &id, d.payment.livemode);
             }
         }
+        self.accounts.extend(d.accounts);
+        self.transfers.extend(d.transfers);
         put(&mut self.payments, d.payment, expected_version, |p| {
             p.id == id
         });
@@ -319,6 +342,8 @@ impl Effects {
                     settlement,
                 },
             ),
+            Reaction::PayOrder { order } => (order, OrderCommand::Pay),
+            Reaction::CancelUnpaid { order } => (order, OrderCommand::CancelUnpaid),
             other => return Err(ReactionError::NotForAnOrder(other.name())),
         };
         let (current, version) = match self.order_in_unit(&id) {
@@ -403,7 +428,10 @@ impl Effects {
                 self.new_refund(*refund);
                 vec![]
             }
-            other @ (Reaction::PauseOrder { .. } | Reaction::SettleOrder { .. }) => {
+            other @ (Reaction::PauseOrder { .. }
+            | Reaction::SettleOrder { .. }
+            | Reaction::PayOrder { .. }
+            | Reaction::CancelUnpaid { .. }) => {
                 return Err(ReactionError::ForAnOrder(other.name()));
             }
         })

@@ -351,6 +351,8 @@ impl World {
             PaymentDecision {
                 payment: processing.clone(),
                 events: vec![],
+                accounts: vec![],
+                transfers: vec![],
             },
             0,
         );

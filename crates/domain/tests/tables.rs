@@ -14,9 +14,10 @@ use holdback_domain::ledger::TransferRequest;
 use holdback_domain::order::{
     self, Actor, DAY, OrderCommand, OrderEvent, OrderPolicy, RefundReason, Settlement, TimerKind,
 };
-use holdback_domain::payment::{self, Payment, PaymentCommand, PaymentEvent};
+use holdback_domain::payment::{self, Method, Payment, PaymentCommand, PaymentEvent};
 use holdback_domain::process::{Event, Reaction, react};
 use holdback_domain::refund::{self, Refund, RefundCommand, RefundEvent, RefundPolicy};
+use holdback_domain::{Currency, Money};
 
 const ACTORS: [Actor; 6] = [
     Actor::Buyer,
@@ -114,6 +115,8 @@ fn order_commands() -> Vec<(String, OrderCommand)> {
     for k in TimerKind::ALL {
         v.push((format!("fire({})", k.code()), OrderCommand::Fire(k)));
     }
+    v.push(("pay".to_string(), OrderCommand::Pay));
+    v.push(("cancel_unpaid".to_string(), OrderCommand::CancelUnpaid));
     v
 }
 
@@ -225,6 +228,20 @@ fn processing() -> Payment {
     .unwrap()
 }
 
+/// The same payment by bank transfer, its orders placed awaiting it until T0 + 1 d.
+fn bank_transfer() -> Payment {
+    Payment::awaiting(
+        "pay_1",
+        "buy_1",
+        false,
+        Method::BankTransfer,
+        usd(10_000),
+        vec!["ord_a".into(), "ord_b".into()],
+        T0 + DAY,
+        T0,
+    )
+}
+
 fn refund_cmd(order: &str, amount: i64) -> PaymentCommand {
     PaymentCommand::Refund {
         order: order.to_string(),
@@ -241,6 +258,10 @@ fn payment_event(e: &PaymentEvent) -> String {
             format!("{} {}", e.name(), ids.join("+"))
         }
         PaymentEvent::Failed => e.name().to_string(),
+        PaymentEvent::Confirmed { orders } | PaymentEvent::Expired { orders } => {
+            format!("{} {}", e.name(), orders.join("+"))
+        }
+        PaymentEvent::PartiallyReceived { due } => format!("{} due {due}", e.name()),
         PaymentEvent::RefundCreated(r) => {
             format!(
                 "{} {} tender {} {} {}",
@@ -279,11 +300,30 @@ fn payment_state_by_command() {
     )
     .unwrap()
     .payment;
+    let bank = bank_transfer();
+    let receive = |amount| PaymentCommand::Receive {
+        amount: usd(amount),
+        refund_id: "re_x".into(),
+    };
+    let partial = payment::decide(&bank, &receive(4_000), T0).unwrap().payment;
+    let expire = PaymentCommand::Expire {
+        refund_id: "re_x".into(),
+    };
+    let expired = payment::decide(&partial, &expire, T0 + DAY)
+        .unwrap()
+        .payment;
+    let bank_captured = payment::decide(&bank, &receive(10_000), T0)
+        .unwrap()
+        .payment;
     let states = [
         ("processing", processing()),
         ("captured", captured),
         ("captured(refunded 9000)", refunded),
         ("failed", failed),
+        ("requires_action(bank, expires T0 + 1 d)", bank),
+        ("requires_action(received 4000)", partial),
+        ("captured(bank)", bank_captured),
+        ("expired(received 4000)", expired),
     ];
     let commands = [
         (
@@ -308,6 +348,16 @@ fn payment_state_by_command() {
         ),
         ("refund(ord_a 1000)", refund_cmd("ord_a", 1_000)),
         ("refund(ord_b 10000)", refund_cmd("ord_b", 10_000)),
+        ("receive(6000)", receive(6_000)),
+        ("receive(12000)", receive(12_000)),
+        (
+            "receive(6000 EUR)",
+            PaymentCommand::Receive {
+                amount: Money::from_minor(6_000, Currency::parse("EUR").unwrap()).unwrap(),
+                refund_id: "re_x".into(),
+            },
+        ),
+        ("expire", expire.clone()),
     ];
     let mut out = String::new();
     writeln!(
@@ -503,6 +553,9 @@ fn reaction(r: &Reaction) -> String {
             refund.state.code()
         ),
         Reaction::PauseOrder { order, dispute } => format!("{}({order} by {dispute})", r.name()),
+        Reaction::PayOrder { order } | Reaction::CancelUnpaid { order } => {
+            format!("{}({order})", r.name())
+        }
         Reaction::SettleOrder {
             order,
             dispute,
@@ -520,6 +573,8 @@ fn reaction(r: &Reaction) -> String {
 fn reaction_table() {
     let o = common::new_order(10_000);
     let mut order_events = vec![
+        OrderEvent::Placed,
+        OrderEvent::Expired,
         OrderEvent::Paid,
         OrderEvent::Shipped,
         OrderEvent::Delivered,
@@ -561,6 +616,13 @@ fn reaction_table() {
         },
         PaymentEvent::Failed,
         PaymentEvent::RefundCreated(r.clone()),
+        PaymentEvent::Confirmed {
+            orders: vec!["ord_a".into(), "ord_b".into()],
+        },
+        PaymentEvent::PartiallyReceived { due: 6_000 },
+        PaymentEvent::Expired {
+            orders: vec!["ord_a".into(), "ord_b".into()],
+        },
     ];
     let refund_events = [
         RefundEvent::Succeeded,

@@ -34,10 +34,12 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
      extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version, \
      updated_at, shipping_method, delivery_guarantee, ended_at, claim_opened_at, dispute_id, \
-     dispute_opened_at, dispute_remaining, charged_to_seller) \
+     dispute_opened_at, dispute_remaining, charged_to_seller, expires_at, ship_by_ms) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34) \
+     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36) \
      ON CONFLICT (id) DO UPDATE SET refunded = excluded.refunded, \
+     paid_at = excluded.paid_at, ship_by = excluded.ship_by, \
+     expires_at = excluded.expires_at, ship_by_ms = excluded.ship_by_ms, \
      released_to_seller = excluded.released_to_seller, \
      released_commission = excluded.released_commission, status = excluded.status, \
      carrier = excluded.carrier, tracking = excluded.tracking, shipped_at = excluded.shipped_at, \
@@ -53,17 +55,20 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      charged_to_seller = excluded.charged_to_seller";
 const UPSERT_PAYMENT: &str = "INSERT INTO payments (id, buyer, currency, amount, method, \
      card_brand, card_last4, card_exp_month, card_exp_year, provider_token, livemode, created_at, \
-     status, failure_code, captured_at, version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+     status, failure_code, captured_at, version, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
      ON CONFLICT (id) DO UPDATE SET card_brand = excluded.card_brand, \
      card_last4 = excluded.card_last4, card_exp_month = excluded.card_exp_month, \
      card_exp_year = excluded.card_exp_year, provider_token = excluded.provider_token, \
      status = excluded.status, failure_code = excluded.failure_code, \
-     captured_at = excluded.captured_at, version = excluded.version";
+     captured_at = excluded.captured_at, version = excluded.version, \
+     expires_at = excluded.expires_at";
 const UPSERT_TENDER: &str = "INSERT INTO payment_tenders (payment_id, idx, method, currency, \
      amount, refunded, reference, card_brand, card_last4, card_exp_month, card_exp_year, \
-     provider_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+     provider_token, received) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
      ON CONFLICT (payment_id, idx) DO UPDATE SET refunded = excluded.refunded, \
+     received = excluded.received, \
      card_brand = excluded.card_brand, card_last4 = excluded.card_last4, \
      card_exp_month = excluded.card_exp_month, card_exp_year = excluded.card_exp_year, \
      provider_token = excluded.provider_token";
@@ -97,6 +102,14 @@ fn order_values(order: &Order, version: i64, now: i64) -> Vec<Val> {
     let ended_at = match &order.state {
         OrderState::Completed { completed_at, .. } => Some(*completed_at),
         OrderState::Cancelled { cancelled_at, .. } => Some(*cancelled_at),
+        OrderState::Expired { expired_at } => Some(*expired_at),
+        _ => None,
+    };
+    let awaiting = match &order.state {
+        OrderState::AwaitingPayment {
+            expires_at,
+            ship_by_ms,
+        } => Some((*expires_at, *ship_by_ms)),
         _ => None,
     };
     vec![
@@ -134,6 +147,8 @@ fn order_values(order: &Order, version: i64, now: i64) -> Vec<Val> {
         Val::OptInt(order.dispute.as_ref().map(|d| d.opened_at)),
         Val::OptInt(order.dispute.as_ref().map(|d| d.remaining)),
         Val::Int(order.charged_to_seller),
+        Val::OptInt(awaiting.map(|a| a.0)),
+        Val::OptInt(awaiting.map(|a| a.1)),
     ]
 }
 
@@ -142,8 +157,12 @@ fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
     let card = first.and_then(|t| t.card.as_ref());
     let (failure, captured_at) = match &p.state {
         PaymentState::Failed { code, .. } => (Some(code.as_str().to_string()), None),
-        PaymentState::Captured { at, .. } => (None, Some(*at)),
-        PaymentState::Processing { .. } => (None, None),
+        PaymentState::Captured { at, .. } | PaymentState::Expired { at, .. } => (None, Some(*at)),
+        PaymentState::Processing { .. } | PaymentState::RequiresAction { .. } => (None, None),
+    };
+    let expires_at = match &p.state {
+        PaymentState::RequiresAction { expires_at, .. } => Some(*expires_at),
+        _ => None,
     };
     out.push((
         UPSERT_PAYMENT,
@@ -164,6 +183,7 @@ fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
             Val::OptText(failure),
             Val::OptInt(captured_at),
             Val::Int(version),
+            Val::OptInt(expires_at),
         ],
     ));
     for (i, t) in p.tenders.iter().enumerate() {
@@ -183,6 +203,7 @@ fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
                 Val::OptInt(card.map(|c| i64::from(c.exp_month))),
                 Val::OptInt(card.map(|c| i64::from(c.exp_year))),
                 Val::OptText(card.map(|c| c.token.clone())),
+                Val::Int(t.received),
             ],
         ));
     }
@@ -390,6 +411,7 @@ mod tests {
                     refunded,
                     reference: "pay_1".into(),
                     card: None,
+                    received: 0,
                 }],
                 state: PaymentState::Failed {
                     at: 1,

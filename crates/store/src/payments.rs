@@ -17,9 +17,9 @@ use crate::rows::{self, Get, corrupt, currency};
 use crate::{Cursor, Store, StoreError, with_pool};
 
 const SELECT_PAYMENT: &str = "SELECT id, buyer, currency, amount, livemode, created_at, status, \
-     failure_code, captured_at, version FROM payments WHERE id = $1";
+     failure_code, captured_at, version, expires_at FROM payments WHERE id = $1";
 const SELECT_TENDERS: &str = "SELECT method, currency, amount, refunded, reference, card_brand, \
-     card_last4, card_exp_month, card_exp_year, provider_token FROM payment_tenders \
+     card_last4, card_exp_month, card_exp_year, provider_token, received FROM payment_tenders \
      WHERE payment_id = $1 ORDER BY idx";
 const SELECT_PLANS: &str = "SELECT order_id, seller, amount, commission_bps, commission_fixed, \
      ship_by_ms, shipping_method, delivery_guarantee FROM payment_plans WHERE payment_id = $1 \
@@ -81,6 +81,7 @@ fn tender(row: &impl Get) -> Result<Tender, StoreError> {
         refunded: row.int("refunded")?,
         reference: row.text("reference")?,
         card: card(row)?,
+        received: row.int("received")?,
     })
 }
 
@@ -151,8 +152,20 @@ impl Store {
                 .map(|r| plan(r, amount.currency()))
                 .collect::<Result<Vec<_>, _>>()?;
             let status = row.text("status")?;
+            let placed_orders = async || -> Result<Vec<String>, StoreError> {
+                let rows = sqlx::query(SELECT_PAYMENT_ORDERS).bind(id).fetch_all(pool).await?;
+                rows.iter().map(|r| r.text("id")).collect()
+            };
             let state = match status.as_str() {
                 "processing" => PaymentState::Processing { plans },
+                "requires_action" => PaymentState::RequiresAction {
+                    orders: placed_orders().await?,
+                    expires_at: row.opt_int("expires_at")?.unwrap_or(0),
+                },
+                "expired" => PaymentState::Expired {
+                    at: row.opt_int("captured_at")?.unwrap_or(0),
+                    orders: placed_orders().await?,
+                },
                 "succeeded" => {
                     let orders = if plans.is_empty() {
                         let rows = sqlx::query(SELECT_PAYMENT_ORDERS).bind(id).fetch_all(pool).await?;

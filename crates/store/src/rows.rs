@@ -268,7 +268,8 @@ macro_rules! order_columns {
          shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
          extension_requested, seller_extended, commission_bps, commission_fixed, livemode, \
          version, shipping_method, delivery_guarantee, ended_at, claim_opened_at, dispute_id, \
-         dispute_opened_at, dispute_remaining, charged_to_seller FROM orders "
+         dispute_opened_at, dispute_remaining, charged_to_seller, expires_at, ship_by_ms \
+         FROM orders "
     };
 }
 pub(crate) const SELECT_ORDER: &str = concat!(order_columns!(), "WHERE id = $1");
@@ -330,6 +331,15 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
             .ok_or_else(|| corrupt("a shipped order without shipment"))
     };
     let state = match status {
+        OrderStatus::AwaitingPayment => OrderState::AwaitingPayment {
+            expires_at: row
+                .opt_int("expires_at")?
+                .ok_or_else(|| corrupt("an order awaiting payment without its expiry"))?,
+            ship_by_ms: row.opt_int("ship_by_ms")?.unwrap_or(0),
+        },
+        OrderStatus::Expired => OrderState::Expired {
+            expired_at: ended_at,
+        },
         OrderStatus::Paid => OrderState::Paid {
             cancel_requested: row.opt_int("cancel_requested_at")?,
         },

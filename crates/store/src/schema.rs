@@ -97,6 +97,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0014_mediator_keys.sql"),
         postgres: include_str!("../migrations/postgres/0014_mediator_keys.sql"),
     },
+    Migration {
+        version: 15,
+        name: "0015_awaiting_payment",
+        sqlite: include_str!("../migrations/sqlite/0015_awaiting_payment.sql"),
+        postgres: include_str!("../migrations/postgres/0015_awaiting_payment.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -87,11 +87,8 @@ async fn keys_written_before_the_mediator_migration_survive_it() {
         let erin = key("ke00000000000004", "mediator", Some("med_erin"), 4_000);
         assert!(store.insert_api_key(&erin).await.is_err(), "{b}");
 
-        assert_eq!(
-            store.migrate().await.unwrap(),
-            vec!["0014_mediator_keys"],
-            "{b}"
-        );
+        let applied = store.migrate().await.unwrap();
+        assert!(applied.contains(&"0014_mediator_keys"), "{b}: {applied:?}");
         assert_eq!(
             store.list_api_keys().await.unwrap(),
             vec![

@@ -100,7 +100,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0011_evidence",
                 "0012_order_disputes",
                 "0013_disputes",
-                "0014_mediator_keys"
+                "0014_mediator_keys",
+                "0015_awaiting_payment"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -241,7 +242,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0011_evidence",
                 "0012_order_disputes",
                 "0013_disputes",
-                "0014_mediator_keys"
+                "0014_mediator_keys",
+                "0015_awaiting_payment"
             ],
             "{b}"
         );

@@ -23,8 +23,10 @@ pub fn open(
     }
     let too_early = DisputeError::TooEarly(policy.opens_after_shipment);
     let released = match &order.state {
-        OrderState::Paid { .. } => return Err(too_early),
-        OrderState::Cancelled { .. } => return Err(DisputeError::OrderCancelled),
+        OrderState::AwaitingPayment { .. } | OrderState::Paid { .. } => return Err(too_early),
+        OrderState::Cancelled { .. } | OrderState::Expired { .. } => {
+            return Err(DisputeError::OrderCancelled);
+        }
         OrderState::Completed { completed_at, .. } => {
             if now >= completed_at + policy.window_after_completion {
                 return Err(DisputeError::WindowClosed);

@@ -66,6 +66,9 @@ pub struct SharedAccounts {
     pub card_clearing: AccountId,
     pub commission: AccountId,
     pub refunds_payable: AccountId,
+    /// Money the buyers sent (a bank transfer) not yet applied to a payment: booked as it
+    /// arrives, moved on when the payment has all of it, or refunded.
+    pub unapplied: AccountId,
 }
 
 impl SharedAccounts {
@@ -75,6 +78,7 @@ impl SharedAccounts {
             card_clearing: AccountId::parse(&format!("{m}:card_clearing:{c}"))?,
             commission: AccountId::parse(&format!("{m}:commission:{c}"))?,
             refunds_payable: AccountId::parse(&format!("{m}:refunds_payable:{c}"))?,
+            unapplied: AccountId::parse(&format!("{m}:payments_unapplied:{c}"))?,
         })
     }
 }

@@ -26,12 +26,14 @@ pub const HOUR: i64 = 3_600_000;
 pub const DAY: i64 = 24 * HOUR;
 
 mod accounts;
+mod awaiting;
 mod commission;
 mod guarantee;
 mod rules;
 mod settle;
 
 pub use accounts::{EscrowAccounts, SellerAccounts, SharedAccounts, mode};
+pub use awaiting::placed;
 pub use commission::{Commission, CommissionRule};
 pub use guarantee::DeliveryGuarantees;
 use rules::{paid_state, shipped_state};
@@ -71,29 +73,35 @@ impl Default for OrderPolicy {
 /// The order's status as the API shows it: one per [`OrderState`] variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum OrderStatus {
+    AwaitingPayment,
     Paid,
     Shipped,
     Delivered,
     Completed,
     Cancelled,
+    Expired,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 5] = [
+    pub const ALL: [OrderStatus; 7] = [
+        OrderStatus::AwaitingPayment,
         OrderStatus::Paid,
         OrderStatus::Shipped,
         OrderStatus::Delivered,
         OrderStatus::Completed,
         OrderStatus::Cancelled,
+        OrderStatus::Expired,
     ];
 
     pub fn code(self) -> &'static str {
         match self {
+            OrderStatus::AwaitingPayment => "awaiting_payment",
             OrderStatus::Paid => "paid",
             OrderStatus::Shipped => "shipped",
             OrderStatus::Delivered => "delivered",
             OrderStatus::Completed => "completed",
             OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
         }
     }
 
@@ -190,6 +198,10 @@ pub struct Release {
 /// Where an order is, with the data of that stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderState {
+    /// Placed with a payment method that confirms later (a bank transfer, a wallet): nothing is
+    /// held yet. The payment's expiry (`expires_at`) cancels it unpaid; the payment's
+    /// confirmation pays it, and the seller then has `ship_by_ms` to ship.
+    AwaitingPayment { expires_at: i64, ship_by_ms: i64 },
     /// Paid and held; the seller must ship by the order's `ship_by`. `cancel_requested` is when
     /// the buyer asked to cancel, if the seller has not answered yet.
     Paid { cancel_requested: Option<i64> },
@@ -214,6 +226,8 @@ pub enum OrderState {
         release: Release,
         completed_at: i64,
     },
+    /// Its payment expired before it came: cancelled unpaid, nothing was ever held.
+    Expired { expired_at: i64 },
     /// Everything held was refunded.
     Cancelled {
         shipment: Option<Shipment>,
@@ -225,11 +239,13 @@ pub enum OrderState {
 impl OrderState {
     pub fn status(&self) -> OrderStatus {
         match self {
+            OrderState::AwaitingPayment { .. } => OrderStatus::AwaitingPayment,
             OrderState::Paid { .. } => OrderStatus::Paid,
             OrderState::Shipped { .. } => OrderStatus::Shipped,
             OrderState::Delivered { .. } => OrderStatus::Delivered,
             OrderState::Completed { .. } => OrderStatus::Completed,
             OrderState::Cancelled { .. } => OrderStatus::Cancelled,
+            OrderState::Expired { .. } => OrderStatus::Expired,
         }
     }
 }
@@ -280,14 +296,19 @@ impl Order {
     /// What the escrow still holds for this order.
     pub fn held(&self) -> i64 {
         match self.state {
-            OrderState::Completed { .. } | OrderState::Cancelled { .. } => 0,
+            OrderState::AwaitingPayment { .. }
+            | OrderState::Expired { .. }
+            | OrderState::Completed { .. }
+            | OrderState::Cancelled { .. } => 0,
             _ => self.captured.minor() - self.refunded,
         }
     }
 
     pub fn shipment(&self) -> Option<&Shipment> {
         match &self.state {
-            OrderState::Paid { .. } => None,
+            OrderState::AwaitingPayment { .. }
+            | OrderState::Expired { .. }
+            | OrderState::Paid { .. } => None,
             OrderState::Shipped { shipment, .. } | OrderState::Delivered { shipment, .. } => {
                 Some(shipment)
             }
@@ -363,6 +384,11 @@ pub enum OrderCommand {
         settlement: Settlement,
     },
     Fire(TimerKind),
+    /// The payment of an order awaiting it was confirmed (a reaction): the money moves into
+    /// the escrow and the ship-by clock starts.
+    Pay,
+    /// The payment of an order awaiting it expired unpaid (a reaction): nothing was captured.
+    CancelUnpaid,
 }
 
 impl OrderCommand {
@@ -380,6 +406,8 @@ impl OrderCommand {
             OrderCommand::OpenDispute { .. } => "open_dispute",
             OrderCommand::Settle { .. } => "settle_dispute",
             OrderCommand::Fire(_) => "fire_timer",
+            OrderCommand::Pay => "pay",
+            OrderCommand::CancelUnpaid => "cancel_unpaid",
         }
     }
 
@@ -396,7 +424,10 @@ impl OrderCommand {
             OrderCommand::ExtendProtection => &[Buyer],
             OrderCommand::RequestExtension { .. } => &[Buyer],
             OrderCommand::AnswerExtension { .. } => &[Seller],
-            OrderCommand::OpenDispute { .. } | OrderCommand::Settle { .. } => &[Platform],
+            OrderCommand::OpenDispute { .. }
+            | OrderCommand::Settle { .. }
+            | OrderCommand::Pay
+            | OrderCommand::CancelUnpaid => &[Platform],
             OrderCommand::Fire(_) => &[Scheduler],
         };
         roles.contains(&actor)
@@ -454,6 +485,10 @@ pub enum OrderError {
     NoOpenDispute,
     #[error("a non-delivery claim is open on this order")]
     ClaimOpen,
+    #[error("the order is awaiting its payment")]
+    AwaitingPayment,
+    #[error("the order is not awaiting a payment")]
+    NotAwaitingPayment,
     #[error(transparent)]
     InvalidId(#[from] InvalidId),
 }
@@ -486,6 +521,8 @@ impl OrderError {
             OrderError::NoOpenDispute => ErrorCode::NoOpenDispute,
             OrderError::ClaimOpen => ErrorCode::NonDeliveryClaimOpen,
             OrderError::InvalidId(_) => ErrorCode::InvalidId,
+            OrderError::AwaitingPayment => ErrorCode::OrderAwaitingPayment,
+            OrderError::NotAwaitingPayment => ErrorCode::OrderNotAwaitingPayment,
         }
     }
 }
@@ -505,16 +542,22 @@ pub enum RefundReason {
     NotDelivered,
     /// A dispute's outcome.
     Dispute,
+    /// The buyer sent more than was due (or sent again after the payment was complete).
+    Overpaid,
+    /// The payment expired before all of its money came: what came goes back.
+    PaymentExpired,
 }
 
 impl RefundReason {
-    pub const ALL: [RefundReason; 6] = [
+    pub const ALL: [RefundReason; 8] = [
         RefundReason::Requested,
         RefundReason::ShipByMissed,
         RefundReason::CancelAccepted,
         RefundReason::CancelUnanswered,
         RefundReason::NotDelivered,
         RefundReason::Dispute,
+        RefundReason::Overpaid,
+        RefundReason::PaymentExpired,
     ];
 
     pub fn code(self) -> &'static str {
@@ -525,6 +568,8 @@ impl RefundReason {
             RefundReason::CancelUnanswered => "cancel_unanswered",
             RefundReason::NotDelivered => "not_delivered",
             RefundReason::Dispute => "dispute",
+            RefundReason::Overpaid => "overpaid",
+            RefundReason::PaymentExpired => "payment_expired",
         }
     }
 
@@ -536,6 +581,10 @@ impl RefundReason {
 /// What happened, for the outbox and webhooks (`resource.past_tense_verb`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderEvent {
+    /// Placed awaiting a payment that confirms later.
+    Placed,
+    /// Its payment expired unpaid: cancelled, nothing was held.
+    Expired,
     Paid,
     Shipped,
     Delivered,
@@ -580,6 +629,8 @@ pub enum OrderEvent {
 impl OrderEvent {
     pub fn name(&self) -> &'static str {
         match self {
+            OrderEvent::Placed => "order.placed",
+            OrderEvent::Expired => "order.expired",
             OrderEvent::Paid => "order.paid",
             OrderEvent::Shipped => "order.shipped",
             OrderEvent::Delivered => "order.delivered",
@@ -703,8 +754,13 @@ pub fn decide(
         return settle::disputed(&mut d, dispute, command, now, policy).map(|()| d);
     }
     match &order.state {
+        OrderState::AwaitingPayment { ship_by_ms, .. } => {
+            awaiting::decide(&mut d, *ship_by_ms, command, now)?;
+        }
         OrderState::Completed { .. } => settle::completed(&mut d, now, command)?,
-        OrderState::Cancelled { .. } => return Err(OrderError::Cancelled),
+        OrderState::Cancelled { .. } | OrderState::Expired { .. } => {
+            return Err(OrderError::Cancelled);
+        }
         OrderState::Paid { cancel_requested } => {
             paid_state(&mut d, *cancel_requested, command, now, policy)?;
         }

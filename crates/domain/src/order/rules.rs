@@ -91,6 +91,9 @@ pub(super) fn paid_state(
             cancel_and_refund(d, RefundReason::CancelUnanswered, now)?;
         }
         OrderCommand::Fire(_) => return Err(OrderError::TimerNotDue),
+        OrderCommand::Pay | OrderCommand::CancelUnpaid => {
+            return Err(OrderError::NotAwaitingPayment);
+        }
     }
     Ok(())
 }
@@ -150,6 +153,9 @@ pub(super) fn shipped_state(
         }
         OrderCommand::Fire(TimerKind::ProtectionEnd) if ended => return complete(d, now),
         OrderCommand::Fire(_) => return Err(OrderError::TimerNotDue),
+        OrderCommand::Pay | OrderCommand::CancelUnpaid => {
+            return Err(OrderError::NotAwaitingPayment);
+        }
         OrderCommand::ExtendProtection
         | OrderCommand::RequestExtension { .. }
         | OrderCommand::AnswerExtension { approve: true }
@@ -243,6 +249,7 @@ pub(super) fn claimed(
         | OrderCommand::AnswerExtension { .. } => Err(OrderError::ProtectionEnded),
         OrderCommand::OpenDispute { .. } => Err(OrderError::ClaimOpen),
         OrderCommand::Settle { .. } => Err(OrderError::NoOpenDispute),
+        OrderCommand::Pay | OrderCommand::CancelUnpaid => Err(OrderError::NotAwaitingPayment),
     }
 }
 

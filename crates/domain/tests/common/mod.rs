@@ -116,7 +116,24 @@ pub fn representative_orders() -> Vec<(&'static str, Order)> {
         };
         step(o, Actor::Platform, cmd, T0 + 3 * HOUR)
     };
+    let placed = order::placed(
+        &plan("ord_1", usd(10_000)),
+        "buy_1",
+        "pay_1",
+        false,
+        T0,
+        T0 + DAY / 2,
+    )
+    .order;
+    let expired = step(
+        &placed,
+        Actor::Platform,
+        OrderCommand::CancelUnpaid,
+        T0 + DAY,
+    );
     vec![
+        ("awaiting_payment", placed),
+        ("expired", expired),
         ("paid", paid),
         ("paid(cancel_requested)", asked),
         ("shipped", shipped.clone()),

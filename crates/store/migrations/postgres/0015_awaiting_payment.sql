@@ -1,0 +1,9 @@
+-- Payments that wait for their money (a bank transfer): until when (`expires_at`, while the
+-- payment requires action), and what each tender received so far; orders placed awaiting such a
+-- payment: the same expiry, and the seller's time to ship, counted from the payment.
+ALTER TABLE payments ADD COLUMN expires_at BIGINT;
+ALTER TABLE payment_tenders ADD COLUMN received BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN expires_at BIGINT;
+ALTER TABLE orders ADD COLUMN ship_by_ms BIGINT;
+-- The payments whose time runs out next (the scheduler's expiry sweep).
+CREATE INDEX payments_awaiting ON payments (expires_at) WHERE status = 'requires_action';

@@ -52,9 +52,18 @@ pub struct CheckoutRequest {
     pub buyer: String,
     pub currency: Currency,
     pub items: Vec<Item>,
-    pub card: CardInput,
+    pub pay_with: PayWith,
     /// Shipping method per seller (`economy`, `standard`, `express`, …); `standard` if absent.
     pub shipping: BTreeMap<String, String>,
+}
+
+/// How the buyer pays.
+#[derive(Debug, Clone)]
+pub enum PayWith {
+    /// A card, charged at checkout.
+    Card(CardInput),
+    /// A bank transfer the buyer makes after checkout; the orders wait for it.
+    BankTransfer,
 }
 
 /// Turns cart items into priced lines: products from the catalog; priced lines only from the
@@ -292,13 +301,16 @@ fn dedupe_keys(app: &App, req: &CheckoutRequest, idem: Option<&Idem>, now: i64) 
     for item in &req.items {
         h.update(format!("{item:?}\0"));
     }
-    h.update(format!(
-        "{:?}\0{}\0{}/{}\0",
-        req.shipping,
-        req.card.number.last4(),
-        req.card.exp_month,
-        req.card.exp_year
-    ));
+    match &req.pay_with {
+        PayWith::Card(card) => h.update(format!(
+            "{:?}\0{}\0{}/{}\0",
+            req.shipping,
+            card.number.last4(),
+            card.exp_month,
+            card.exp_year
+        )),
+        PayWith::BankTransfer => h.update(format!("{:?}\0bank_transfer\0", req.shipping)),
+    }
     let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let window = app.policy.duplicate_window_ms.max(1);
     let bucket = now.div_euclid(window);
@@ -326,6 +338,13 @@ pub async fn checkout(
     req: &CheckoutRequest,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
+    let card = match &req.pay_with {
+        PayWith::Card(card) => card,
+        PayWith::BankTransfer => {
+            let plan = plan(app, principal, req).await?;
+            return crate::bank::checkout(app, principal, req, plan.total, plan.plans, idem).await;
+        }
+    };
     let connector = app.cards.for_mode(principal.livemode)?.clone();
     let plan = plan(app, principal, req).await?;
     let now = app.clock.now_ms();
@@ -388,14 +407,13 @@ pub async fn checkout(
         PaymentState::Processing { .. } => {}
     }
     let timeout = std::time::Duration::from_millis(app.policy.provider_timeout_ms);
-    let outcome =
-        tokio::time::timeout(timeout, connector.charge(&req.card, plan.total, &reference))
-            .await
-            .unwrap_or_else(|_| {
-                Err(ProviderError::Unknown(
-                    "the provider did not answer in time".into(),
-                ))
-            });
+    let outcome = tokio::time::timeout(timeout, connector.charge(card, plan.total, &reference))
+        .await
+        .unwrap_or_else(|_| {
+            Err(ProviderError::Unknown(
+                "the provider did not answer in time".into(),
+            ))
+        });
     let id = payment.id.clone();
     payments::record_charge(app, &id, Some((payment, version)), outcome, idem).await
 }

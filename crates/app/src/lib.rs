@@ -7,6 +7,7 @@
 //! again. `App` carries the store, the clock, the id generator, the card connector and the
 //! policies, passed explicitly: no globals.
 
+pub mod bank;
 pub mod cards;
 pub mod catalog;
 pub mod checkout;
@@ -88,6 +89,9 @@ pub struct Policy {
     /// Evidence files of disputes: the largest file, the largest video, and how many files and
     /// bytes one dispute may have.
     pub evidence: EvidenceLimits,
+    /// Bank transfers: how long a payment waits for its money, the platform's account the
+    /// buyer pays into, and the secrets the bank signs its notifications with.
+    pub bank: bank::BankPolicy,
 }
 
 /// The default most one checkout may charge: about USD 10,000 in each of these currencies
@@ -150,6 +154,7 @@ impl Default for Policy {
                 })
                 .collect(),
             evidence: EvidenceLimits::default(),
+            bank: bank::BankPolicy::default(),
         }
     }
 }

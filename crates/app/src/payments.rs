@@ -107,7 +107,9 @@ pub async fn view(app: &App, payment: &Payment) -> Result<Value, AppError> {
 /// As [`view`], showing a seller only its own orders and their refunds.
 async fn view_for(app: &App, payment: &Payment, seller: Option<&str>) -> Result<Value, AppError> {
     let ids: &[String] = match &payment.state {
-        PaymentState::Captured { orders, .. } => orders,
+        PaymentState::Captured { orders, .. }
+        | PaymentState::RequiresAction { orders, .. }
+        | PaymentState::Expired { orders, .. } => orders,
         _ => &[],
     };
     let mut orders = Vec::with_capacity(ids.len());
@@ -125,7 +127,11 @@ async fn view_for(app: &App, payment: &Payment, seller: Option<&str>) -> Result<
         .into_iter()
         .filter(|r| seller.is_none() || orders.iter().any(|o| o.id == r.order))
         .collect();
-    Ok(views::payment(payment, &orders, &refunds))
+    let mut body = views::payment(payment, &orders, &refunds);
+    if matches!(payment.state, PaymentState::RequiresAction { .. }) {
+        body["next_action"] = crate::bank::instructions(app, payment);
+    }
+    Ok(body)
 }
 
 /// A payment the caller may see: the platform any of its mode, a buyer its own, a seller one

@@ -160,6 +160,7 @@ pub fn unit_of(
         events,
         idempotency: None,
         messages: Vec::new(),
+        notifications: Vec::new(),
     })
 }
 

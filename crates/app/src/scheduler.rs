@@ -25,6 +25,14 @@ pub struct Tick {
 pub async fn tick(app: &App, batch: u32) -> Result<Tick, AppError> {
     let now = app.clock.now_ms();
     let mut out = Tick::default();
+    // payments whose time to be paid ran out (their expiry is their own row's, not a timer's)
+    match crate::bank::expire_due(app, batch).await {
+        Ok(n) => out.fired += n,
+        Err(e) => {
+            out.failed += 1;
+            eprintln!("holdback: scheduler: expiring payments: {e}");
+        }
+    }
     for timer in app.store.due_dispute_timers(now, batch).await? {
         match disputes::fire(app, &timer, now).await {
             Ok(disputes::Fired::Done) => out.fired += 1,

@@ -78,6 +78,13 @@ pub fn payment(p: &Payment, orders: &[Order], refunds: &[Refund]) -> Value {
         "amount": p.amount.minor(),
         "currency": currency(p.amount.currency()),
         "amount_refunded": p.refunded(),
+        "amount_due": p.amount_due(),
+        // what the buyer must do (a bank transfer's instructions), set by the payments' view
+        "next_action": null,
+        "expires": match &p.state {
+            PaymentState::RequiresAction { expires_at, .. } => Some(secs(*expires_at)),
+            _ => None,
+        },
         "method": p.tenders.first().map_or("card", |t| t.method.code()),
         "card": card.map(card_view),
         "tenders": p.tenders.iter().map(|t| json!({
@@ -118,7 +125,8 @@ pub fn refund(r: &Refund) -> Value {
         "metadata": {},
         "status": r.state.code(),
         "payment": r.payment,
-        "order": r.order,
+        // none for money no order took (sent beyond what was due, or after the expiry)
+        "order": (!r.order.is_empty()).then_some(&r.order),
         "amount": r.amount.minor(),
         "currency": currency(r.amount.currency()),
         "reason": r.reason.code(),

@@ -157,6 +157,7 @@ error_codes! {
     LiveCardInTestMode = "live_card_in_test_mode", 402, Card;
     // who may do what
     InvalidApiKey = "invalid_api_key", 401, Authentication;
+    SignatureInvalid = "signature_invalid", 401, Authentication;
     NotPermitted = "not_permitted", 403, Permission;
     // order rules: the order is not in a state that allows this
     OrderNotShipped = "order_not_shipped", 409, InvalidRequest;

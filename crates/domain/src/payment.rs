@@ -266,6 +266,8 @@ pub enum PaymentEvent {
     Failed,
     /// A refund was created (pending at the provider).
     RefundCreated(Refund),
+    /// Written waiting for the buyer's money (a bank transfer): its orders are placed.
+    RequiresAction,
     /// The money of a payment that waited for it is all in: its placed orders are paid.
     Confirmed {
         orders: Vec<String>,
@@ -286,6 +288,7 @@ impl PaymentEvent {
             PaymentEvent::Succeeded { .. } => "payment.succeeded",
             PaymentEvent::Failed => "payment.failed",
             PaymentEvent::RefundCreated(_) => "refund.created",
+            PaymentEvent::RequiresAction => "payment.requires_action",
             PaymentEvent::Confirmed { .. } => "payment.succeeded",
             PaymentEvent::PartiallyReceived { .. } => "payment.partially_received",
             PaymentEvent::Expired { .. } => "payment.expired",

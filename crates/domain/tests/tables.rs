@@ -257,7 +257,7 @@ fn payment_event(e: &PaymentEvent) -> String {
             let ids: Vec<&str> = plans.iter().map(|p| p.id.as_str()).collect();
             format!("{} {}", e.name(), ids.join("+"))
         }
-        PaymentEvent::Failed => e.name().to_string(),
+        PaymentEvent::Failed | PaymentEvent::RequiresAction => e.name().to_string(),
         PaymentEvent::Confirmed { orders } | PaymentEvent::Expired { orders } => {
             format!("{} {}", e.name(), orders.join("+"))
         }

@@ -4,6 +4,7 @@
 
 mod bench;
 mod bench_lifecycle;
+mod connectors_cli;
 mod disputes_cli;
 mod keys_cli;
 mod load;
@@ -79,6 +80,11 @@ enum Command {
     Messages {
         #[command(subcommand)]
         command: messages_cli::MessagesCommand,
+    },
+    /// Payment connectors: what they sent that no payment took.
+    Connectors {
+        #[command(subcommand)]
+        command: connectors_cli::ConnectorsCommand,
     },
     /// Disputes: the mediation queue.
     Disputes {
@@ -327,6 +333,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Messages { command } => {
             let store = connect(&cli.database).await?;
             messages_cli::run(store, command).await
+        }
+        Command::Connectors { command } => {
+            let store = connect(&cli.database).await?;
+            connectors_cli::run(store, command).await
         }
         Command::Disputes { command } => {
             let store = connect(&cli.database).await?;

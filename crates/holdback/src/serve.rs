@@ -36,6 +36,13 @@ pub struct ServeArgs {
     /// beside `holdback.db`), or `holdback-evidence` in the current folder on PostgreSQL.
     #[arg(long, env = "HOLDBACK_EVIDENCE_DIR")]
     evidence_dir: Option<std::path::PathBuf>,
+    /// The secret the (sandbox) bank signs test-mode notifications with; without one, and
+    /// without --demo (which uses the demo's), test-mode bank notifications are refused.
+    #[arg(long, env = "HOLDBACK_BANK_TEST_SECRET")]
+    bank_test_secret: Option<String>,
+    /// The secret the bank signs live-mode notifications with.
+    #[arg(long, env = "HOLDBACK_BANK_LIVE_SECRET")]
+    bank_live_secret: Option<String>,
     /// Run this node's clock ahead by this many milliseconds (a test clock: see timers fire
     /// without waiting). Never in production.
     #[arg(long, hide = true, default_value_t = 0)]
@@ -100,6 +107,9 @@ const DEMO_KEYS: &[(&str, &str, &str, Option<&str>)] = &[
 fn demo_key(id: &str, secret: &str) -> String {
     format!("sk_test_{id}_{secret}")
 }
+
+/// The secret the demo's sandbox bank signs its test-mode notifications with.
+pub const DEMO_BANK_SECRET: &str = "bank_test_demo_secret";
 
 /// The demo catalog: (id, seller, name, price in USD cents).
 const DEMO_PRODUCTS: &[(&str, &str, &str, i64)] = &[
@@ -178,9 +188,10 @@ fn print_demo(addr: SocketAddr) {
     println!("  seller sel_carol {} (commission 8% + 0.30)", key(3));
     println!("  buyer buy_dave  {}", key(4));
     println!(
-        "  mediator med_erin {} (sees nothing until disputes)",
+        "  mediator med_erin {} (sees disputes that went to mediation)",
         key(5)
     );
+    println!("bank notifications (test mode) are signed with: {DEMO_BANK_SECRET}");
     println!(
         "products: {}",
         DEMO_PRODUCTS
@@ -254,6 +265,11 @@ pub async fn run(store: Store, database: &str, args: ServeArgs) -> anyhow::Resul
     if let Some(ms) = args.provider_timeout_ms {
         policy.provider_timeout_ms = ms;
     }
+    policy.bank.test_secret = args
+        .bank_test_secret
+        .clone()
+        .or_else(|| args.demo.then(|| DEMO_BANK_SECRET.to_string()));
+    policy.bank.live_secret = args.bank_live_secret.clone();
     if let Some(ms) = args.settle_after_ms {
         policy.settle_after_ms = ms;
     }

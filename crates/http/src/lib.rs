@@ -59,6 +59,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .merge(routes::disputes::router())
         .merge(routes::evidence::router())
         .merge(routes::payments::router())
+        .merge(routes::bank::router())
         .merge(routes::events::router())
         .merge(routes::webhooks::router())
         .merge(routes::catalog::router())

@@ -14,6 +14,8 @@ use crate::Ctx;
 #[derive(Default)]
 pub(crate) struct Counters {
     responses: [AtomicU64; 5],
+    /// Bank notifications refused for their signature (missing, stale or not matching).
+    pub(crate) bad_signatures: AtomicU64,
 }
 
 /// Counts every response by its status class.
@@ -37,6 +39,13 @@ pub(crate) async fn metrics(State(s): Ctx) -> Response {
             n.load(Ordering::Relaxed)
         ));
     }
+    out.push_str(&format!(
+        "# HELP holdback_bank_notification_signature_failures_total Bank notifications refused \
+         for a missing, stale or wrong signature.\n\
+         # TYPE holdback_bank_notification_signature_failures_total counter\n\
+         holdback_bank_notification_signature_failures_total {}\n",
+        s.metrics.bad_signatures.load(Ordering::Relaxed)
+    ));
     let (batches, requests) = s.app.ledger.stats();
     out.push_str(&format!(
         "# HELP holdback_ledger_commits_total Database transactions committed by the group-commit writer.\n\

@@ -7,6 +7,7 @@
 //! one durable transaction. Reads (balances, history, the audit) go straight to the pool.
 
 mod aggregates;
+pub mod bank;
 pub mod bench;
 pub mod clock;
 mod conflict;
@@ -38,6 +39,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use bank::{NotificationOutcome, NotificationRow};
 pub use conflict::Conflict;
 pub use disputes::{DisputeFilter, DisputeTimerCancel, DisputeTimerRow};
 pub use evidence::{EvidenceInsert, EvidenceRow};

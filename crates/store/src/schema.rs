@@ -103,6 +103,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_awaiting_payment.sql"),
         postgres: include_str!("../migrations/postgres/0015_awaiting_payment.sql"),
     },
+    Migration {
+        version: 16,
+        name: "0016_bank_notifications",
+        sqlite: include_str!("../migrations/sqlite/0016_bank_notifications.sql"),
+        postgres: include_str!("../migrations/postgres/0016_bank_notifications.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -101,7 +101,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0012_order_disputes",
                 "0013_disputes",
                 "0014_mediator_keys",
-                "0015_awaiting_payment"
+                "0015_awaiting_payment",
+                "0016_bank_notifications"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -243,7 +244,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0012_order_disputes",
                 "0013_disputes",
                 "0014_mediator_keys",
-                "0015_awaiting_payment"
+                "0015_awaiting_payment",
+                "0016_bank_notifications"
             ],
             "{b}"
         );

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use holdback_app::AppError;
 use holdback_app::checkout::MAX_ITEMS;
-use holdback_app::checkout::{self, CheckoutRequest, Item};
+use holdback_app::checkout::{self, CheckoutRequest, Item, PayWith};
 use holdback_domain::ErrorCode;
 use holdback_domain::card::CardInput;
 use serde::Deserialize;
@@ -111,7 +111,12 @@ struct CheckoutDto {
     currency: String,
     #[schema(schema_with = items_schema)]
     items: Vec<ItemDto>,
-    card: CardDto,
+    /// Pay by card now (exactly one of `card` and `bank_transfer`).
+    card: Option<CardDto>,
+    /// Pay by bank transfer after checkout: the payment waits for the money (`requires_action`,
+    /// with the transfer instructions in `next_action`) and its orders are placed awaiting it;
+    /// they are cancelled unpaid if it does not come within 3 days.
+    bank_transfer: Option<BankTransferDto>,
     /// Shipping method per seller id: economy, standard (the default) or express. Each seller
     /// named must sell something in this cart.
     #[serde(default)]
@@ -119,16 +124,35 @@ struct CheckoutDto {
     shipping_methods: BTreeMap<String, String>,
 }
 
+/// A bank transfer: nothing to give at checkout.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BankTransferDto {}
+
 impl CheckoutDto {
     fn request(self) -> Result<CheckoutRequest, ApiError> {
         let currency = params::currency(&self.currency, "currency")?;
-        let card = CardInput::parse(
-            &self.card.number,
-            self.card.exp_month,
-            self.card.exp_year,
-            &self.card.cvc,
-        )
-        .map_err(AppError::from)?;
+        let pay_with = match (&self.card, &self.bank_transfer) {
+            (Some(card), None) => PayWith::Card(
+                CardInput::parse(&card.number, card.exp_month, card.exp_year, &card.cvc)
+                    .map_err(AppError::from)?,
+            ),
+            (None, Some(_)) => PayWith::BankTransfer,
+            (None, None) => {
+                return Err(ApiError::param(
+                    ErrorCode::ParameterMissing,
+                    "card",
+                    "pay with a card or a bank_transfer",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::param(
+                    ErrorCode::ParameterInvalid,
+                    "bank_transfer",
+                    "pay with a card or a bank_transfer, not both",
+                ));
+            }
+        };
         params::party_id(&self.buyer, "buyer")?;
         for (seller, method) in &self.shipping_methods {
             params::party_id(seller, "shipping_methods")?;
@@ -175,7 +199,7 @@ impl CheckoutDto {
             buyer: self.buyer,
             currency,
             items,
-            card,
+            pay_with,
             shipping: self.shipping_methods,
         })
     }

@@ -8,6 +8,28 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     add_links(doc);
     optional_empty_bodies(doc);
     closed_variants(doc);
+    one_way_to_pay(doc);
+}
+
+/// A checkout pays one way: `card` or `bank_transfer`, exactly one of them (the rule the
+/// handler applies, stated as `oneOf` of the two requirements over the checkout's object).
+fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema};
+
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(checkout))) = components.schemas.get("CheckoutDto").cloned()
+    else {
+        return;
+    };
+    let either = OneOfBuilder::new()
+        .item(ObjectBuilder::new().required("card"))
+        .item(ObjectBuilder::new().required("bank_transfer"));
+    let all = AllOfBuilder::new().item(checkout).item(either).build();
+    components
+        .schemas
+        .insert("CheckoutDto".to_string(), RefOr::T(Schema::AllOf(all)));
 }
 
 /// A body that is one of several shapes (a tagged enum: the seller's answer, a mediator's

@@ -145,7 +145,8 @@ pub struct Order {
     created: i64,
     livemode: bool,
     metadata: serde_json::Value,
-    /// paid, shipped, delivered, completed or cancelled.
+    /// awaiting_payment, paid, shipped, delivered, completed, cancelled (refunded), or expired
+    /// (cancelled unpaid: its payment never came).
     status: String,
     buyer: String,
     seller: String,
@@ -340,6 +341,7 @@ pub struct Payment {
     created: i64,
     livemode: bool,
     metadata: serde_json::Value,
+    /// requires_action (waiting for a bank transfer), processing, succeeded, failed or expired.
     status: String,
     buyer: String,
     amount: i64,
@@ -347,11 +349,40 @@ pub struct Payment {
     /// The code of a failed payment's refusal.
     failure_code: Option<String>,
     amount_refunded: i64,
+    /// While the payment waits for its money (requires_action): what is still due.
+    amount_due: i64,
+    /// When a payment that waits for its money expires (its orders are then cancelled unpaid).
+    expires: Option<i64>,
+    /// card or bank_transfer.
     method: String,
     card: Option<Card>,
     tenders: Vec<Tender>,
     orders: Vec<Order>,
     refunds: Vec<Refund>,
+    /// What the buyer must do, while the payment requires action: the bank transfer's
+    /// instructions.
+    next_action: Option<NextAction>,
+}
+
+/// The platform's account a bank transfer goes to.
+#[derive(ToSchema)]
+pub struct BankAccount {
+    holder: String,
+    iban: String,
+    bic: String,
+}
+
+/// How to pay a payment that waits for its money.
+#[derive(ToSchema)]
+pub struct NextAction {
+    /// bank_transfer_instructions
+    r#type: String,
+    /// Write this on the transfer: it is how the bank's notification finds the payment.
+    reference: String,
+    /// What is still due, in minor units.
+    amount: i64,
+    currency: String,
+    account: BankAccount,
 }
 
 /// One part of a payment, paid by one method.
@@ -377,10 +408,13 @@ pub struct Refund {
     /// operator's retry; the money stays owed).
     status: String,
     payment: String,
-    order: String,
+    /// The order whose money it gives back; none for money no order took (a bank transfer
+    /// beyond what was due, or after the payment expired).
+    order: Option<String>,
     amount: i64,
     currency: String,
-    /// requested, ship_by_missed, cancel_accepted or cancel_unanswered.
+    /// requested, ship_by_missed, cancel_accepted, cancel_unanswered, not_delivered, dispute,
+    /// overpaid or payment_expired.
     reason: String,
     /// Calls made to the provider so far.
     attempts: u32,
@@ -610,4 +644,6 @@ refusals! {
     ActionRefusals: 400, 401, 403, 404, 409, 413, 415, 422, 431;
     /// Deleting one object.
     DeleteRefusals: 401, 403, 404, 431;
+    /// A signed notification from a connector.
+    NotificationRefusals: 400, 401, 409, 413, 431;
 }

@@ -20,6 +20,8 @@ pub const T0: i64 = 1_795_219_200_000; // 2026-11-21
 pub const HOUR: i64 = 3_600_000;
 pub const DAY: i64 = 86_400_000;
 pub const VISA: &str = "4242424242424242";
+/// The secret the tests' bank signs test-mode notifications with.
+pub const BANK_SECRET: &str = "bank_test_secret_for_tests";
 
 /// An app on `store` whose clock is `clock`, test mode paying through `cards` (the stateless
 /// sandbox when `None`).
@@ -171,7 +173,9 @@ impl<'a> Builder<'a> {
         let store = self.db.store().await.unwrap();
         let clock = ManualClock::new(T0);
         let cards = self.cards.map(|make| make(&clock));
-        let mut app = app_on(store, &clock, Policy::default(), cards);
+        let mut policy = Policy::default();
+        policy.bank.test_secret = Some(BANK_SECRET.to_string());
+        let mut app = app_on(store, &clock, policy, cards);
         app.cards.live = self.live;
         for (kind, id) in PARTIES.iter().filter(|_| self.parties) {
             ensure_party(&app, *kind, id).await;

@@ -1,0 +1,353 @@
+//! Bank transfer: a checkout paid by a transfer the buyer makes afterwards, the bank's signed
+//! notifications of money received, and the expiry of payments whose money did not come.
+//!
+//! - **Checkout** writes the payment `requires_action` (reference: its id) with its orders placed
+//!   awaiting it, in one unit, and answers with the transfer instructions.
+//! - **A notification** (`POST /v1/connectors/bank/notifications`) is checked before anything
+//!   else: its signature (`t=<unix s>,v1=<hex HMAC-SHA256 of "<t>.<body>">` under the mode's
+//!   secret), its timestamp (within the tolerance), its body. A refused one is recorded as
+//!   refused, raw, and changes nothing else. An accepted one is written in the same unit as what
+//!   it did, under the bank's notification id: a redelivery finds it and changes nothing. Its
+//!   reference names the payment; an unknown reference is kept as unmatched for an operator.
+//! - **Expiry**: the scheduler gives `Expire` to every payment whose time ran out; its orders
+//!   are cancelled unpaid and any money that came is refunded.
+
+use holdback_domain::ErrorCode;
+use holdback_domain::order::{self, OrderPlan};
+use holdback_domain::payment::{
+    self, Method, Payment, PaymentCommand, PaymentDecision, PaymentEvent,
+};
+use holdback_domain::process::{Effects, Kind};
+use holdback_domain::{Currency, Money};
+use holdback_store::{Conflict, NotificationOutcome, NotificationRow};
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::checkout::CheckoutRequest;
+use crate::orders::Idem;
+use crate::{App, AppError, Principal, process, webhooks};
+
+/// How bank transfers work for this platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankPolicy {
+    /// How long a payment waits for its money (3 days).
+    pub expiry_ms: i64,
+    /// The platform's account the buyer pays into.
+    pub account_holder: String,
+    pub iban: String,
+    pub bic: String,
+    /// The secrets the bank signs its notifications with, per mode; a mode without one takes
+    /// none.
+    pub test_secret: Option<String>,
+    pub live_secret: Option<String>,
+    /// How far a notification's timestamp may be from now.
+    pub tolerance_ms: i64,
+}
+
+impl Default for BankPolicy {
+    fn default() -> Self {
+        BankPolicy {
+            expiry_ms: 3 * 86_400_000,
+            account_holder: "Holdback Marketplace (client money)".into(),
+            iban: "DE89370400440532013000".into(),
+            bic: "COBADEFFXXX".into(),
+            test_secret: None,
+            live_secret: None,
+            tolerance_ms: 5 * 60_000,
+        }
+    }
+}
+
+/// The transfer instructions of a payment waiting for a bank transfer.
+pub fn instructions(app: &App, p: &Payment) -> Value {
+    let b = &app.policy.bank;
+    json!({
+        "type": "bank_transfer_instructions",
+        "reference": p.tenders.first().map(|t| t.reference.clone()),
+        "amount": p.amount_due(),
+        "currency": crate::views::currency(p.amount.currency()),
+        "account": {"holder": b.account_holder, "iban": b.iban, "bic": b.bic},
+    })
+}
+
+/// The payment of `req` by bank transfer: written waiting for its money, its orders placed.
+pub async fn checkout(
+    app: &App,
+    principal: &Principal,
+    req: &CheckoutRequest,
+    total: Money,
+    plans: Vec<OrderPlan>,
+    idem: Option<&Idem>,
+) -> Result<Value, AppError> {
+    let now = app.clock.now_ms();
+    let id = app.ids.next("pay");
+    let expires_at = now + app.policy.bank.expiry_ms;
+    let orders: Vec<String> = plans.iter().map(|p| p.id.clone()).collect();
+    let payment = Payment::awaiting(
+        &id,
+        &req.buyer,
+        principal.livemode,
+        Method::BankTransfer,
+        total,
+        orders,
+        expires_at,
+        now,
+    );
+    let mut effects = Effects::default();
+    let decision = PaymentDecision {
+        payment: payment.clone(),
+        events: vec![PaymentEvent::RequiresAction],
+        accounts: vec![],
+        transfers: vec![],
+    };
+    effects.payment(decision, 0);
+    for plan in &plans {
+        let d = order::placed(plan, &req.buyer, &id, principal.livemode, now, expires_at);
+        effects.order(d, 0);
+    }
+    let mut unit = process::unit_of(app, &effects, None, now)?;
+    let placed: Vec<_> = effects.orders.iter().map(|o| o.value.clone()).collect();
+    let mut body = crate::views::payment(&payment, &placed, &[]);
+    body["next_action"] = instructions(app, &payment);
+    debug_assert!(matches!(
+        payment.state,
+        holdback_domain::payment::PaymentState::RequiresAction { .. }
+    ));
+    unit.idempotency = idem.map(|i| i.record(201, &body, now));
+    app.ledger.commit(unit).await?;
+    Ok(body)
+}
+
+/// A notification's body: `{id, reference, amount, currency}` and nothing else.
+#[derive(Debug)]
+struct Notice {
+    /// The bank's own id of the notification.
+    id: String,
+    /// The payment's reference the buyer wrote on the transfer.
+    reference: String,
+    amount: i64,
+    currency: String,
+}
+
+/// What taking a notification answers the bank.
+fn answer(n: &NotificationRow, duplicate: bool) -> Value {
+    json!({
+        "object": "bank_notification",
+        "id": n.notification_id,
+        "outcome": n.outcome.code(),
+        "payment": n.payment_id,
+        "reason": n.reason,
+        "duplicate": duplicate,
+    })
+}
+
+/// The mode whose secret signed `body`, from the `Holdback-Signature` header
+/// (`t=<unix s>,v1=<hex>`), or why none did.
+fn verify(app: &App, header: Option<&str>, body: &[u8], now: i64) -> Result<bool, &'static str> {
+    let header = header.ok_or("the notification is not signed")?;
+    let mut t = None;
+    let mut v1 = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", value)) => t = value.parse::<i64>().ok(),
+            Some(("v1", value)) => v1.push(value.to_string()),
+            _ => {}
+        }
+    }
+    let t = t.ok_or("the signature has no timestamp")?;
+    if (now.div_euclid(1000) - t).abs() * 1000 > app.policy.bank.tolerance_ms {
+        return Err("the signature's timestamp is outside the tolerance");
+    }
+    let bank = &app.policy.bank;
+    for (livemode, secret) in [(false, &bank.test_secret), (true, &bank.live_secret)] {
+        let Some(secret) = secret else { continue };
+        let expected = webhooks::hmac_hex(secret, &[format!("{t}.").as_bytes(), body]);
+        if v1
+            .iter()
+            .any(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())))
+        {
+            return Ok(livemode);
+        }
+    }
+    Err("the signature does not match")
+}
+
+/// Why a notification was refused: the answer's error, and the row that records it.
+fn refused(
+    app: &App,
+    body: &str,
+    now: i64,
+    code: ErrorCode,
+    reason: &str,
+    livemode: bool,
+) -> (AppError, NotificationRow) {
+    let row = NotificationRow {
+        notification_id: String::new(),
+        livemode,
+        received_at: now,
+        body: body.to_string(),
+        reference: None,
+        currency: None,
+        amount: None,
+        outcome: NotificationOutcome::Refused,
+        reason: Some(reason.to_string()),
+        payment_id: None,
+    };
+    let _ = app;
+    (AppError::rejected(code, reason.to_string()), row)
+}
+
+/// Takes one notification from the bank: checks it, then applies it to the payment its
+/// reference names, exactly once (see the module's notes).
+pub async fn notify(app: &App, signature: Option<&str>, raw: &[u8]) -> Result<Value, AppError> {
+    let now = app.clock.now_ms();
+    let body = String::from_utf8_lossy(raw).into_owned();
+    let livemode = match verify(app, signature, raw, now) {
+        Ok(livemode) => livemode,
+        Err(reason) => {
+            let (e, row) = refused(app, &body, now, ErrorCode::SignatureInvalid, reason, false);
+            app.store.record_bank_notification(&row).await?;
+            return Err(e);
+        }
+    };
+    let notice = serde_json::from_slice::<Value>(raw).ok().and_then(|v| {
+        let o = v.as_object().filter(|o| o.len() == 4)?;
+        Some(Notice {
+            id: o.get("id")?.as_str()?.to_string(),
+            reference: o.get("reference")?.as_str()?.to_string(),
+            amount: o.get("amount")?.as_i64()?,
+            currency: o.get("currency")?.as_str()?.to_string(),
+        })
+    });
+    let notice = match notice {
+        Some(n) => n,
+        None => {
+            let reason = "the body is not a notification: {id, reference, amount, currency}";
+            let (e, row) = refused(
+                app,
+                &body,
+                now,
+                ErrorCode::ParameterInvalid,
+                reason,
+                livemode,
+            );
+            app.store.record_bank_notification(&row).await?;
+            return Err(e);
+        }
+    };
+    let id_ok = !notice.id.is_empty() && notice.id.len() <= 64;
+    let currency = Currency::parse(&notice.currency.to_ascii_uppercase()).ok();
+    let (Some(currency), true) = (currency, id_ok && notice.amount > 0) else {
+        let reason = "a notification has an id (1 to 64), a positive amount and a currency";
+        let (e, row) = refused(
+            app,
+            &body,
+            now,
+            ErrorCode::ParameterInvalid,
+            reason,
+            livemode,
+        );
+        app.store.record_bank_notification(&row).await?;
+        return Err(e);
+    };
+    let amount = Money::from_minor(notice.amount, currency)?;
+    let mut row = NotificationRow {
+        notification_id: notice.id.clone(),
+        livemode,
+        received_at: now,
+        body,
+        reference: Some(notice.reference.clone()),
+        currency: Some(currency.code().to_string()),
+        amount: Some(notice.amount),
+        outcome: NotificationOutcome::Applied,
+        reason: None,
+        payment_id: None,
+    };
+    for attempt in 0..process::ATTEMPTS {
+        process::before_attempt(attempt).await;
+        if let Some(first) = app.store.bank_notification(livemode, &notice.id).await? {
+            return Ok(answer(&first, true));
+        }
+        let found = app
+            .store
+            .payment(&notice.reference)
+            .await?
+            .filter(|(p, _)| p.livemode == livemode);
+        let Some((payment, version)) = found else {
+            row.outcome = NotificationOutcome::Unmatched;
+            row.reason = Some("no payment has this reference".into());
+            let unit = holdback_store::Unit {
+                notifications: vec![row.clone()],
+                ..holdback_store::Unit::default()
+            };
+            match app.ledger.commit(unit).await {
+                Ok(_) => return Ok(answer(&row, false)),
+                Err(_) if attempt + 1 < process::ATTEMPTS => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if currency != payment.amount.currency() {
+            let reason = format!(
+                "the payment is in {}, the notification in {}",
+                payment.amount.currency().code(),
+                currency.code()
+            );
+            let (e, mut refused_row) = refused(
+                app,
+                &row.body,
+                now,
+                ErrorCode::CurrencyMismatch,
+                &reason,
+                livemode,
+            );
+            refused_row.reference = row.reference.clone();
+            refused_row.payment_id = Some(payment.id.clone());
+            app.store.record_bank_notification(&refused_row).await?;
+            return Err(e);
+        }
+        let command = PaymentCommand::Receive {
+            amount,
+            refund_id: app.ids.next("re"),
+        };
+        let d = payment::decide(&payment, &command, now)?;
+        let mut effects = Effects::default();
+        let reactions = effects.payment(d, version);
+        process::settle(app, &mut effects, reactions, now).await?;
+        let mut unit = process::unit_of(app, &effects, None, now)?;
+        row.payment_id = Some(payment.id.clone());
+        unit.notifications = vec![row.clone()];
+        match app.ledger.commit(unit).await {
+            Ok(_) => return Ok(answer(&row, false)),
+            // a redelivery taken meanwhile, or the payment moved on: look again
+            Err(_) if attempt + 1 < process::ATTEMPTS => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict(Conflict::KeepsChanging(Kind::Payment)))
+}
+
+/// Expires every payment (up to `limit`) whose time to be paid ran out: its orders are
+/// cancelled unpaid and what came is refunded. Returns how many expired.
+pub async fn expire_due(app: &App, limit: u32) -> Result<usize, AppError> {
+    let now = app.clock.now_ms();
+    let mut expired = 0;
+    for id in app.store.payments_expiring(now, limit).await? {
+        let Some((p, version)) = app.store.payment(&id).await? else {
+            continue;
+        };
+        let command = PaymentCommand::Expire {
+            refund_id: app.ids.next("re"),
+        };
+        let Ok(d) = payment::decide(&p, &command, now) else {
+            continue; // paid or expired meanwhile
+        };
+        let mut effects = Effects::default();
+        let reactions = effects.payment(d, version);
+        process::settle(app, &mut effects, reactions, now).await?;
+        let unit = process::unit_of(app, &effects, None, now)?;
+        if app.ledger.commit(unit).await.is_ok() {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}

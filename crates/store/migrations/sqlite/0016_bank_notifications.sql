@@ -1,0 +1,21 @@
+-- Every notification the bank sent, as it arrived (the raw body, kept for audit), with what
+-- came of it: applied to a payment, unmatched (no payment has its reference: kept for an
+-- operator), or refused (a bad signature, a wrong currency). The bank's own id makes a
+-- redelivery of an accepted notification change nothing.
+CREATE TABLE bank_notifications (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    notification_id TEXT NOT NULL,
+    livemode INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    reference TEXT,
+    currency TEXT,
+    amount INTEGER,
+    outcome TEXT NOT NULL CHECK (outcome IN ('applied', 'unmatched', 'refused')),
+    reason TEXT,
+    payment_id TEXT
+) STRICT;
+-- One accepted notification per bank id and mode (refused ones do not take the id).
+CREATE UNIQUE INDEX bank_notifications_once ON bank_notifications (livemode, notification_id)
+    WHERE outcome <> 'refused';
+CREATE INDEX bank_notifications_unmatched ON bank_notifications (seq) WHERE outcome = 'unmatched';

@@ -23,6 +23,7 @@ use holdback_store::{Conflict, NotificationOutcome, NotificationRow};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use crate::cards::{BoxFuture, ProviderError};
 use crate::checkout::CheckoutRequest;
 use crate::orders::Idem;
 use crate::{App, AppError, Principal, process, webhooks};
@@ -350,4 +351,65 @@ pub async fn expire_due(app: &App, limit: u32) -> Result<usize, AppError> {
         }
     }
     Ok(expired)
+}
+
+/// A bank that pays money back to whoever sent a transfer.
+pub trait BankConnector: Send + Sync {
+    /// Pays `amount` back for the transfer made for `payment` (its reference), under
+    /// `reference` (the refund's id): the same reference pays once. Returns the bank's id.
+    fn payout<'a>(
+        &'a self,
+        payment: &'a str,
+        amount: Money,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>>;
+}
+
+/// A bank that keeps nothing and pays every payout (benchmarks and tests that need no bank
+/// state; `serve` uses the sandbox bank).
+pub struct StatelessBank;
+
+impl BankConnector for StatelessBank {
+    fn payout<'a>(
+        &'a self,
+        _payment: &'a str,
+        _amount: Money,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(async move { Ok(format!("po_stateless_{reference}")) })
+    }
+}
+
+/// The sandbox file's bank: its payouts are kept beside the card provider's operations.
+pub struct SandboxBank {
+    pub sandbox: holdback_sandbox::Sandbox,
+    pub clock: std::sync::Arc<dyn holdback_store::clock::Clock>,
+}
+
+impl BankConnector for SandboxBank {
+    fn payout<'a>(
+        &'a self,
+        payment: &'a str,
+        amount: Money,
+        reference: &'a str,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
+        let (sandbox, now) = (self.sandbox.clone(), self.clock.now_ms());
+        let (payment, reference) = (payment.to_string(), reference.to_string());
+        Box::pin(async move {
+            let done = tokio::task::spawn_blocking(move || {
+                sandbox.payout(&payment, amount, &reference, now)
+            })
+            .await
+            .map_err(|e| ProviderError::Unknown(format!("sandbox bank: {e}")))?;
+            match done {
+                Ok(record) => Ok(record.id),
+                Err(e) if e.is_unknown_outcome() => Err(ProviderError::Unknown(e.to_string())),
+                Err(e) => Err(ProviderError::Refused {
+                    code: ErrorCode::PaymentFailed,
+                    reason: e.code(),
+                    message: e.to_string(),
+                }),
+            }
+        })
+    }
 }

@@ -186,6 +186,9 @@ impl Policy {
 pub struct Connectors {
     pub test: Arc<dyn CardConnector>,
     pub live: Option<Arc<dyn CardConnector>>,
+    /// The bank that pays back bank transfers in test mode (live mode has none yet: a live
+    /// bank transfer's refund waits, owed, for one).
+    pub bank_test: Arc<dyn bank::BankConnector>,
 }
 
 impl Connectors {
@@ -234,6 +237,7 @@ impl App {
             cards: Connectors {
                 test: test_cards,
                 live: None,
+                bank_test: Arc::new(bank::StatelessBank),
             },
             clock,
             ids,

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use holdback_domain::payment::Method;
 use holdback_domain::process::Effects;
 use holdback_domain::refund::{self, Refund, RefundCommand};
 use holdback_store::Conflict;
@@ -81,8 +82,25 @@ async fn attempt(app: &App, id: &str) -> Result<Option<RefundCommand>, AppError>
     if !r.is_pending() {
         return Ok(None);
     }
-    let connector = app.cards.for_mode(r.livemode)?.clone();
-    let call = connector.refund(&r.charge, r.amount, &r.id);
+    // A bank transfer is paid back by the bank (to whoever sent it), a card by its provider.
+    let by_bank = app.store.payment(&r.payment).await?.is_some_and(|(p, _)| {
+        p.tenders
+            .get(r.tender)
+            .is_some_and(|t| t.method == Method::BankTransfer)
+    });
+    let call = if by_bank {
+        if r.livemode {
+            return Ok(None); // no live bank yet: the refund stays owed, and visible
+        }
+        let bank = app.cards.bank_test.clone();
+        let (charge, amount, id) = (r.charge.clone(), r.amount, r.id.clone());
+        Box::pin(async move { bank.payout(&charge, amount, &id).await })
+            as crate::cards::BoxFuture<'static, _>
+    } else {
+        let connector = app.cards.for_mode(r.livemode)?.clone();
+        let (charge, amount, id) = (r.charge.clone(), r.amount, r.id.clone());
+        Box::pin(async move { connector.refund(&charge, amount, &id).await })
+    };
     let command = match tokio::time::timeout(Duration::from_millis(timeout), call).await {
         Ok(Ok(provider_id)) => RefundCommand::Succeeded { provider_id },
         Ok(Err(ProviderError::Refused { reason, .. })) => RefundCommand::Failed {

@@ -75,13 +75,14 @@ pub fn app_on_sandbox(
     sandbox: &std::path::Path,
 ) -> anyhow::Result<App> {
     let cards = SandboxCards::open(sandbox, clock.clone()).map_err(anyhow::Error::msg)?;
-    Ok(App::new(
-        store,
-        clock,
-        Arc::new(UuidIds),
-        policy,
-        Arc::new(cards),
-    ))
+    // the same sandbox file keeps the bank's payouts (test-mode bank transfers paid back)
+    let bank = holdback_app::bank::SandboxBank {
+        sandbox: cards.sandbox.clone(),
+        clock: clock.clone(),
+    };
+    let mut app = App::new(store, clock, Arc::new(UuidIds), policy, Arc::new(cards));
+    app.cards.bank_test = Arc::new(bank);
+    Ok(app)
 }
 
 pub fn parse_role(text: &str) -> anyhow::Result<Role> {

@@ -246,6 +246,10 @@ fn the_readme_walkthrough_works_verbatim() {
         "\"prev_hash\":\"0000000000000000",
         "\"object\":\"message_export\"",
         "\"intact\":true",
+        "\"status\":\"requires_action\"",
+        "\"type\":\"bank_transfer_instructions\"",
+        "\"outcome\":\"applied\"",
+        "\"status\":\"awaiting_payment\"",
         // the mediator's empty list of orders
         "{\"data\":[],\"has_more\":false,\"object\":\"list\",\"url\":\"/v1/orders\"}",
     ] {

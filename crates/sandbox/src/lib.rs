@@ -25,6 +25,7 @@
 
 mod db;
 mod error;
+mod payouts;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,6 +37,7 @@ use holdback_domain::reconcile::{OpKind, ProviderOp};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 pub use error::SandboxError;
+pub use payouts::PayoutRecord;
 
 /// The card number whose charges succeed and whose refunds fail, until
 /// [`Sandbox::heal_refunds`] is called for the charge.

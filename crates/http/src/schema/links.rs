@@ -14,7 +14,7 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
 /// A checkout pays one way: `card` or `bank_transfer`, exactly one of them (the rule the
 /// handler applies, stated as `oneOf` of the two requirements over the checkout's object).
 fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema};
+    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 
     let Some(components) = doc.components.as_mut() else {
         return;
@@ -23,9 +23,15 @@ fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
     else {
         return;
     };
+    // present and an object (`null` is as good as absent)
+    let given = |field: &str| {
+        ObjectBuilder::new()
+            .required(field)
+            .property(field, ObjectBuilder::new().schema_type(Type::Object))
+    };
     let either = OneOfBuilder::new()
-        .item(ObjectBuilder::new().required("card"))
-        .item(ObjectBuilder::new().required("bank_transfer"));
+        .item(given("card"))
+        .item(given("bank_transfer"));
     let all = AllOfBuilder::new().item(checkout).item(either).build();
     components
         .schemas

@@ -1,0 +1,154 @@
+//! The sandbox bank's payouts: money the platform sends back to a buyer who paid by bank
+//! transfer (a refund of that transfer), kept in the sandbox file beside the card operations.
+//! A payout is deduplicated by its reference: the same reference pays out once and answers the
+//! first payout again.
+
+use holdback_domain::Money;
+use rusqlite::{OptionalExtension as _, Transaction, params};
+
+use crate::{Sandbox, SandboxError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS payouts (
+    seq       INTEGER PRIMARY KEY,
+    id        TEXT    NOT NULL UNIQUE,
+    reference TEXT    NOT NULL UNIQUE,
+    payment   TEXT    NOT NULL,
+    amount    INTEGER NOT NULL CHECK (amount > 0),
+    currency  TEXT    NOT NULL,
+    at        INTEGER NOT NULL
+);
+";
+
+/// One payout as the bank keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutRecord {
+    pub id: String,
+    /// The caller's reference (holdback's refund id).
+    pub reference: String,
+    /// The payment reference of the transfer it gives back.
+    pub payment: String,
+    pub amount: i64,
+    pub currency: String,
+    pub at: i64,
+}
+
+fn existing(tx: &Transaction<'_>, reference: &str) -> Result<Option<PayoutRecord>, SandboxError> {
+    Ok(tx
+        .query_row(
+            "SELECT id, reference, payment, amount, currency, at FROM payouts WHERE reference = ?1",
+            [reference],
+            |r| {
+                Ok(PayoutRecord {
+                    id: r.get(0)?,
+                    reference: r.get(1)?,
+                    payment: r.get(2)?,
+                    amount: r.get(3)?,
+                    currency: r.get(4)?,
+                    at: r.get(5)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+impl Sandbox {
+    /// Pays `amount` back for the transfer of `payment`, under `reference`: once per reference
+    /// (a retry answers the first payout; the same reference with another amount is refused).
+    pub fn payout(
+        &self,
+        payment: &str,
+        amount: Money,
+        reference: &str,
+        now_ms: i64,
+    ) -> Result<PayoutRecord, SandboxError> {
+        if amount.minor() <= 0 {
+            return Err(SandboxError::InvalidAmount);
+        }
+        self.write(|tx| {
+            tx.execute_batch(SCHEMA)?;
+            if let Some(first) = existing(tx, reference)? {
+                if first.amount != amount.minor() || first.payment != payment {
+                    return Err(SandboxError::ReferenceReused);
+                }
+                return Ok(first);
+            }
+            let seq: i64 =
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM payouts", [], |r| {
+                    r.get(0)
+                })?;
+            let record = PayoutRecord {
+                id: format!("po_sandbox_{seq:08}"),
+                reference: reference.to_string(),
+                payment: payment.to_string(),
+                amount: amount.minor(),
+                currency: amount.currency().code().to_string(),
+                at: now_ms,
+            };
+            tx.execute(
+                "INSERT INTO payouts (seq, id, reference, payment, amount, currency, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    seq,
+                    record.id,
+                    record.reference,
+                    record.payment,
+                    record.amount,
+                    record.currency,
+                    record.at
+                ],
+            )?;
+            Ok(record)
+        })
+    }
+
+    /// Every payout, oldest first.
+    pub fn payouts(&self) -> Result<Vec<PayoutRecord>, SandboxError> {
+        self.write(|tx| {
+            tx.execute_batch(SCHEMA)?;
+            let mut stmt = tx.prepare(
+                "SELECT id, reference, payment, amount, currency, at FROM payouts ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(PayoutRecord {
+                    id: r.get(0)?,
+                    reference: r.get(1)?,
+                    payment: r.get(2)?,
+                    amount: r.get(3)?,
+                    currency: r.get(4)?,
+                    at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use holdback_domain::Currency;
+
+    #[test]
+    fn a_payout_happens_once_per_reference() {
+        let dir = std::env::temp_dir().join(format!("sandbox_payouts_{}", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let s = Sandbox::open(&dir).unwrap();
+        let usd = |m| Money::from_minor(m, Currency::parse("USD").unwrap()).unwrap();
+        let first = s.payout("pay_1", usd(500), "re_1", 10).unwrap();
+        let again = s.payout("pay_1", usd(500), "re_1", 20).unwrap();
+        assert_eq!(first, again);
+        assert!(matches!(
+            s.payout("pay_1", usd(600), "re_1", 30),
+            Err(SandboxError::ReferenceReused)
+        ));
+        s.payout("pay_2", usd(100), "re_2", 40).unwrap();
+        let all = s.payouts().unwrap();
+        assert_eq!(
+            all.iter().map(|p| p.amount).collect::<Vec<_>>(),
+            vec![500, 100]
+        );
+        let _ = std::fs::remove_file(&dir);
+    }
+}

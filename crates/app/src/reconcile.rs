@@ -1,7 +1,10 @@
 //! Reconciliation with the provider: what the provider's statement says it did, against what
-//! holdback recorded as done there (captured payments' charges, succeeded refunds).
+//! holdback recorded as done there (captured payments' card charges, succeeded refunds of
+//! them). Bank transfers are the bank's, not the card provider's: they are left out.
 
-use holdback_domain::payment::PaymentState;
+use std::collections::HashSet;
+
+use holdback_domain::payment::{Method, PaymentState};
 use holdback_domain::reconcile::{self, Discrepancy, OpKind, RecordedOp};
 use holdback_domain::refund::RefundState;
 
@@ -16,21 +19,33 @@ pub async fn provider(
 ) -> Result<(usize, usize, Vec<Discrepancy>), AppError> {
     let statement = provider.statement().await?;
     let mut recorded = Vec::new();
+    let mut not_cards = HashSet::new();
     for id in app.store.all_payment_ids().await? {
         let Some((p, _)) = app.store.payment(&id).await? else {
             continue;
         };
+        for (index, t) in p.tenders.iter().enumerate() {
+            if t.method != Method::Card {
+                not_cards.insert((p.id.clone(), index));
+            }
+        }
         if p.livemode != livemode || !matches!(p.state, PaymentState::Captured { .. }) {
             continue;
         }
-        recorded.extend(p.tenders.iter().map(|t| RecordedOp {
-            kind: OpKind::Charge,
-            reference: t.reference.clone(),
-            amount: t.amount,
-        }));
+        recorded.extend(
+            p.tenders
+                .iter()
+                .filter(|t| t.method == Method::Card)
+                .map(|t| RecordedOp {
+                    kind: OpKind::Charge,
+                    reference: t.reference.clone(),
+                    amount: t.amount,
+                }),
+        );
     }
     for r in app.store.all_refunds().await? {
-        if r.livemode == livemode && matches!(r.state, RefundState::Succeeded { .. }) {
+        let card = !not_cards.contains(&(r.payment.clone(), r.tender));
+        if card && r.livemode == livemode && matches!(r.state, RefundState::Succeeded { .. }) {
             recorded.push(RecordedOp {
                 kind: OpKind::Refund,
                 reference: r.id.clone(),

@@ -460,3 +460,125 @@ fn sigkill_after_the_provider_charges_and_before_the_record_captures_once() {
         assert_books_agree(b, &db.url, &file);
     }
 }
+
+/// The bank's notification of `amount` cents for `reference`, signed now with the serve's test
+/// secret; answers the status and body, or the transport error of a killed server.
+async fn bank_notify(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    reference: &str,
+    amount: i64,
+) -> Result<(u16, Value), reqwest::Error> {
+    let body =
+        json!({"id": id, "reference": reference, "amount": amount, "currency": "usd"}).to_string();
+    #[allow(clippy::disallowed_methods)] // the bank signs with the real clock, as serve reads it
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let res = http
+        .post(format!("{base}/v1/connectors/bank/notifications"))
+        .header(
+            "holdback-signature",
+            holdback_app::webhooks::signature(BANK_SECRET, t, &body),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    let status = res.status().as_u16();
+    Ok((status, res.json().await.unwrap_or(Value::Null)))
+}
+
+const BANK_SECRET: &str = "bank_secret_of_the_crash_test";
+
+#[test]
+fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let http = holdback_app::webhooks::http_client();
+    for db in rt.block_on(TestDb::all("sigkill_among_bank_notifications")) {
+        let b = db.backend();
+        let file = SandboxFile::new("crash_bank");
+        assert!(holdback(&db.url, &["migrate"]).status.success(), "{b}");
+        let platform = key(&db.url, "platform");
+        party(&db.url, "buyer:buy_crash");
+        party(&db.url, "seller:sel_crash");
+        let secret = ["--bank-test-secret", BANK_SECRET];
+        let (server, base) = serve(&db.url, &file, &secret);
+        // twenty payments waiting for their bank transfers
+        let mut references = Vec::new();
+        for i in 0..20 {
+            let mut body = cart("buy_crash", "sel_crash", 1000 + i);
+            body.as_object_mut().unwrap().remove("card");
+            body["bank_transfer"] = json!({});
+            let (status, p) = rt
+                .block_on(call(
+                    &http,
+                    reqwest::Method::POST,
+                    format!("{base}/v1/checkouts"),
+                    &platform,
+                    None,
+                    Some(body),
+                ))
+                .unwrap();
+            assert_eq!(status, 201, "{b}: {p}");
+            references.push((p["id"].as_str().unwrap().to_string(), 1000 + i));
+        }
+        // the bank sends all twenty at once; the server is killed among them
+        let sent: Vec<_> = references
+            .iter()
+            .enumerate()
+            .map(|(i, (reference, amount))| {
+                let (http, base, reference, amount) =
+                    (http.clone(), base.clone(), reference.clone(), *amount);
+                rt.spawn(async move {
+                    bank_notify(&http, &base, &format!("bn_{i}"), &reference, amount).await
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(15));
+        sigkill(server);
+        // some were taken before the kill, some were cut off
+        let answered = sent
+            .into_iter()
+            .map(|t| rt.block_on(t))
+            .filter(|r| matches!(r, Ok(Ok((200, _)))))
+            .count();
+        eprintln!("{b}: {answered} of 20 notifications answered before the kill");
+        // the bank redelivers every one it has no answer for (here: all of them) to a new node
+        let (server, base) = serve(&db.url, &file, &secret);
+        for (i, (reference, amount)) in references.iter().enumerate() {
+            let (status, answer) = rt
+                .block_on(bank_notify(
+                    &http,
+                    &base,
+                    &format!("bn_{i}"),
+                    reference,
+                    *amount,
+                ))
+                .unwrap();
+            assert_eq!(status, 200, "{b}: {answer}");
+            assert_eq!(answer["outcome"], "applied", "{b}: {answer}");
+        }
+        // each payment confirmed once: succeeded, nothing refunded (a second receipt would be)
+        for (reference, _) in &references {
+            let (status, p) = rt
+                .block_on(call(
+                    &http,
+                    reqwest::Method::GET,
+                    format!("{base}/v1/payments/{reference}"),
+                    &platform,
+                    None,
+                    None,
+                ))
+                .unwrap();
+            assert_eq!(status, 200, "{b}");
+            assert_eq!(p["status"], "succeeded", "{b}: {p}");
+            assert_eq!(p["refunds"], json!([]), "{b}: {p}");
+            assert_eq!(p["orders"][0]["status"], "paid", "{b}: {p}");
+        }
+        sigkill(server);
+        assert_books_agree(b, &db.url, &file);
+    }
+}

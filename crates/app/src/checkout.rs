@@ -402,7 +402,8 @@ pub async fn checkout(
         // (waiting for money or expired: not a card payment, nothing to charge)
         PaymentState::Captured { .. }
         | PaymentState::RequiresAction { .. }
-        | PaymentState::Expired { .. } => return payments::view(app, &payment).await,
+        | PaymentState::Expired { .. }
+        | PaymentState::Cancelled { .. } => return payments::view(app, &payment).await,
         PaymentState::Failed { code, .. } => return Err(payments::failure(code)),
         PaymentState::Processing { .. } => {}
     }

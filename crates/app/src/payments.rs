@@ -59,7 +59,8 @@ pub async fn record_charge(
         match &payment.state {
             PaymentState::Captured { .. }
             | PaymentState::RequiresAction { .. }
-            | PaymentState::Expired { .. } => return view(app, &payment).await,
+            | PaymentState::Expired { .. }
+            | PaymentState::Cancelled { .. } => return view(app, &payment).await,
             PaymentState::Failed { code, .. } => return Err(failure(*code)),
             PaymentState::Processing { .. } => {}
         }
@@ -109,7 +110,8 @@ async fn view_for(app: &App, payment: &Payment, seller: Option<&str>) -> Result<
     let ids: &[String] = match &payment.state {
         PaymentState::Captured { orders, .. }
         | PaymentState::RequiresAction { orders, .. }
-        | PaymentState::Expired { orders, .. } => orders,
+        | PaymentState::Expired { orders, .. }
+        | PaymentState::Cancelled { orders, .. } => orders,
         _ => &[],
     };
     let mut orders = Vec::with_capacity(ids.len());

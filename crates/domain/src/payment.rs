@@ -27,15 +27,53 @@ pub enum Method {
     Card,
     /// The buyer sends the money from their bank; the bank's notification confirms it.
     BankTransfer,
+    /// Wallets: the buyer is redirected to the wallet, approves there, and comes back; the
+    /// wallet's signed callback confirms the payment.
+    Alipay,
+    Paypal,
+    WechatPay,
+    Webmoney,
 }
 
 impl Method {
-    pub const ALL: [Method; 2] = [Method::Card, Method::BankTransfer];
+    pub const ALL: [Method; 6] = [
+        Method::Card,
+        Method::BankTransfer,
+        Method::Alipay,
+        Method::Paypal,
+        Method::WechatPay,
+        Method::Webmoney,
+    ];
+    pub const WALLETS: [Method; 4] = [
+        Method::Alipay,
+        Method::Paypal,
+        Method::WechatPay,
+        Method::Webmoney,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
             Method::Card => "card",
             Method::BankTransfer => "bank_transfer",
+            Method::Alipay => "alipay",
+            Method::Paypal => "paypal",
+            Method::WechatPay => "wechat_pay",
+            Method::Webmoney => "webmoney",
+        }
+    }
+
+    pub fn is_wallet(self) -> bool {
+        Method::WALLETS.contains(&self)
+    }
+
+    /// The currencies a wallet settles (ISO codes), as the provider has them: Alipay and WeChat
+    /// Pay settle yuan; PayPal and WebMoney their own lists. Card and bank transfer: any.
+    pub fn settles(self) -> Option<&'static [&'static str]> {
+        match self {
+            Method::Card | Method::BankTransfer => None,
+            Method::Alipay | Method::WechatPay => Some(&["CNY"]),
+            Method::Paypal => Some(&["USD", "EUR", "GBP", "JPY", "CAD", "AUD"]),
+            Method::Webmoney => Some(&["USD", "EUR", "RUB"]),
         }
     }
 
@@ -76,6 +114,8 @@ pub enum PaymentState {
     },
     /// The buyer's money did not come in time: its orders were cancelled unpaid.
     Expired { at: i64, orders: Vec<String> },
+    /// The buyer cancelled at the wallet: its orders were cancelled unpaid.
+    Cancelled { at: i64, orders: Vec<String> },
     /// Written before the provider is called: the orders to open once it is captured.
     Processing { plans: Vec<OrderPlan> },
     /// Captured; the orders it opened.
@@ -92,6 +132,7 @@ impl PaymentState {
             PaymentState::Failed { .. } => "failed",
             PaymentState::RequiresAction { .. } => "requires_action",
             PaymentState::Expired { .. } => "expired",
+            PaymentState::Cancelled { .. } => "cancelled",
         }
     }
 }
@@ -211,6 +252,10 @@ pub enum PaymentCommand {
     /// The payment's time ran out before all its money came: its orders are cancelled unpaid,
     /// and what did come is refunded by `refund_id`.
     Expire { refund_id: String },
+    /// The wallet declined the payment (`code`): its orders are cancelled unpaid.
+    Decline { code: ErrorCode },
+    /// The buyer cancelled at the wallet: its orders are cancelled unpaid.
+    Cancel,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -280,6 +325,14 @@ pub enum PaymentEvent {
     Expired {
         orders: Vec<String>,
     },
+    /// The wallet declined it: its placed orders are cancelled unpaid.
+    Declined {
+        orders: Vec<String>,
+    },
+    /// The buyer cancelled it at the wallet: its placed orders are cancelled unpaid.
+    Cancelled {
+        orders: Vec<String>,
+    },
 }
 
 impl PaymentEvent {
@@ -292,6 +345,8 @@ impl PaymentEvent {
             PaymentEvent::Confirmed { .. } => "payment.succeeded",
             PaymentEvent::PartiallyReceived { .. } => "payment.partially_received",
             PaymentEvent::Expired { .. } => "payment.expired",
+            PaymentEvent::Declined { .. } => "payment.failed",
+            PaymentEvent::Cancelled { .. } => "payment.cancelled",
         }
     }
 }
@@ -394,6 +449,31 @@ pub fn decide(
             return received(payment, *amount, refund_id, now);
         }
         (PaymentCommand::Expire { refund_id }, _) => return expire(payment, refund_id, now),
+        // a wallet confirms all at once: money already in (a bank transfer's) is not abandoned
+        (PaymentCommand::Decline { .. } | PaymentCommand::Cancel, _)
+            if payment.tenders.iter().any(|t| t.received > 0) =>
+        {
+            return Err(PaymentError::NotAwaitingMoney);
+        }
+        (PaymentCommand::Decline { code }, PaymentState::RequiresAction { orders, .. }) => {
+            let orders = orders.clone();
+            p.state = PaymentState::Failed {
+                at: now,
+                code: *code,
+            };
+            events.push(PaymentEvent::Declined { orders });
+        }
+        (PaymentCommand::Cancel, PaymentState::RequiresAction { orders, .. }) => {
+            let orders = orders.clone();
+            p.state = PaymentState::Cancelled {
+                at: now,
+                orders: orders.clone(),
+            };
+            events.push(PaymentEvent::Cancelled { orders });
+        }
+        (PaymentCommand::Decline { .. } | PaymentCommand::Cancel, _) => {
+            return Err(PaymentError::NotAwaitingMoney);
+        }
     }
     Ok(PaymentDecision {
         payment: p,
@@ -469,7 +549,7 @@ fn received(
     let by_bank = payment
         .tenders
         .first()
-        .is_some_and(|t| t.method == Method::BankTransfer);
+        .is_some_and(|t| t.method != Method::Card);
     if matches!(payment.state, PaymentState::Processing { .. }) || !by_bank {
         return Err(PaymentError::NotAwaitingMoney);
     }
@@ -520,7 +600,7 @@ fn received(
             let reason = RefundReason::Overpaid;
             refund_unapplied(&mut d, &shared, amount.minor(), reason, refund_id, now)?;
         }
-        PaymentState::Expired { .. } => {
+        PaymentState::Expired { .. } | PaymentState::Cancelled { .. } => {
             let reason = RefundReason::PaymentExpired;
             refund_unapplied(&mut d, &shared, amount.minor(), reason, refund_id, now)?;
         }

@@ -135,7 +135,12 @@ pub fn react(event: Event<'_>) -> Vec<Reaction> {
                 order: order.clone(),
             })
             .collect(),
-        Event::Payment(_, PaymentEvent::Expired { orders }) => orders
+        Event::Payment(
+            _,
+            PaymentEvent::Expired { orders }
+            | PaymentEvent::Declined { orders }
+            | PaymentEvent::Cancelled { orders },
+        ) => orders
             .iter()
             .map(|order| Reaction::CancelUnpaid {
                 order: order.clone(),

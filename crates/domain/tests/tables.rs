@@ -258,7 +258,10 @@ fn payment_event(e: &PaymentEvent) -> String {
             format!("{} {}", e.name(), ids.join("+"))
         }
         PaymentEvent::Failed | PaymentEvent::RequiresAction => e.name().to_string(),
-        PaymentEvent::Confirmed { orders } | PaymentEvent::Expired { orders } => {
+        PaymentEvent::Confirmed { orders }
+        | PaymentEvent::Expired { orders }
+        | PaymentEvent::Declined { orders }
+        | PaymentEvent::Cancelled { orders } => {
             format!("{} {}", e.name(), orders.join("+"))
         }
         PaymentEvent::PartiallyReceived { due } => format!("{} due {due}", e.name()),
@@ -358,6 +361,13 @@ fn payment_state_by_command() {
             },
         ),
         ("expire", expire.clone()),
+        (
+            "decline",
+            PaymentCommand::Decline {
+                code: ErrorCode::PaymentFailed,
+            },
+        ),
+        ("cancel", PaymentCommand::Cancel),
     ];
     let mut out = String::new();
     writeln!(
@@ -621,6 +631,12 @@ fn reaction_table() {
         },
         PaymentEvent::PartiallyReceived { due: 6_000 },
         PaymentEvent::Expired {
+            orders: vec!["ord_a".into(), "ord_b".into()],
+        },
+        PaymentEvent::Declined {
+            orders: vec!["ord_a".into(), "ord_b".into()],
+        },
+        PaymentEvent::Cancelled {
             orders: vec!["ord_a".into(), "ord_b".into()],
         },
     ];

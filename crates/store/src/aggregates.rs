@@ -157,7 +157,9 @@ fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
     let card = first.and_then(|t| t.card.as_ref());
     let (failure, captured_at) = match &p.state {
         PaymentState::Failed { code, .. } => (Some(code.as_str().to_string()), None),
-        PaymentState::Captured { at, .. } | PaymentState::Expired { at, .. } => (None, Some(*at)),
+        PaymentState::Captured { at, .. }
+        | PaymentState::Expired { at, .. }
+        | PaymentState::Cancelled { at, .. } => (None, Some(*at)),
         PaymentState::Processing { .. } | PaymentState::RequiresAction { .. } => (None, None),
     };
     let expires_at = match &p.state {

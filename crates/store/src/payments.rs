@@ -166,6 +166,10 @@ impl Store {
                     at: row.opt_int("captured_at")?.unwrap_or(0),
                     orders: placed_orders().await?,
                 },
+                "cancelled" => PaymentState::Cancelled {
+                    at: row.opt_int("captured_at")?.unwrap_or(0),
+                    orders: placed_orders().await?,
+                },
                 "succeeded" => {
                     let orders = if plans.is_empty() {
                         let rows = sqlx::query(SELECT_PAYMENT_ORDERS).bind(id).fetch_all(pool).await?;

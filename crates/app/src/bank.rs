@@ -71,27 +71,47 @@ pub fn instructions(app: &App, p: &Payment) -> Value {
     })
 }
 
-/// The payment of `req` by bank transfer: written waiting for its money, its orders placed.
+/// What the buyer must do for a payment that waits: the transfer's instructions, or the
+/// wallet to go to.
+pub fn next_action(app: &App, p: &Payment) -> Value {
+    match p.tenders.first().map(|t| t.method) {
+        Some(m) if m.is_wallet() => crate::wallets::redirect(app, p, m),
+        _ => instructions(app, p),
+    }
+}
+
+/// The payment of `req` by a method that confirms later (`method`: a bank transfer, or a
+/// wallet that sends the buyer back to `return_url`): written waiting for its money, its
+/// orders placed.
+#[allow(clippy::too_many_arguments)]
 pub async fn checkout(
     app: &App,
     principal: &Principal,
     req: &CheckoutRequest,
     total: Money,
     plans: Vec<OrderPlan>,
+    method: Method,
+    return_url: Option<String>,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
     let now = app.clock.now_ms();
     let id = app.ids.next("pay");
-    let expires_at = now + app.policy.bank.expiry_ms;
+    let wait = if method.is_wallet() {
+        app.policy.wallets.expiry_ms
+    } else {
+        app.policy.bank.expiry_ms
+    };
+    let expires_at = now + wait;
     let orders: Vec<String> = plans.iter().map(|p| p.id.clone()).collect();
     let payment = Payment::awaiting(
         &id,
         &req.buyer,
         principal.livemode,
-        Method::BankTransfer,
+        method,
         total,
         orders,
         expires_at,
+        return_url,
         now,
     );
     let mut effects = Effects::default();
@@ -109,25 +129,46 @@ pub async fn checkout(
     let mut unit = process::unit_of(app, &effects, None, now)?;
     let placed: Vec<_> = effects.orders.iter().map(|o| o.value.clone()).collect();
     let mut body = crate::views::payment(&payment, &placed, &[]);
-    body["next_action"] = instructions(app, &payment);
-    debug_assert!(matches!(
-        payment.state,
-        holdback_domain::payment::PaymentState::RequiresAction { .. }
-    ));
+    body["next_action"] = next_action(app, &payment);
     unit.idempotency = idem.map(|i| i.record(201, &body, now));
     app.ledger.commit(unit).await?;
     Ok(body)
 }
 
-/// A notification's body: `{id, reference, amount, currency}` and nothing else.
+/// What a connector's notification says happened to a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// Money came (a bank transfer, a wallet's approved payment).
+    Received,
+    /// The wallet declined the payment.
+    Declined,
+    /// The buyer cancelled at the wallet.
+    Cancelled,
+}
+
+/// A notification's content, whatever connector sent it.
 #[derive(Debug)]
-struct Notice {
-    /// The bank's own id of the notification.
-    id: String,
-    /// The payment's reference the buyer wrote on the transfer.
-    reference: String,
-    amount: i64,
-    currency: String,
+pub struct Notice {
+    /// The connector's own id of the notification (a redelivery carries the same).
+    pub id: String,
+    /// The payment it is about: the reference the buyer wrote on the transfer, or the payment
+    /// the wallet was asked for.
+    pub reference: String,
+    pub amount: i64,
+    pub currency: String,
+    pub report: Report,
+}
+
+/// A bank notification's body: `{id, reference, amount, currency}` and nothing else.
+fn bank_notice(v: &Value) -> Option<Notice> {
+    let o = v.as_object().filter(|o| o.len() == 4)?;
+    Some(Notice {
+        id: o.get("id")?.as_str()?.to_string(),
+        reference: o.get("reference")?.as_str()?.to_string(),
+        amount: o.get("amount")?.as_i64()?,
+        currency: o.get("currency")?.as_str()?.to_string(),
+        report: Report::Received,
+    })
 }
 
 /// What taking a notification answers the bank.
@@ -142,9 +183,15 @@ fn answer(n: &NotificationRow, duplicate: bool) -> Value {
     })
 }
 
-/// The mode whose secret signed `body`, from the `Holdback-Signature` header
-/// (`t=<unix s>,v1=<hex>`), or why none did.
-fn verify(app: &App, header: Option<&str>, body: &[u8], now: i64) -> Result<bool, &'static str> {
+/// The mode whose secret (of `secrets`, per mode) signed `body`, from the
+/// `Holdback-Signature` header (`t=<unix s>,v1=<hex>`), or why none did.
+fn verify(
+    secrets: [(bool, &Option<String>); 2],
+    tolerance_ms: i64,
+    header: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<bool, &'static str> {
     let header = header.ok_or("the notification is not signed")?;
     let mut t = None;
     let mut v1 = Vec::new();
@@ -156,11 +203,10 @@ fn verify(app: &App, header: Option<&str>, body: &[u8], now: i64) -> Result<bool
         }
     }
     let t = t.ok_or("the signature has no timestamp")?;
-    if (now.div_euclid(1000) - t).abs() * 1000 > app.policy.bank.tolerance_ms {
+    if (now.div_euclid(1000) - t).abs() * 1000 > tolerance_ms {
         return Err("the signature's timestamp is outside the tolerance");
     }
-    let bank = &app.policy.bank;
-    for (livemode, secret) in [(false, &bank.test_secret), (true, &bank.live_secret)] {
+    for (livemode, secret) in secrets {
         let Some(secret) = secret else { continue };
         let expected = webhooks::hmac_hex(secret, &[format!("{t}.").as_bytes(), body]);
         if v1
@@ -201,9 +247,25 @@ fn refused(
 /// Takes one notification from the bank: checks it, then applies it to the payment its
 /// reference names, exactly once (see the module's notes).
 pub async fn notify(app: &App, signature: Option<&str>, raw: &[u8]) -> Result<Value, AppError> {
+    let bank = &app.policy.bank;
+    let secrets = [(false, &bank.test_secret), (true, &bank.live_secret)];
+    take(app, "", secrets, signature, raw, bank_notice).await
+}
+
+/// Takes one connector's notification: verified with `secrets`, read by `parse`, logged under
+/// `namespace` + its id, and applied to its payment exactly once.
+pub(crate) async fn take(
+    app: &App,
+    namespace: &str,
+    secrets: [(bool, &Option<String>); 2],
+    signature: Option<&str>,
+    raw: &[u8],
+    parse: fn(&Value) -> Option<Notice>,
+) -> Result<Value, AppError> {
     let now = app.clock.now_ms();
     let body = String::from_utf8_lossy(raw).into_owned();
-    let livemode = match verify(app, signature, raw, now) {
+    let tolerance = app.policy.bank.tolerance_ms;
+    let livemode = match verify(secrets, tolerance, signature, raw, now) {
         Ok(livemode) => livemode,
         Err(reason) => {
             let (e, row) = refused(app, &body, now, ErrorCode::SignatureInvalid, reason, false);
@@ -211,19 +273,13 @@ pub async fn notify(app: &App, signature: Option<&str>, raw: &[u8]) -> Result<Va
             return Err(e);
         }
     };
-    let notice = serde_json::from_slice::<Value>(raw).ok().and_then(|v| {
-        let o = v.as_object().filter(|o| o.len() == 4)?;
-        Some(Notice {
-            id: o.get("id")?.as_str()?.to_string(),
-            reference: o.get("reference")?.as_str()?.to_string(),
-            amount: o.get("amount")?.as_i64()?,
-            currency: o.get("currency")?.as_str()?.to_string(),
-        })
-    });
+    let notice = serde_json::from_slice::<Value>(raw)
+        .ok()
+        .and_then(|v| parse(&v));
     let notice = match notice {
         Some(n) => n,
         None => {
-            let reason = "the body is not a notification: {id, reference, amount, currency}";
+            let reason = "the body is not a notification of this connector";
             let (e, row) = refused(
                 app,
                 &body,
@@ -253,7 +309,7 @@ pub async fn notify(app: &App, signature: Option<&str>, raw: &[u8]) -> Result<Va
     };
     let amount = Money::from_minor(notice.amount, currency)?;
     let mut row = NotificationRow {
-        notification_id: notice.id.clone(),
+        notification_id: format!("{namespace}{}", notice.id),
         livemode,
         received_at: now,
         body,
@@ -266,7 +322,11 @@ pub async fn notify(app: &App, signature: Option<&str>, raw: &[u8]) -> Result<Va
     };
     for attempt in 0..process::ATTEMPTS {
         process::before_attempt(attempt).await;
-        if let Some(first) = app.store.bank_notification(livemode, &notice.id).await? {
+        if let Some(first) = app
+            .store
+            .bank_notification(livemode, &row.notification_id)
+            .await?
+        {
             return Ok(answer(&first, true));
         }
         let found = app
@@ -306,9 +366,15 @@ pub async fn notify(app: &App, signature: Option<&str>, raw: &[u8]) -> Result<Va
             app.store.record_bank_notification(&refused_row).await?;
             return Err(e);
         }
-        let command = PaymentCommand::Receive {
-            amount,
-            refund_id: app.ids.next("re"),
+        let command = match notice.report {
+            Report::Received => PaymentCommand::Receive {
+                amount,
+                refund_id: app.ids.next("re"),
+            },
+            Report::Declined => PaymentCommand::Decline {
+                code: ErrorCode::PaymentFailed,
+            },
+            Report::Cancelled => PaymentCommand::Cancel,
         };
         let d = payment::decide(&payment, &command, now)?;
         let mut effects = Effects::default();

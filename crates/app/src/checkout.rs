@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use holdback_domain::ErrorCode;
 use holdback_domain::card::CardInput;
 use holdback_domain::order::{self, CommissionRule, DAY, OrderPlan};
-use holdback_domain::payment::{Payment, PaymentState};
+use holdback_domain::payment::{Method, Payment, PaymentState};
 use holdback_domain::process::Versioned;
 use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money};
 use holdback_store::{Conflict, IdempotencyRecord, Unit, WriteError};
@@ -64,6 +64,8 @@ pub enum PayWith {
     Card(CardInput),
     /// A bank transfer the buyer makes after checkout; the orders wait for it.
     BankTransfer,
+    /// A wallet: the buyer approves there and is sent back to `return_url`; the orders wait.
+    Wallet { method: Method, return_url: String },
 }
 
 /// Turns cart items into priced lines: products from the catalog; priced lines only from the
@@ -310,6 +312,11 @@ fn dedupe_keys(app: &App, req: &CheckoutRequest, idem: Option<&Idem>, now: i64) 
             card.exp_year
         )),
         PayWith::BankTransfer => h.update(format!("{:?}\0bank_transfer\0", req.shipping)),
+        PayWith::Wallet { method, return_url } => h.update(format!(
+            "{:?}\0{}\0{return_url}\0",
+            req.shipping,
+            method.code()
+        )),
     }
     let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let window = app.policy.duplicate_window_ms.max(1);
@@ -342,7 +349,17 @@ pub async fn checkout(
         PayWith::Card(card) => card,
         PayWith::BankTransfer => {
             let plan = plan(app, principal, req).await?;
-            return crate::bank::checkout(app, principal, req, plan.total, plan.plans, idem).await;
+            let bank = Method::BankTransfer;
+            let (total, plans) = (plan.total, plan.plans);
+            return crate::bank::checkout(app, principal, req, total, plans, bank, None, idem)
+                .await;
+        }
+        PayWith::Wallet { method, return_url } => {
+            crate::wallets::check(*method, req.currency, return_url)?;
+            let plan = plan(app, principal, req).await?;
+            let (total, plans, url) = (plan.total, plan.plans, Some(return_url.clone()));
+            return crate::bank::checkout(app, principal, req, total, plans, *method, url, idem)
+                .await;
         }
     };
     let connector = app.cards.for_mode(principal.livemode)?.clone();

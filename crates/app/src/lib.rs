@@ -28,6 +28,7 @@ pub mod refunds;
 pub mod sandbox;
 pub mod scheduler;
 pub mod views;
+pub mod wallets;
 pub mod webhook_endpoints;
 pub mod webhooks;
 
@@ -92,6 +93,9 @@ pub struct Policy {
     /// Bank transfers: how long a payment waits for its money, the platform's account the
     /// buyer pays into, and the secrets the bank signs its notifications with.
     pub bank: bank::BankPolicy,
+    /// Wallets: how long a payment waits for the buyer's approval, the secrets the (sandbox)
+    /// wallets sign their callbacks with, and where this server is reached from outside.
+    pub wallets: wallets::WalletPolicy,
 }
 
 /// The default most one checkout may charge: about USD 10,000 in each of these currencies
@@ -155,6 +159,7 @@ impl Default for Policy {
                 .collect(),
             evidence: EvidenceLimits::default(),
             bank: bank::BankPolicy::default(),
+            wallets: wallets::WalletPolicy::default(),
         }
     }
 }

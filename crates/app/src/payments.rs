@@ -107,12 +107,18 @@ pub async fn view(app: &App, payment: &Payment) -> Result<Value, AppError> {
 
 /// As [`view`], showing a seller only its own orders and their refunds.
 async fn view_for(app: &App, payment: &Payment, seller: Option<&str>) -> Result<Value, AppError> {
+    let failed_orders;
     let ids: &[String] = match &payment.state {
         PaymentState::Captured { orders, .. }
         | PaymentState::RequiresAction { orders, .. }
         | PaymentState::Expired { orders, .. }
         | PaymentState::Cancelled { orders, .. } => orders,
-        _ => &[],
+        // a declined wallet payment's orders were placed, then cancelled unpaid
+        PaymentState::Failed { .. } => {
+            failed_orders = app.store.orders_of_payment(&payment.id).await?;
+            &failed_orders
+        }
+        PaymentState::Processing { .. } => &[],
     };
     let mut orders = Vec::with_capacity(ids.len());
     for id in ids {
@@ -131,7 +137,7 @@ async fn view_for(app: &App, payment: &Payment, seller: Option<&str>) -> Result<
         .collect();
     let mut body = views::payment(payment, &orders, &refunds);
     if matches!(payment.state, PaymentState::RequiresAction { .. }) {
-        body["next_action"] = crate::bank::instructions(app, payment);
+        body["next_action"] = crate::bank::next_action(app, payment);
     }
     Ok(body)
 }

@@ -82,11 +82,12 @@ async fn attempt(app: &App, id: &str) -> Result<Option<RefundCommand>, AppError>
     if !r.is_pending() {
         return Ok(None);
     }
-    // A bank transfer is paid back by the bank (to whoever sent it), a card by its provider.
+    // A card is refunded by its provider; a bank transfer or a wallet payment is paid back
+    // (to the account or wallet it came from) through the bank connector.
     let by_bank = app.store.payment(&r.payment).await?.is_some_and(|(p, _)| {
         p.tenders
             .get(r.tender)
-            .is_some_and(|t| t.method == Method::BankTransfer)
+            .is_some_and(|t| t.method != Method::Card)
     });
     let call = if by_bank {
         if r.livemode {

@@ -114,6 +114,7 @@ error_codes! {
     InvalidItem = "invalid_item", 400, InvalidRequest;
     UnknownProduct = "unknown_product", 400, InvalidRequest;
     UnknownShippingMethod = "unknown_shipping_method", 400, InvalidRequest;
+    CurrencyNotSupported = "currency_not_supported", 400, InvalidRequest;
     TooManySellers = "too_many_sellers", 400, InvalidRequest;
     AmountTooLarge = "amount_too_large", 400, InvalidRequest;
     LivemodeUnavailable = "livemode_unavailable", 400, InvalidRequest;

@@ -111,6 +111,8 @@ pub enum PaymentState {
     RequiresAction {
         orders: Vec<String>,
         expires_at: i64,
+        /// For a wallet: where the wallet sends the buyer's browser back to.
+        return_url: Option<String>,
     },
     /// The buyer's money did not come in time: its orders were cancelled unpaid.
     Expired { at: i64, orders: Vec<String> },
@@ -195,6 +197,7 @@ impl Payment {
         amount: Money,
         orders: Vec<String>,
         expires_at: i64,
+        return_url: Option<String>,
         now: i64,
     ) -> Payment {
         Payment {
@@ -211,7 +214,11 @@ impl Payment {
                 card: None,
                 received: 0,
             }],
-            state: PaymentState::RequiresAction { orders, expires_at },
+            state: PaymentState::RequiresAction {
+                orders,
+                expires_at,
+                return_url,
+            },
         }
     }
 
@@ -610,7 +617,10 @@ fn received(
 }
 
 fn expire(payment: &Payment, refund_id: &str, now: i64) -> Result<PaymentDecision, PaymentError> {
-    let PaymentState::RequiresAction { orders, expires_at } = &payment.state else {
+    let PaymentState::RequiresAction {
+        orders, expires_at, ..
+    } = &payment.state
+    else {
         return Err(PaymentError::NotAwaitingMoney);
     };
     if now < *expires_at {

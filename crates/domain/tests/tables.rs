@@ -238,6 +238,7 @@ fn bank_transfer() -> Payment {
         usd(10_000),
         vec!["ord_a".into(), "ord_b".into()],
         T0 + DAY,
+        None,
         T0,
     )
 }

@@ -43,6 +43,14 @@ pub struct ServeArgs {
     /// The secret the bank signs live-mode notifications with.
     #[arg(long, env = "HOLDBACK_BANK_LIVE_SECRET")]
     bank_live_secret: Option<String>,
+    /// The secret the sandbox wallets sign their test-mode callbacks with (the demo's without
+    /// one); without it the sandbox wallets cannot confirm payments.
+    #[arg(long, env = "HOLDBACK_WALLET_TEST_SECRET")]
+    wallet_test_secret: Option<String>,
+    /// Where this server is reached from outside (the wallets' pages are under it); by
+    /// default http:// and the listen address.
+    #[arg(long, env = "HOLDBACK_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Run this node's clock ahead by this many milliseconds (a test clock: see timers fire
     /// without waiting). Never in production.
     #[arg(long, hide = true, default_value_t = 0)]
@@ -111,6 +119,8 @@ fn demo_key(id: &str, secret: &str) -> String {
 
 /// The secret the demo's sandbox bank signs its test-mode notifications with.
 pub const DEMO_BANK_SECRET: &str = "bank_test_demo_secret";
+/// The secret the demo's sandbox wallets sign their test-mode callbacks with.
+pub const DEMO_WALLET_SECRET: &str = "wallet_test_demo_secret";
 
 /// The demo catalog: (id, seller, name, price in USD cents).
 const DEMO_PRODUCTS: &[(&str, &str, &str, i64)] = &[
@@ -271,10 +281,22 @@ pub async fn run(store: Store, database: &str, args: ServeArgs) -> anyhow::Resul
         .clone()
         .or_else(|| args.demo.then(|| DEMO_BANK_SECRET.to_string()));
     policy.bank.live_secret = args.bank_live_secret.clone();
+    policy.wallets.test_secret = args
+        .wallet_test_secret
+        .clone()
+        .or_else(|| args.demo.then(|| DEMO_WALLET_SECRET.to_string()));
+
     if let Some(ms) = args.settle_after_ms {
         policy.settle_after_ms = ms;
     }
     store.migrate().await?;
+    // bound first: the wallets' pages are reached at the address actually bound
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    policy.wallets.public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let clock: Arc<dyn Clock> = match args.clock_offset_ms {
         0 => Arc::new(SystemClock),
         offset => Arc::new(OffsetClock(offset)),
@@ -292,8 +314,6 @@ pub async fn run(store: Store, database: &str, args: ServeArgs) -> anyhow::Resul
     if args.demo {
         seed_demo(&app).await?;
     }
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    let addr = listener.local_addr()?;
     println!(
         "holdback: listening on http://{addr} ({})",
         app.store.backend()

@@ -83,6 +83,7 @@ pub fn router(app: App) -> Router {
     schema::finish(&mut doc);
     let doc = doc.to_pretty_json().unwrap_or_default();
     routes
+        .merge(routes::sandbox::router())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::metrics))
         .route(

@@ -40,10 +40,10 @@ pub(crate) async fn metrics(State(s): Ctx) -> Response {
         ));
     }
     out.push_str(&format!(
-        "# HELP holdback_bank_notification_signature_failures_total Bank notifications refused \
+        "# HELP holdback_connector_signature_failures_total Connector notifications (bank, wallets) refused \
          for a missing, stale or wrong signature.\n\
-         # TYPE holdback_bank_notification_signature_failures_total counter\n\
-         holdback_bank_notification_signature_failures_total {}\n",
+         # TYPE holdback_connector_signature_failures_total counter\n\
+         holdback_connector_signature_failures_total {}\n",
         s.metrics.bad_signatures.load(Ordering::Relaxed)
     ));
     let (batches, requests) = s.app.ledger.stats();

@@ -268,7 +268,7 @@ async fn forged_unknown_and_wrong_notifications_change_nothing() {
             .await
             .unwrap();
         assert!(
-            metrics.contains("holdback_bank_notification_signature_failures_total 4"),
+            metrics.contains("holdback_connector_signature_failures_total 4"),
             "{b}: {metrics}"
         );
         // the wrong currency

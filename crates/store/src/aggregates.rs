@@ -55,8 +55,8 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      charged_to_seller = excluded.charged_to_seller";
 const UPSERT_PAYMENT: &str = "INSERT INTO payments (id, buyer, currency, amount, method, \
      card_brand, card_last4, card_exp_month, card_exp_year, provider_token, livemode, created_at, \
-     status, failure_code, captured_at, version, expires_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+     status, failure_code, captured_at, version, expires_at, return_url) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
      ON CONFLICT (id) DO UPDATE SET card_brand = excluded.card_brand, \
      card_last4 = excluded.card_last4, card_exp_month = excluded.card_exp_month, \
      card_exp_year = excluded.card_exp_year, provider_token = excluded.provider_token, \
@@ -162,9 +162,13 @@ fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
         | PaymentState::Cancelled { at, .. } => (None, Some(*at)),
         PaymentState::Processing { .. } | PaymentState::RequiresAction { .. } => (None, None),
     };
-    let expires_at = match &p.state {
-        PaymentState::RequiresAction { expires_at, .. } => Some(*expires_at),
-        _ => None,
+    let (expires_at, return_url) = match &p.state {
+        PaymentState::RequiresAction {
+            expires_at,
+            return_url,
+            ..
+        } => (Some(*expires_at), return_url.clone()),
+        _ => (None, None),
     };
     out.push((
         UPSERT_PAYMENT,
@@ -186,6 +190,7 @@ fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
             Val::OptInt(captured_at),
             Val::Int(version),
             Val::OptInt(expires_at),
+            Val::OptText(return_url),
         ],
     ));
     for (i, t) in p.tenders.iter().enumerate() {

@@ -17,7 +17,7 @@ use crate::rows::{self, Get, corrupt, currency};
 use crate::{Cursor, Store, StoreError, with_pool};
 
 const SELECT_PAYMENT: &str = "SELECT id, buyer, currency, amount, livemode, created_at, status, \
-     failure_code, captured_at, version, expires_at FROM payments WHERE id = $1";
+     failure_code, captured_at, version, expires_at, return_url FROM payments WHERE id = $1";
 const SELECT_TENDERS: &str = "SELECT method, currency, amount, refunded, reference, card_brand, \
      card_last4, card_exp_month, card_exp_year, provider_token, received FROM payment_tenders \
      WHERE payment_id = $1 ORDER BY idx";
@@ -137,6 +137,14 @@ pub(crate) fn refund(row: &impl Get) -> Result<(Refund, i64), StoreError> {
 }
 
 impl Store {
+    /// The ids of the orders a payment opened or placed (a failed card payment has none).
+    pub async fn orders_of_payment(&self, payment: &str) -> Result<Vec<String>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(SELECT_PAYMENT_ORDERS).bind(payment).fetch_all(pool).await?;
+            rows.iter().map(|r| r.text("id")).collect()
+        })
+    }
+
     /// A payment with its tenders, and its version.
     pub async fn payment(&self, id: &str) -> Result<Option<(Payment, i64)>, StoreError> {
         with_pool!(self, pool => {
@@ -161,6 +169,7 @@ impl Store {
                 "requires_action" => PaymentState::RequiresAction {
                     orders: placed_orders().await?,
                     expires_at: row.opt_int("expires_at")?.unwrap_or(0),
+                    return_url: row.opt_text("return_url")?,
                 },
                 "expired" => PaymentState::Expired {
                     at: row.opt_int("captured_at")?.unwrap_or(0),

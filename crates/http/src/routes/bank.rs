@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use holdback_app::{AppError, bank};
 use holdback_domain::ErrorCode;
@@ -21,7 +21,9 @@ use crate::reply::Reply;
 use crate::{Ctx, Shared};
 
 pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
-    OpenApiRouter::new().routes(routes!(bank_notification))
+    OpenApiRouter::new()
+        .routes(routes!(bank_notification))
+        .routes(routes!(wallet_notification))
 }
 
 /// The header the bank signs with.
@@ -85,7 +87,12 @@ async fn bank_notification(
     body: Bytes,
 ) -> Result<Reply, ApiError> {
     let signature = headers.get(SIGNATURE).and_then(|v| v.to_str().ok());
-    match bank::notify(&s.app, signature, &body).await {
+    counted(&s, bank::notify(&s.app, signature, &body).await)
+}
+
+/// The answer to a connector, counting a refused signature in the metrics.
+fn counted(s: &Shared, taken: Result<serde_json::Value, AppError>) -> Result<Reply, ApiError> {
+    match taken {
         Ok(answer) => Ok(Reply::ok(answer)),
         Err(e) => {
             if matches!(&e, AppError::Rejected { code, .. } if *code == ErrorCode::SignatureInvalid)
@@ -95,4 +102,51 @@ async fn bank_notification(
             Err(e.into())
         }
     }
+}
+
+/// A wallet's callback: what the buyer did at the wallet.
+#[allow(dead_code)] // documents the body
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WalletCallback {
+    /// The wallet's own id of this callback: a redelivery carries the same.
+    #[schema(min_length = 1, max_length = 64)]
+    id: String,
+    /// The payment the wallet was asked for.
+    payment: String,
+    /// approved, declined or cancelled.
+    outcome: String,
+    #[schema(minimum = 1)]
+    amount: i64,
+    currency: String,
+}
+
+/// A wallet (alipay, paypal, wechat_pay, webmoney) tells the platform what the buyer did:
+/// approved (the payment is confirmed and its orders paid; after the expiry the money is
+/// refunded), declined (failed) or cancelled; orders of a failed or cancelled payment are
+/// cancelled unpaid. Signed and checked as the bank's notifications; it may come before or
+/// after the buyer's return, and a redelivery changes nothing.
+#[utoipa::path(post, path = "/v1/connectors/{wallet}/notifications", tag = "payments",
+    request_body = WalletCallback,
+    params(("wallet" = String, Path, description = "alipay, paypal, wechat_pay or webmoney"),
+        SignatureHeader),
+    responses(
+        (status = 200, description = "Taken (or taken before)", body = BankNotificationAnswer),
+        crate::schema::NotificationRefusals,
+        (status = 404, description = "No such wallet", body = crate::schema::ErrorBody),
+    ))]
+async fn wallet_notification(
+    State(s): Ctx,
+    Path(wallet): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Reply, ApiError> {
+    let Some(wallet) = holdback_app::wallets::parse(&wallet) else {
+        return Err(AppError::NotFound.into());
+    };
+    let signature = headers.get(SIGNATURE).and_then(|v| v.to_str().ok());
+    counted(
+        &s,
+        holdback_app::wallets::notify(&s.app, wallet, signature, &body).await,
+    )
 }

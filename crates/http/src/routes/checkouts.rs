@@ -8,8 +8,10 @@ use axum::http::StatusCode;
 use holdback_app::AppError;
 use holdback_app::checkout::MAX_ITEMS;
 use holdback_app::checkout::{self, CheckoutRequest, Item, PayWith};
+use holdback_app::wallets;
 use holdback_domain::ErrorCode;
 use holdback_domain::card::CardInput;
+use holdback_domain::payment::Method;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{
@@ -117,6 +119,10 @@ struct CheckoutDto {
     /// with the transfer instructions in `next_action`) and its orders are placed awaiting it;
     /// they are cancelled unpaid if it does not come within 3 days.
     bank_transfer: Option<BankTransferDto>,
+    /// Pay with a wallet (alipay, paypal, wechat_pay, webmoney): the buyer is sent to the
+    /// wallet (`next_action.url`), approves there and comes back to `return_url`; the orders
+    /// wait for the wallet's confirmation, 30 minutes at most.
+    wallet: Option<WalletDto>,
     /// Shipping method per seller id: economy, standard (the default) or express. Each seller
     /// named must sell something in this cart.
     #[serde(default)]
@@ -129,27 +135,66 @@ struct CheckoutDto {
 #[serde(deny_unknown_fields)]
 struct BankTransferDto {}
 
+/// A wallet, and where it sends the buyer back to.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct WalletDto {
+    /// Alipay and WeChat Pay settle CNY; PayPal USD, EUR, GBP, JPY, CAD or AUD; WebMoney USD,
+    /// EUR or RUB: another currency is refused as currency_not_supported.
+    #[schema(schema_with = wallet_type)]
+    r#type: String,
+    #[schema(schema_with = return_url)]
+    return_url: String,
+}
+
+fn wallet_type() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(Method::WALLETS.iter().map(|m| m.code())))
+        .build()
+}
+
+fn return_url() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(8))
+        .max_length(Some(2048))
+        .pattern(Some("^https?://[^\\s]+$"))
+        .examples(["https://shop.example/paid"])
+        .build()
+}
+
 impl CheckoutDto {
     fn request(self) -> Result<CheckoutRequest, ApiError> {
         let currency = params::currency(&self.currency, "currency")?;
-        let pay_with = match (&self.card, &self.bank_transfer) {
-            (Some(card), None) => PayWith::Card(
+        let pay_with = match (&self.card, &self.bank_transfer, &self.wallet) {
+            (Some(card), None, None) => PayWith::Card(
                 CardInput::parse(&card.number, card.exp_month, card.exp_year, &card.cvc)
                     .map_err(AppError::from)?,
             ),
-            (None, Some(_)) => PayWith::BankTransfer,
-            (None, None) => {
+            (None, Some(_), None) => PayWith::BankTransfer,
+            (None, None, Some(w)) => PayWith::Wallet {
+                method: wallets::parse(&w.r#type).ok_or_else(|| {
+                    ApiError::param(
+                        ErrorCode::ParameterInvalid,
+                        "wallet",
+                        "wallet.type is alipay, paypal, wechat_pay or webmoney",
+                    )
+                })?,
+                return_url: w.return_url.clone(),
+            },
+            (None, None, None) => {
                 return Err(ApiError::param(
                     ErrorCode::ParameterMissing,
                     "card",
-                    "pay with a card or a bank_transfer",
+                    "pay with a card, a bank_transfer or a wallet",
                 ));
             }
-            (Some(_), Some(_)) => {
+            _ => {
                 return Err(ApiError::param(
                     ErrorCode::ParameterInvalid,
-                    "bank_transfer",
-                    "pay with a card or a bank_transfer, not both",
+                    "wallet",
+                    "pay one way: a card, a bank_transfer or a wallet",
                 ));
             }
         };

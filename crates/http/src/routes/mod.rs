@@ -11,4 +11,5 @@ pub(crate) mod messages;
 pub(crate) mod orders;
 pub(crate) mod parties;
 pub(crate) mod payments;
+pub(crate) mod sandbox;
 pub(crate) mod webhooks;

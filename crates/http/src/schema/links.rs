@@ -11,7 +11,7 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     one_way_to_pay(doc);
 }
 
-/// A checkout pays one way: `card` or `bank_transfer`, exactly one of them (the rule the
+/// A checkout pays one way: `card`, `bank_transfer` or `wallet`, exactly one of them (the rule the
 /// handler applies, stated as `oneOf` of the two requirements over the checkout's object).
 fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
@@ -31,7 +31,8 @@ fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
     };
     let either = OneOfBuilder::new()
         .item(given("card"))
-        .item(given("bank_transfer"));
+        .item(given("bank_transfer"))
+        .item(given("wallet"));
     let all = AllOfBuilder::new().item(checkout).item(either).build();
     components
         .schemas

@@ -22,6 +22,8 @@ pub const DAY: i64 = 86_400_000;
 pub const VISA: &str = "4242424242424242";
 /// The secret the tests' bank signs test-mode notifications with.
 pub const BANK_SECRET: &str = "bank_test_secret_for_tests";
+/// The secret the tests' sandbox wallets sign their callbacks with.
+pub const WALLET_SECRET: &str = "wallet_test_secret_for_tests";
 
 /// An app on `store` whose clock is `clock`, test mode paying through `cards` (the stateless
 /// sandbox when `None`).
@@ -175,6 +177,7 @@ impl<'a> Builder<'a> {
         let cards = self.cards.map(|make| make(&clock));
         let mut policy = Policy::default();
         policy.bank.test_secret = Some(BANK_SECRET.to_string());
+        policy.wallets.test_secret = Some(WALLET_SECRET.to_string());
         let mut app = app_on(store, &clock, policy, cards);
         app.cards.live = self.live;
         for (kind, id) in PARTIES.iter().filter(|_| self.parties) {

@@ -1,6 +1,8 @@
--- Payments that wait for their money (a bank transfer): until when (`expires_at`, while the
--- payment requires action), and what each tender received so far; orders placed awaiting such a
+-- Payments that wait for their money (a bank transfer, a wallet): until when (`expires_at`,
+-- while the payment requires action), where a wallet sends the buyer back (`return_url`), and
+-- what each tender received so far; orders placed awaiting such a
 -- payment: the same expiry, and the seller's time to ship, counted from the payment.
+ALTER TABLE payments ADD COLUMN return_url TEXT;
 ALTER TABLE payments ADD COLUMN expires_at INTEGER;
 ALTER TABLE payment_tenders ADD COLUMN received INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE orders ADD COLUMN expires_at INTEGER;

@@ -203,6 +203,7 @@ fn print_demo(addr: SocketAddr) {
         key(5)
     );
     println!("bank notifications (test mode) are signed with: {DEMO_BANK_SECRET}");
+    println!("sandbox wallets (test mode) sign their callbacks with: {DEMO_WALLET_SECRET}");
     println!(
         "products: {}",
         DEMO_PRODUCTS

@@ -113,7 +113,7 @@ struct CheckoutDto {
     currency: String,
     #[schema(schema_with = items_schema)]
     items: Vec<ItemDto>,
-    /// Pay by card now (exactly one of `card` and `bank_transfer`).
+    /// Pay by card now (exactly one of `card`, `bank_transfer` and `wallet`).
     card: Option<CardDto>,
     /// Pay by bank transfer after checkout: the payment waits for the money (`requires_action`,
     /// with the transfer instructions in `next_action`) and its orders are placed awaiting it;

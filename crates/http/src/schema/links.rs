@@ -11,10 +11,11 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     one_way_to_pay(doc);
 }
 
-/// A checkout pays one way: `card`, `bank_transfer` or `wallet`, exactly one of them (the rule the
-/// handler applies, stated as `oneOf` of the two requirements over the checkout's object).
+/// A checkout pays one way: `card`, `bank_transfer` or `wallet`, exactly one of them (the rule
+/// the handler applies), stated as one object per way to pay, each requiring its own field and
+/// without the others' (a shape a generator of requests can follow, as it cannot an `allOf`).
 fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::schema::{OneOfBuilder, Schema};
 
     let Some(components) = doc.components.as_mut() else {
         return;
@@ -23,20 +24,27 @@ fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
     else {
         return;
     };
-    // present and an object (`null` is as good as absent)
-    let given = |field: &str| {
-        ObjectBuilder::new()
-            .required(field)
-            .property(field, ObjectBuilder::new().schema_type(Type::Object))
-    };
-    let either = OneOfBuilder::new()
-        .item(given("card"))
-        .item(given("bank_transfer"))
-        .item(given("wallet"));
-    let all = AllOfBuilder::new().item(checkout).item(either).build();
-    components
-        .schemas
-        .insert("CheckoutDto".to_string(), RefOr::T(Schema::AllOf(all)));
+    const WAYS: [&str; 3] = ["card", "bank_transfer", "wallet"];
+    let mut one_of = OneOfBuilder::new();
+    for way in WAYS {
+        let mut variant = checkout.clone();
+        for other in WAYS.iter().filter(|w| **w != way) {
+            variant.properties.remove(*other);
+        }
+        // its own field given, as an object (`null` would be as good as absent)
+        if let Some(RefOr::T(Schema::OneOf(given))) = variant.properties.get(way).cloned()
+            && let Some(object) = given.items.into_iter().find(|i| matches!(i, RefOr::Ref(_)))
+        {
+            variant.properties.insert(way.to_string(), object);
+        }
+        variant.required.push(way.to_string());
+        variant.title = Some(format!("pay by {way}"));
+        one_of = one_of.item(variant);
+    }
+    components.schemas.insert(
+        "CheckoutDto".to_string(),
+        RefOr::T(Schema::OneOf(one_of.build())),
+    );
 }
 
 /// A body that is one of several shapes (a tagged enum: the seller's answer, a mediator's

@@ -250,6 +250,8 @@ fn the_readme_walkthrough_works_verbatim() {
         "\"type\":\"bank_transfer_instructions\"",
         "\"outcome\":\"applied\"",
         "\"status\":\"awaiting_payment\"",
+        "https://shop.example/thanks?payment=pay_",
+        "&status=succeeded",
         // the mediator's empty list of orders
         "{\"data\":[],\"has_more\":false,\"object\":\"list\",\"url\":\"/v1/orders\"}",
     ] {

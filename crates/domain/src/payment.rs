@@ -438,7 +438,11 @@ pub fn decide(
                     0 => refund_id.clone(),
                     n => format!("{refund_id}_{n}"),
                 };
-                let charge = tender.card.as_ref().map_or("", |c| c.token.as_str());
+                // a card's charge, or the transfer's (or wallet payment's) own reference
+                let charge = tender
+                    .card
+                    .as_ref()
+                    .map_or(tender.reference.as_str(), |c| c.token.as_str());
                 events.push(PaymentEvent::RefundCreated(Refund::pending(
                     &id,
                     payment,

@@ -12,6 +12,8 @@ mod common;
 mod disputes;
 #[path = "process/provider.rs"]
 mod provider;
+#[path = "process/rails.rs"]
+mod rails;
 #[path = "process/scripted.rs"]
 mod scripted;
 
@@ -87,6 +89,26 @@ enum Op {
         pick: usize,
         kind: usize,
     },
+    /// A checkout by bank transfer or a wallet (`method`: an index of `Method::ALL` past card).
+    Deferred {
+        amounts: Vec<i64>,
+        currency: usize,
+        livemode: bool,
+        method: usize,
+    },
+    /// A connector's notification of money for a picked payment (`percent` of what is due), or
+    /// a redelivery of one taken before (`again`).
+    Notify {
+        pick: usize,
+        percent: i64,
+        again: bool,
+    },
+    /// A wallet's decline, or the buyer's cancellation there.
+    WalletRefusal {
+        pick: usize,
+        cancel: bool,
+    },
+    ExpirePayments,
 }
 
 fn answer() -> impl Strategy<Value = Answer> {
@@ -119,6 +141,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (any::<usize>(), answer()).prop_map(|(pick, answer)| Op::Worker { pick, answer }),
         1 => any::<usize>().prop_map(|pick| Op::Retry { pick }),
         5 => disputes::ops(),
+        4 => rails::ops(),
     ]
 }
 
@@ -168,6 +191,8 @@ struct World {
     units: u64,
     refund_ids: u64,
     checkouts: u64,
+    /// Connector notifications taken so far.
+    notified: u64,
     /// What the run reached, by name: the scripted test checks it reaches every path.
     seen: BTreeMap<&'static str, u32>,
 }
@@ -212,6 +237,7 @@ impl World {
             units: 0,
             refund_ids: 0,
             checkouts: 0,
+            notified: 0,
             seen: BTreeMap::new(),
         }
     }
@@ -406,6 +432,8 @@ impl World {
 
     /// Fires every timer due by now, earliest first, as the scheduler does.
     fn scheduler(&mut self) -> Step {
+        // as the app's scheduler: payments whose time ran out expire first
+        self.expire_payments()?;
         loop {
             let due = self
                 .timers
@@ -594,6 +622,19 @@ impl World {
                 percent,
             } => self.dispute_op(*pick, *command, *percent),
             Op::FireDispute { pick, kind } => self.fire_dispute(*pick, *kind),
+            Op::Deferred {
+                amounts,
+                currency,
+                livemode,
+                method,
+            } => self.deferred_checkout(amounts, *currency, *livemode, *method),
+            Op::Notify {
+                pick,
+                percent,
+                again,
+            } => self.notify(*pick, *percent, *again),
+            Op::WalletRefusal { pick, cancel } => self.wallet_refusal(*pick, *cancel),
+            Op::ExpirePayments => self.expire_payments(),
         }
     }
 
@@ -726,6 +767,8 @@ fn finish(mut w: World) -> Step {
         let released = match &o.state {
             OrderState::Completed { release, .. } => release.to_seller + release.commission,
             OrderState::Cancelled { .. } => 0,
+            // cancelled unpaid: nothing was captured, nothing refunded or released
+            OrderState::Expired { .. } if o.refunded == 0 => continue,
             other => {
                 return Err(format!(
                     "order {} not terminal after settling: {other:?}",
@@ -771,7 +814,13 @@ fn finish(mut w: World) -> Step {
         .orders
         .values()
         .map(|(o, _)| o.refunded + o.charged_to_seller)
-        .sum();
+        .sum::<i64>()
+        // and money no order took (sent beyond what was due, or too late), given back
+        + w.refunds
+            .values()
+            .filter(|(r, _)| r.order.is_empty())
+            .map(|(r, _)| r.amount.minor())
+            .sum::<i64>();
     let provider: i64 = w.provider.refunds.values().map(|(_, a, _)| a).sum();
     if refunded != provider {
         return Err(format!(

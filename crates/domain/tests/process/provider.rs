@@ -18,6 +18,12 @@ impl Provider {
         assert!(self.charges.insert(token.to_string(), amount).is_none());
     }
 
+    /// Money a buyer sent for `reference` (a bank transfer, a wallet payment): the bank pays
+    /// refunds of it back, up to what came.
+    pub fn receive(&mut self, reference: &str, amount: i64) {
+        *self.charges.entry(reference.to_string()).or_default() += amount;
+    }
+
     pub fn refunded(&self, charge: &str) -> i64 {
         self.refunds
             .values()

@@ -71,6 +71,23 @@ pub fn instructions(app: &App, p: &Payment) -> Value {
     })
 }
 
+/// Live money by `method` only where a live connector can confirm it (its secret is
+/// configured); refused as `livemode_unavailable` otherwise, before anything else.
+pub fn live_available(app: &App, livemode: bool, method: Method) -> Result<(), AppError> {
+    let live_secret = if method.is_wallet() {
+        &app.policy.wallets.live_secret
+    } else {
+        &app.policy.bank.live_secret
+    };
+    if livemode && live_secret.is_none() {
+        return Err(AppError::rejected(
+            ErrorCode::LivemodeUnavailable,
+            format!("no live {} connector is configured", method.code()),
+        ));
+    }
+    Ok(())
+}
+
 /// What the buyer must do for a payment that waits: the transfer's instructions, or the
 /// wallet to go to.
 pub fn next_action(app: &App, p: &Payment) -> Value {

@@ -348,6 +348,7 @@ pub async fn checkout(
     let card = match &req.pay_with {
         PayWith::Card(card) => card,
         PayWith::BankTransfer => {
+            crate::bank::live_available(app, principal.livemode, Method::BankTransfer)?;
             let plan = plan(app, principal, req).await?;
             let bank = Method::BankTransfer;
             let (total, plans) = (plan.total, plan.plans);
@@ -355,6 +356,7 @@ pub async fn checkout(
                 .await;
         }
         PayWith::Wallet { method, return_url } => {
+            crate::bank::live_available(app, principal.livemode, *method)?;
             crate::wallets::check(*method, req.currency, return_url)?;
             let plan = plan(app, principal, req).await?;
             let (total, plans, url) = (plan.total, plan.plans, Some(return_url.clone()));

@@ -271,6 +271,16 @@ async fn forged_unknown_and_wrong_notifications_change_nothing() {
             metrics.contains("holdback_connector_signature_failures_total 4"),
             "{b}: {metrics}"
         );
+        // live money needs a live bank connector (none configured here)
+        let mut live = cart(common::VISA);
+        live.as_object_mut().unwrap().remove("card");
+        live["bank_transfer"] = json!({});
+        let a = s.post("/v1/checkouts", &s.live_platform, live).await;
+        assert_eq!(
+            a.body["error"]["code"], "livemode_unavailable",
+            "{b}: {}",
+            a.body
+        );
         // the wrong currency
         let a = notify(&s, "bn_2", &id, 6999, "eur").await;
         assert_eq!(

@@ -236,16 +236,9 @@ fn verify(
     Err("the signature does not match")
 }
 
-/// Why a notification was refused: the answer's error, and the row that records it.
-fn refused(
-    app: &App,
-    body: &str,
-    now: i64,
-    code: ErrorCode,
-    reason: &str,
-    livemode: bool,
-) -> (AppError, NotificationRow) {
-    let row = NotificationRow {
+/// A notification as it arrived, before anything is known of it.
+fn arrived(body: &str, now: i64, livemode: bool) -> NotificationRow {
+    NotificationRow {
         notification_id: String::new(),
         livemode,
         received_at: now,
@@ -254,11 +247,19 @@ fn refused(
         currency: None,
         amount: None,
         outcome: NotificationOutcome::Refused,
-        reason: Some(reason.to_string()),
+        reason: None,
         payment_id: None,
-    };
-    let _ = app;
-    (AppError::rejected(code, reason.to_string()), row)
+    }
+}
+
+/// Records `row` as refused for `reason`, raw, and answers the refusal by `code`.
+async fn refuse(app: &App, mut row: NotificationRow, code: ErrorCode, reason: &str) -> AppError {
+    row.outcome = NotificationOutcome::Refused;
+    row.reason = Some(reason.to_string());
+    match app.store.record_bank_notification(&row).await {
+        Ok(()) => AppError::rejected(code, reason.to_string()),
+        Err(e) => e.into(),
+    }
 }
 
 /// Takes one notification from the bank: checks it, then applies it to the payment its
@@ -285,9 +286,8 @@ pub(crate) async fn take(
     let livemode = match verify(secrets, tolerance, signature, raw, now) {
         Ok(livemode) => livemode,
         Err(reason) => {
-            let (e, row) = refused(app, &body, now, ErrorCode::SignatureInvalid, reason, false);
-            app.store.record_bank_notification(&row).await?;
-            return Err(e);
+            let row = arrived(&body, now, false);
+            return Err(refuse(app, row, ErrorCode::SignatureInvalid, reason).await);
         }
     };
     let notice = serde_json::from_slice::<Value>(raw)
@@ -297,32 +297,16 @@ pub(crate) async fn take(
         Some(n) => n,
         None => {
             let reason = "the body is not a notification of this connector";
-            let (e, row) = refused(
-                app,
-                &body,
-                now,
-                ErrorCode::ParameterInvalid,
-                reason,
-                livemode,
-            );
-            app.store.record_bank_notification(&row).await?;
-            return Err(e);
+            let row = arrived(&body, now, livemode);
+            return Err(refuse(app, row, ErrorCode::ParameterInvalid, reason).await);
         }
     };
     let id_ok = !notice.id.is_empty() && notice.id.len() <= 64;
     let currency = Currency::parse(&notice.currency.to_ascii_uppercase()).ok();
     let (Some(currency), true) = (currency, id_ok && notice.amount > 0) else {
         let reason = "a notification has an id (1 to 64), a positive amount and a currency";
-        let (e, row) = refused(
-            app,
-            &body,
-            now,
-            ErrorCode::ParameterInvalid,
-            reason,
-            livemode,
-        );
-        app.store.record_bank_notification(&row).await?;
-        return Err(e);
+        let row = arrived(&body, now, livemode);
+        return Err(refuse(app, row, ErrorCode::ParameterInvalid, reason).await);
     };
     let amount = Money::from_minor(notice.amount, currency)?;
     let mut row = NotificationRow {
@@ -370,18 +354,10 @@ pub(crate) async fn take(
                 payment.amount.currency().code(),
                 currency.code()
             );
-            let (e, mut refused_row) = refused(
-                app,
-                &row.body,
-                now,
-                ErrorCode::CurrencyMismatch,
-                &reason,
-                livemode,
-            );
-            refused_row.reference = row.reference.clone();
-            refused_row.payment_id = Some(payment.id.clone());
-            app.store.record_bank_notification(&refused_row).await?;
-            return Err(e);
+            let mut refused = arrived(&row.body, now, livemode);
+            refused.reference = row.reference.clone();
+            refused.payment_id = Some(payment.id.clone());
+            return Err(refuse(app, refused, ErrorCode::CurrencyMismatch, &reason).await);
         }
         let command = match notice.report {
             Report::Received => PaymentCommand::Receive {

@@ -33,23 +33,22 @@ pub struct PayoutRecord {
     pub at: i64,
 }
 
+const COLUMNS: &str = "SELECT id, reference, payment, amount, currency, at FROM payouts";
+
+fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<PayoutRecord> {
+    Ok(PayoutRecord {
+        id: r.get(0)?,
+        reference: r.get(1)?,
+        payment: r.get(2)?,
+        amount: r.get(3)?,
+        currency: r.get(4)?,
+        at: r.get(5)?,
+    })
+}
+
 fn existing(tx: &Transaction<'_>, reference: &str) -> Result<Option<PayoutRecord>, SandboxError> {
-    Ok(tx
-        .query_row(
-            "SELECT id, reference, payment, amount, currency, at FROM payouts WHERE reference = ?1",
-            [reference],
-            |r| {
-                Ok(PayoutRecord {
-                    id: r.get(0)?,
-                    reference: r.get(1)?,
-                    payment: r.get(2)?,
-                    amount: r.get(3)?,
-                    currency: r.get(4)?,
-                    at: r.get(5)?,
-                })
-            },
-        )
-        .optional()?)
+    let sql = format!("{COLUMNS} WHERE reference = ?1");
+    Ok(tx.query_row(&sql, [reference], record).optional()?)
 }
 
 impl Sandbox {
@@ -106,19 +105,8 @@ impl Sandbox {
     pub fn payouts(&self) -> Result<Vec<PayoutRecord>, SandboxError> {
         self.write(|tx| {
             tx.execute_batch(SCHEMA)?;
-            let mut stmt = tx.prepare(
-                "SELECT id, reference, payment, amount, currency, at FROM payouts ORDER BY seq",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(PayoutRecord {
-                    id: r.get(0)?,
-                    reference: r.get(1)?,
-                    payment: r.get(2)?,
-                    amount: r.get(3)?,
-                    currency: r.get(4)?,
-                    at: r.get(5)?,
-                })
-            })?;
+            let mut stmt = tx.prepare(&format!("{COLUMNS} ORDER BY seq"))?;
+            let rows = stmt.query_map([], record)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }

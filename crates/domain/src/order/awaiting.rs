@@ -18,26 +18,13 @@ pub fn placed(
     now: i64,
     expires_at: i64,
 ) -> Decision {
-    let order = Order {
-        id: plan.id.clone(),
-        buyer: buyer.to_string(),
-        seller: plan.seller.clone(),
-        payment: payment.to_string(),
-        captured: plan.amount,
-        refunded: 0,
-        charged_to_seller: 0,
-        dispute: None,
-        commission: plan.commission,
-        livemode,
-        paid_at: now,
-        ship_by: expires_at + plan.ship_by_ms,
-        shipping_method: plan.shipping_method.clone(),
-        delivery_guarantee: plan.delivery_guarantee,
-        state: OrderState::AwaitingPayment {
-            expires_at,
-            ship_by_ms: plan.ship_by_ms,
-        },
+    let awaiting = OrderState::AwaitingPayment {
+        expires_at,
+        ship_by_ms: plan.ship_by_ms,
     };
+    // (ship-by is set again, from the payment, when it is paid)
+    let ship_by = expires_at + plan.ship_by_ms;
+    let order = Order::planned(plan, buyer, payment, livemode, now, ship_by, awaiting);
     Decision {
         order,
         accounts: vec![],

@@ -282,6 +282,35 @@ pub struct Order {
 }
 
 impl Order {
+    /// The order `plan` fixed at checkout, for `buyer` by `payment`, as of `now`, in `state`.
+    pub(crate) fn planned(
+        plan: &OrderPlan,
+        buyer: &str,
+        payment: &str,
+        livemode: bool,
+        now: i64,
+        ship_by: i64,
+        state: OrderState,
+    ) -> Order {
+        Order {
+            id: plan.id.clone(),
+            buyer: buyer.to_string(),
+            seller: plan.seller.clone(),
+            payment: payment.to_string(),
+            captured: plan.amount,
+            refunded: 0,
+            charged_to_seller: 0,
+            dispute: None,
+            commission: plan.commission,
+            livemode,
+            paid_at: now,
+            ship_by,
+            shipping_method: plan.shipping_method.clone(),
+            delivery_guarantee: plan.delivery_guarantee,
+            state,
+        }
+    }
+
     pub fn status(&self) -> OrderStatus {
         self.state.status()
     }
@@ -697,25 +726,18 @@ pub fn paid(
     livemode: bool,
     now: i64,
 ) -> Result<Decision, OrderError> {
-    let order = Order {
-        id: plan.id.clone(),
-        buyer: buyer.to_string(),
-        seller: plan.seller.clone(),
-        payment: payment.to_string(),
-        captured: plan.amount,
-        refunded: 0,
-        charged_to_seller: 0,
-        dispute: None,
-        commission: plan.commission,
-        livemode,
-        paid_at: now,
-        ship_by: now + plan.ship_by_ms,
-        shipping_method: plan.shipping_method.clone(),
-        delivery_guarantee: plan.delivery_guarantee,
-        state: OrderState::Paid {
-            cancel_requested: None,
-        },
+    let paid = OrderState::Paid {
+        cancel_requested: None,
     };
+    let order = Order::planned(
+        plan,
+        buyer,
+        payment,
+        livemode,
+        now,
+        now + plan.ship_by_ms,
+        paid,
+    );
     let accounts = EscrowAccounts::of(&order)?;
     Ok(Decision {
         accounts: accounts.specs(plan.amount.currency()),

@@ -23,6 +23,8 @@ use holdback_store::{Conflict, NotificationOutcome, NotificationRow};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use holdback_domain::reconcile::{OpKind, ProviderOp};
+
 use crate::cards::{BoxFuture, ProviderError};
 use crate::checkout::CheckoutRequest;
 use crate::orders::Idem;
@@ -422,6 +424,9 @@ pub trait BankConnector: Send + Sync {
         amount: Money,
         reference: &'a str,
     ) -> BoxFuture<'a, Result<String, ProviderError>>;
+
+    /// Every payout the bank made, for reconciliation (as refunds, by reference).
+    fn payouts(&self) -> BoxFuture<'_, Result<Vec<ProviderOp>, ProviderError>>;
 }
 
 /// A bank that keeps nothing and pays every payout (benchmarks and tests that need no bank
@@ -436,6 +441,10 @@ impl BankConnector for StatelessBank {
         reference: &'a str,
     ) -> BoxFuture<'a, Result<String, ProviderError>> {
         Box::pin(async move { Ok(format!("po_stateless_{reference}")) })
+    }
+
+    fn payouts(&self) -> BoxFuture<'_, Result<Vec<ProviderOp>, ProviderError>> {
+        Box::pin(async { Ok(vec![]) })
     }
 }
 
@@ -469,6 +478,30 @@ impl BankConnector for SandboxBank {
                     message: e.to_string(),
                 }),
             }
+        })
+    }
+
+    fn payouts(&self) -> BoxFuture<'_, Result<Vec<ProviderOp>, ProviderError>> {
+        let sandbox = self.sandbox.clone();
+        Box::pin(async move {
+            let records = tokio::task::spawn_blocking(move || sandbox.payouts())
+                .await
+                .map_err(|e| ProviderError::Unknown(format!("sandbox bank: {e}")))?
+                .map_err(|e| ProviderError::Unknown(e.to_string()))?;
+            records
+                .into_iter()
+                .map(|p| {
+                    let currency = Currency::parse(&p.currency)
+                        .map_err(|e| ProviderError::Unknown(e.to_string()))?;
+                    let amount = Money::from_minor(p.amount, currency)
+                        .map_err(|e| ProviderError::Unknown(e.to_string()))?;
+                    Ok(ProviderOp {
+                        kind: OpKind::Refund,
+                        reference: p.reference,
+                        amount,
+                    })
+                })
+                .collect()
         })
     }
 }

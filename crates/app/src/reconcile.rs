@@ -8,6 +8,7 @@ use holdback_domain::payment::{Method, PaymentState};
 use holdback_domain::reconcile::{self, Discrepancy, OpKind, RecordedOp};
 use holdback_domain::refund::RefundState;
 
+use crate::bank::BankConnector;
 use crate::cards::CardConnector;
 use crate::{App, AppError};
 
@@ -53,6 +54,41 @@ pub async fn provider(
             });
         }
     }
+    let found = reconcile::reconcile(&statement, &recorded);
+    Ok((statement.len(), recorded.len(), found))
+}
+
+/// Compares the bank's payouts with the succeeded refunds of `livemode`'s bank transfers and
+/// wallet payments (each paid back by the bank, under the refund's id).
+pub async fn bank(
+    app: &App,
+    bank: &dyn BankConnector,
+    livemode: bool,
+) -> Result<(usize, usize, Vec<Discrepancy>), AppError> {
+    let statement = bank.payouts().await?;
+    let mut not_cards = HashSet::new();
+    for id in app.store.all_payment_ids().await? {
+        if let Some((p, _)) = app.store.payment(&id).await? {
+            for (index, t) in p.tenders.iter().enumerate() {
+                if t.method != Method::Card {
+                    not_cards.insert((p.id.clone(), index));
+                }
+            }
+        }
+    }
+    let recorded: Vec<RecordedOp> = app
+        .store
+        .all_refunds()
+        .await?
+        .into_iter()
+        .filter(|r| r.livemode == livemode && matches!(r.state, RefundState::Succeeded { .. }))
+        .filter(|r| not_cards.contains(&(r.payment.clone(), r.tender)))
+        .map(|r| RecordedOp {
+            kind: OpKind::Refund,
+            reference: r.id.clone(),
+            amount: r.amount,
+        })
+        .collect();
     let found = reconcile::reconcile(&statement, &recorded);
     Ok((statement.len(), recorded.len(), found))
 }

@@ -103,6 +103,20 @@ pub async fn reconcile(
         found.len(),
         if found.len() == 1 { "y" } else { "ies" }
     );
+    // the bank's payouts (bank transfers and wallet payments paid back), in the same file
+    let (payouts, paid_back, at_bank) =
+        holdback_app::reconcile::bank(&app, app.cards.bank_test.as_ref(), false)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for d in &at_bank {
+        println!("{}: {d}", d.code());
+    }
+    println!(
+        "reconcile bank: {payouts} payout(s) at the bank, {paid_back} recorded, {} discrepanc{}",
+        at_bank.len(),
+        if at_bank.len() == 1 { "y" } else { "ies" }
+    );
+    let found: Vec<_> = found.into_iter().chain(at_bank).collect();
     Ok(if found.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -578,7 +578,36 @@ fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once()
             assert_eq!(p["refunds"], json!([]), "{b}: {p}");
             assert_eq!(p["orders"][0]["status"], "paid", "{b}: {p}");
         }
+        // money sent again after the payment was complete: paid back by the sandbox bank
+        let (first, amount) = &references[0];
+        let (status, _) = rt
+            .block_on(bank_notify(&http, &base, "bn_extra", first, *amount))
+            .unwrap();
+        assert_eq!(status, 200, "{b}");
+        wait_for("the bank's payout", || {
+            let (_, p) = rt
+                .block_on(call(
+                    &http,
+                    reqwest::Method::GET,
+                    format!("{base}/v1/payments/{first}"),
+                    &platform,
+                    None,
+                    None,
+                ))
+                .ok()?;
+            (p["refunds"][0]["status"] == "succeeded").then_some(())
+        });
         sigkill(server);
         assert_books_agree(b, &db.url, &file);
+        let out = holdback(
+            &db.url,
+            &["reconcile", "provider", "--sandbox", &file.arg()],
+        );
+        assert!(
+            text(&out)
+                .contains("reconcile bank: 1 payout(s) at the bank, 1 recorded, 0 discrepancies"),
+            "{b}: {}",
+            text(&out)
+        );
     }
 }

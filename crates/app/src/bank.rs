@@ -176,17 +176,33 @@ pub struct Notice {
     pub amount: i64,
     pub currency: String,
     pub report: Report,
+    /// The account the money came from, when the connector says (a bank's `payer_account`).
+    pub payer: Option<String>,
 }
 
-/// A bank notification's body: `{id, reference, amount, currency}` and nothing else.
+/// A bank notification's body: `{id, reference, amount, currency}` and, optionally, the
+/// account the money came from (`payer_account`, 1 to 64 characters), and nothing else.
 fn bank_notice(v: &Value) -> Option<Notice> {
-    let o = v.as_object().filter(|o| o.len() == 4)?;
+    let o = v.as_object()?;
+    let payer = match o.get("payer_account") {
+        None => None,
+        Some(a) => Some(
+            a.as_str()
+                .filter(|a| (1..=64).contains(&a.len()))?
+                .to_string(),
+        ),
+    };
+    let known = 4 + usize::from(payer.is_some());
+    if o.len() != known {
+        return None;
+    }
     Some(Notice {
         id: o.get("id")?.as_str()?.to_string(),
         reference: o.get("reference")?.as_str()?.to_string(),
         amount: o.get("amount")?.as_i64()?,
         currency: o.get("currency")?.as_str()?.to_string(),
         report: Report::Received,
+        payer,
     })
 }
 
@@ -365,6 +381,7 @@ pub(crate) async fn take(
             Report::Received => PaymentCommand::Receive {
                 amount,
                 refund_id: app.ids.next("re"),
+                payer: notice.payer.clone(),
             },
             Report::Declined => PaymentCommand::Decline {
                 code: ErrorCode::PaymentFailed,
@@ -416,11 +433,13 @@ pub async fn expire_due(app: &App, limit: u32) -> Result<usize, AppError> {
 
 /// A bank that pays money back to whoever sent a transfer.
 pub trait BankConnector: Send + Sync {
-    /// Pays `amount` back for the transfer made for `payment` (its reference), under
-    /// `reference` (the refund's id): the same reference pays once. Returns the bank's id.
+    /// Pays `amount` back for the transfer made for `payment` (its reference) to `account`
+    /// (the one it came from, when the bank reported it), under `reference` (the refund's id):
+    /// the same reference pays once. Returns the bank's id.
     fn payout<'a>(
         &'a self,
         payment: &'a str,
+        account: Option<&'a str>,
         amount: Money,
         reference: &'a str,
     ) -> BoxFuture<'a, Result<String, ProviderError>>;
@@ -437,6 +456,7 @@ impl BankConnector for StatelessBank {
     fn payout<'a>(
         &'a self,
         _payment: &'a str,
+        _account: Option<&'a str>,
         _amount: Money,
         reference: &'a str,
     ) -> BoxFuture<'a, Result<String, ProviderError>> {
@@ -458,14 +478,16 @@ impl BankConnector for SandboxBank {
     fn payout<'a>(
         &'a self,
         payment: &'a str,
+        account: Option<&'a str>,
         amount: Money,
         reference: &'a str,
     ) -> BoxFuture<'a, Result<String, ProviderError>> {
         let (sandbox, now) = (self.sandbox.clone(), self.clock.now_ms());
         let (payment, reference) = (payment.to_string(), reference.to_string());
+        let account = account.map(str::to_string);
         Box::pin(async move {
             let done = tokio::task::spawn_blocking(move || {
-                sandbox.payout(&payment, amount, &reference, now)
+                sandbox.payout(&payment, account.as_deref(), amount, &reference, now)
             })
             .await
             .map_err(|e| ProviderError::Unknown(format!("sandbox bank: {e}")))?;

@@ -84,18 +84,20 @@ async fn attempt(app: &App, id: &str) -> Result<Option<RefundCommand>, AppError>
     }
     // A card is refunded by its provider; a bank transfer or a wallet payment is paid back
     // (to the account or wallet it came from) through the bank connector.
-    let by_bank = app.store.payment(&r.payment).await?.is_some_and(|(p, _)| {
-        p.tenders
-            .get(r.tender)
-            .is_some_and(|t| t.method != Method::Card)
-    });
+    let tender = app
+        .store
+        .payment(&r.payment)
+        .await?
+        .and_then(|(p, _)| p.tenders.get(r.tender).cloned());
+    let by_bank = tender.as_ref().is_some_and(|t| t.method != Method::Card);
+    let account = tender.and_then(|t| t.payer_account);
     let call = if by_bank {
         if r.livemode {
             return Ok(None); // no live bank yet: the refund stays owed, and visible
         }
         let bank = app.cards.bank_test.clone();
         let (charge, amount, id) = (r.charge.clone(), r.amount, r.id.clone());
-        Box::pin(async move { bank.payout(&charge, amount, &id).await })
+        Box::pin(async move { bank.payout(&charge, account.as_deref(), amount, &id).await })
             as crate::cards::BoxFuture<'static, _>
     } else {
         let connector = app.cards.for_mode(r.livemode)?.clone();

@@ -97,6 +97,7 @@ fn wallet_notice(v: &Value) -> Option<Notice> {
         amount: o.get("amount")?.as_i64()?,
         currency: o.get("currency")?.as_str()?.to_string(),
         report,
+        payer: None,
     })
 }
 

@@ -96,6 +96,9 @@ pub struct Tender {
     /// For a method that confirms later: what the buyer sent so far, minor units (it may be
     /// less than `amount`, or more; what is not applied to the payment is refunded).
     pub received: i64,
+    /// For a bank transfer: the account the buyer paid from, as the bank reported it; what is
+    /// paid back goes there.
+    pub payer_account: Option<String>,
 }
 
 impl Tender {
@@ -181,6 +184,7 @@ impl Payment {
                 reference: id.to_string(),
                 card: None,
                 received: 0,
+                payer_account: None,
             }],
             state: PaymentState::Processing { plans },
         })
@@ -213,6 +217,7 @@ impl Payment {
                 reference: id.to_string(),
                 card: None,
                 received: 0,
+                payer_account: None,
             }],
             state: PaymentState::RequiresAction {
                 orders,
@@ -255,7 +260,12 @@ pub enum PaymentCommand {
     /// The bank reports `amount` received for the payment's reference (each notification once).
     /// Money beyond what is due, or after the payment expired or was captured, is refunded by
     /// a refund `refund_id` (called only then).
-    Receive { amount: Money, refund_id: String },
+    Receive {
+        amount: Money,
+        refund_id: String,
+        /// The account the money came from, when the connector says.
+        payer: Option<String>,
+    },
     /// The payment's time ran out before all its money came: its orders are cancelled unpaid,
     /// and what did come is refunded by `refund_id`.
     Expire { refund_id: String },
@@ -456,8 +466,21 @@ pub fn decide(
             }
         }
         (PaymentCommand::Refund { .. }, _) => return Err(PaymentError::NotCaptured),
-        (PaymentCommand::Receive { amount, refund_id }, _) => {
-            return received(payment, *amount, refund_id, now);
+        (
+            PaymentCommand::Receive {
+                amount,
+                refund_id,
+                payer,
+            },
+            _,
+        ) => {
+            let mut d = received(payment, *amount, refund_id, now)?;
+            if let (Some(payer), Some(t)) = (payer, d.payment.tenders.first_mut())
+                && t.payer_account.is_none()
+            {
+                t.payer_account = Some(payer.clone());
+            }
+            return Ok(d);
         }
         (PaymentCommand::Expire { refund_id }, _) => return expire(payment, refund_id, now),
         // a wallet confirms all at once: money already in (a bank transfer's) is not abandoned

@@ -308,6 +308,7 @@ fn payment_state_by_command() {
     let receive = |amount| PaymentCommand::Receive {
         amount: usd(amount),
         refund_id: "re_x".into(),
+        payer: None,
     };
     let partial = payment::decide(&bank, &receive(4_000), T0).unwrap().payment;
     let expire = PaymentCommand::Expire {
@@ -359,6 +360,7 @@ fn payment_state_by_command() {
             PaymentCommand::Receive {
                 amount: Money::from_minor(6_000, Currency::parse("EUR").unwrap()).unwrap(),
                 refund_id: "re_x".into(),
+                payer: None,
             },
         ),
         ("expire", expire.clone()),

@@ -470,8 +470,11 @@ async fn bank_notify(
     reference: &str,
     amount: i64,
 ) -> Result<(u16, Value), reqwest::Error> {
-    let body =
-        json!({"id": id, "reference": reference, "amount": amount, "currency": "usd"}).to_string();
+    let mut body = json!({"id": id, "reference": reference, "amount": amount, "currency": "usd"});
+    if id == "bn_extra" {
+        body["payer_account"] = json!(PAYER);
+    }
+    let body = body.to_string();
     #[allow(clippy::disallowed_methods)] // the bank signs with the real clock, as serve reads it
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -492,6 +495,8 @@ async fn bank_notify(
 }
 
 const BANK_SECRET: &str = "bank_secret_of_the_crash_test";
+/// The account the crash test's extra transfer comes from.
+const PAYER: &str = "DE02120300000000202051";
 
 #[test]
 fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once() {
@@ -599,6 +604,10 @@ fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once()
         });
         sigkill(server);
         assert_books_agree(b, &db.url, &file);
+        // paid back to the account it came from
+        let payouts = Sandbox::open(file.path()).unwrap().payouts().unwrap();
+        assert_eq!(payouts.len(), 1, "{b}");
+        assert_eq!(payouts[0].account.as_deref(), Some(PAYER), "{b}");
         let out = holdback(
             &db.url,
             &["reconcile", "provider", "--sandbox", &file.arg()],

@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS payouts (
     id        TEXT    NOT NULL UNIQUE,
     reference TEXT    NOT NULL UNIQUE,
     payment   TEXT    NOT NULL,
+    account   TEXT,
     amount    INTEGER NOT NULL CHECK (amount > 0),
     currency  TEXT    NOT NULL,
     at        INTEGER NOT NULL
@@ -28,21 +29,25 @@ pub struct PayoutRecord {
     pub reference: String,
     /// The payment reference of the transfer it gives back.
     pub payment: String,
+    /// The account it is paid to (none: back to where the transfer came from, as the bank
+    /// knows it).
+    pub account: Option<String>,
     pub amount: i64,
     pub currency: String,
     pub at: i64,
 }
 
-const COLUMNS: &str = "SELECT id, reference, payment, amount, currency, at FROM payouts";
+const COLUMNS: &str = "SELECT id, reference, payment, account, amount, currency, at FROM payouts";
 
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<PayoutRecord> {
     Ok(PayoutRecord {
         id: r.get(0)?,
         reference: r.get(1)?,
         payment: r.get(2)?,
-        amount: r.get(3)?,
-        currency: r.get(4)?,
-        at: r.get(5)?,
+        account: r.get(3)?,
+        amount: r.get(4)?,
+        currency: r.get(5)?,
+        at: r.get(6)?,
     })
 }
 
@@ -57,6 +62,7 @@ impl Sandbox {
     pub fn payout(
         &self,
         payment: &str,
+        account: Option<&str>,
         amount: Money,
         reference: &str,
         now_ms: i64,
@@ -67,7 +73,10 @@ impl Sandbox {
         self.write(|tx| {
             tx.execute_batch(SCHEMA)?;
             if let Some(first) = existing(tx, reference)? {
-                if first.amount != amount.minor() || first.payment != payment {
+                if first.amount != amount.minor()
+                    || first.payment != payment
+                    || first.account.as_deref() != account
+                {
                     return Err(SandboxError::ReferenceReused);
                 }
                 return Ok(first);
@@ -80,18 +89,20 @@ impl Sandbox {
                 id: format!("po_sandbox_{seq:08}"),
                 reference: reference.to_string(),
                 payment: payment.to_string(),
+                account: account.map(str::to_string),
                 amount: amount.minor(),
                 currency: amount.currency().code().to_string(),
                 at: now_ms,
             };
             tx.execute(
-                "INSERT INTO payouts (seq, id, reference, payment, amount, currency, at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO payouts (seq, id, reference, payment, account, amount, currency, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     seq,
                     record.id,
                     record.reference,
                     record.payment,
+                    record.account,
                     record.amount,
                     record.currency,
                     record.at
@@ -124,14 +135,20 @@ mod tests {
         let _ = std::fs::remove_file(&dir);
         let s = Sandbox::open(&dir).unwrap();
         let usd = |m| Money::from_minor(m, Currency::parse("USD").unwrap()).unwrap();
-        let first = s.payout("pay_1", usd(500), "re_1", 10).unwrap();
-        let again = s.payout("pay_1", usd(500), "re_1", 20).unwrap();
+        let iban = Some("DE02120300000000202051");
+        let first = s.payout("pay_1", iban, usd(500), "re_1", 10).unwrap();
+        let again = s.payout("pay_1", iban, usd(500), "re_1", 20).unwrap();
         assert_eq!(first, again);
+        assert_eq!(first.account.as_deref(), iban);
         assert!(matches!(
-            s.payout("pay_1", usd(600), "re_1", 30),
+            s.payout("pay_1", iban, usd(600), "re_1", 30),
             Err(SandboxError::ReferenceReused)
         ));
-        s.payout("pay_2", usd(100), "re_2", 40).unwrap();
+        assert!(matches!(
+            s.payout("pay_1", None, usd(500), "re_1", 30),
+            Err(SandboxError::ReferenceReused)
+        ));
+        s.payout("pay_2", None, usd(100), "re_2", 40).unwrap();
         let all = s.payouts().unwrap();
         assert_eq!(
             all.iter().map(|p| p.amount).collect::<Vec<_>>(),

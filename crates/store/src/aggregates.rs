@@ -65,10 +65,10 @@ const UPSERT_PAYMENT: &str = "INSERT INTO payments (id, buyer, currency, amount,
      expires_at = excluded.expires_at";
 const UPSERT_TENDER: &str = "INSERT INTO payment_tenders (payment_id, idx, method, currency, \
      amount, refunded, reference, card_brand, card_last4, card_exp_month, card_exp_year, \
-     provider_token, received) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+     provider_token, received, payer_account) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
      ON CONFLICT (payment_id, idx) DO UPDATE SET refunded = excluded.refunded, \
-     received = excluded.received, \
+     received = excluded.received, payer_account = excluded.payer_account, \
      card_brand = excluded.card_brand, card_last4 = excluded.card_last4, \
      card_exp_month = excluded.card_exp_month, card_exp_year = excluded.card_exp_year, \
      provider_token = excluded.provider_token";
@@ -211,6 +211,7 @@ fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
                 Val::OptInt(card.map(|c| i64::from(c.exp_year))),
                 Val::OptText(card.map(|c| c.token.clone())),
                 Val::Int(t.received),
+                Val::OptText(t.payer_account.clone()),
             ],
         ));
     }
@@ -420,6 +421,7 @@ mod tests {
                     reference: "pay_1".into(),
                     card: None,
                     received: 0,
+                    payer_account: None,
                 }],
                 state: PaymentState::Failed {
                     at: 1,

@@ -19,7 +19,8 @@ use crate::{Cursor, Store, StoreError, with_pool};
 const SELECT_PAYMENT: &str = "SELECT id, buyer, currency, amount, livemode, created_at, status, \
      failure_code, captured_at, version, expires_at, return_url FROM payments WHERE id = $1";
 const SELECT_TENDERS: &str = "SELECT method, currency, amount, refunded, reference, card_brand, \
-     card_last4, card_exp_month, card_exp_year, provider_token, received FROM payment_tenders \
+     card_last4, card_exp_month, card_exp_year, provider_token, received, payer_account \
+     FROM payment_tenders \
      WHERE payment_id = $1 ORDER BY idx";
 const SELECT_PLANS: &str = "SELECT order_id, seller, amount, commission_bps, commission_fixed, \
      ship_by_ms, shipping_method, delivery_guarantee FROM payment_plans WHERE payment_id = $1 \
@@ -82,6 +83,7 @@ fn tender(row: &impl Get) -> Result<Tender, StoreError> {
         reference: row.text("reference")?,
         card: card(row)?,
         received: row.int("received")?,
+        payer_account: row.opt_text("payer_account")?,
     })
 }
 

@@ -125,6 +125,7 @@ impl World {
         let command = PaymentCommand::Receive {
             amount: money(amount, p.amount.currency().code()),
             refund_id: format!("re_{}", self.refund_ids),
+            payer: None,
         };
         let before = self.payments[&id].1;
         self.payment_decision(&id, &command)?;

@@ -53,6 +53,9 @@ struct BankNotice {
     #[schema(minimum = 1)]
     amount: i64,
     currency: String,
+    /// The account the money came from (an IBAN, say): what is paid back goes there.
+    #[schema(min_length = 1, max_length = 64)]
+    payer_account: Option<String>,
 }
 
 /// What came of a notification.

@@ -5,6 +5,8 @@
 ALTER TABLE payments ADD COLUMN return_url TEXT;
 ALTER TABLE payments ADD COLUMN expires_at INTEGER;
 ALTER TABLE payment_tenders ADD COLUMN received INTEGER NOT NULL DEFAULT 0;
+-- the account a bank transfer came from, as the bank reported it (paid back there)
+ALTER TABLE payment_tenders ADD COLUMN payer_account TEXT;
 ALTER TABLE orders ADD COLUMN expires_at INTEGER;
 ALTER TABLE orders ADD COLUMN ship_by_ms INTEGER;
 -- The payments whose time runs out next (the scheduler's expiry sweep).

@@ -255,8 +255,9 @@ fn verify(
 }
 
 /// A notification as it arrived, before anything is known of it.
-fn arrived(body: &str, now: i64, livemode: bool) -> NotificationRow {
+fn arrived(connector: &str, body: &str, now: i64, livemode: bool) -> NotificationRow {
     NotificationRow {
+        connector: connector.to_string(),
         notification_id: String::new(),
         livemode,
         received_at: now,
@@ -274,7 +275,7 @@ fn arrived(body: &str, now: i64, livemode: bool) -> NotificationRow {
 async fn refuse(app: &App, mut row: NotificationRow, code: ErrorCode, reason: &str) -> AppError {
     row.outcome = NotificationOutcome::Refused;
     row.reason = Some(reason.to_string());
-    match app.store.record_bank_notification(&row).await {
+    match app.store.record_notification(&row).await {
         Ok(()) => AppError::rejected(code, reason.to_string()),
         Err(e) => e.into(),
     }
@@ -285,14 +286,14 @@ async fn refuse(app: &App, mut row: NotificationRow, code: ErrorCode, reason: &s
 pub async fn notify(app: &App, signature: Option<&str>, raw: &[u8]) -> Result<Value, AppError> {
     let bank = &app.policy.bank;
     let secrets = [(false, &bank.test_secret), (true, &bank.live_secret)];
-    take(app, "", secrets, signature, raw, bank_notice).await
+    take(app, "bank", secrets, signature, raw, bank_notice).await
 }
 
 /// Takes one connector's notification: verified with `secrets`, read by `parse`, logged under
-/// `namespace` + its id, and applied to its payment exactly once.
+/// `connector` and its id, and applied to its payment exactly once.
 pub(crate) async fn take(
     app: &App,
-    namespace: &str,
+    connector: &str,
     secrets: [(bool, &Option<String>); 2],
     signature: Option<&str>,
     raw: &[u8],
@@ -304,7 +305,7 @@ pub(crate) async fn take(
     let livemode = match verify(secrets, tolerance, signature, raw, now) {
         Ok(livemode) => livemode,
         Err(reason) => {
-            let row = arrived(&body, now, false);
+            let row = arrived(connector, &body, now, false);
             return Err(refuse(app, row, ErrorCode::SignatureInvalid, reason).await);
         }
     };
@@ -315,7 +316,7 @@ pub(crate) async fn take(
         Some(n) => n,
         None => {
             let reason = "the body is not a notification of this connector";
-            let row = arrived(&body, now, livemode);
+            let row = arrived(connector, &body, now, livemode);
             return Err(refuse(app, row, ErrorCode::ParameterInvalid, reason).await);
         }
     };
@@ -323,12 +324,13 @@ pub(crate) async fn take(
     let currency = Currency::parse(&notice.currency.to_ascii_uppercase()).ok();
     let (Some(currency), true) = (currency, id_ok && notice.amount > 0) else {
         let reason = "a notification has an id (1 to 64), a positive amount and a currency";
-        let row = arrived(&body, now, livemode);
+        let row = arrived(connector, &body, now, livemode);
         return Err(refuse(app, row, ErrorCode::ParameterInvalid, reason).await);
     };
     let amount = Money::from_minor(notice.amount, currency)?;
     let mut row = NotificationRow {
-        notification_id: format!("{namespace}{}", notice.id),
+        connector: connector.to_string(),
+        notification_id: notice.id.clone(),
         livemode,
         received_at: now,
         body,
@@ -343,7 +345,7 @@ pub(crate) async fn take(
         process::before_attempt(attempt).await;
         if let Some(first) = app
             .store
-            .bank_notification(livemode, &row.notification_id)
+            .notification(livemode, connector, &row.notification_id)
             .await?
         {
             return Ok(answer(&first, true));
@@ -372,7 +374,7 @@ pub(crate) async fn take(
                 payment.amount.currency().code(),
                 currency.code()
             );
-            let mut refused = arrived(&row.body, now, livemode);
+            let mut refused = arrived(connector, &row.body, now, livemode);
             refused.reference = row.reference.clone();
             refused.payment_id = Some(payment.id.clone());
             return Err(refuse(app, refused, ErrorCode::CurrencyMismatch, &reason).await);

@@ -111,8 +111,7 @@ pub async fn notify(
 ) -> Result<Value, AppError> {
     let w = &app.policy.wallets;
     let secrets = [(false, &w.test_secret), (true, &w.live_secret)];
-    let namespace = format!("{}:", wallet.code());
-    bank::take(app, &namespace, secrets, signature, raw, wallet_notice).await
+    bank::take(app, wallet.code(), secrets, signature, raw, wallet_notice).await
 }
 
 /// What the buyer chose on the sandbox wallet's page.

@@ -6,8 +6,9 @@ use holdback_store::{NotificationOutcome, Store};
 
 #[derive(clap::Subcommand)]
 pub enum ConnectorsCommand {
-    /// Bank notifications whose reference names no payment (of their mode), oldest first: the
-    /// bank's id, mode, when it came, the reference, the amount, and the raw body as it came.
+    /// Connector notifications (the bank's, the wallets') whose reference names no payment of
+    /// their mode, oldest first: the connector and its id, mode, when it came, the reference,
+    /// the amount, and the raw body as it came.
     /// They are kept, never dropped, for an operator to match by hand.
     Unmatched {
         #[arg(long, default_value_t = 100)]
@@ -18,11 +19,12 @@ pub enum ConnectorsCommand {
 pub async fn run(store: Store, command: ConnectorsCommand) -> anyhow::Result<ExitCode> {
     let ConnectorsCommand::Unmatched { limit } = command;
     let rows = store
-        .bank_notifications(NotificationOutcome::Unmatched, limit)
+        .notifications(NotificationOutcome::Unmatched, limit)
         .await?;
     for n in &rows {
         println!(
-            "{}  {}  {}  reference {}  {} {}  {}",
+            "{} {}  {}  {}  reference {}  {} {}  {}",
+            n.connector,
             n.notification_id,
             if n.livemode { "live" } else { "test" },
             n.received_at,

@@ -297,7 +297,7 @@ async fn forged_unknown_and_wrong_notifications_change_nothing() {
         let unmatched = s
             .app
             .store
-            .bank_notifications(NotificationOutcome::Unmatched, 10)
+            .notifications(NotificationOutcome::Unmatched, 10)
             .await
             .unwrap();
         assert_eq!(unmatched.len(), 1, "{b}");
@@ -305,7 +305,7 @@ async fn forged_unknown_and_wrong_notifications_change_nothing() {
         let refused = s
             .app
             .store
-            .bank_notifications(NotificationOutcome::Refused, 10)
+            .notifications(NotificationOutcome::Refused, 10)
             .await
             .unwrap();
         assert_eq!(refused.len(), 5, "{b}: every refusal is recorded, raw");

@@ -338,7 +338,7 @@ impl Unit {
             out.push(crate::disputes::statement(w, now));
         }
         out.extend(self.messages.iter().map(crate::messages::statement));
-        out.extend(self.notifications.iter().map(crate::bank::statement));
+        out.extend(self.notifications.iter().map(crate::connectors::statement));
         out.extend(
             self.cancel_dispute_timers
                 .iter()

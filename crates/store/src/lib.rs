@@ -7,10 +7,10 @@
 //! one durable transaction. Reads (balances, history, the audit) go straight to the pool.
 
 mod aggregates;
-pub mod bank;
 pub mod bench;
 pub mod clock;
 mod conflict;
+pub mod connectors;
 pub mod disputes;
 pub mod evidence;
 mod idempotency;
@@ -39,8 +39,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use bank::{NotificationOutcome, NotificationRow};
 pub use conflict::Conflict;
+pub use connectors::{NotificationOutcome, NotificationRow};
 pub use disputes::{DisputeFilter, DisputeTimerCancel, DisputeTimerRow};
 pub use evidence::{EvidenceInsert, EvidenceRow};
 pub use idempotency::Claim;

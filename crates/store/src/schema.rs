@@ -105,9 +105,9 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 16,
-        name: "0016_bank_notifications",
-        sqlite: include_str!("../migrations/sqlite/0016_bank_notifications.sql"),
-        postgres: include_str!("../migrations/postgres/0016_bank_notifications.sql"),
+        name: "0016_connector_notifications",
+        sqlite: include_str!("../migrations/sqlite/0016_connector_notifications.sql"),
+        postgres: include_str!("../migrations/postgres/0016_connector_notifications.sql"),
     },
 ];
 

@@ -38,8 +38,8 @@ pub struct Unit {
     /// (`seq - 1`, `prev_hash`); if the head moved, the unit is refused with
     /// [`crate::Conflict::ChainMoved`].
     pub messages: Vec<Message>,
-    /// Bank notifications taken in this unit (a redelivery of one finds it and changes nothing).
-    pub notifications: Vec<crate::bank::NotificationRow>,
+    /// Connector notifications taken in this unit (a redelivery of one finds it and changes nothing).
+    pub notifications: Vec<crate::connectors::NotificationRow>,
 }
 
 impl Unit {

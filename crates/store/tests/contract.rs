@@ -102,7 +102,7 @@ async fn migrations_run_once_and_again_safely() {
                 "0013_disputes",
                 "0014_mediator_keys",
                 "0015_awaiting_payment",
-                "0016_bank_notifications"
+                "0016_connector_notifications"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -245,7 +245,7 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0013_disputes",
                 "0014_mediator_keys",
                 "0015_awaiting_payment",
-                "0016_bank_notifications"
+                "0016_connector_notifications"
             ],
             "{b}"
         );

@@ -1,6 +1,6 @@
-//! The bank's notifications as rows (written in the unit of what they did, so that a crash
-//! between a notification's arrival and its effect leaves neither) and their reads; the
-//! payments whose time to be paid ran out.
+//! The payment connectors' notifications (the bank's, the wallets') as rows, written in the
+//! unit of what they did, so that a crash between a notification's arrival and its effect
+//! leaves neither, and their reads; the payments whose time to be paid ran out.
 
 use crate::rows::Get;
 use crate::unit::{Statement, Val};
@@ -34,9 +34,11 @@ impl NotificationOutcome {
     }
 }
 
-/// One notification as the bank sent it and as holdback took it.
+/// One notification as a connector sent it and as holdback took it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationRow {
+    /// `bank`, or the wallet's code.
+    pub connector: String,
     pub notification_id: String,
     pub livemode: bool,
     pub received_at: i64,
@@ -51,11 +53,11 @@ pub struct NotificationRow {
     pub payment_id: Option<String>,
 }
 
-const INSERT: &str = "INSERT INTO bank_notifications (notification_id, livemode, received_at, \
-     body, reference, currency, amount, outcome, reason, payment_id) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-const COLUMNS: &str = "SELECT notification_id, livemode, received_at, body, reference, currency, \
-     amount, outcome, reason, payment_id FROM bank_notifications ";
+const INSERT: &str = "INSERT INTO connector_notifications (connector, notification_id, \
+     livemode, received_at, body, reference, currency, amount, outcome, reason, payment_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+const COLUMNS: &str = "SELECT connector, notification_id, livemode, received_at, body, \
+     reference, currency, amount, outcome, reason, payment_id FROM connector_notifications ";
 const SELECT_EXPIRING: &str = "SELECT id FROM payments WHERE status = 'requires_action' \
      AND expires_at <= $1 ORDER BY expires_at, id LIMIT $2";
 
@@ -63,6 +65,7 @@ pub(crate) fn statement(n: &NotificationRow) -> Statement {
     (
         INSERT,
         vec![
+            Val::Text(n.connector.clone()),
             Val::Text(n.notification_id.clone()),
             Val::Bool(n.livemode),
             Val::Int(n.received_at),
@@ -80,6 +83,7 @@ pub(crate) fn statement(n: &NotificationRow) -> Statement {
 fn row(r: &impl Get) -> Result<NotificationRow, StoreError> {
     let outcome = r.text("outcome")?;
     Ok(NotificationRow {
+        connector: r.text("connector")?,
         notification_id: r.text("notification_id")?,
         livemode: r.flag("livemode")?,
         received_at: r.int("received_at")?,
@@ -95,18 +99,21 @@ fn row(r: &impl Get) -> Result<NotificationRow, StoreError> {
 }
 
 impl Store {
-    /// The accepted notification (applied or unmatched) with the bank's id `id`, if any.
-    pub async fn bank_notification(
+    /// The accepted notification (applied or unmatched) of `connector` with its id `id`, if any.
+    pub async fn notification(
         &self,
         livemode: bool,
+        connector: &str,
         id: &str,
     ) -> Result<Option<NotificationRow>, StoreError> {
         let sql = format!(
-            "{COLUMNS}WHERE livemode = $1 AND notification_id = $2 AND outcome <> 'refused'"
+            "{COLUMNS}WHERE livemode = $1 AND connector = $2 AND notification_id = $3 \
+             AND outcome <> 'refused'"
         );
         with_pool!(self, pool => {
             let found = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(livemode)
+                .bind(connector)
                 .bind(id)
                 .fetch_optional(pool)
                 .await?;
@@ -114,8 +121,8 @@ impl Store {
         })
     }
 
-    /// Notifications of `outcome`, oldest first.
-    pub async fn bank_notifications(
+    /// Notifications of `outcome`, of every connector, oldest first.
+    pub async fn notifications(
         &self,
         outcome: NotificationOutcome,
         limit: u32,
@@ -132,7 +139,7 @@ impl Store {
     }
 
     /// Records a notification on its own (one refused before anything else was decided).
-    pub async fn record_bank_notification(&self, n: &NotificationRow) -> Result<(), StoreError> {
+    pub async fn record_notification(&self, n: &NotificationRow) -> Result<(), StoreError> {
         let (sql, values) = statement(n);
         with_pool!(self, pool => {
             let mut q = sqlx::query(sql);

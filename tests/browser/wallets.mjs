@@ -46,7 +46,7 @@ try {
     check(status === 201, `${wallet}: checkout answered ${status} ${JSON.stringify(payment)}`);
     check(payment.next_action?.type === "redirect_to_url", `${wallet}: no redirect`);
     const page = await browser.newPage();
-    await page.goto(payment.next_action.url);
+    await page.goto(payment.next_action.redirect_url);
     check((await page.textContent("#status")) === "requires_action", `${wallet}: page status`);
     await Promise.all([page.waitForURL(/\/healthz\?/), page.click("#approve")]);
     const landed = new URL(page.url());

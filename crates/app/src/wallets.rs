@@ -76,7 +76,7 @@ pub fn redirect(app: &App, p: &Payment, method: Method) -> Value {
     let base = app.policy.wallets.public_url.trim_end_matches('/');
     json!({
         "type": "redirect_to_url",
-        "url": format!("{base}/sandbox/{}/pay/{}", method.code(), p.id),
+        "redirect_url": format!("{base}/sandbox/{}/pay/{}", method.code(), p.id),
         "wallet": method.code(),
     })
 }

@@ -71,7 +71,10 @@ async fn each_wallet_approves_declines_and_cancels_through_its_page() {
                 assert_eq!(p["status"], "requires_action", "{b} {wallet}");
                 assert_eq!(p["method"], wallet);
                 assert_eq!(p["orders"][0]["status"], "awaiting_payment");
-                let url = p["next_action"]["url"].as_str().unwrap().to_string();
+                let url = p["next_action"]["redirect_url"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
                 assert_eq!(p["next_action"]["type"], "redirect_to_url");
                 // the wallet's page shows the payment
                 let path = &url[url.find("/sandbox/").unwrap()..];

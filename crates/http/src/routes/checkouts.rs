@@ -120,7 +120,7 @@ struct CheckoutDto {
     /// they are cancelled unpaid if it does not come within 3 days.
     bank_transfer: Option<BankTransferDto>,
     /// Pay with a wallet (alipay, paypal, wechat_pay, webmoney): the buyer is sent to the
-    /// wallet (`next_action.url`), approves there and comes back to `return_url`; the orders
+    /// wallet (`next_action.redirect_url`), approves there and comes back to `return_url`; the orders
     /// wait for the wallet's confirmation, 30 minutes at most.
     wallet: Option<WalletDto>,
     /// Shipping method per seller id: economy, standard (the default) or express. Each seller

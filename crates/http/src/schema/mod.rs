@@ -375,14 +375,19 @@ pub struct BankAccount {
 /// How to pay a payment that waits for its money.
 #[derive(ToSchema)]
 pub struct NextAction {
-    /// bank_transfer_instructions
+    /// bank_transfer_instructions (reference, amount, currency, account), or redirect_to_url
+    /// (redirect_url, wallet).
     r#type: String,
     /// Write this on the transfer: it is how the bank's notification finds the payment.
-    reference: String,
+    reference: Option<String>,
     /// What is still due, in minor units.
-    amount: i64,
-    currency: String,
-    account: BankAccount,
+    amount: Option<i64>,
+    currency: Option<String>,
+    account: Option<BankAccount>,
+    /// Where to send the buyer: the wallet's page.
+    redirect_url: Option<String>,
+    /// alipay, paypal, wechat_pay or webmoney.
+    wallet: Option<String>,
 }
 
 /// One part of a payment, paid by one method.

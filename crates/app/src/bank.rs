@@ -435,11 +435,13 @@ pub async fn expire_due(app: &App, limit: u32) -> Result<usize, AppError> {
 
 /// A bank that pays money back to whoever sent a transfer.
 pub trait BankConnector: Send + Sync {
-    /// Pays `amount` back for the transfer made for `payment` (its reference) to `account`
-    /// (the one it came from, when the bank reported it), under `reference` (the refund's id):
-    /// the same reference pays once. Returns the bank's id.
+    /// Pays `amount` back for the payment `payment` (its reference) made `via` a bank transfer
+    /// (to `account`, the one it came from, when the bank reported it) or a wallet (the
+    /// wallet's refund), under `reference` (the refund's id): the same reference pays once.
+    /// Returns the connector's id.
     fn payout<'a>(
         &'a self,
+        via: Method,
         payment: &'a str,
         account: Option<&'a str>,
         amount: Money,
@@ -457,6 +459,7 @@ pub struct StatelessBank;
 impl BankConnector for StatelessBank {
     fn payout<'a>(
         &'a self,
+        _via: Method,
         _payment: &'a str,
         _account: Option<&'a str>,
         _amount: Money,
@@ -479,17 +482,20 @@ pub struct SandboxBank {
 impl BankConnector for SandboxBank {
     fn payout<'a>(
         &'a self,
+        via: Method,
         payment: &'a str,
         account: Option<&'a str>,
         amount: Money,
         reference: &'a str,
     ) -> BoxFuture<'a, Result<String, ProviderError>> {
         let (sandbox, now) = (self.sandbox.clone(), self.clock.now_ms());
+        // a wallet's refund call, or the bank's payout
+        let via = if via.is_wallet() { via.code() } else { "bank" };
         let (payment, reference) = (payment.to_string(), reference.to_string());
         let account = account.map(str::to_string);
         Box::pin(async move {
             let done = tokio::task::spawn_blocking(move || {
-                sandbox.payout(&payment, account.as_deref(), amount, &reference, now)
+                sandbox.payout(via, &payment, account.as_deref(), amount, &reference, now)
             })
             .await
             .map_err(|e| ProviderError::Unknown(format!("sandbox bank: {e}")))?;

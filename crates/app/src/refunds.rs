@@ -89,7 +89,8 @@ async fn attempt(app: &App, id: &str) -> Result<Option<RefundCommand>, AppError>
         .payment(&r.payment)
         .await?
         .and_then(|(p, _)| p.tenders.get(r.tender).cloned());
-    let by_bank = tender.as_ref().is_some_and(|t| t.method != Method::Card);
+    let method = tender.as_ref().map_or(Method::Card, |t| t.method);
+    let by_bank = method != Method::Card;
     let account = tender.and_then(|t| t.payer_account);
     let call = if by_bank {
         if r.livemode {
@@ -97,8 +98,10 @@ async fn attempt(app: &App, id: &str) -> Result<Option<RefundCommand>, AppError>
         }
         let bank = app.cards.bank_test.clone();
         let (charge, amount, id) = (r.charge.clone(), r.amount, r.id.clone());
-        Box::pin(async move { bank.payout(&charge, account.as_deref(), amount, &id).await })
-            as crate::cards::BoxFuture<'static, _>
+        Box::pin(async move {
+            bank.payout(method, &charge, account.as_deref(), amount, &id)
+                .await
+        }) as crate::cards::BoxFuture<'static, _>
     } else {
         let connector = app.cards.for_mode(r.livemode)?.clone();
         let (charge, amount, id) = (r.charge.clone(), r.amount, r.id.clone());

@@ -608,6 +608,7 @@ fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once()
         let payouts = Sandbox::open(file.path()).unwrap().payouts().unwrap();
         assert_eq!(payouts.len(), 1, "{b}");
         assert_eq!(payouts[0].account.as_deref(), Some(PAYER), "{b}");
+        assert_eq!(payouts[0].via, "bank", "{b}");
         let out = holdback(
             &db.url,
             &["reconcile", "provider", "--sandbox", &file.arg()],

@@ -1,5 +1,6 @@
-//! The sandbox bank's payouts: money the platform sends back to a buyer who paid by bank
-//! transfer (a refund of that transfer), kept in the sandbox file beside the card operations.
+//! The sandbox's payouts: money the platform sends back to a buyer who paid by bank transfer or
+//! with a wallet (a refund of that transfer, or the wallet's refund), kept in the sandbox file
+//! beside the card operations, each with the connector it went through.
 //! A payout is deduplicated by its reference: the same reference pays out once and answers the
 //! first payout again.
 
@@ -14,6 +15,7 @@ CREATE TABLE IF NOT EXISTS payouts (
     id        TEXT    NOT NULL UNIQUE,
     reference TEXT    NOT NULL UNIQUE,
     payment   TEXT    NOT NULL,
+    via       TEXT    NOT NULL,
     account   TEXT,
     amount    INTEGER NOT NULL CHECK (amount > 0),
     currency  TEXT    NOT NULL,
@@ -29,6 +31,8 @@ pub struct PayoutRecord {
     pub reference: String,
     /// The payment reference of the transfer it gives back.
     pub payment: String,
+    /// The connector it went through: `bank`, or the wallet (`alipay`, `paypal`, …).
+    pub via: String,
     /// The account it is paid to (none: back to where the transfer came from, as the bank
     /// knows it).
     pub account: Option<String>,
@@ -37,17 +41,19 @@ pub struct PayoutRecord {
     pub at: i64,
 }
 
-const COLUMNS: &str = "SELECT id, reference, payment, account, amount, currency, at FROM payouts";
+const COLUMNS: &str =
+    "SELECT id, reference, payment, via, account, amount, currency, at FROM payouts";
 
 fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<PayoutRecord> {
     Ok(PayoutRecord {
         id: r.get(0)?,
         reference: r.get(1)?,
         payment: r.get(2)?,
-        account: r.get(3)?,
-        amount: r.get(4)?,
-        currency: r.get(5)?,
-        at: r.get(6)?,
+        via: r.get(3)?,
+        account: r.get(4)?,
+        amount: r.get(5)?,
+        currency: r.get(6)?,
+        at: r.get(7)?,
     })
 }
 
@@ -61,6 +67,7 @@ impl Sandbox {
     /// (a retry answers the first payout; the same reference with another amount is refused).
     pub fn payout(
         &self,
+        via: &str,
         payment: &str,
         account: Option<&str>,
         amount: Money,
@@ -75,6 +82,7 @@ impl Sandbox {
             if let Some(first) = existing(tx, reference)? {
                 if first.amount != amount.minor()
                     || first.payment != payment
+                    || first.via != via
                     || first.account.as_deref() != account
                 {
                     return Err(SandboxError::ReferenceReused);
@@ -89,19 +97,21 @@ impl Sandbox {
                 id: format!("po_sandbox_{seq:08}"),
                 reference: reference.to_string(),
                 payment: payment.to_string(),
+                via: via.to_string(),
                 account: account.map(str::to_string),
                 amount: amount.minor(),
                 currency: amount.currency().code().to_string(),
                 at: now_ms,
             };
             tx.execute(
-                "INSERT INTO payouts (seq, id, reference, payment, account, amount, currency, at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO payouts (seq, id, reference, payment, via, account, amount, currency, \
+                 at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     seq,
                     record.id,
                     record.reference,
                     record.payment,
+                    record.via,
                     record.account,
                     record.amount,
                     record.currency,
@@ -136,19 +146,24 @@ mod tests {
         let s = Sandbox::open(&dir).unwrap();
         let usd = |m| Money::from_minor(m, Currency::parse("USD").unwrap()).unwrap();
         let iban = Some("DE02120300000000202051");
-        let first = s.payout("pay_1", iban, usd(500), "re_1", 10).unwrap();
-        let again = s.payout("pay_1", iban, usd(500), "re_1", 20).unwrap();
+        let first = s
+            .payout("bank", "pay_1", iban, usd(500), "re_1", 10)
+            .unwrap();
+        let again = s
+            .payout("bank", "pay_1", iban, usd(500), "re_1", 20)
+            .unwrap();
         assert_eq!(first, again);
         assert_eq!(first.account.as_deref(), iban);
         assert!(matches!(
-            s.payout("pay_1", iban, usd(600), "re_1", 30),
+            s.payout("bank", "pay_1", iban, usd(600), "re_1", 30),
             Err(SandboxError::ReferenceReused)
         ));
         assert!(matches!(
-            s.payout("pay_1", None, usd(500), "re_1", 30),
+            s.payout("bank", "pay_1", None, usd(500), "re_1", 30),
             Err(SandboxError::ReferenceReused)
         ));
-        s.payout("pay_2", None, usd(100), "re_2", 40).unwrap();
+        s.payout("paypal", "pay_2", None, usd(100), "re_2", 40)
+            .unwrap();
         let all = s.payouts().unwrap();
         assert_eq!(
             all.iter().map(|p| p.amount).collect::<Vec<_>>(),

@@ -461,30 +461,40 @@ fn sigkill_after_the_provider_charges_and_before_the_record_captures_once() {
     }
 }
 
-/// The bank's notification of `amount` cents for `reference`, signed now with the serve's test
-/// secret; answers the status and body, or the transport error of a killed server.
-async fn bank_notify(
+/// A connector's notification of `amount` cents for `reference`, signed now with the serve's
+/// test secret: the bank's (money received), or a wallet's callback (approved). The extra one
+/// (`bn_extra`) says the account it came from. Answers the status and body, or the transport
+/// error of a killed server.
+async fn notify(
     http: &reqwest::Client,
     base: &str,
+    connector: &str,
     id: &str,
     reference: &str,
     amount: i64,
 ) -> Result<(u16, Value), reqwest::Error> {
-    let mut body = json!({"id": id, "reference": reference, "amount": amount, "currency": "usd"});
-    if id == "bn_extra" {
+    let (mut body, secret) = if connector == "bank" {
+        let body = json!({"id": id, "reference": reference, "amount": amount, "currency": "usd"});
+        (body, BANK_SECRET)
+    } else {
+        let body = json!({"id": id, "payment": reference, "outcome": "approved", "amount": amount, "currency": "usd"});
+        (body, WALLET_SECRET)
+    };
+    if id == "bn_extra" && connector == "bank" {
         body["payer_account"] = json!(PAYER);
     }
     let body = body.to_string();
-    #[allow(clippy::disallowed_methods)] // the bank signs with the real clock, as serve reads it
+    #[allow(clippy::disallowed_methods)]
+    // the connector signs with the real clock, as serve reads it
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
     let res = http
-        .post(format!("{base}/v1/connectors/bank/notifications"))
+        .post(format!("{base}/v1/connectors/{connector}/notifications"))
         .header(
             "holdback-signature",
-            holdback_app::webhooks::signature(BANK_SECRET, t, &body),
+            holdback_app::webhooks::signature(secret, t, &body),
         )
         .header("content-type", "application/json")
         .body(body)
@@ -495,28 +505,54 @@ async fn bank_notify(
 }
 
 const BANK_SECRET: &str = "bank_secret_of_the_crash_test";
+const WALLET_SECRET: &str = "wallet_secret_of_the_crash_test";
 /// The account the crash test's extra transfer comes from.
 const PAYER: &str = "DE02120300000000202051";
 
 #[test]
 fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once() {
+    crash_among_notifications("bank");
+}
+
+#[test]
+fn sigkill_among_wallet_callbacks_then_redelivery_confirms_each_payment_once() {
+    crash_among_notifications("paypal");
+}
+
+/// Twenty payments waiting for `connector` (`bank` or a wallet); its notifications sent all at
+/// once with the server SIGKILLed among them; all of them redelivered to a new node: each
+/// payment confirmed once. Then money again for a complete payment, paid back through the
+/// connector, and the books reconciled.
+fn crash_among_notifications(connector: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let http = holdback_app::webhooks::http_client();
-    for db in rt.block_on(TestDb::all("sigkill_among_bank_notifications")) {
+    for db in rt.block_on(TestDb::all(&format!(
+        "sigkill_among_{connector}_notifications"
+    ))) {
         let b = db.backend();
-        let file = SandboxFile::new("crash_bank");
+        let file = SandboxFile::new("crash_connector");
         assert!(holdback(&db.url, &["migrate"]).status.success(), "{b}");
         let platform = key(&db.url, "platform");
         party(&db.url, "buyer:buy_crash");
         party(&db.url, "seller:sel_crash");
-        let secret = ["--bank-test-secret", BANK_SECRET];
+        let secret = [
+            "--bank-test-secret",
+            BANK_SECRET,
+            "--wallet-test-secret",
+            WALLET_SECRET,
+        ];
         let (server, base) = serve(&db.url, &file, &secret);
-        // twenty payments waiting for their bank transfers
+        // twenty payments waiting for their money
         let mut references = Vec::new();
         for i in 0..20 {
             let mut body = cart("buy_crash", "sel_crash", 1000 + i);
             body.as_object_mut().unwrap().remove("card");
-            body["bank_transfer"] = json!({});
+            if connector == "bank" {
+                body["bank_transfer"] = json!({});
+            } else {
+                body["wallet"] =
+                    json!({"type": connector, "return_url": "https://shop.example/back"});
+            }
             let (status, p) = rt
                 .block_on(call(
                     &http,
@@ -530,19 +566,34 @@ fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once()
             assert_eq!(status, 201, "{b}: {p}");
             references.push((p["id"].as_str().unwrap().to_string(), 1000 + i));
         }
-        // the bank sends all twenty at once; the server is killed among them
+        // the connector sends all twenty at once; the server is killed among them
         let sent: Vec<_> = references
             .iter()
             .enumerate()
             .map(|(i, (reference, amount))| {
                 let (http, base, reference, amount) =
                     (http.clone(), base.clone(), reference.clone(), *amount);
+                let connector = connector.to_string();
                 rt.spawn(async move {
-                    bank_notify(&http, &base, &format!("bn_{i}"), &reference, amount).await
+                    notify(
+                        &http,
+                        &base,
+                        &connector,
+                        &format!("bn_{i}"),
+                        &reference,
+                        amount,
+                    )
+                    .await
                 })
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(15));
+        // killed once the first answer is back (or soon anyway): some taken, some cut off
+        for _ in 0..60 {
+            if sent.iter().any(|t| t.is_finished()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         sigkill(server);
         // some were taken before the kill, some were cut off
         let answered = sent
@@ -551,13 +602,14 @@ fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once()
             .filter(|r| matches!(r, Ok(Ok((200, _)))))
             .count();
         eprintln!("{b}: {answered} of 20 notifications answered before the kill");
-        // the bank redelivers every one it has no answer for (here: all of them) to a new node
+        // the connector redelivers every one (it had no answer for most) to a new node
         let (server, base) = serve(&db.url, &file, &secret);
         for (i, (reference, amount)) in references.iter().enumerate() {
             let (status, answer) = rt
-                .block_on(bank_notify(
+                .block_on(notify(
                     &http,
                     &base,
+                    connector,
                     &format!("bn_{i}"),
                     reference,
                     *amount,
@@ -583,13 +635,13 @@ fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once()
             assert_eq!(p["refunds"], json!([]), "{b}: {p}");
             assert_eq!(p["orders"][0]["status"], "paid", "{b}: {p}");
         }
-        // money sent again after the payment was complete: paid back by the sandbox bank
+        // money again after the payment was complete: paid back through the connector
         let (first, amount) = &references[0];
         let (status, _) = rt
-            .block_on(bank_notify(&http, &base, "bn_extra", first, *amount))
+            .block_on(notify(&http, &base, connector, "bn_extra", first, *amount))
             .unwrap();
         assert_eq!(status, 200, "{b}");
-        wait_for("the bank's payout", || {
+        wait_for("the payout", || {
             let (_, p) = rt
                 .block_on(call(
                     &http,
@@ -604,11 +656,16 @@ fn sigkill_among_bank_notifications_then_redelivery_confirms_each_payment_once()
         });
         sigkill(server);
         assert_books_agree(b, &db.url, &file);
-        // paid back to the account it came from
+        // paid back the way it came: to the account a transfer came from, or by the wallet
         let payouts = Sandbox::open(file.path()).unwrap().payouts().unwrap();
         assert_eq!(payouts.len(), 1, "{b}");
-        assert_eq!(payouts[0].account.as_deref(), Some(PAYER), "{b}");
-        assert_eq!(payouts[0].via, "bank", "{b}");
+        let (via, account) = if connector == "bank" {
+            ("bank", Some(PAYER))
+        } else {
+            (connector, None)
+        };
+        assert_eq!(payouts[0].via, via, "{b}");
+        assert_eq!(payouts[0].account.as_deref(), account, "{b}");
         let out = holdback(
             &db.url,
             &["reconcile", "provider", "--sandbox", &file.arg()],

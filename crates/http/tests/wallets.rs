@@ -161,6 +161,17 @@ async fn wallet_rules_are_refused_by_name_and_late_approval_is_refunded() {
             .await
             .unwrap();
         assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+        let metrics = s
+            .http
+            .get(format!("{}/metrics", s.base))
+            .send()
+            .await
+            .unwrap();
+        let metrics = metrics.text().await.unwrap();
+        assert!(
+            metrics.contains("holdback_connector_signature_failures_total 1"),
+            "{b}: {metrics}"
+        );
         assert_eq!(payment(&s, &id).await["status"], "requires_action");
 
         // the buyer never comes back: after 30 minutes the payment expires

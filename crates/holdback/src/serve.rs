@@ -227,6 +227,18 @@ fn print_demo(addr: SocketAddr) {
         "  curl -s http://{addr}/v1/events -H 'Authorization: Bearer {}'",
         key(0)
     );
+    println!(
+        "a bank transfer, then the bank's signed notification of it (pay_... from the first):"
+    );
+    println!(
+        "  curl -s http://{addr}/v1/checkouts -H 'Authorization: Bearer {}' \\\n    --json '{{\"buyer\":\"buy_alice\",\"currency\":\"usd\",\"items\":[{{\"product\":\"prod_demo_teapot\",\"quantity\":1}}],\"bank_transfer\":{{}}}}'",
+        key(0)
+    );
+    println!(
+        "  REF=pay_...; BODY=\"{{\\\"id\\\":\\\"bn_1\\\",\\\"reference\\\":\\\"$REF\\\",\\\"amount\\\":4200,\\\"currency\\\":\\\"usd\\\"}}\"; T=$(date +%s)\n  \
+         SIG=$(printf '%s' \"$T.$BODY\" | openssl dgst -sha256 -hmac {DEMO_BANK_SECRET} | awk '{{print $NF}}')\n  \
+         curl -s http://{addr}/v1/connectors/bank/notifications -H \"Holdback-Signature: t=$T,v1=$SIG\" --json \"$BODY\""
+    );
 }
 
 /// Where the sandbox provider keeps its state when no file is named: beside a SQLite database

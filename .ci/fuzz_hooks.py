@@ -28,8 +28,28 @@ VALID_KEY = re.compile(r"[!-~]{1,255}")
 _sequence = itertools.count()
 
 
+TEST_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+
+
+def _stateful(case):
+    phase = getattr(getattr(case, "meta", None), "phase", None)
+    return "stateful" in str(getattr(phase, "name", phase)).lower()
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    # In the stateful phase a card checkout pays with the test card that succeeds, so that the
+    # scenarios reach orders to ship, deliver and complete (a random card number rarely passes
+    # the Luhn check and the brand's ranges; the other phases keep the drawn ones).
+    body = case.body
+    if (
+        _stateful(case)
+        and case.method.upper() == "POST"
+        and case.path == "/v1/checkouts"
+        and isinstance(body, dict)
+        and isinstance(body.get("card"), dict)
+    ):
+        body["card"] = dict(TEST_CARD)
     for headers in (case.headers, kwargs.get("headers")):
         for name in list(headers or {}):
             key = headers[name]

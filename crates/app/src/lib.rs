@@ -7,6 +7,7 @@
 //! again. `App` carries the store, the clock, the id generator, the card connector and the
 //! policies, passed explicitly: no globals.
 
+pub mod balance;
 pub mod bank;
 pub mod cards;
 pub mod catalog;

@@ -158,6 +158,7 @@ account_kinds! {
     ChargebackLosses = "chargeback_losses", Debit;
     SellerDebt = "seller_debt", Debit;
     PaymentsUnapplied = "payments_unapplied", Credit;
+    BalanceAdjustments = "balance_adjustments", Debit;
 }
 
 /// What an account is: fixed when it is opened.

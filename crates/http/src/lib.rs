@@ -64,6 +64,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .merge(routes::webhooks::router())
         .merge(routes::catalog::router())
         .merge(routes::parties::router())
+        .merge(routes::balance::router())
 }
 
 /// The OpenAPI 3.1 document, generated from the routes and their types.

@@ -301,6 +301,18 @@ impl Store {
         })
     }
 
+    /// The accounts whose id starts with `prefix` (a buyer's balances, one per currency), by id.
+    pub async fn accounts_prefixed(&self, prefix: &str) -> Result<Vec<Account>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(rows::SELECT_ACCOUNTS_PREFIXED)
+                .bind(prefix)
+                .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(rows::account).collect()
+        })
+    }
+
     pub async fn hold(&self, id: &HoldId) -> Result<Option<Hold>, StoreError> {
         with_pool!(self, pool => {
             let row = sqlx::query(rows::SELECT_HOLD_BY_ID)

@@ -27,6 +27,11 @@ macro_rules! account_columns {
 pub(crate) const SELECT_ACCOUNT_BY_ID: &str = concat!(account_columns!(), "WHERE id = $1");
 pub(crate) const SELECT_ACCOUNTS_BY_IDS: &str = concat!(account_columns!(), "WHERE id = ANY($1)");
 pub(crate) const SELECT_ALL_ACCOUNTS: &str = concat!(account_columns!(), "ORDER BY id");
+/// The accounts whose id starts with $1 (of length $2), by id.
+pub(crate) const SELECT_ACCOUNTS_PREFIXED: &str = concat!(
+    account_columns!(),
+    "WHERE substr(id, 1, CAST($2 AS INTEGER)) = $1 ORDER BY id"
+);
 
 pub(crate) const SELECT_HOLD_BY_ID: &str = "SELECT id, debit_account, credit_account, currency, \
      amount, status, posted_amount, created_seq, resolved_seq FROM holds WHERE id = $1";

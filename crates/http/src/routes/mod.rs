@@ -1,6 +1,7 @@
 //! The API by resource: each module holds its request types, its handlers and a `router()`
 //! that `lib.rs` merges into the documented API.
 
+pub(crate) mod balance;
 pub(crate) mod bank;
 pub(crate) mod catalog;
 pub(crate) mod checkouts;

@@ -317,6 +317,65 @@ pub struct EvidenceFileList {
     data: Vec<EvidenceFile>,
 }
 
+/// A buyer's balance in one currency.
+#[derive(ToSchema)]
+pub struct BalanceAmount {
+    currency: String,
+    /// In minor units; never below zero.
+    amount: i64,
+}
+
+/// One line of a balance's history: what one transaction did to it.
+#[derive(ToSchema)]
+pub struct BalanceTransaction {
+    /// `<journal seq>.<posting index>`: the cursor of the next page.
+    id: String,
+    /// Always "balance_transaction".
+    object: String,
+    /// The ledger transaction.
+    transaction: String,
+    created: i64,
+    /// Added (positive) or taken (negative), in minor units.
+    amount: i64,
+    currency: String,
+}
+
+/// A page of one currency's history, newest first.
+#[derive(ToSchema)]
+pub struct BalanceHistory {
+    object: String,
+    currency: Option<String>,
+    has_more: bool,
+    data: Vec<BalanceTransaction>,
+}
+
+/// A buyer's balance: money the platform holds for the buyer, per currency.
+#[derive(ToSchema)]
+pub struct Balance {
+    /// Always "balance".
+    object: String,
+    buyer: String,
+    livemode: bool,
+    balances: Vec<BalanceAmount>,
+    history: BalanceHistory,
+}
+
+/// An operator's adjustment of a buyer's balance.
+#[derive(ToSchema)]
+pub struct BalanceAdjustment {
+    /// The ledger transaction's id.
+    id: String,
+    /// Always "balance_adjustment".
+    object: String,
+    buyer: String,
+    livemode: bool,
+    /// Added (positive) or taken (negative), in minor units.
+    amount: i64,
+    currency: String,
+    reason: String,
+    created: i64,
+}
+
 #[derive(ToSchema)]
 pub struct DisputeList {
     object: String,

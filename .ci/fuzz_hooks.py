@@ -38,17 +38,19 @@ def _stateful(case):
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    # In the stateful phase a card checkout pays with the test card that succeeds, so that the
-    # scenarios reach orders to ship, deliver and complete (a random card number rarely passes
-    # the Luhn check and the brand's ranges; the other phases keep the drawn ones).
+    # In the stateful phase every checkout pays with the test card that succeeds, so that the
+    # scenarios reach orders to ship, deliver and complete: a random card number rarely passes
+    # the Luhn check and the brand's ranges, and a bank transfer or a wallet leaves the orders
+    # waiting for their money. The other phases keep what they drew, every way to pay.
     body = case.body
     if (
         _stateful(case)
         and case.method.upper() == "POST"
         and case.path == "/v1/checkouts"
         and isinstance(body, dict)
-        and isinstance(body.get("card"), dict)
     ):
+        body.pop("bank_transfer", None)
+        body.pop("wallet", None)
         body["card"] = dict(TEST_CARD)
     for headers in (case.headers, kwargs.get("headers")):
         for name in list(headers or {}):

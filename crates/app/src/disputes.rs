@@ -11,7 +11,7 @@ use holdback_domain::dispute::{
 };
 use holdback_domain::order::Actor;
 use holdback_domain::process::{Effects, Kind};
-use holdback_domain::{Currency, ErrorCode, Money};
+use holdback_domain::{Currency, Money};
 use holdback_store::{Conflict, Cursor, DisputeFilter, DisputeTimerCancel, DisputeTimerRow, Unit};
 use serde_json::Value;
 
@@ -313,15 +313,6 @@ pub async fn fire(app: &App, timer: &DisputeTimerRow, now: i64) -> Result<Fired,
         Some(_) => Fired::Done,
         None => Fired::LostRace,
     })
-}
-
-/// The named rejection of an amount the API requires for `what`.
-pub fn amount_missing(what: &str) -> AppError {
-    AppError::param(
-        ErrorCode::ParameterMissing,
-        "amount",
-        format!("{what} needs an amount"),
-    )
 }
 
 /// The stored disputes' rule of who may see and add evidence: whoever may see the dispute (its

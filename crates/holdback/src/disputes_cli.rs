@@ -44,13 +44,7 @@ pub async fn run(store: Store, command: DisputesCommand) -> anyhow::Result<ExitC
         offset => Arc::new(OffsetClock(offset)),
     };
     let now = clock.now_ms();
-    let app = holdback_app::App::new(
-        store,
-        clock.clone(),
-        Arc::new(holdback_app::ids::UuidIds),
-        Policy::default(),
-        holdback_app::App::stateless_cards(clock),
-    );
+    let app = crate::serve::app_with_clock(store, Policy::default(), clock);
     let queue = disputes::queue(&app, live, overdue, limit)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -371,27 +371,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let store = connect(&cli.database).await?;
             let now = holdback_store::clock::Clock::now_ms(&holdback_store::clock::SystemClock);
-            let due = store.due_timers(now, limit).await?;
-            for t in &due {
+            // (due at, kind, the order's or dispute's id), orders' first
+            let mut due: Vec<(i64, &str, String)> = store
+                .due_timers(now, limit)
+                .await?
+                .into_iter()
+                .map(|t| (t.due_at, t.kind.code(), t.order_id))
+                .collect();
+            due.extend(
+                store
+                    .due_dispute_timers(now, limit)
+                    .await?
+                    .into_iter()
+                    .map(|t| (t.due_at, t.kind.code(), t.dispute_id)),
+            );
+            for (due_at, kind, id) in &due {
                 println!(
-                    "{}  {:<15} {}  ({} s overdue)",
-                    t.due_at,
-                    t.kind.code(),
-                    t.order_id,
-                    (now - t.due_at) / 1000
+                    "{due_at}  {kind:<15} {id}  ({} s overdue)",
+                    (now - due_at) / 1000
                 );
             }
-            let disputes = store.due_dispute_timers(now, limit).await?;
-            for t in &disputes {
-                println!(
-                    "{}  {:<15} {}  ({} s overdue)",
-                    t.due_at,
-                    t.kind.code(),
-                    t.dispute_id,
-                    (now - t.due_at) / 1000
-                );
-            }
-            println!("{} timer(s) due", due.len() + disputes.len());
+            println!("{} timer(s) due", due.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -70,7 +70,8 @@ pub fn app(store: Store, policy: Policy) -> App {
     app_with_clock(store, policy, Arc::new(SystemClock))
 }
 
-fn app_with_clock(store: Store, policy: Policy, clock: Arc<dyn Clock>) -> App {
+/// The application on a store with `clock`, time-ordered ids and the stateless sandbox cards.
+pub fn app_with_clock(store: Store, policy: Policy, clock: Arc<dyn Clock>) -> App {
     let cards = App::stateless_cards(clock.clone());
     App::new(store, clock, Arc::new(UuidIds), policy, cards)
 }

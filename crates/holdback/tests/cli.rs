@@ -348,6 +348,18 @@ fn the_readme_dispute_walkthrough_works_verbatim() {
     }
 }
 
+/// The application on `store` with the real clock (inside a runtime: it starts its writer).
+fn app_on(store: holdback_store::Store) -> holdback_app::App {
+    let clock = std::sync::Arc::new(holdback_store::clock::SystemClock);
+    holdback_app::App::new(
+        store,
+        clock.clone(),
+        std::sync::Arc::new(holdback_app::ids::UuidIds),
+        holdback_app::Policy::default(),
+        holdback_app::App::stateless_cards(clock),
+    )
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -632,15 +644,7 @@ fn a_revoked_key_is_refused_and_revoking_twice_is_harmless() {
         let id = whole.split('_').nth(2).unwrap().to_string();
         let store = rt.block_on(db.store()).unwrap();
         let _runtime = rt.enter(); // the app starts its writer task
-        let app = holdback_app::App::new(
-            store.clone(),
-            std::sync::Arc::new(holdback_store::clock::SystemClock),
-            std::sync::Arc::new(holdback_app::ids::UuidIds),
-            holdback_app::Policy::default(),
-            holdback_app::App::stateless_cards(std::sync::Arc::new(
-                holdback_store::clock::SystemClock,
-            )),
-        );
+        let app = app_on(store.clone());
         assert!(
             rt.block_on(holdback_app::keys::authenticate(&app, &whole))
                 .is_ok(),
@@ -721,15 +725,7 @@ fn a_mediator_key_needs_no_party_and_is_listed_with_its_id() {
         assert!(listed.contains("1 key(s)"), "{b}: {listed}");
         let store = rt.block_on(db.store()).unwrap();
         let _runtime = rt.enter(); // the app starts its writer task
-        let app = holdback_app::App::new(
-            store.clone(),
-            std::sync::Arc::new(holdback_store::clock::SystemClock),
-            std::sync::Arc::new(holdback_app::ids::UuidIds),
-            holdback_app::Policy::default(),
-            holdback_app::App::stateless_cards(std::sync::Arc::new(
-                holdback_store::clock::SystemClock,
-            )),
-        );
+        let app = app_on(store.clone());
         let who = rt
             .block_on(holdback_app::keys::authenticate(&app, &whole))
             .unwrap();

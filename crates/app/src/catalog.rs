@@ -45,7 +45,7 @@ pub async fn create(
         }
         (Role::Seller(me), None) => me.clone(),
         (Role::Seller(me), Some(s)) if s == me => me.clone(),
-        (Role::Mediator(_), _) => {
+        (Role::Mediator(_) | Role::Retailer(_), _) => {
             return Err(AppError::rejected(
                 ErrorCode::NotPermitted,
                 "only the platform or a seller adds products",
@@ -106,7 +106,7 @@ pub async fn list(
     after: &str,
     limit: u32,
 ) -> Result<(Vec<Value>, bool), AppError> {
-    if let Role::Mediator(_) = principal.role {
+    if let Role::Mediator(_) | Role::Retailer(_) = principal.role {
         return Ok((Vec::new(), false));
     }
     let limit = limit.clamp(1, 100);

@@ -109,6 +109,7 @@ pub fn visible(principal: &Principal, d: &Dispute) -> bool {
         Role::Buyer(b) => *b == d.buyer,
         Role::Seller(s) => *s == d.seller,
         Role::Mediator(_) => d.escalated_at.is_some(),
+        Role::Retailer(_) => false,
     }
 }
 
@@ -116,7 +117,7 @@ pub fn visible(principal: &Principal, d: &Dispute) -> bool {
 fn caller_id(principal: &Principal) -> &str {
     match &principal.role {
         Role::Platform => "platform",
-        Role::Buyer(id) | Role::Seller(id) | Role::Mediator(id) => id,
+        Role::Buyer(id) | Role::Seller(id) | Role::Mediator(id) | Role::Retailer(id) => id,
     }
 }
 
@@ -125,7 +126,8 @@ fn actor(principal: &Principal) -> Actor {
         Role::Platform => Actor::Platform,
         Role::Buyer(_) => Actor::Buyer,
         Role::Seller(_) => Actor::Seller,
-        Role::Mediator(_) => Actor::Mediator,
+        // (a retailer sees no dispute: it never acts on one)
+        Role::Mediator(_) | Role::Retailer(_) => Actor::Mediator,
     }
 }
 
@@ -165,6 +167,7 @@ pub async fn list(
         Role::Buyer(b) => filter.buyer = Some(b),
         Role::Seller(s) => filter.seller = Some(s),
         Role::Mediator(_) => filter.escalated_only = true,
+        Role::Retailer(_) => return Ok((Vec::new(), false)),
     }
     let limit = limit.clamp(1, 100);
     let disputes = app.store.list_disputes(&filter, cursor, limit + 1).await?;
@@ -343,6 +346,7 @@ impl DisputeAccess for StoredDisputes {
             Role::Buyer(b) => (EvidenceRole::Buyer, b.clone()),
             Role::Seller(s) => (EvidenceRole::Seller, s.clone()),
             Role::Mediator(m) => (EvidenceRole::Mediator, m.clone()),
+            Role::Retailer(_) => return Ok(None),
         };
         Ok(Some(Standing { role, id }))
     }

@@ -82,7 +82,9 @@ impl DisputeParties {
             Role::Mediator(me) if self.mediator.as_ref() == Some(me) => {
                 (EvidenceRole::Mediator, me.as_str())
             }
-            Role::Buyer(_) | Role::Seller(_) | Role::Mediator(_) => return None,
+            Role::Buyer(_) | Role::Seller(_) | Role::Mediator(_) | Role::Retailer(_) => {
+                return None;
+            }
         };
         Some(Standing {
             role,

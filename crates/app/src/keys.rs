@@ -27,6 +27,7 @@ pub async fn create(app: &App, role: &Role, livemode: bool) -> Result<String, Ap
         Role::Buyer(p) => ("buyer", Some(p)),
         Role::Seller(p) => ("seller", Some(p)),
         Role::Mediator(m) => ("mediator", Some(m)),
+        Role::Retailer(r) => ("retailer", Some(r)),
     };
     if let Some(p) = party {
         AccountId::parse(p)?;
@@ -40,7 +41,7 @@ pub async fn create(app: &App, role: &Role, livemode: bool) -> Result<String, Ap
             crate::parties::existing(app, PartyKind::Seller, livemode, p, "party").await?;
         }
         // no party to find, but the id has a party id's shape
-        Role::Mediator(m) => holdback_domain::party::check_id(m)?,
+        Role::Mediator(m) | Role::Retailer(m) => holdback_domain::party::check_id(m)?,
     }
     let id = random_hex()[..16].to_string();
     let secret = random_hex();
@@ -89,6 +90,7 @@ pub async fn authenticate(app: &App, key: &str) -> Result<Principal, AppError> {
         ("buyer", Some(p)) => Role::Buyer(p),
         ("seller", Some(p)) => Role::Seller(p),
         ("mediator", Some(m)) => Role::Mediator(m),
+        ("retailer", Some(r)) => Role::Retailer(r),
         _ => return Err(AppError::Unauthenticated),
     };
     Ok(Principal {

@@ -16,6 +16,7 @@ pub mod disputes;
 pub mod endpoint_address;
 pub mod evidence;
 pub mod files;
+pub mod gift_cards;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
@@ -97,6 +98,9 @@ pub struct Policy {
     /// Wallets: how long a payment waits for the buyer's approval, the secrets the (sandbox)
     /// wallets sign their callbacks with, and where this server is reached from outside.
     pub wallets: wallets::WalletPolicy,
+    /// Gift cards: how long they stay valid, the lockout after wrong codes, the checks a
+    /// client may make a minute, and the keys codes are hashed under.
+    pub gift_cards: gift_cards::GiftCardPolicy,
 }
 
 /// The default most one checkout may charge: about USD 10,000 in each of these currencies
@@ -161,6 +165,7 @@ impl Default for Policy {
             evidence: EvidenceLimits::default(),
             bank: bank::BankPolicy::default(),
             wallets: wallets::WalletPolicy::default(),
+            gift_cards: gift_cards::GiftCardPolicy::default(),
         }
     }
 }
@@ -225,6 +230,8 @@ pub struct App {
     /// Where uploaded files' content is kept (by default the folder
     /// [`files::DEFAULT_FOLDER`] in the current folder; `serve` sets its own).
     pub files: Arc<dyn files::FileStore>,
+    /// Refused gift-card codes by reason, and the clients' checks this minute.
+    pub guards: Arc<gift_cards::Guards>,
 }
 
 impl App {
@@ -250,6 +257,7 @@ impl App {
             policy: Arc::new(policy),
             claims: Arc::default(),
             files: Arc::new(files::LocalFiles::new(files::DEFAULT_FOLDER)),
+            guards: Arc::default(),
         }
     }
 
@@ -271,6 +279,11 @@ pub enum Role {
     /// product (each answers as missing, each list is empty) and is refused (`not_permitted`)
     /// what a buyer is refused.
     Mediator(String),
+    /// A shop that sells gift cards for cash and records each sale (activation), by an id
+    /// shaped like a party's (`ret_corner_shop`). Not a party. A retailer sees only the gift
+    /// cards it activated; everything else answers as missing (a list, empty) or is refused
+    /// (`not_permitted`), as for a mediator.
+    Retailer(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,8 +24,8 @@ use crate::{App, AppError, Principal, Role, ids, views};
 pub const ATTEMPTS: u32 = 64;
 
 /// The author a principal writes as.
-fn author(principal: &Principal) -> Author {
-    match &principal.role {
+fn author(principal: &Principal) -> Result<Author, AppError> {
+    Ok(match &principal.role {
         Role::Buyer(b) => Author {
             role: AuthorRole::Buyer,
             id: b.clone(),
@@ -42,7 +42,9 @@ fn author(principal: &Principal) -> Author {
             role: AuthorRole::Mediator,
             id: m.clone(),
         },
-    }
+        // (a retailer sees no order's record)
+        Role::Retailer(_) => return Err(AppError::NotFound),
+    })
 }
 
 /// A message as the API shows it (`created` in Unix seconds).
@@ -130,7 +132,7 @@ pub async fn post(
     let draft = Draft::new(
         app.ids.next("msg"),
         order.id.clone(),
-        author(principal),
+        author(principal)?,
         body,
         files,
         order.livemode,

@@ -41,7 +41,7 @@ pub fn visible(principal: &Principal, order: &Order) -> bool {
         Role::Platform => true,
         Role::Buyer(b) => *b == order.buyer,
         Role::Seller(s) => *s == order.seller,
-        Role::Mediator(_) => false,
+        Role::Mediator(_) | Role::Retailer(_) => false,
     }
 }
 
@@ -50,7 +50,8 @@ fn actor(principal: &Principal) -> Actor {
         Role::Platform => Actor::Platform,
         Role::Buyer(_) => Actor::Buyer,
         Role::Seller(_) => Actor::Seller,
-        Role::Mediator(_) => Actor::Mediator,
+        // (a retailer sees no order: it never acts on one)
+        Role::Mediator(_) | Role::Retailer(_) => Actor::Mediator,
     }
 }
 
@@ -82,7 +83,7 @@ pub async fn list(
         Role::Platform => (None, None),
         Role::Buyer(b) => (Some(b.as_str()), None),
         Role::Seller(s) => (None, Some(s.as_str())),
-        Role::Mediator(_) => return Ok((Vec::new(), false)),
+        Role::Mediator(_) | Role::Retailer(_) => return Ok((Vec::new(), false)),
     };
     let limit = limit.clamp(1, 100);
     let orders = app

@@ -127,7 +127,7 @@ fn visible(principal: &Principal, kind: PartyKind) -> Option<Option<&str>> {
         }
         (Role::Buyer(_), PartyKind::Seller)
         | (Role::Seller(_), PartyKind::Buyer)
-        | (Role::Mediator(_), _) => None,
+        | (Role::Mediator(_) | Role::Retailer(_), _) => None,
     }
 }
 

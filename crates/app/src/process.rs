@@ -77,6 +77,8 @@ fn object(effects: &Effects, kind: Kind, id: &str) -> Value {
             .iter()
             .find(|d| d.value.id == id)
             .map_or(Value::Null, |d| views::dispute(&d.value)),
+        // (gift cards are written by their own units, not through reactions)
+        Kind::GiftCard => Value::Null,
     }
 }
 
@@ -121,6 +123,7 @@ pub fn unit_of(
         payments: effects.payments.clone(),
         refunds: effects.refunds.clone(),
         disputes: effects.disputes.clone(),
+        gift_cards: Vec::new(),
         set_timers: effects
             .set_timers
             .iter()

@@ -33,6 +33,14 @@ pub async fn tick(app: &App, batch: u32) -> Result<Tick, AppError> {
             eprintln!("holdback: scheduler: expiring payments: {e}");
         }
     }
+    // gift cards whose time ran out unredeemed (their expiry is their own row's too)
+    match crate::gift_cards::expire_due(app, batch).await {
+        Ok(n) => out.fired += n,
+        Err(e) => {
+            out.failed += 1;
+            eprintln!("holdback: scheduler: expiring gift cards: {e}");
+        }
+    }
     for timer in app.store.due_dispute_timers(now, batch).await? {
         match disputes::fire(app, &timer, now).await {
             Ok(disputes::Fired::Done) => out.fired += 1,

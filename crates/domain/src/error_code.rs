@@ -208,6 +208,17 @@ error_codes! {
     ReturnShipByPassed = "return_ship_by_passed", 409, InvalidRequest;
     ReturnNotShipped = "return_not_shipped", 409, InvalidRequest;
     ReturnAlreadyDelivered = "return_already_delivered", 409, InvalidRequest;
+    // gift cards
+    GiftCardCodeMalformed = "gift_card_code_malformed", 400, InvalidRequest;
+    GiftCardCheckDigit = "gift_card_check_digit", 400, InvalidRequest;
+    GiftCardNotFound = "gift_card_not_found", 404, InvalidRequest;
+    GiftCardInactive = "gift_card_inactive", 409, InvalidRequest;
+    GiftCardAlreadyActive = "gift_card_already_active", 409, InvalidRequest;
+    GiftCardRedeemed = "gift_card_redeemed", 409, InvalidRequest;
+    GiftCardExpired = "gift_card_expired", 409, InvalidRequest;
+    GiftCardAmountMismatch = "gift_card_amount_mismatch", 400, InvalidRequest;
+    RedemptionLocked = "redemption_locked", 429, InvalidRequest;
+    RateLimited = "rate_limited", 429, InvalidRequest;
     // ledger rules that reach the API
     UnknownAccountKind = "unknown_account_kind", 400, InvalidRequest;
     EmptyTransaction = "empty_transaction", 400, InvalidRequest;

@@ -69,6 +69,12 @@ pub enum BusinessBreach {
         unapplied: i64,
         refunds: i128,
     },
+    /// The gift-card liability of a mode and currency is not what its active cards hold.
+    GiftCardLiabilityMismatch {
+        account: String,
+        balance: i128,
+        active: i128,
+    },
 }
 
 impl BusinessBreach {
@@ -80,6 +86,7 @@ impl BusinessBreach {
         "refunds_payable_mismatch",
         "order_refund_mismatch",
         "unapplied_refund_mismatch",
+        "gift_card_liability_mismatch",
     ];
 
     pub fn code(&self) -> &'static str {
@@ -91,6 +98,7 @@ impl BusinessBreach {
             BusinessBreach::RefundsPayableMismatch { .. } => "refunds_payable_mismatch",
             BusinessBreach::OrderRefundMismatch { .. } => "order_refund_mismatch",
             BusinessBreach::UnappliedRefundMismatch { .. } => "unapplied_refund_mismatch",
+            BusinessBreach::GiftCardLiabilityMismatch { .. } => "gift_card_liability_mismatch",
         }
     }
 }
@@ -156,6 +164,14 @@ impl fmt::Display for BusinessBreach {
                 f,
                 "payment {payment} tender {tender}: {unapplied} received and not applied, its \
                  refunds of no order {refunds}"
+            ),
+            BusinessBreach::GiftCardLiabilityMismatch {
+                account,
+                balance,
+                active,
+            } => write!(
+                f,
+                "{account}: holds {balance}, the active gift cards {active}"
             ),
         }
     }
@@ -287,6 +303,29 @@ pub fn check(
                 account: account.to_string(),
                 balance,
                 owed,
+            });
+        }
+    }
+    breaches
+}
+
+/// The gift-card liability of each mode and currency against what its active cards hold
+/// (`active`: their values summed, with every mode and currency that has a liability account).
+pub fn gift_card_liability(
+    active: &BTreeMap<(bool, Currency), i128>,
+    balance: &dyn Fn(&AccountId) -> Option<i128>,
+) -> Vec<BusinessBreach> {
+    let mut breaches = Vec::new();
+    for ((livemode, currency), active) in active {
+        let Ok(books) = crate::gift_card::GiftCardAccounts::of(*livemode, *currency) else {
+            continue;
+        };
+        let balance = balance(&books.liability).unwrap_or(0);
+        if balance != *active {
+            breaches.push(BusinessBreach::GiftCardLiabilityMismatch {
+                account: books.liability.to_string(),
+                balance,
+                active: *active,
             });
         }
     }

@@ -159,6 +159,8 @@ account_kinds! {
     SellerDebt = "seller_debt", Debit;
     PaymentsUnapplied = "payments_unapplied", Credit;
     BalanceAdjustments = "balance_adjustments", Debit;
+    RetailerReceivable = "retailer_receivable", Debit;
+    GiftCardBreakage = "gift_card_breakage", Credit;
 }
 
 /// What an account is: fixed when it is opened.

@@ -11,6 +11,7 @@ pub mod card;
 pub mod dispute;
 pub mod error_code;
 pub mod evidence;
+pub mod gift_card;
 pub mod ids;
 pub mod invariants;
 pub mod ledger;
@@ -22,6 +23,7 @@ pub mod payment;
 pub mod process;
 pub mod reconcile;
 pub mod refund;
+pub mod tender;
 
 pub use error_code::{ErrorCode, ErrorKind};
 pub use ids::{AccountId, HoldId, InvalidId, TxId};

@@ -24,10 +24,17 @@ pub enum Kind {
     Payment,
     Refund,
     Dispute,
+    GiftCard,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Order, Kind::Payment, Kind::Refund, Kind::Dispute];
+    pub const ALL: [Kind; 5] = [
+        Kind::Order,
+        Kind::Payment,
+        Kind::Refund,
+        Kind::Dispute,
+        Kind::GiftCard,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -35,6 +42,7 @@ impl Kind {
             Kind::Payment => "payment",
             Kind::Refund => "refund",
             Kind::Dispute => "dispute",
+            Kind::GiftCard => "gift_card",
         }
     }
 }

@@ -106,7 +106,9 @@ pub async fn parties(database: &str, command: PartiesCommand) -> anyhow::Result<
     let (kind, id) = match serve::parse_role(&role)? {
         holdback_app::Role::Buyer(id) => (PartyKind::Buyer, id),
         holdback_app::Role::Seller(id) => (PartyKind::Seller, id),
-        holdback_app::Role::Platform | holdback_app::Role::Mediator(_) => {
+        holdback_app::Role::Platform
+        | holdback_app::Role::Mediator(_)
+        | holdback_app::Role::Retailer(_) => {
             anyhow::bail!("a party is buyer:ID or seller:ID")
         }
     };

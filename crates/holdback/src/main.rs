@@ -55,7 +55,7 @@ enum Command {
         command: LedgerCommand,
     },
     /// Run the HTTP API (and the timer scheduler) on this database.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// API keys.
     Keys {
         #[command(subcommand)]
@@ -323,7 +323,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(args) => {
             let store = connect(&cli.database).await?;
-            serve::run(store, &cli.database, args).await?;
+            serve::run(store, &cli.database, *args).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Refunds { command } => {

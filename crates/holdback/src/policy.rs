@@ -2,7 +2,8 @@
 //! `allow_private_webhook_addresses` (live webhook endpoints on private addresses),
 //! `[limits]` (the most one checkout may charge, per currency), `[evidence]` (the sizes and
 //! counts of dispute evidence files), `[disputes]` (the timings of disputes), and
-//! `[guarantee_by_country]` (delivery guarantees per destination country).
+//! `[guarantee_by_country]` (delivery guarantees per destination country), and `[gift_cards]`
+//! (how long cards stay valid, and the guards against guessing codes).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -38,6 +39,19 @@ struct File {
     evidence: EvidenceFile,
     #[serde(default)]
     disputes: DisputesFile,
+    #[serde(default)]
+    gift_cards: GiftCardsFile,
+}
+
+/// `[gift_cards]`: how long an issued card stays valid (days), the wrong codes in a row that
+/// lock a caller out and for how long (minutes), and the checks a client may make a minute.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct GiftCardsFile {
+    valid_days: Option<u32>,
+    max_failures: Option<u32>,
+    lockout_minutes: Option<u32>,
+    checks_per_minute: Option<u32>,
 }
 
 /// `[disputes]`: the timings of disputes in days (see `DisputePolicy`), and the most a
@@ -339,6 +353,36 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
             "policy file: disputes.counterfeit_multiple must be in 1..=10"
         );
         timings.counterfeit_multiple = i64::from(m);
+    }
+    let g = &file.gift_cards;
+    let cards = &mut policy.gift_cards;
+    if let Some(days) = g.valid_days {
+        anyhow::ensure!(
+            (1..=3650).contains(&days),
+            "policy file: gift_cards.valid_days must be in 1..=3650"
+        );
+        cards.valid_ms = i64::from(days) * DAY;
+    }
+    if let Some(n) = g.max_failures {
+        anyhow::ensure!(
+            (1..=100).contains(&n),
+            "policy file: gift_cards.max_failures must be in 1..=100"
+        );
+        cards.max_failures = i64::from(n);
+    }
+    if let Some(m) = g.lockout_minutes {
+        anyhow::ensure!(
+            (1..=10_080).contains(&m),
+            "policy file: gift_cards.lockout_minutes must be in 1..=10080"
+        );
+        cards.lockout_ms = i64::from(m) * 60_000;
+    }
+    if let Some(n) = g.checks_per_minute {
+        anyhow::ensure!(
+            (1..=10_000).contains(&n),
+            "policy file: gift_cards.checks_per_minute must be in 1..=10000"
+        );
+        cards.checks_per_minute = n;
     }
     for (country, days) in &file.guarantee_by_country {
         holdback_domain::party::check_country(country)

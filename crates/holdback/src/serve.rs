@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// one); without it the sandbox wallets cannot confirm payments.
     #[arg(long, env = "HOLDBACK_WALLET_TEST_SECRET")]
     wallet_test_secret: Option<String>,
+    /// The key live-mode gift-card codes are hashed under (keep it secret, and never change
+    /// it: a card is found by its code's hash). Without one, live gift cards are refused.
+    #[arg(long, env = "HOLDBACK_GIFT_CARD_LIVE_KEY")]
+    gift_card_live_key: Option<String>,
     /// Where this server is reached from outside (the wallets' pages are under it); by
     /// default http:// and the listen address.
     #[arg(long, env = "HOLDBACK_PUBLIC_URL")]
@@ -100,7 +104,8 @@ pub fn parse_role(text: &str) -> anyhow::Result<Role> {
         Some(("buyer", id)) if !id.is_empty() => Role::Buyer(id.to_string()),
         Some(("seller", id)) if !id.is_empty() => Role::Seller(id.to_string()),
         Some(("mediator", id)) if !id.is_empty() => Role::Mediator(id.to_string()),
-        _ => anyhow::bail!("a role is platform, buyer:ID, seller:ID or mediator:ID"),
+        Some(("retailer", id)) if !id.is_empty() => Role::Retailer(id.to_string()),
+        _ => anyhow::bail!("a role is platform, buyer:ID, seller:ID, mediator:ID or retailer:ID"),
     })
 }
 
@@ -112,6 +117,7 @@ const DEMO_KEYS: &[(&str, &str, &str, Option<&str>)] = &[
     ("de00000000000004", "carol", "seller", Some("sel_carol")),
     ("de00000000000005", "dave", "buyer", Some("buy_dave")),
     ("de00000000000006", "erin", "mediator", Some("med_erin")),
+    ("de00000000000007", "frank", "retailer", Some("ret_frank")),
 ];
 
 fn demo_key(id: &str, secret: &str) -> String {
@@ -202,6 +208,10 @@ fn print_demo(addr: SocketAddr) {
     println!(
         "  mediator med_erin {} (sees disputes that went to mediation)",
         key(5)
+    );
+    println!(
+        "  retailer ret_frank {} (sells gift cards for cash)",
+        key(6)
     );
     println!("bank notifications (test mode) are signed with: {DEMO_BANK_SECRET}");
     println!("sandbox wallets (test mode) sign their callbacks with: {DEMO_WALLET_SECRET}");
@@ -295,6 +305,7 @@ pub async fn run(store: Store, database: &str, args: ServeArgs) -> anyhow::Resul
         .clone()
         .or_else(|| args.demo.then(|| DEMO_BANK_SECRET.to_string()));
     policy.bank.live_secret = args.bank_live_secret.clone();
+    policy.gift_cards.live_key = args.gift_card_live_key.clone();
     policy.wallets.test_secret = args
         .wallet_test_secret
         .clone()

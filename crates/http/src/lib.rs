@@ -65,6 +65,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .merge(routes::catalog::router())
         .merge(routes::parties::router())
         .merge(routes::balance::router())
+        .merge(routes::gift_cards::router())
 }
 
 /// The OpenAPI 3.1 document, generated from the routes and their types.

@@ -46,6 +46,17 @@ pub(crate) async fn metrics(State(s): Ctx) -> Response {
          holdback_connector_signature_failures_total {}\n",
         s.metrics.bad_signatures.load(Ordering::Relaxed)
     ));
+    out.push_str(
+        "# HELP holdback_gift_card_failures_total Gift card codes refused, by reason (wrong codes, \
+         lockouts, rate limits, cards not in a state to take the request).\n\
+         # TYPE holdback_gift_card_failures_total counter\n",
+    );
+    for (reason, n) in s.app.guards.failures() {
+        out.push_str(&format!(
+            "holdback_gift_card_failures_total{{reason=\"{}\"}} {n}\n",
+            reason.code()
+        ));
+    }
     let (batches, requests) = s.app.ledger.stats();
     out.push_str(&format!(
         "# HELP holdback_ledger_commits_total Database transactions committed by the group-commit writer.\n\

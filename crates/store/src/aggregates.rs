@@ -16,6 +16,7 @@ pub(crate) fn select_version(kind: Kind) -> &'static str {
         Kind::Payment => "SELECT version FROM payments WHERE id = $1",
         Kind::Refund => "SELECT version FROM refunds WHERE id = $1",
         Kind::Dispute => "SELECT version FROM disputes WHERE id = $1",
+        Kind::GiftCard => "SELECT version FROM gift_cards WHERE id = $1",
     }
 }
 
@@ -26,6 +27,7 @@ pub(crate) fn table(kind: Kind) -> &'static str {
         Kind::Payment => "payments",
         Kind::Refund => "refunds",
         Kind::Dispute => "disputes",
+        Kind::GiftCard => "gift_cards",
     }
 }
 
@@ -336,6 +338,9 @@ impl Unit {
         }
         for w in &self.disputes {
             out.push(crate::disputes::statement(w, now));
+        }
+        for w in &self.gift_cards {
+            out.push(crate::gift_cards::statement(w, now));
         }
         out.extend(self.messages.iter().map(crate::messages::statement));
         out.extend(self.notifications.iter().map(crate::connectors::statement));

@@ -13,6 +13,7 @@ mod conflict;
 pub mod connectors;
 pub mod disputes;
 pub mod evidence;
+pub mod gift_cards;
 mod idempotency;
 mod messages;
 pub mod parties;

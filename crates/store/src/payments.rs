@@ -315,9 +315,21 @@ impl Store {
             .iter()
             .map(|a| (a.spec.id.clone(), a.posted_balance()))
             .collect();
-        Ok(invariants::check(&orders, &payments, &refunds, &|id| {
-            balances.get(id).copied()
-        }))
+        let lookup = |id: &AccountId| balances.get(id).copied();
+        let mut breaches = invariants::check(&orders, &payments, &refunds, &lookup);
+        // gift cards: every liability account, against what its mode's active cards hold
+        let mut active = std::collections::BTreeMap::new();
+        for a in &accounts {
+            if a.spec.kind == holdback_domain::ledger::AccountKind::GiftCardLiability {
+                let live = a.spec.id.as_str().starts_with("live:");
+                active.insert((live, a.spec.currency), 0i128);
+            }
+        }
+        for c in self.active_gift_cards().await? {
+            *active.entry((c.livemode, c.currency)).or_default() += i128::from(c.total);
+        }
+        breaches.extend(invariants::gift_card_liability(&active, &lookup));
+        Ok(breaches)
     }
 
     /// Pending refunds due at `now`, not leased by a worker, soonest first.

@@ -109,6 +109,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0016_connector_notifications.sql"),
         postgres: include_str!("../migrations/postgres/0016_connector_notifications.sql"),
     },
+    Migration {
+        version: 17,
+        name: "0017_gift_cards",
+        sqlite: include_str!("../migrations/sqlite/0017_gift_cards.sql"),
+        postgres: include_str!("../migrations/postgres/0017_gift_cards.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -10,6 +10,7 @@
 
 use holdback_domain::Money;
 use holdback_domain::dispute::Dispute;
+use holdback_domain::gift_card::GiftCard;
 use holdback_domain::ledger::{AccountSpec, TransactionRequest};
 use holdback_domain::message::Message;
 use holdback_domain::order::{Order, TimerKind};
@@ -28,6 +29,7 @@ pub struct Unit {
     pub payments: Vec<Versioned<Payment>>,
     pub refunds: Vec<Versioned<Refund>>,
     pub disputes: Vec<Versioned<Dispute>>,
+    pub gift_cards: Vec<Versioned<GiftCard>>,
     pub set_timers: Vec<TimerRow>,
     pub cancel_timers: Vec<TimerCancel>,
     pub set_dispute_timers: Vec<DisputeTimerRow>,
@@ -61,7 +63,15 @@ impl Unit {
             .disputes
             .iter()
             .map(|v| (Kind::Dispute, v.value.id.as_str(), v.expected_version));
-        orders.chain(payments).chain(refunds).chain(disputes)
+        let gift_cards = self
+            .gift_cards
+            .iter()
+            .map(|v| (Kind::GiftCard, v.value.id.as_str(), v.expected_version));
+        orders
+            .chain(payments)
+            .chain(refunds)
+            .chain(disputes)
+            .chain(gift_cards)
     }
 }
 

@@ -102,7 +102,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0013_disputes",
                 "0014_mediator_keys",
                 "0015_awaiting_payment",
-                "0016_connector_notifications"
+                "0016_connector_notifications",
+                "0017_gift_cards"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -245,7 +246,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0013_disputes",
                 "0014_mediator_keys",
                 "0015_awaiting_payment",
-                "0016_connector_notifications"
+                "0016_connector_notifications",
+                "0017_gift_cards"
             ],
             "{b}"
         );

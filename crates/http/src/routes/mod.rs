@@ -8,6 +8,7 @@ pub(crate) mod checkouts;
 pub(crate) mod disputes;
 pub(crate) mod events;
 pub(crate) mod evidence;
+pub(crate) mod gift_cards;
 pub(crate) mod messages;
 pub(crate) mod orders;
 pub(crate) mod parties;

@@ -33,6 +33,7 @@ pub(crate) use links::finish;
         (name = "webhooks", description = "Signed event delivery"),
         (name = "catalog", description = "Sellers' products"),
         (name = "parties", description = "Buyers and sellers"),
+        (name = "gift_cards", description = "Gift cards: issued, sold for cash, checked, redeemed"),
     )
 )]
 pub struct ApiDoc;
@@ -376,6 +377,88 @@ pub struct BalanceAdjustment {
     created: i64,
 }
 
+/// Who sold a gift card, and when.
+#[derive(ToSchema)]
+pub struct GiftCardActivation {
+    retailer: String,
+    till_reference: String,
+    at: i64,
+}
+
+/// Into whose balance a gift card went, and when.
+#[derive(ToSchema)]
+pub struct GiftCardRedemption {
+    buyer: String,
+    at: i64,
+}
+
+/// A gift card, never with its code.
+#[derive(ToSchema)]
+pub struct GiftCard {
+    id: String,
+    /// Always "gift_card".
+    object: String,
+    batch: String,
+    livemode: bool,
+    /// Its value, in minor units.
+    amount: i64,
+    currency: String,
+    /// What it holds for its bearer now: its value while active, else 0.
+    balance: i64,
+    /// The code's last four symbols.
+    code_hint: String,
+    /// inactive (not sold yet), active, redeemed or expired.
+    status: String,
+    created: i64,
+    expires: i64,
+    activation: Option<GiftCardActivation>,
+    redemption: Option<GiftCardRedemption>,
+}
+
+/// An issued card with its code (shown once).
+#[derive(ToSchema)]
+pub struct IssuedGiftCard {
+    #[serde(flatten)]
+    card: GiftCard,
+    /// The code, grouped for reading; null in a replay.
+    code: Option<String>,
+}
+
+/// A batch of issued cards.
+#[derive(ToSchema)]
+pub struct GiftCardBatch {
+    id: String,
+    /// Always "gift_card_batch".
+    object: String,
+    livemode: bool,
+    count: u32,
+    amount: i64,
+    currency: String,
+    created: i64,
+    expires: i64,
+    /// Whether the cards carry their codes (only the first answer does).
+    codes_shown: bool,
+    cards: Vec<IssuedGiftCard>,
+}
+
+/// What a code is, without redeeming it.
+#[derive(ToSchema)]
+pub struct GiftCardCheck {
+    /// Always "gift_card_check".
+    object: String,
+    /// Always true: an unknown code is refused (`gift_card_not_found`).
+    genuine: bool,
+    active: bool,
+    /// inactive, active, redeemed or expired.
+    status: String,
+    amount: i64,
+    /// What it holds now: its value while active, else 0.
+    balance: i64,
+    currency: String,
+    code_hint: String,
+    expires: i64,
+}
+
 #[derive(ToSchema)]
 pub struct DisputeList {
     object: String,
@@ -706,6 +789,8 @@ refusals! {
     CheckoutRefusals: 400, 401, 402, 403, 409, 413, 415, 422, 431;
     /// An action on one object.
     ActionRefusals: 400, 401, 403, 404, 409, 413, 415, 422, 431;
+    /// An action on a gift card named by its code (429: locked out, or too many checks).
+    GiftCardRefusals: 400, 401, 403, 404, 409, 413, 415, 422, 429, 431;
     /// Deleting one object.
     DeleteRefusals: 401, 403, 404, 431;
     /// A signed notification from a connector.

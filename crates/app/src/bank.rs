@@ -108,6 +108,7 @@ pub async fn checkout(
     principal: &Principal,
     req: &CheckoutRequest,
     total: Money,
+    stored: i64,
     plans: Vec<OrderPlan>,
     method: Method,
     return_url: Option<String>,
@@ -132,13 +133,15 @@ pub async fn checkout(
         expires_at,
         return_url,
         now,
-    );
+    )
+    .with_stored_value(stored)?;
+    let (accounts, transfers) = payment.reserve_stored_value()?;
     let mut effects = Effects::default();
     let decision = PaymentDecision {
         payment: payment.clone(),
         events: vec![PaymentEvent::RequiresAction],
-        accounts: vec![],
-        transfers: vec![],
+        accounts,
+        transfers,
     };
     effects.payment(decision, 0);
     for plan in &plans {

@@ -1,24 +1,30 @@
-//! Checkout: a cart of items from one or more sellers, paid by one card payment, becomes one
-//! order per seller. Every check that can refuse the cart runs first; then the payment is
-//! written `processing`, the card is charged under the payment's id (which the provider
-//! deduplicates by), and the capture opens the orders, their escrow postings, timers and events
-//! as one unit.
+//! Checkout: a cart of items from one or more sellers, paid by one payment, becomes one order
+//! per seller. Every check that can refuse the cart runs first; then the payment is written
+//! `processing`, the card is charged under the payment's id (which the provider deduplicates
+//! by), and the capture opens the orders, their escrow postings, timers and events as one unit.
+//!
+//! **Split tender.** Part of the total (or all of it) may come from the buyer's balance, and a
+//! gift card may be redeemed into that balance on the spot; the rest is paid one other way (a
+//! card, a bank transfer or a wallet; never two). The balance part is taken in the same unit
+//! that writes the payment (so a balance too small refuses the checkout, nothing written), and
+//! given back if the provider's part fails, expires or is cancelled.
 
 use std::collections::BTreeMap;
 
 use holdback_domain::ErrorCode;
 use holdback_domain::card::CardInput;
+use holdback_domain::ledger::TransactionRequest;
 use holdback_domain::order::{self, CommissionRule, DAY, OrderPlan};
-use holdback_domain::payment::{Method, Payment, PaymentState};
-use holdback_domain::process::Versioned;
-use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money};
+use holdback_domain::payment::{self, Method, Payment, PaymentCommand, PaymentState};
+use holdback_domain::process::{Effects, Versioned};
+use holdback_domain::{AccountId, Currency, MAX_AMOUNT, Money, TxId};
 use holdback_store::{Conflict, IdempotencyRecord, Unit, WriteError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::cards::ProviderError;
 use crate::orders::Idem;
-use crate::{App, AppError, Principal, Role, catalog, parties, payments};
+use crate::{App, AppError, Principal, Role, catalog, parties, payments, process, views};
 
 /// Most items in one cart.
 pub const MAX_ITEMS: usize = 100;
@@ -55,6 +61,11 @@ pub struct CheckoutRequest {
     pub pay_with: PayWith,
     /// Shipping method per seller (`economy`, `standard`, `express`, …); `standard` if absent.
     pub shipping: BTreeMap<String, String>,
+    /// What to pay from the buyer's balance, in minor units (with a gift card and without
+    /// this: as much of the total as the card is worth).
+    pub balance: Option<i64>,
+    /// A gift card code redeemed into the buyer's balance on the spot.
+    pub gift_card: Option<String>,
 }
 
 /// How the buyer pays.
@@ -66,6 +77,8 @@ pub enum PayWith {
     BankTransfer,
     /// A wallet: the buyer approves there and is sent back to `return_url`; the orders wait.
     Wallet { method: Method, return_url: String },
+    /// Nothing beyond the buyer's balance (and a gift card redeemed into it).
+    StoredValue,
 }
 
 /// Turns cart items into priced lines: products from the catalog; priced lines only from the
@@ -317,7 +330,14 @@ fn dedupe_keys(app: &App, req: &CheckoutRequest, idem: Option<&Idem>, now: i64) 
             req.shipping,
             method.code()
         )),
+        PayWith::StoredValue => h.update(format!("{:?}\0stored_value\0", req.shipping)),
     }
+    // the gift card by its last symbols only: a code is never kept, even hashed with the rest
+    let hint = req
+        .gift_card
+        .as_deref()
+        .map(|c| c.chars().rev().take(4).collect::<String>());
+    h.update(format!("{:?}\0{hint:?}\0", req.balance));
     let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let window = app.policy.duplicate_window_ms.max(1);
     let bucket = now.div_euclid(window);
@@ -345,27 +365,37 @@ pub async fn checkout(
     req: &CheckoutRequest,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
-    let card = match &req.pay_with {
-        PayWith::Card(card) => card,
+    match &req.pay_with {
+        PayWith::Card(_) => {
+            app.cards.for_mode(principal.livemode)?;
+        }
         PayWith::BankTransfer => {
             crate::bank::live_available(app, principal.livemode, Method::BankTransfer)?;
-            let plan = plan(app, principal, req).await?;
-            let bank = Method::BankTransfer;
-            let (total, plans) = (plan.total, plan.plans);
-            return crate::bank::checkout(app, principal, req, total, plans, bank, None, idem)
-                .await;
         }
         PayWith::Wallet { method, return_url } => {
             crate::bank::live_available(app, principal.livemode, *method)?;
             crate::wallets::check(*method, req.currency, return_url)?;
-            let plan = plan(app, principal, req).await?;
-            let (total, plans, url) = (plan.total, plan.plans, Some(return_url.clone()));
-            return crate::bank::checkout(app, principal, req, total, plans, *method, url, idem)
-                .await;
         }
+        PayWith::StoredValue => {}
+    }
+    let plan = plan(app, principal, req).await?;
+    let stored = stored_value(app, principal, req, plan.total).await?;
+    let card = match &req.pay_with {
+        PayWith::Card(card) => card,
+        PayWith::BankTransfer | PayWith::Wallet { .. } => {
+            let (method, url) = match &req.pay_with {
+                PayWith::Wallet { method, return_url } => (*method, Some(return_url.clone())),
+                _ => (Method::BankTransfer, None),
+            };
+            let (total, plans) = (plan.total, plan.plans);
+            return crate::bank::checkout(
+                app, principal, req, total, stored, plans, method, url, idem,
+            )
+            .await;
+        }
+        PayWith::StoredValue => return stored_only(app, principal, req, plan, idem).await,
     };
     let connector = app.cards.for_mode(principal.livemode)?.clone();
-    let plan = plan(app, principal, req).await?;
     let now = app.clock.now_ms();
     let keys = dedupe_keys(app, req, idem, now);
     let ns = namespace(principal);
@@ -384,8 +414,9 @@ pub async fn checkout(
             plan.total,
             plan.plans.clone(),
             now,
-        )?;
-        let unit = Unit {
+        )?
+        .with_stored_value(stored)?;
+        let mut unit = Unit {
             payments: vec![Versioned {
                 value: p.clone(),
                 expected_version: 0,
@@ -401,6 +432,7 @@ pub async fn checkout(
             }),
             ..Unit::default()
         };
+        reserve(app, &p, &mut unit)?;
         payment = match app.ledger.commit(unit).await {
             Ok(_) => Some((p, 1)),
             Err(WriteError::Conflict(Conflict::KeyUsed)) => existing(app, &ns, &keys[0]).await?,
@@ -410,7 +442,11 @@ pub async fn checkout(
     let Some((payment, version)) = payment else {
         return Err(AppError::Conflict(Conflict::CheckoutRetried));
     };
-    if payment.buyer != req.buyer || payment.amount != plan.total {
+    let provider_part = plan.total.minor() - stored;
+    if payment.buyer != req.buyer
+        || payment.amount != plan.total
+        || payment.provider_amount() != provider_part
+    {
         return Err(AppError::rejected(
             ErrorCode::IdempotencyKeyReused,
             "this key was used with a different checkout",
@@ -426,8 +462,9 @@ pub async fn checkout(
         PaymentState::Failed { code, .. } => return Err(payments::failure(code)),
         PaymentState::Processing { .. } => {}
     }
+    let charged = Money::from_minor(provider_part, req.currency)?;
     let timeout = std::time::Duration::from_millis(app.policy.provider_timeout_ms);
-    let outcome = tokio::time::timeout(timeout, connector.charge(card, plan.total, &reference))
+    let outcome = tokio::time::timeout(timeout, connector.charge(card, charged, &reference))
         .await
         .unwrap_or_else(|_| {
             Err(ProviderError::Unknown(
@@ -436,6 +473,145 @@ pub async fn checkout(
         });
     let id = payment.id.clone();
     payments::record_charge(app, &id, Some((payment, version)), outcome, idem).await
+}
+
+/// Adds to `unit` the ledger movement that takes the payment's stored value from the balance.
+fn reserve(app: &App, p: &Payment, unit: &mut Unit) -> Result<(), AppError> {
+    let (accounts, transfers) = p.reserve_stored_value()?;
+    if !transfers.is_empty() {
+        unit.accounts.extend(accounts);
+        unit.ledger = Some(TransactionRequest {
+            id: TxId::parse(&app.ids.next("txn"))?,
+            transfers,
+        });
+    }
+    Ok(())
+}
+
+/// How much of `total` the buyer's balance pays: `balance` as asked, or with a gift card as
+/// much as the card is worth; the card is redeemed into the balance once every check passed.
+/// Whether another method must pay the rest is checked here too, before anything moves.
+async fn stored_value(
+    app: &App,
+    principal: &Principal,
+    req: &CheckoutRequest,
+    total: Money,
+) -> Result<i64, AppError> {
+    let card = match &req.gift_card {
+        Some(code) => Some((
+            code,
+            crate::gift_cards::for_checkout(app, principal, code, &req.buyer, req.currency).await?,
+        )),
+        None => None,
+    };
+    let stored = match (req.balance, &card) {
+        (Some(b), _) => b,
+        (None, Some((_, (value, _)))) => value.minor().min(total.minor()),
+        (None, None) => 0,
+    };
+    if stored <= 0 && (req.balance.is_some() || card.is_some()) {
+        return Err(AppError::param(
+            ErrorCode::ZeroAmount,
+            "balance",
+            "the balance part of a payment is more than zero",
+        ));
+    }
+    if stored > total.minor() {
+        return Err(AppError::param(
+            ErrorCode::StoredValueExceedsTotal,
+            "balance",
+            format!("the balance pays at most the total, {total}"),
+        ));
+    }
+    match &req.pay_with {
+        PayWith::StoredValue if stored < total.minor() => {
+            return Err(AppError::param(
+                ErrorCode::PaymentMethodMissing,
+                "card",
+                format!(
+                    "the balance pays {} of {total}: pay the rest with a card, a bank_transfer \
+                     or a wallet",
+                    Money::from_minor(stored, total.currency())?
+                ),
+            ));
+        }
+        PayWith::Card(_) | PayWith::BankTransfer | PayWith::Wallet { .. }
+            if stored == total.minor() =>
+        {
+            return Err(AppError::param(
+                ErrorCode::TooManyPaymentMethods,
+                "balance",
+                "the balance pays the whole total: leave out the card, bank_transfer or wallet",
+            ));
+        }
+        _ => {}
+    }
+    if let Some((code, (_, to_redeem))) = card
+        && to_redeem
+    {
+        crate::gift_cards::redeem_for_checkout(app, principal, code, &req.buyer).await?;
+    }
+    Ok(stored)
+}
+
+/// A checkout paid wholly from the buyer's balance: the payment is written captured, its
+/// orders open, all in one unit with the balance's movement.
+async fn stored_only(
+    app: &App,
+    principal: &Principal,
+    req: &CheckoutRequest,
+    plan: Plan,
+    idem: Option<&Idem>,
+) -> Result<Value, AppError> {
+    let now = app.clock.now_ms();
+    let keys = dedupe_keys(app, req, idem, now);
+    let ns = namespace(principal);
+    for key in &keys {
+        if let Some((p, _)) = existing(app, &ns, key).await? {
+            return payments::view(app, &p).await;
+        }
+    }
+    let id = app.ids.next("pay");
+    let p = Payment::processing(
+        &id,
+        &req.buyer,
+        principal.livemode,
+        plan.total,
+        plan.plans,
+        now,
+    )?
+    .with_stored_value(plan.total.minor())?;
+    let (accounts, transfers) = p.reserve_stored_value()?;
+    let mut d = payment::decide(&p, &PaymentCommand::CaptureStoredValue, now)?;
+    d.accounts.splice(0..0, accounts);
+    d.transfers.splice(0..0, transfers);
+    let mut effects = Effects::default();
+    let reactions = effects.payment(d, 0);
+    process::settle(app, &mut effects, reactions, now).await?;
+    let mut unit = process::unit_of(app, &effects, None, now)?;
+    unit.idempotency = Some(IdempotencyRecord {
+        principal: ns.clone(),
+        key: keys[0].clone(),
+        request_hash: String::new(),
+        status: 201,
+        body: id.clone(),
+        created_at: now,
+        claim: None,
+    });
+    let after = effects
+        .payments
+        .first()
+        .map_or(p.clone(), |v| v.value.clone());
+    let orders: Vec<_> = effects.orders.iter().map(|o| o.value.clone()).collect();
+    let body = views::payment(&after, &orders, &[]);
+    match app.ledger.commit(unit).await {
+        Ok(_) => Ok(body),
+        Err(WriteError::Conflict(Conflict::KeyUsed)) => match existing(app, &ns, &keys[0]).await? {
+            Some((p, _)) => payments::view(app, &p).await,
+            None => Err(AppError::Conflict(Conflict::CheckoutRetried)),
+        },
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The payment a dedupe key of this caller names, if any.

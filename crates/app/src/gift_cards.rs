@@ -631,3 +631,79 @@ pub async fn expire_due(app: &App, limit: u32) -> Result<usize, AppError> {
     }
     Ok(expired)
 }
+
+/// A refusal of a checkout's gift card names the checkout's field.
+fn as_checkout_field(e: AppError) -> AppError {
+    match e {
+        AppError::Rejected { code, message, .. } => AppError::Rejected {
+            code,
+            message,
+            param: Some("gift_card"),
+        },
+        other => other,
+    }
+}
+
+/// For a checkout that redeems a card on the spot: the card's value, and whether it is still to
+/// be redeemed (false: it is already in this buyer's balance, from an earlier try of the same
+/// checkout). A card of another currency, not sold, expired, or redeemed by someone else is
+/// refused, and a wrong code counts against the buyer as any redemption's does.
+pub async fn for_checkout(
+    app: &App,
+    principal: &Principal,
+    code: &str,
+    buyer: &str,
+    currency: holdback_domain::Currency,
+) -> Result<(Money, bool), AppError> {
+    let s = Subjects::of(principal, Some(buyer));
+    let found = counted(app, find(app, principal, &s, code).await);
+    let (card, _) = found.map_err(as_checkout_field)?;
+    if card.value.currency() != currency {
+        return Err(AppError::param(
+            ErrorCode::CurrencyMismatch,
+            "gift_card",
+            format!("the gift card is in {}", card.value.currency()),
+        ));
+    }
+    let now = app.clock.now_ms();
+    let refused = match &card.state {
+        GiftCardState::Redeemed { buyer: b, .. } if b == buyer => return Ok((card.value, false)),
+        _ if now >= card.expires_at => gift_card::GiftCardError::Expired,
+        GiftCardState::Active(_) => return Ok((card.value, true)),
+        GiftCardState::Issued => gift_card::GiftCardError::Inactive,
+        GiftCardState::Redeemed { .. } => gift_card::GiftCardError::Redeemed,
+        GiftCardState::Expired { .. } => gift_card::GiftCardError::Expired,
+    };
+    let e = AppError::param(refused.code(), "gift_card", refused.to_string());
+    app.guards.count(&e);
+    Err(e)
+}
+
+/// Redeems a checkout's card into the buyer's balance; one that an earlier try of the same
+/// checkout redeemed already is left as it is.
+pub async fn redeem_for_checkout(
+    app: &App,
+    principal: &Principal,
+    code: &str,
+    buyer: &str,
+) -> Result<(), AppError> {
+    match redeem(app, principal, code, buyer, None).await {
+        Ok(_) => Ok(()),
+        Err(AppError::Rejected {
+            code: ErrorCode::GiftCardRedeemed,
+            ..
+        }) => {
+            let s = Subjects::of(principal, Some(buyer));
+            let (card, _) = find(app, principal, &s, code).await?;
+            match card.state {
+                GiftCardState::Redeemed { buyer: b, .. } if b == buyer => Ok(()),
+                _ => Err(AppError::param(
+                    ErrorCode::GiftCardRedeemed,
+                    "gift_card",
+                    "the card was already redeemed",
+                )),
+            }
+        }
+        Err(e) => Err(as_checkout_field(e)),
+    }
+}

@@ -101,6 +101,9 @@ pub struct Policy {
     /// Gift cards: how long they stay valid, the lockout after wrong codes, the checks a
     /// client may make a minute, and the keys codes are hashed under.
     pub gift_cards: gift_cards::GiftCardPolicy,
+    /// How refunds are shared among a payment's tenders (stored value last by default) and
+    /// which parts go to the buyer's balance instead of back to the provider.
+    pub refund_routing: holdback_domain::tender::RefundRouting,
 }
 
 /// The default most one checkout may charge: about USD 10,000 in each of these currencies
@@ -166,6 +169,7 @@ impl Default for Policy {
             bank: bank::BankPolicy::default(),
             wallets: wallets::WalletPolicy::default(),
             gift_cards: gift_cards::GiftCardPolicy::default(),
+            refund_routing: holdback_domain::tender::RefundRouting::default(),
         }
     }
 }

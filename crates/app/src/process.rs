@@ -24,6 +24,7 @@ pub async fn settle(
     reactions: Vec<Reaction>,
     now: i64,
 ) -> Result<(), AppError> {
+    effects.routing = app.policy.refund_routing.clone();
     let mut queue: VecDeque<Reaction> = reactions.into();
     while let Some(reaction) = queue.pop_front() {
         if reaction.order().is_some() {

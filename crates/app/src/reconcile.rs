@@ -1,12 +1,14 @@
 //! Reconciliation with the provider: what the provider's statement says it did, against what
 //! holdback recorded as done there (captured payments' card charges, succeeded refunds of
-//! them). Bank transfers are the bank's, not the card provider's: they are left out.
+//! them). Bank transfers are the bank's, not the card provider's: they are left out, and so is
+//! what went into a buyer's balance (no provider saw it).
 
 use std::collections::HashSet;
 
 use holdback_domain::payment::{Method, PaymentState};
 use holdback_domain::reconcile::{self, Discrepancy, OpKind, RecordedOp};
 use holdback_domain::refund::RefundState;
+use holdback_domain::tender::Destination;
 
 use crate::bank::BankConnector;
 use crate::cards::CardConnector;
@@ -45,7 +47,9 @@ pub async fn provider(
         );
     }
     for r in app.store.all_refunds().await? {
-        let card = !not_cards.contains(&(r.payment.clone(), r.tender));
+        // (a refund into the buyer's balance never went to the provider)
+        let card = !not_cards.contains(&(r.payment.clone(), r.tender))
+            && r.destination == Destination::OriginalMethod;
         if card && r.livemode == livemode && matches!(r.state, RefundState::Succeeded { .. }) {
             recorded.push(RecordedOp {
                 kind: OpKind::Refund,
@@ -70,7 +74,7 @@ pub async fn bank(
     for id in app.store.all_payment_ids().await? {
         if let Some((p, _)) = app.store.payment(&id).await? {
             for (index, t) in p.tenders.iter().enumerate() {
-                if t.method != Method::Card {
+                if t.method != Method::Card && !t.method.is_stored_value() {
                     not_cards.insert((p.id.clone(), index));
                 }
             }
@@ -83,6 +87,7 @@ pub async fn bank(
         .into_iter()
         .filter(|r| r.livemode == livemode && matches!(r.state, RefundState::Succeeded { .. }))
         .filter(|r| not_cards.contains(&(r.payment.clone(), r.tender)))
+        .filter(|r| r.destination == Destination::OriginalMethod)
         .map(|r| RecordedOp {
             kind: OpKind::Refund,
             reference: r.id.clone(),

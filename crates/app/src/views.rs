@@ -130,6 +130,8 @@ pub fn refund(r: &Refund) -> Value {
         "amount": r.amount.minor(),
         "currency": currency(r.amount.currency()),
         "reason": r.reason.code(),
+        // back through the provider, or into the buyer's balance
+        "destination": r.destination.code(),
         "attempts": r.attempts,
         "next_attempt": next_attempt,
         "failure_code": error,

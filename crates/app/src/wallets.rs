@@ -163,7 +163,7 @@ pub async fn sandbox_choice(
         "id": format!("cb_{}_{outcome}", p.id),
         "payment": p.id,
         "outcome": outcome,
-        "amount": p.amount.minor(),
+        "amount": p.provider_amount(),
         "currency": crate::views::currency(p.amount.currency()),
     })
     .to_string();

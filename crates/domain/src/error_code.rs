@@ -118,6 +118,9 @@ error_codes! {
     TooManySellers = "too_many_sellers", 400, InvalidRequest;
     AmountTooLarge = "amount_too_large", 400, InvalidRequest;
     LivemodeUnavailable = "livemode_unavailable", 400, InvalidRequest;
+    StoredValueExceedsTotal = "stored_value_exceeds_total", 400, InvalidRequest;
+    TooManyPaymentMethods = "too_many_payment_methods", 400, InvalidRequest;
+    PaymentMethodMissing = "payment_method_missing", 400, InvalidRequest;
     // payments and refunds
     PaymentProcessing = "payment_processing", 409, Api;
     PaymentFailed = "payment_failed", 402, Card;

@@ -17,7 +17,7 @@ use crate::ErrorCode;
 use crate::ids::{AccountId, InvalidId};
 use crate::ledger::{AccountKind, AccountSpec, TransferRequest};
 use crate::money::Money;
-use crate::order::mode;
+use crate::order::{buyer_balance, mode};
 
 /// The symbols of a code, in the order of their values.
 pub const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -291,19 +291,6 @@ pub fn retailer_receivable(
 ) -> Result<AccountId, InvalidId> {
     AccountId::parse(&format!(
         "{}:retailer_receivable:{retailer}:{}",
-        mode(livemode),
-        currency.code()
-    ))
-}
-
-/// A buyer's balance account.
-pub fn buyer_balance(
-    livemode: bool,
-    buyer: &str,
-    currency: crate::Currency,
-) -> Result<AccountId, InvalidId> {
-    AccountId::parse(&format!(
-        "{}:customer_balance:{buyer}:{}",
         mode(livemode),
         currency.code()
     ))

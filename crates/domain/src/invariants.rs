@@ -478,6 +478,7 @@ mod tests {
                     amount: usd(amount),
                     reason: order::RefundReason::Requested,
                     refund_id: format!("re_{n}"),
+                    routing: crate::tender::RefundRouting::default(),
                 },
                 T0 + order::HOUR,
             )

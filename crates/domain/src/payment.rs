@@ -18,9 +18,10 @@ use crate::ErrorCode;
 use crate::card::StoredCard;
 use crate::ledger::{AccountKind, AccountSpec, TransferRequest};
 use crate::money::{Money, MoneyError};
-use crate::order::{OrderPlan, RefundReason, SharedAccounts};
+use crate::order::{OrderPlan, RefundReason, SharedAccounts, buyer_balance};
 use crate::refund::Refund;
 
+use crate::tender::{Destination, RefundRouting, split_refund};
 pub use crate::tender::{Method, Tender};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +144,108 @@ impl Payment {
         }
     }
 
+    /// Pays `amount` of this new payment from the buyer's balance: a balance tender after the
+    /// provider's, which keeps the rest (all of it: the provider's tender goes).
+    pub fn with_stored_value(mut self, amount: i64) -> Result<Payment, PaymentError> {
+        if amount == 0 {
+            return Ok(self);
+        }
+        let total = self.amount.minor();
+        if amount < 0 || amount > total || self.tenders.len() != 1 {
+            return Err(PaymentError::StoredValueExceedsAmount { amount, total });
+        }
+        let currency = self.amount.currency();
+        let balance = Tender {
+            method: Method::Balance,
+            amount: Money::from_minor(amount, currency)?,
+            refunded: 0,
+            reference: format!("{}:balance", self.id),
+            card: None,
+            received: 0,
+            payer_account: None,
+        };
+        if amount == total {
+            self.tenders = vec![balance];
+        } else {
+            self.tenders[0].amount = Money::from_minor(total - amount, currency)?;
+            self.tenders.push(balance);
+        }
+        Ok(self)
+    }
+
+    /// What the provider's tenders are to take (the payment less its stored value).
+    pub fn provider_amount(&self) -> i64 {
+        self.tenders
+            .iter()
+            .filter(|t| !t.method.is_stored_value())
+            .map(|t| t.amount.minor())
+            .sum()
+    }
+
+    /// The ledger movement that takes the stored-value tenders from the buyer's balance when
+    /// the payment is written (balance → clearing, where the capture takes it from with the
+    /// provider's part). The balance account is bounded: a balance too small refuses the whole
+    /// unit (`balance_insufficient`).
+    pub fn reserve_stored_value(
+        &self,
+    ) -> Result<(Vec<AccountSpec>, Vec<TransferRequest>), PaymentError> {
+        self.stored_value_moves(false)
+    }
+
+    /// The stored value given back to the balance when the payment fails, expires or is
+    /// cancelled before it is captured.
+    fn release_stored_value(
+        &self,
+    ) -> Result<(Vec<AccountSpec>, Vec<TransferRequest>), PaymentError> {
+        self.stored_value_moves(true)
+    }
+
+    fn stored_value_moves(
+        &self,
+        back: bool,
+    ) -> Result<(Vec<AccountSpec>, Vec<TransferRequest>), PaymentError> {
+        let stored: i64 = self
+            .tenders
+            .iter()
+            .filter(|t| t.method.is_stored_value())
+            .map(|t| t.amount.minor())
+            .sum();
+        if stored == 0 {
+            return Ok((vec![], vec![]));
+        }
+        let currency = self.amount.currency();
+        let shared = SharedAccounts::of(self.livemode, currency)?;
+        let balance = buyer_balance(self.livemode, &self.buyer, currency)?;
+        let accounts = vec![
+            AccountSpec {
+                id: balance.clone(),
+                kind: AccountKind::CustomerBalance,
+                currency,
+                bounded: true,
+            },
+            AccountSpec {
+                id: shared.card_clearing.clone(),
+                kind: AccountKind::BuyerPaymentClearing,
+                currency,
+                bounded: false,
+            },
+        ];
+        let (debit, credit) = if back {
+            (shared.card_clearing, balance)
+        } else {
+            (balance, shared.card_clearing)
+        };
+        let amount = Money::from_minor(stored, currency)?;
+        Ok((
+            accounts,
+            vec![TransferRequest::Posted {
+                debit,
+                credit,
+                amount,
+            }],
+        ))
+    }
+
     pub fn refunded(&self) -> i64 {
         self.tenders.iter().map(|t| t.refunded).sum()
     }
@@ -152,7 +255,7 @@ impl Payment {
         match self.state {
             PaymentState::RequiresAction { .. } => {
                 let received: i64 = self.tenders.iter().map(|t| t.received).sum();
-                (self.amount.minor() - received).max(0)
+                (self.provider_amount() - received).max(0)
             }
             _ => 0,
         }
@@ -163,15 +266,20 @@ impl Payment {
 pub enum PaymentCommand {
     /// The provider captured tender `tender`.
     Capture { tender: usize, card: StoredCard },
+    /// A payment made wholly of stored value (the buyer's balance) is captured at once: no
+    /// provider is involved.
+    CaptureStoredValue,
     /// The provider refused, answered by `code` (a `card_error`).
     Fail { code: ErrorCode },
-    /// Give `amount` of `order`'s money back: one refund per tender it comes from, with ids
-    /// `refund_id`, `refund_id_1`, …
+    /// Give `amount` of `order`'s money back: one refund per tender it comes from (shared and
+    /// routed by `routing`, see [`split_refund`]), with ids `refund_id` for the first tender,
+    /// `refund_id_1` for the second, …
     Refund {
         order: String,
         amount: Money,
         reason: RefundReason,
         refund_id: String,
+        routing: RefundRouting,
     },
     /// The bank reports `amount` received for the payment's reference (each notification once).
     /// Money beyond what is due, or after the payment expired or was captured, is refunded by
@@ -211,6 +319,10 @@ pub enum PaymentError {
     NotExpired,
     #[error("the amount received must be more than zero")]
     ZeroReceived,
+    #[error("the stored value {amount} is not within the payment's {total}")]
+    StoredValueExceedsAmount { amount: i64, total: i64 },
+    #[error("only a payment made wholly of stored value is captured without a provider")]
+    NotAllStoredValue,
     #[error(transparent)]
     Money(#[from] MoneyError),
     #[error(transparent)]
@@ -229,6 +341,8 @@ impl PaymentError {
             PaymentError::NotAwaitingMoney => ErrorCode::PaymentNotAwaitingMoney,
             PaymentError::NotExpired => ErrorCode::TimerNotDue,
             PaymentError::ZeroReceived => ErrorCode::ZeroAmount,
+            PaymentError::StoredValueExceedsAmount { .. } => ErrorCode::StoredValueExceedsTotal,
+            PaymentError::NotAllStoredValue => ErrorCode::PaymentNotProcessing,
             PaymentError::Money(e) => e.code(),
             PaymentError::InvalidId(_) => ErrorCode::InvalidId,
         }
@@ -273,6 +387,8 @@ impl PaymentEvent {
         match self {
             PaymentEvent::Succeeded { .. } => "payment.succeeded",
             PaymentEvent::Failed => "payment.failed",
+            // a refund to the balance is done when it is written
+            PaymentEvent::RefundCreated(r) if !r.is_pending() => "refund.succeeded",
             PaymentEvent::RefundCreated(_) => "refund.created",
             PaymentEvent::RequiresAction => "payment.requires_action",
             PaymentEvent::Confirmed { .. } => "payment.succeeded",
@@ -301,6 +417,8 @@ pub fn decide(
 ) -> Result<PaymentDecision, PaymentError> {
     let mut p = payment.clone();
     let mut events = Vec::new();
+    let mut accounts = Vec::new();
+    let mut transfers = Vec::new();
     match (command, &payment.state) {
         (PaymentCommand::Capture { tender, card }, PaymentState::Processing { plans }) => {
             let t = p
@@ -316,14 +434,38 @@ pub fn decide(
                 plans: plans.clone(),
             });
         }
+        (PaymentCommand::CaptureStoredValue, PaymentState::Processing { plans }) => {
+            if !p.tenders.iter().all(|t| t.method.is_stored_value()) {
+                return Err(PaymentError::NotAllStoredValue);
+            }
+            p.state = PaymentState::Captured {
+                at: now,
+                orders: plans.iter().map(|plan| plan.id.clone()).collect(),
+            };
+            events.push(PaymentEvent::Succeeded {
+                plans: plans.clone(),
+            });
+        }
         (PaymentCommand::Fail { code }, PaymentState::Processing { .. }) => {
             p.state = PaymentState::Failed {
                 at: now,
                 code: *code,
             };
             events.push(PaymentEvent::Failed);
+            let (accounts, transfers) = payment.release_stored_value()?;
+            return Ok(PaymentDecision {
+                payment: p,
+                events,
+                accounts,
+                transfers,
+            });
         }
-        (PaymentCommand::Capture { .. } | PaymentCommand::Fail { .. }, _) => {
+        (
+            PaymentCommand::Capture { .. }
+            | PaymentCommand::CaptureStoredValue
+            | PaymentCommand::Fail { .. },
+            _,
+        ) => {
             return Err(PaymentError::NotProcessing);
         }
         (
@@ -332,6 +474,7 @@ pub fn decide(
                 amount,
                 reason,
                 refund_id,
+                routing,
             },
             PaymentState::Captured { orders, .. },
         ) => {
@@ -346,21 +489,16 @@ pub fn decide(
                 .into());
             }
             let remaining: i64 = p.tenders.iter().map(Tender::remaining).sum();
-            if amount.minor() > remaining {
-                return Err(PaymentError::RefundExceedsPaid {
+            let parts = split_refund(&p.tenders, amount.minor(), routing, now).ok_or(
+                PaymentError::RefundExceedsPaid {
                     requested: amount.minor(),
                     remaining,
-                });
-            }
-            let mut left = amount.minor();
-            for (index, tender) in p.tenders.iter_mut().enumerate() {
-                let take = left.min(tender.remaining());
-                if take == 0 {
-                    continue;
-                }
-                left -= take;
-                tender.refunded += take;
-                let id = match index {
+                },
+            )?;
+            for part in parts {
+                let tender = &mut p.tenders[part.tender];
+                tender.refunded += part.amount;
+                let id = match part.tender {
                     0 => refund_id.clone(),
                     n => format!("{refund_id}_{n}"),
                 };
@@ -369,16 +507,33 @@ pub fn decide(
                     .card
                     .as_ref()
                     .map_or(tender.reference.as_str(), |c| c.token.as_str());
-                events.push(PaymentEvent::RefundCreated(Refund::pending(
-                    &id,
-                    payment,
-                    order,
-                    index,
-                    charge,
-                    Money::from_minor(take, amount.currency())?,
-                    *reason,
-                    now,
-                )));
+                let money = Money::from_minor(part.amount, amount.currency())?;
+                let refund = match part.destination {
+                    Destination::OriginalMethod => Refund::pending(
+                        &id,
+                        payment,
+                        order,
+                        part.tender,
+                        charge,
+                        money,
+                        *reason,
+                        now,
+                    ),
+                    Destination::Balance => {
+                        to_balance(payment, money, &mut accounts, &mut transfers)?;
+                        Refund::to_balance(
+                            &id,
+                            payment,
+                            order,
+                            part.tender,
+                            charge,
+                            money,
+                            *reason,
+                            now,
+                        )
+                    }
+                };
+                events.push(PaymentEvent::RefundCreated(refund));
             }
         }
         (PaymentCommand::Refund { .. }, _) => return Err(PaymentError::NotCaptured),
@@ -412,6 +567,7 @@ pub fn decide(
                 code: *code,
             };
             events.push(PaymentEvent::Declined { orders });
+            (accounts, transfers) = payment.release_stored_value()?;
         }
         (PaymentCommand::Cancel, PaymentState::RequiresAction { orders, .. }) => {
             let orders = orders.clone();
@@ -420,6 +576,7 @@ pub fn decide(
                 orders: orders.clone(),
             };
             events.push(PaymentEvent::Cancelled { orders });
+            (accounts, transfers) = payment.release_stored_value()?;
         }
         (PaymentCommand::Decline { .. } | PaymentCommand::Cancel, _) => {
             return Err(PaymentError::NotAwaitingMoney);
@@ -428,9 +585,40 @@ pub fn decide(
     Ok(PaymentDecision {
         payment: p,
         events,
-        accounts: vec![],
-        transfers: vec![],
+        accounts,
+        transfers,
     })
+}
+
+/// Books a refund into the buyer's balance: out of refunds payable (where the order's refund
+/// put it) into the balance, at once.
+fn to_balance(
+    payment: &Payment,
+    amount: Money,
+    accounts: &mut Vec<AccountSpec>,
+    transfers: &mut Vec<TransferRequest>,
+) -> Result<(), PaymentError> {
+    let currency = amount.currency();
+    let shared = SharedAccounts::of(payment.livemode, currency)?;
+    let balance = buyer_balance(payment.livemode, &payment.buyer, currency)?;
+    accounts.push(AccountSpec {
+        id: shared.refunds_payable.clone(),
+        kind: AccountKind::RefundsPayable,
+        currency,
+        bounded: true,
+    });
+    accounts.push(AccountSpec {
+        id: balance.clone(),
+        kind: AccountKind::CustomerBalance,
+        currency,
+        bounded: true,
+    });
+    transfers.push(TransferRequest::Posted {
+        debit: shared.refunds_payable,
+        credit: balance,
+        amount,
+    });
+    Ok(())
 }
 
 /// The shared accounts money from the bank moves through, opened with the decision.
@@ -499,7 +687,7 @@ fn received(
     let by_bank = payment
         .tenders
         .first()
-        .is_some_and(|t| t.method != Method::Card);
+        .is_some_and(|t| t.method != Method::Card && !t.method.is_stored_value());
     if matches!(payment.state, PaymentState::Processing { .. }) || !by_bank {
         return Err(PaymentError::NotAwaitingMoney);
     }
@@ -585,5 +773,8 @@ fn expire(payment: &Payment, refund_id: &str, now: i64) -> Result<PaymentDecisio
     let received: i64 = payment.tenders.iter().map(|t| t.received).sum();
     let reason = RefundReason::PaymentExpired;
     refund_unapplied(&mut d, &shared, received, reason, refund_id, now)?;
+    let (accounts, transfers) = payment.release_stored_value()?;
+    d.accounts.extend(accounts);
+    d.transfers.extend(transfers);
     Ok(d)
 }

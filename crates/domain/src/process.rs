@@ -16,6 +16,7 @@ use crate::order::{
 };
 use crate::payment::{self, Payment, PaymentCommand, PaymentDecision, PaymentError, PaymentEvent};
 use crate::refund::{Refund, RefundDecision, RefundEvent};
+use crate::tender::RefundRouting;
 
 /// The kinds of aggregate the store keeps with a version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -205,6 +206,8 @@ pub struct Effects {
     pub set_dispute_timers: Vec<(String, DisputeTimer, i64)>,
     /// (dispute id, kind)
     pub cancel_dispute_timers: Vec<(String, DisputeTimer)>,
+    /// How the payments' refunds in this unit are shared among tenders and routed (policy).
+    pub routing: RefundRouting,
 }
 
 /// Puts `value` in `list`, replacing an earlier write of the same aggregate in this unit (which
@@ -424,6 +427,7 @@ impl Effects {
                     amount,
                     reason,
                     refund_id: refund_id(),
+                    routing: self.routing.clone(),
                 };
                 let d = payment::decide(&current, &command, now)?;
                 self.payment(d, version)

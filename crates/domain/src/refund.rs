@@ -17,6 +17,7 @@ use crate::ledger::TransferRequest;
 use crate::money::Money;
 use crate::order::{RefundReason, SharedAccounts};
 use crate::payment::Payment;
+use crate::tender::Destination;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundState {
@@ -63,6 +64,8 @@ pub struct Refund {
     /// Calls made to the provider so far, of any outcome.
     pub attempts: u32,
     pub state: RefundState,
+    /// Where the money went: back through the provider, or into the buyer's balance.
+    pub destination: Destination,
 }
 
 impl Refund {
@@ -94,7 +97,30 @@ impl Refund {
                 failures: 0,
                 last_error: None,
             },
+            destination: Destination::OriginalMethod,
         }
+    }
+
+    /// A refund into the buyer's balance: no provider to call, so it is written succeeded (the
+    /// ledger moves the money in the same unit).
+    #[allow(clippy::too_many_arguments)]
+    pub fn to_balance(
+        id: &str,
+        payment: &Payment,
+        order: &str,
+        tender: usize,
+        charge: &str,
+        amount: Money,
+        reason: RefundReason,
+        now: i64,
+    ) -> Refund {
+        let mut r = Refund::pending(id, payment, order, tender, charge, amount, reason, now);
+        r.state = RefundState::Succeeded {
+            at: now,
+            provider_id: "balance".into(),
+        };
+        r.destination = Destination::Balance;
+        r
     }
 
     pub fn is_pending(&self) -> bool {

@@ -249,6 +249,7 @@ fn refund_cmd(order: &str, amount: i64) -> PaymentCommand {
         amount: usd(amount),
         reason: RefundReason::Requested,
         refund_id: "re_9".to_string(),
+        routing: holdback_domain::tender::RefundRouting::default(),
     }
 }
 

@@ -79,8 +79,9 @@ const INSERT_PLAN: &str = "INSERT INTO payment_plans (payment_id, idx, order_id,
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (payment_id, idx) DO NOTHING";
 const UPSERT_REFUND: &str = "INSERT INTO refunds (id, payment_id, order_id, tender, charge, \
      currency, amount, reason, livemode, status, attempts, failures, next_attempt_at, last_error, \
-     provider_id, ended_at, created_at, version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+     provider_id, ended_at, created_at, version, destination) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+     $19) \
      ON CONFLICT (id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, \
      failures = excluded.failures, next_attempt_at = excluded.next_attempt_at, \
      last_error = excluded.last_error, provider_id = excluded.provider_id, \
@@ -277,6 +278,7 @@ fn refund_values(r: &Refund, version: i64) -> Vec<Val> {
         Val::OptInt(ended),
         Val::Int(r.created_at),
         Val::Int(version),
+        text(r.destination.code()),
     ]
 }
 

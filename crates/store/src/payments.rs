@@ -6,6 +6,7 @@ use holdback_domain::card::{Brand, StoredCard};
 use holdback_domain::order::{Commission, OrderPlan, RefundReason};
 use holdback_domain::payment::{Method, Payment, PaymentState, Tender};
 use holdback_domain::refund::{Refund, RefundState};
+use holdback_domain::tender::Destination;
 use holdback_domain::{ErrorCode, Money};
 
 use std::collections::HashMap;
@@ -30,7 +31,7 @@ macro_rules! refund_columns {
     () => {
         "SELECT id, payment_id, order_id, tender, charge, currency, amount, reason, livemode, \
          status, attempts, failures, next_attempt_at, last_error, provider_id, ended_at, \
-         created_at, version FROM refunds "
+         created_at, version, destination FROM refunds "
     };
 }
 const SELECT_REFUND: &str = concat!(refund_columns!(), "WHERE id = $1");
@@ -134,6 +135,10 @@ pub(crate) fn refund(row: &impl Get) -> Result<(Refund, i64), StoreError> {
         created_at: row.int("created_at")?,
         attempts: u32::try_from(row.int("attempts")?).map_err(corrupt)?,
         state,
+        destination: {
+            let d = row.text("destination")?;
+            Destination::parse(&d).ok_or_else(|| corrupt(format!("refund destination {d:?}")))?
+        },
     };
     Ok((refund, row.int("version")?))
 }

@@ -115,6 +115,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0017_gift_cards.sql"),
         postgres: include_str!("../migrations/postgres/0017_gift_cards.sql"),
     },
+    Migration {
+        version: 18,
+        name: "0018_refund_destination",
+        sqlite: include_str!("../migrations/sqlite/0018_refund_destination.sql"),
+        postgres: include_str!("../migrations/postgres/0018_refund_destination.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

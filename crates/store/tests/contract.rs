@@ -103,7 +103,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0014_mediator_keys",
                 "0015_awaiting_payment",
                 "0016_connector_notifications",
-                "0017_gift_cards"
+                "0017_gift_cards",
+                "0018_refund_destination"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -247,7 +248,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0014_mediator_keys",
                 "0015_awaiting_payment",
                 "0016_connector_notifications",
-                "0017_gift_cards"
+                "0017_gift_cards",
+                "0018_refund_destination"
             ],
             "{b}"
         );

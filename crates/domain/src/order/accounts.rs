@@ -83,6 +83,20 @@ impl SharedAccounts {
     }
 }
 
+/// A buyer's balance (stored value) in a mode and currency: a liability of the platform that
+/// never goes below zero.
+pub fn buyer_balance(
+    livemode: bool,
+    buyer: &str,
+    currency: Currency,
+) -> Result<AccountId, InvalidId> {
+    AccountId::parse(&format!(
+        "{}:customer_balance:{buyer}:{}",
+        mode(livemode),
+        currency.code()
+    ))
+}
+
 /// What a seller owes the platform and what a buyer holds as balance, per mode and currency:
 /// where a charge beyond an order's hold goes (see `Settlement::Counterfeit`). The debt account
 /// is unbounded on purpose: the seller's payable never goes below zero, and what it cannot cover
@@ -97,7 +111,7 @@ impl SellerAccounts {
         let (m, c) = (mode(order.livemode), order.captured.currency().code());
         Ok(SellerAccounts {
             debt: AccountId::parse(&format!("{m}:seller_debt:{}:{c}", order.seller))?,
-            buyer_balance: AccountId::parse(&format!("{m}:customer_balance:{}:{c}", order.buyer))?,
+            buyer_balance: buyer_balance(order.livemode, &order.buyer, order.captured.currency())?,
         })
     }
 

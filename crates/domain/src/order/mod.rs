@@ -32,7 +32,7 @@ mod guarantee;
 mod rules;
 mod settle;
 
-pub use accounts::{EscrowAccounts, SellerAccounts, SharedAccounts, mode};
+pub use accounts::{EscrowAccounts, SellerAccounts, SharedAccounts, buyer_balance, mode};
 pub use awaiting::placed;
 pub use commission::{Commission, CommissionRule};
 pub use guarantee::DeliveryGuarantees;

@@ -28,7 +28,8 @@ pub fn ops() -> impl Strategy<Value = Op> {
             proptest::collection::vec(1..50_000i64, 1..=3),
             0..CURRENCIES.len(),
             any::<bool>(),
-            1..Method::ALL.len(),
+            // past card, and before the balance (last): what a payment waits for
+            1..Method::ALL.len() - 1,
         )
             .prop_map(|(amounts, currency, livemode, method)| Op::Deferred {
                 amounts,

@@ -123,6 +123,15 @@ struct CheckoutDto {
     /// wallet (`next_action.redirect_url`), approves there and comes back to `return_url`; the orders
     /// wait for the wallet's confirmation, 30 minutes at most.
     wallet: Option<WalletDto>,
+    /// Pay this much (minor units) from the buyer's balance; the rest, if any, by the one
+    /// other way given. More than the balance holds is refused (`balance_insufficient`), more
+    /// than the total too (`stored_value_exceeds_total`).
+    #[schema(schema_with = rules::positive_amount)]
+    balance: Option<i64>,
+    /// A gift card redeemed into the buyer's balance on the spot; without `balance`, the
+    /// balance then pays as much of the total as the card is worth.
+    #[schema(schema_with = gift_card_code)]
+    gift_card: Option<String>,
     /// Shipping method per seller id: economy, standard (the default) or express. Each seller
     /// named must sell something in this cart.
     #[serde(default)]
@@ -151,6 +160,15 @@ fn wallet_type() -> utoipa::openapi::Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(Method::WALLETS.iter().map(|m| m.code())))
+        .build()
+}
+
+fn gift_card_code() -> utoipa::openapi::Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .examples(["7KQ2-M9XD-4T8B-ZP3H-R6WC"])
         .build()
 }
 
@@ -183,21 +201,43 @@ impl CheckoutDto {
                 })?,
                 return_url: w.return_url.clone(),
             },
+            (None, None, None) if self.balance.is_some() || self.gift_card.is_some() => {
+                PayWith::StoredValue
+            }
             (None, None, None) => {
                 return Err(ApiError::param(
                     ErrorCode::ParameterMissing,
                     "card",
-                    "pay with a card, a bank_transfer or a wallet",
+                    "pay with a card, a bank_transfer or a wallet (or from the balance)",
                 ));
             }
             _ => {
                 return Err(ApiError::param(
-                    ErrorCode::ParameterInvalid,
+                    ErrorCode::TooManyPaymentMethods,
                     "wallet",
-                    "pay one way: a card, a bank_transfer or a wallet",
+                    "pay one way: a card, a bank_transfer or a wallet (with part from the \
+                     balance, if you like), never two of them",
                 ));
             }
         };
+        if let Some(b) = self.balance
+            && b <= 0
+        {
+            return Err(ApiError::param(
+                ErrorCode::ParameterInvalid,
+                "balance",
+                "the balance pays a positive amount",
+            ));
+        }
+        if let Some(code) = &self.gift_card
+            && (code.is_empty() || code.len() > 64)
+        {
+            return Err(ApiError::param(
+                ErrorCode::GiftCardCodeMalformed,
+                "gift_card",
+                "a gift card code is 20 symbols, dashes and spaces aside",
+            ));
+        }
         params::party_id(&self.buyer, "buyer")?;
         for (seller, method) in &self.shipping_methods {
             params::party_id(seller, "shipping_methods")?;
@@ -246,6 +286,8 @@ impl CheckoutDto {
             items,
             pay_with,
             shipping: self.shipping_methods,
+            balance: self.balance,
+            gift_card: self.gift_card,
         })
     }
 }

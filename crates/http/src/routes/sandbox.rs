@@ -70,7 +70,11 @@ async fn page(State(s): Ctx, Path((wallet, payment)): Path<(String, String)>) ->
     if p.livemode || p.tenders.first().is_none_or(|t| t.method != method) {
         return missing();
     }
-    let amount = p.amount;
+    // what the wallet takes: the payment less what the buyer's balance pays
+    let Ok(amount) = holdback_domain::Money::from_minor(p.provider_amount(), p.amount.currency())
+    else {
+        return missing();
+    };
     let body = format!(
         "<h1>Pay with {wallet}</h1><p>Payment <code>{id}</code>: <strong id=\"amount\">{amount}</strong> \
          <span id=\"currency\">{currency}</span></p><p>Status: <span id=\"status\">{status}</span></p>\

@@ -12,8 +12,10 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
 }
 
 /// A checkout pays one way: `card`, `bank_transfer` or `wallet`, exactly one of them (the rule
-/// the handler applies), stated as one object per way to pay, each requiring its own field and
-/// without the others' (a shape a generator of requests can follow, as it cannot an `allOf`).
+/// the handler applies), each perhaps with part from the balance; or from the balance alone
+/// (`balance`, with or without `gift_card`), or with a gift card alone. Stated as one object
+/// per way to pay, each requiring its own field and without the others' (a shape a generator
+/// of requests can follow, as it cannot an `allOf`).
 fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::schema::{OneOfBuilder, Schema};
 
@@ -39,6 +41,16 @@ fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
         }
         variant.required.push(way.to_string());
         variant.title = Some(format!("pay by {way}"));
+        one_of = one_of.item(variant);
+    }
+    // from the balance alone: with `balance` (and perhaps a gift card), or a gift card alone
+    for (way, without) in [("balance", None), ("gift_card", Some("balance"))] {
+        let mut variant = checkout.clone();
+        for other in WAYS.iter().chain(without.iter()) {
+            variant.properties.remove(*other);
+        }
+        variant.required.push(way.to_string());
+        variant.title = Some(format!("pay by {way} alone"));
         one_of = one_of.item(variant);
     }
     components.schemas.insert(

@@ -495,9 +495,11 @@ pub struct Payment {
     amount_due: i64,
     /// When a payment that waits for its money expires (its orders are then cancelled unpaid).
     expires: Option<i64>,
-    /// card or bank_transfer.
+    /// The first tender's method: card, bank_transfer, a wallet (alipay, paypal, wechat_pay,
+    /// webmoney), or balance for a payment made wholly from the buyer's balance.
     method: String,
     card: Option<Card>,
+    /// Each part and how it was paid: a provider's tender first, then the balance's, if any.
     tenders: Vec<Tender>,
     orders: Vec<Order>,
     refunds: Vec<Refund>,
@@ -535,14 +537,15 @@ pub struct NextAction {
 /// One part of a payment, paid by one method.
 #[derive(ToSchema)]
 pub struct Tender {
-    /// card
+    /// card, bank_transfer, alipay, paypal, wechat_pay, webmoney or balance
     method: String,
     amount: i64,
     amount_refunded: i64,
     card: Option<Card>,
 }
 
-/// Money owed back to the buyer through the provider that took it. Times are Unix seconds.
+/// Money owed back to the buyer: through the provider that took it, or into the buyer's
+/// balance. Times are Unix seconds.
 #[derive(ToSchema)]
 pub struct Refund {
     id: String,
@@ -563,6 +566,9 @@ pub struct Refund {
     /// requested, ship_by_missed, cancel_accepted, cancel_unanswered, not_delivered, dispute,
     /// overpaid or payment_expired.
     reason: String,
+    /// original_method (back through the provider that took it) or balance (into the buyer's
+    /// balance: the part paid from it, or one policy routes there; done when written).
+    destination: String,
     /// Calls made to the provider so far.
     attempts: u32,
     next_attempt: Option<i64>,

@@ -18,6 +18,8 @@ mod provider;
 mod rails;
 #[path = "process/scripted.rs"]
 mod scripted;
+#[path = "process/stored.rs"]
+mod stored;
 
 use std::collections::BTreeMap;
 
@@ -111,6 +113,8 @@ enum Op {
         cancel: bool,
     },
     ExpirePayments,
+    /// Balance, gift cards and split tender.
+    Stored(stored::Stored),
 }
 
 fn answer() -> impl Strategy<Value = Answer> {
@@ -144,6 +148,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|pick| Op::Retry { pick }),
         5 => disputes::ops(),
         4 => rails::ops(),
+        4 => stored::ops(),
     ]
 }
 
@@ -184,6 +189,7 @@ struct World {
     payments: BTreeMap<String, (Payment, i64)>,
     refunds: BTreeMap<String, (Refund, i64)>,
     disputes: BTreeMap<String, (Dispute, i64)>,
+    cards: BTreeMap<String, (holdback_domain::gift_card::GiftCard, i64)>,
     timers: BTreeMap<(String, TimerKind), i64>,
     dispute_timers: BTreeMap<(String, DisputeTimer), i64>,
     dispute_ids: u64,
@@ -230,6 +236,7 @@ impl World {
             payments: BTreeMap::new(),
             refunds: BTreeMap::new(),
             disputes: BTreeMap::new(),
+            cards: BTreeMap::new(),
             timers: BTreeMap::new(),
             dispute_timers: BTreeMap::new(),
             dispute_ids: 0,
@@ -434,8 +441,9 @@ impl World {
 
     /// Fires every timer due by now, earliest first, as the scheduler does.
     fn scheduler(&mut self) -> Step {
-        // as the app's scheduler: payments whose time ran out expire first
+        // as the app's scheduler: payments and gift cards whose time ran out expire first
         self.expire_payments()?;
+        self.expire_cards()?;
         loop {
             let due = self
                 .timers
@@ -637,6 +645,7 @@ impl World {
             } => self.notify(*pick, *percent, *again),
             Op::WalletRefusal { pick, cancel } => self.wallet_refusal(*pick, *cancel),
             Op::ExpirePayments => self.expire_payments(),
+            Op::Stored(s) => self.stored(s),
         }
     }
 
@@ -675,6 +684,7 @@ impl World {
                 return Err(format!("{} is negative: {}", a.spec.id, a.posted_balance()));
             }
         }
+        self.check_cards()?;
         for (reference, (_, _, n)) in &self.provider.refunds {
             if *n > 1 {
                 return Err(format!("the provider refunded {reference} {n} times"));
@@ -688,7 +698,10 @@ impl World {
         }
         // what succeeded here happened at the provider, with the same amount
         for (r, _) in self.refunds.values() {
-            if matches!(r.state, RefundState::Succeeded { .. }) {
+            // (one into the buyer's balance never went to the provider)
+            if matches!(r.state, RefundState::Succeeded { .. })
+                && r.destination == holdback_domain::tender::Destination::OriginalMethod
+            {
                 match self.provider.refunds.get(&r.id) {
                     Some((_, a, 1)) if *a == r.amount.minor() => {}
                     other => {

@@ -3,12 +3,15 @@
 //! `[limits]` (the most one checkout may charge, per currency), `[evidence]` (the sizes and
 //! counts of dispute evidence files), `[disputes]` (the timings of disputes), and
 //! `[guarantee_by_country]` (delivery guarantees per destination country), and `[gift_cards]`
-//! (how long cards stay valid, and the guards against guessing codes).
+//! (how long cards stay valid, and the guards against guessing codes), and `[refund_routing]`
+//! (how refunds are shared among a payment's tenders, and which go to the buyer's balance).
 
 use std::collections::{BTreeMap, HashMap};
 
 use holdback_app::{Policy, SellerPolicy};
 use holdback_domain::order::{CommissionRule, OrderPolicy};
+use holdback_domain::payment::Method;
+use holdback_domain::tender::RefundOrder;
 use holdback_domain::{Currency, Money};
 use serde::Deserialize;
 
@@ -41,6 +44,21 @@ struct File {
     disputes: DisputesFile,
     #[serde(default)]
     gift_cards: GiftCardsFile,
+    #[serde(default)]
+    refund_routing: RoutingFile,
+}
+
+/// `[refund_routing]`: which tenders a refund comes out of first (`stored_value_last`, the
+/// default, or `stored_value_first`), the provider methods whose refunds go to the buyer's
+/// balance instead, and whether an expired card's refund does.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RoutingFile {
+    order: Option<String>,
+    #[serde(default)]
+    to_balance: Vec<String>,
+    #[serde(default)]
+    expired_cards_to_balance: bool,
 }
 
 /// `[gift_cards]`: how long an issued card stays valid (days), the wrong codes in a row that
@@ -354,6 +372,25 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
         );
         timings.counterfeit_multiple = i64::from(m);
     }
+    let r = &file.refund_routing;
+    let routing = &mut policy.refund_routing;
+    routing.order = match r.order.as_deref() {
+        None | Some("stored_value_last") => RefundOrder::StoredValueLast,
+        Some("stored_value_first") => RefundOrder::StoredValueFirst,
+        Some(other) => anyhow::bail!(
+            "policy file: refund_routing.order is stored_value_last or stored_value_first, not {other:?}"
+        ),
+    };
+    for code in &r.to_balance {
+        match Method::parse(code) {
+            Some(m) if !m.is_stored_value() => routing.to_balance.push(m),
+            _ => anyhow::bail!(
+                "policy file: refund_routing.to_balance names provider methods (card, \
+                 bank_transfer, alipay, paypal, wechat_pay, webmoney), not {code:?}"
+            ),
+        }
+    }
+    routing.expired_cards_to_balance = r.expired_cards_to_balance;
     let g = &file.gift_cards;
     let cards = &mut policy.gift_cards;
     if let Some(days) = g.valid_days {
@@ -471,6 +508,23 @@ mod tests {
         for bad in ["[evidence]\nmax_file_mib = 0", "[evidence]\nmax_files = 3"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+        // the example states the gift cards' and refund routing's defaults
+        assert_eq!(p.refund_routing, Policy::default().refund_routing);
+        assert_eq!(
+            p.gift_cards.lockout_ms,
+            Policy::default().gift_cards.lockout_ms
+        );
+        let routed = parse(
+            "[refund_routing]\norder = \"stored_value_first\"\nto_balance = [\"bank_transfer\"]\n\
+             expired_cards_to_balance = true\n[gift_cards]\nlockout_minutes = 5",
+        )
+        .unwrap();
+        assert_eq!(
+            routed.refund_routing.to_balance,
+            [holdback_domain::payment::Method::BankTransfer]
+        );
+        assert!(routed.refund_routing.expired_cards_to_balance);
+        assert_eq!(routed.gift_cards.lockout_ms, 5 * 60_000);
         // the example states the dispute timings' defaults; a file may shorten them
         assert_eq!(p.disputes, Policy::default().disputes);
         let quick =
@@ -540,6 +594,16 @@ mod tests {
             ("[commission]\nbasis_points = 20000", "basis_points"),
             ("[sellers.\"bad id\"]\nship_by_days = 5", "invalid seller"),
             ("not toml", "policy file"),
+            (
+                "[refund_routing]\norder = \"cards_first\"",
+                "refund_routing.order",
+            ),
+            (
+                "[refund_routing]\nto_balance = [\"balance\"]",
+                "refund_routing.to_balance",
+            ),
+            ("[gift_cards]\nmax_failures = 0", "gift_cards.max_failures"),
+            ("[gift_cards]\nvalid_days = 0", "gift_cards.valid_days"),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(

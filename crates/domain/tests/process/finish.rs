@@ -2,8 +2,11 @@
 //! performed; then what must hold of the whole (terminal orders, refunds at the provider, the
 //! seller's debt against the buyers' balances).
 
+use holdback_domain::gift_card::GiftCardState;
 use holdback_domain::order::OrderState;
+use holdback_domain::payment::{Method, PaymentState};
 use holdback_domain::refund::RefundState;
+use holdback_domain::tender::Destination;
 
 use super::{Step, World};
 
@@ -59,9 +62,41 @@ pub fn finish(mut w: World) -> Step {
             .sum()
     };
     let charged: i64 = w.orders.values().map(|(o, _)| o.charged_to_seller).sum();
-    if total(":seller_debt:") != total(":customer_balance:") + i128::from(charged) {
+    // balances also hold what the platform credited, gift cards redeemed and refunds to the
+    // balance, less what payments still take from them
+    let to_balance: i128 = w
+        .refunds
+        .values()
+        .filter(|(r, _)| r.destination == Destination::Balance)
+        .map(|(r, _)| i128::from(r.amount.minor()))
+        .sum();
+    let redeemed: i128 = w
+        .cards
+        .values()
+        .filter(|(c, _)| matches!(c.state, GiftCardState::Redeemed { .. }))
+        .map(|(c, _)| i128::from(c.value.minor()))
+        .sum();
+    let spent: i128 = w
+        .payments
+        .values()
+        .filter(|(p, _)| {
+            !matches!(
+                p.state,
+                PaymentState::Failed { .. }
+                    | PaymentState::Expired { .. }
+                    | PaymentState::Cancelled { .. }
+            )
+        })
+        .flat_map(|(p, _)| p.tenders.iter())
+        .filter(|t| t.method == Method::Balance)
+        .map(|t| i128::from(t.amount.minor()))
+        .sum();
+    let credited = total(":balance_adjustments:");
+    let other = credited + redeemed + to_balance - spent;
+    if total(":seller_debt:") != total(":customer_balance:") - other + i128::from(charged) {
         return Err(format!(
-            "seller debt {} is not buyer balances {} + charged to payments {charged}",
+            "seller debt {} is not buyer balances {} - stored value {other} + charged to \
+             payments {charged}",
             total(":seller_debt:"),
             total(":customer_balance:")
         ));
@@ -77,6 +112,8 @@ pub fn finish(mut w: World) -> Step {
             .filter(|(r, _)| r.order.is_empty())
             .map(|(r, _)| r.amount.minor())
             .sum::<i64>();
+    // (less what went into the buyer's balance, which no provider saw)
+    let refunded = refunded - i64::try_from(to_balance).unwrap_or(i64::MAX);
     let provider: i64 = w.provider.refunds.values().map(|(_, a, _)| a).sum();
     if refunded != provider {
         return Err(format!(

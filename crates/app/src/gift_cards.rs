@@ -375,14 +375,19 @@ fn locked(until: i64) -> AppError {
     )
 }
 
-/// Refuses a locked subject: a buyer's redemption (when redeeming) or else the client.
-async fn refuse_if_locked(app: &App, s: &Subjects, now: i64) -> Result<(), AppError> {
-    let subject = s.redeemer.as_deref().unwrap_or(&s.client);
-    let guard = app.store.code_guard(subject).await?;
-    if guard.locked_until > now {
-        return Err(locked(guard.locked_until));
+/// Refuses a locked subject: a buyer's redemption (when redeeming) or else the client. Returns
+/// whether any subject has wrong codes counted (a right code then starts their count again).
+async fn refuse_if_locked(app: &App, s: &Subjects, now: i64) -> Result<bool, AppError> {
+    let deciding = s.redeemer.as_deref().unwrap_or(&s.client);
+    let mut counted = false;
+    for subject in s.all() {
+        let guard = app.store.code_guard(subject).await?;
+        if subject == deciding && guard.locked_until > now {
+            return Err(locked(guard.locked_until));
+        }
+        counted |= guard.failures > 0;
     }
-    Ok(())
+    Ok(counted)
 }
 
 /// The card a typed code names, counting a wrong one against the subjects.
@@ -393,7 +398,7 @@ async fn find(
     typed: &str,
 ) -> Result<(GiftCard, i64), AppError> {
     let now = app.clock.now_ms();
-    refuse_if_locked(app, s, now).await?;
+    let counted = refuse_if_locked(app, s, now).await?;
     let key = key(app, principal.livemode)?;
     let found = match gift_card::normalize(typed) {
         Err(e) => Err(AppError::param(e.code(), "code", e.to_string())),
@@ -412,8 +417,10 @@ async fn find(
     let p = &app.policy.gift_cards;
     match found {
         Ok(card) => {
-            for subject in s.all() {
-                app.store.clear_code_guard(subject).await?;
+            if counted {
+                for subject in s.all() {
+                    app.store.clear_code_guard(subject).await?;
+                }
             }
             Ok(card)
         }

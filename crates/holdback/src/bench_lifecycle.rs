@@ -7,7 +7,8 @@
 //! the provider, then reconciles the provider's statement with the ledger. With `--disputes F`
 //! a fraction F of the orders is disputed after delivery instead of confirmed: the buyer opens a
 //! dispute and escalates it, and a mediator decides a 30 % partial refund (the dispute timings
-//! are shortened to zero so that no clock has to move).
+//! are shortened to zero so that no clock has to move). With `--tender balance+card` every
+//! checkout is a split tender: part from the buyer's balance, the rest by card.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,7 +41,14 @@ pub struct LifecycleArgs {
     /// the buyer, decided by a mediator as a 30 % partial refund.
     #[arg(long, default_value_t = 0.0)]
     disputes: f64,
+    /// How each checkout pays: `card`, or `balance+card` (a split tender: 3.00 from the
+    /// buyer's balance, credited before the run, the rest by card).
+    #[arg(long, default_value = "card", value_parser = ["card", "balance+card"])]
+    tender: String,
 }
+
+/// What a split-tender checkout of the run pays from the balance (minor units).
+const FROM_BALANCE: i64 = 300;
 
 /// Whether order `n` of the run is disputed, for a fraction `f` of all orders: spread evenly.
 fn disputed(n: usize, f: f64) -> bool {
@@ -211,6 +219,20 @@ async fn lifecycle(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    let split = args.tender == "balance+card";
+    if split {
+        // enough balance for every order's part, credited once by the platform
+        let platform = holdback_app::Principal {
+            key_id: "bench".into(),
+            role: Role::Platform,
+            livemode: false,
+        };
+        let usd = holdback_domain::Currency::parse("USD")?;
+        let credit = holdback_domain::Money::from_minor(FROM_BALANCE * args.orders as i64, usd)?;
+        holdback_app::balance::adjust(&app, &platform, "buy_bench", true, credit, "bench", None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let key = |role| {
         let app = app.clone();
         async move {
@@ -261,15 +283,19 @@ async fn lifecycle(
                 Ok::<Value, anyhow::Error>(body)
             };
             for i in 0..per {
+                let mut cart = json!({
+                    "buyer": "buy_bench", "currency": "usd",
+                    "items": [{"seller": "sel_bench", "description": "item", "unit_amount": 1000 + i as i64, "quantity": 1}],
+                    "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+                });
+                if split {
+                    cart["balance"] = json!(FROM_BALANCE);
+                }
                 let paid = call(
                     "/v1/checkouts".into(),
                     &keys[0],
                     Some(format!("bench-{c}-{i}")),
-                    json!({
-                        "buyer": "buy_bench", "currency": "usd",
-                        "items": [{"seller": "sel_bench", "description": "item", "unit_amount": 1000 + i as i64, "quantity": 1}],
-                        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
-                    }),
+                    cart,
                 )
                 .await?;
                 let order = paid["orders"][0]["id"].as_str().unwrap_or_default().to_string();
@@ -312,6 +338,8 @@ async fn lifecycle(
         format!("order lifecycles, 1 in {every} refunded")
     } else if fraction > 0.0 {
         format!("order lifecycles, {:.0} % disputed", fraction * 100.0)
+    } else if split {
+        "lifecycles, balance+card".to_string()
     } else {
         "order lifecycles (4 requests)".to_string()
     };

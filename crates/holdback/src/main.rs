@@ -3,6 +3,7 @@
 //! default is the SQLite file `holdback.db` in the current folder.
 
 mod bench;
+mod bench_gift_cards;
 mod bench_lifecycle;
 mod connectors_cli;
 mod disputes_cli;
@@ -168,6 +169,10 @@ enum BenchCommand {
     /// concurrent clients: completed orders/s and request p50/p99, beside a trivial axum POST.
     /// Pays through a sandbox provider file; `--refund-every N` refunds one order in N.
     Lifecycle(bench_lifecycle::LifecycleArgs),
+    /// Gift cards issued, sold and redeemed through the application, K at a time: the rate of
+    /// each stage, and redemptions/s by tenth of the run (the code lookup does not slow down
+    /// as cards accumulate).
+    GiftCards(bench_gift_cards::GiftCardBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -398,6 +403,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: BenchCommand::Lifecycle(args),
         } => {
             let clean = bench_lifecycle::run(args).await?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Bench {
+            command: BenchCommand::GiftCards(args),
+        } => {
+            let clean = bench_gift_cards::run(args).await?;
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {

@@ -262,6 +262,28 @@ fn the_readme_walkthrough_works_verbatim() {
     }
 }
 
+#[test]
+fn the_readme_gift_card_walkthrough_works_verbatim() {
+    let Some(printed) = walkthrough("## Walkthrough: a gift card", &[]) else {
+        return;
+    };
+    for expected in [
+        "\"object\":\"gift_card_batch\"",
+        "\"codes_shown\":true",
+        "\"object\":\"gift_card_check\"",
+        "\"status\":\"inactive\"",
+        "\"retailer\":\"ret_frank\"",
+        "\"status\":\"active\"",
+        "{\"amount\":2200,\"amount_refunded\":0,\"card\":{",
+        "\"method\":\"balance\"",
+        "\"code\":\"gift_card_redeemed\"",
+        "\"amount_refunded\":4200",
+        "{\"amount\":2000,\"currency\":\"usd\"}",
+    ] {
+        assert!(printed.contains(expected), "{expected} not in:\n{printed}");
+    }
+}
+
 /// Runs the first `sh` block of the README section under `heading` against `serve --demo`
 /// (with `serve_args` after it) on a scratch database; what the block printed, or `None` (with
 /// a SKIPPED line) where curl is missing.

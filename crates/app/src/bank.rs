@@ -13,7 +13,7 @@
 //!   are cancelled unpaid and any money that came is refunded.
 
 use holdback_domain::ErrorCode;
-use holdback_domain::order::{self, OrderPlan};
+use holdback_domain::order;
 use holdback_domain::payment::{
     self, Method, Payment, PaymentCommand, PaymentDecision, PaymentEvent,
 };
@@ -103,13 +103,12 @@ pub fn next_action(app: &App, p: &Payment) -> Value {
 /// wallet that sends the buyer back to `return_url`): written waiting for its money, its
 /// orders placed.
 #[allow(clippy::too_many_arguments)]
-pub async fn checkout(
+pub(crate) async fn checkout(
     app: &App,
     principal: &Principal,
     req: &CheckoutRequest,
-    total: Money,
+    plan: &crate::checkout::Plan,
     stored: i64,
-    plans: Vec<OrderPlan>,
     method: Method,
     return_url: Option<String>,
     idem: Option<&Idem>,
@@ -122,6 +121,7 @@ pub async fn checkout(
         app.policy.bank.expiry_ms
     };
     let expires_at = now + wait;
+    let (total, plans) = (plan.total, &plan.plans);
     let orders: Vec<String> = plans.iter().map(|p| p.id.clone()).collect();
     let payment = Payment::awaiting(
         &id,
@@ -144,11 +144,12 @@ pub async fn checkout(
         transfers,
     };
     effects.payment(decision, 0);
-    for plan in &plans {
+    for plan in plans {
         let d = order::placed(plan, &req.buyer, &id, principal.livemode, now, expires_at);
         effects.order(d, 0);
     }
     let mut unit = process::unit_of(app, &effects, None, now)?;
+    plan.use_coupons(&mut unit, &id, &req.buyer, now);
     let placed: Vec<_> = effects.orders.iter().map(|o| o.value.clone()).collect();
     let mut body = crate::views::payment(&payment, &placed, &[]);
     body["next_action"] = next_action(app, &payment);

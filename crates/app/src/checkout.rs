@@ -66,6 +66,8 @@ pub struct CheckoutRequest {
     pub balance: Option<i64>,
     /// A gift card code redeemed into the buyer's balance on the spot.
     pub gift_card: Option<String>,
+    /// Coupon codes.
+    pub coupons: Vec<String>,
 }
 
 /// How the buyer pays.
@@ -192,9 +194,23 @@ fn party_id(id: &str, param: &'static str) -> Result<(), AppError> {
 
 /// Everything checkout decides before money moves: every check that can refuse the order has
 /// run when this exists.
-struct Plan {
-    total: Money,
-    plans: Vec<OrderPlan>,
+pub(crate) struct Plan {
+    /// What the buyer pays: the orders' prices less what the platform pays of them.
+    pub(crate) total: Money,
+    pub(crate) plans: Vec<OrderPlan>,
+    /// The coupons used, and their uses by order.
+    coupons: crate::coupons::Applied,
+}
+
+impl Plan {
+    /// Adds the coupons' uses (counted on each coupon, with its version) to the unit that
+    /// writes payment `payment`.
+    pub(crate) fn use_coupons(&self, unit: &mut Unit, payment: &str, buyer: &str, now: i64) {
+        let orders: Vec<String> = self.plans.iter().map(|p| p.id.clone()).collect();
+        unit.coupons.extend(self.coupons.coupons.iter().cloned());
+        unit.coupon_uses
+            .extend(self.coupons.rows(payment, &orders, buyer, now));
+    }
 }
 
 async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result<Plan, AppError> {
@@ -232,10 +248,29 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
     let sellers: Vec<&str> = parts.iter().map(|(s, _)| s.as_str()).collect();
     let (buyer, mut terms) =
         parties::cart_parties(app, principal.livemode, &req.buyer, &sellers).await?;
+    // the coupons: what each order takes off (funded by its seller) or has paid for it (by the
+    // platform)
+    let prices: Vec<(String, i64)> = parts.iter().map(|(s, a)| (s.clone(), a.minor())).collect();
+    let applied = if req.coupons.is_empty() {
+        crate::coupons::Applied::default()
+    } else {
+        crate::coupons::apply(
+            app,
+            principal.livemode,
+            &req.buyer,
+            req.currency,
+            &req.coupons,
+            &prices,
+        )
+        .await?
+    };
     let mut total = Money::zero(req.currency);
     let mut plans = Vec::with_capacity(parts.len());
-    for (seller, amount) in parts {
-        total = total.checked_add(amount)?;
+    for (i, (seller, subtotal)) in parts.into_iter().enumerate() {
+        let seller_off = applied.seller_off.get(i).copied().unwrap_or(0);
+        let promotion = applied.platform_off.get(i).copied().unwrap_or(0);
+        let amount = Money::from_minor(subtotal.minor() - seller_off, req.currency)?;
+        total = total.checked_add(Money::from_minor(amount.minor() - promotion, req.currency)?)?;
         if let Some(max) = app.policy.checkout_max.get(&req.currency)
             && total.minor() > *max
         {
@@ -284,6 +319,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
             delivery_guarantee: guarantee,
             seller,
             amount,
+            promotion,
         });
     }
     if let Some(s) = req
@@ -302,7 +338,11 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
     for plan in &plans {
         order::paid(plan, &req.buyer, "pay_check", principal.livemode, 0)?;
     }
-    Ok(Plan { total, plans })
+    Ok(Plan {
+        total,
+        plans,
+        coupons: applied,
+    })
 }
 
 /// What recognises a retried checkout: the Idempotency-Key, or without one the request's
@@ -365,6 +405,28 @@ pub async fn checkout(
     req: &CheckoutRequest,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
+    // a coupon used meanwhile by another checkout: plan again (it may be exhausted now)
+    for attempt in 0..COUPON_ATTEMPTS {
+        process::before_attempt(attempt.min(8)).await;
+        match checkout_once(app, principal, req, idem).await {
+            Err(e) if crate::coupons::raced(&e) => continue,
+            other => return other,
+        }
+    }
+    Err(AppError::Conflict(Conflict::KeepsChanging(
+        holdback_domain::process::Kind::Coupon,
+    )))
+}
+
+/// How often a checkout plans again when a coupon it uses moved meanwhile.
+const COUPON_ATTEMPTS: u32 = 64;
+
+async fn checkout_once(
+    app: &App,
+    principal: &Principal,
+    req: &CheckoutRequest,
+    idem: Option<&Idem>,
+) -> Result<Value, AppError> {
     match &req.pay_with {
         PayWith::Card(_) => {
             app.cards.for_mode(principal.livemode)?;
@@ -387,11 +449,8 @@ pub async fn checkout(
                 PayWith::Wallet { method, return_url } => (*method, Some(return_url.clone())),
                 _ => (Method::BankTransfer, None),
             };
-            let (total, plans) = (plan.total, plan.plans);
-            return crate::bank::checkout(
-                app, principal, req, total, stored, plans, method, url, idem,
-            )
-            .await;
+            return crate::bank::checkout(app, principal, req, &plan, stored, method, url, idem)
+                .await;
         }
         PayWith::StoredValue => return stored_only(app, principal, req, plan, idem).await,
     };
@@ -433,6 +492,7 @@ pub async fn checkout(
             ..Unit::default()
         };
         reserve(app, &p, &mut unit)?;
+        plan.use_coupons(&mut unit, &id, &req.buyer, now);
         payment = match app.ledger.commit(unit).await {
             Ok(_) => Some((p, 1)),
             Err(WriteError::Conflict(Conflict::KeyUsed)) => existing(app, &ns, &keys[0]).await?,
@@ -577,7 +637,7 @@ async fn stored_only(
         &req.buyer,
         principal.livemode,
         plan.total,
-        plan.plans,
+        plan.plans.clone(),
         now,
     )?
     .with_stored_value(plan.total.minor())?;
@@ -598,6 +658,7 @@ async fn stored_only(
         created_at: now,
         claim: None,
     });
+    plan.use_coupons(&mut unit, &id, &req.buyer, now);
     let after = effects
         .payments
         .first()

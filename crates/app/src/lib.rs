@@ -12,6 +12,7 @@ pub mod bank;
 pub mod cards;
 pub mod catalog;
 pub mod checkout;
+pub mod coupons;
 pub mod disputes;
 pub mod endpoint_address;
 pub mod evidence;
@@ -104,6 +105,8 @@ pub struct Policy {
     /// How refunds are shared among a payment's tenders (stored value last by default) and
     /// which parts go to the buyer's balance instead of back to the provider.
     pub refund_routing: holdback_domain::tender::RefundRouting,
+    /// How many platform and seller coupons one order takes.
+    pub coupons: coupons::CouponPolicy,
 }
 
 /// The default most one checkout may charge: about USD 10,000 in each of these currencies
@@ -170,6 +173,7 @@ impl Default for Policy {
             wallets: wallets::WalletPolicy::default(),
             gift_cards: gift_cards::GiftCardPolicy::default(),
             refund_routing: holdback_domain::tender::RefundRouting::default(),
+            coupons: coupons::CouponPolicy::default(),
         }
     }
 }

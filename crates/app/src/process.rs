@@ -42,6 +42,7 @@ pub async fn settle(
         let more = effects.apply(reaction, loaded, || app.ids.next("re"), now)?;
         queue.extend(more);
     }
+    crate::coupons::give_back(app, effects, now).await?;
     Ok(())
 }
 
@@ -78,8 +79,8 @@ fn object(effects: &Effects, kind: Kind, id: &str) -> Value {
             .iter()
             .find(|d| d.value.id == id)
             .map_or(Value::Null, |d| views::dispute(&d.value)),
-        // (gift cards are written by their own units, not through reactions)
-        Kind::GiftCard => Value::Null,
+        // (gift cards and coupons are not published through reactions)
+        Kind::GiftCard | Kind::Coupon => Value::Null,
     }
 }
 
@@ -125,6 +126,9 @@ pub fn unit_of(
         refunds: effects.refunds.clone(),
         disputes: effects.disputes.clone(),
         gift_cards: Vec::new(),
+        coupons: effects.coupons.clone(),
+        coupon_uses: Vec::new(),
+        coupon_uses_given_back: effects.coupon_uses_given_back.clone(),
         set_timers: effects
             .set_timers
             .iter()

@@ -35,6 +35,8 @@ pub fn order(o: &Order) -> Value {
         "currency": currency(o.captured.currency()),
         "amount_refunded": o.refunded,
         "amount_held": o.held(),
+        // what the platform pays of the amount (a platform-funded coupon)
+        "amount_platform_funded": o.promotion,
         "release": o.release().map(|r| json!({
             "amount_to_seller": r.to_seller,
             "commission": r.commission,

@@ -211,6 +211,16 @@ error_codes! {
     ReturnShipByPassed = "return_ship_by_passed", 409, InvalidRequest;
     ReturnNotShipped = "return_not_shipped", 409, InvalidRequest;
     ReturnAlreadyDelivered = "return_already_delivered", 409, InvalidRequest;
+    // coupons
+    CouponNotFound = "coupon_not_found", 404, InvalidRequest;
+    CouponNotStarted = "coupon_not_started", 400, InvalidRequest;
+    CouponExpired = "coupon_expired", 400, InvalidRequest;
+    CouponExhausted = "coupon_exhausted", 409, InvalidRequest;
+    CouponBuyerLimit = "coupon_buyer_limit", 400, InvalidRequest;
+    CouponBelowMinimum = "coupon_below_minimum", 400, InvalidRequest;
+    CouponOtherSeller = "coupon_other_seller", 400, InvalidRequest;
+    CouponsDoNotStack = "coupons_do_not_stack", 400, InvalidRequest;
+    CouponCodeTaken = "coupon_code_taken", 409, InvalidRequest;
     // gift cards
     GiftCardCodeMalformed = "gift_card_code_malformed", 400, InvalidRequest;
     GiftCardCheckDigit = "gift_card_check_digit", 400, InvalidRequest;

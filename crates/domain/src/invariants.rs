@@ -69,6 +69,13 @@ pub enum BusinessBreach {
         unapplied: i64,
         refunds: i128,
     },
+    /// The platform-promotions account of a mode and currency does not hold what the orders'
+    /// platform-funded discounts cost (less what their refunds gave back to it).
+    PromotionsMismatch {
+        account: String,
+        balance: i128,
+        discounts: i128,
+    },
     /// The gift-card liability of a mode and currency is not what its active cards hold.
     GiftCardLiabilityMismatch {
         account: String,
@@ -87,6 +94,7 @@ impl BusinessBreach {
         "order_refund_mismatch",
         "unapplied_refund_mismatch",
         "gift_card_liability_mismatch",
+        "promotions_mismatch",
     ];
 
     pub fn code(&self) -> &'static str {
@@ -99,6 +107,7 @@ impl BusinessBreach {
             BusinessBreach::OrderRefundMismatch { .. } => "order_refund_mismatch",
             BusinessBreach::UnappliedRefundMismatch { .. } => "unapplied_refund_mismatch",
             BusinessBreach::GiftCardLiabilityMismatch { .. } => "gift_card_liability_mismatch",
+            BusinessBreach::PromotionsMismatch { .. } => "promotions_mismatch",
         }
     }
 }
@@ -165,6 +174,14 @@ impl fmt::Display for BusinessBreach {
                 "payment {payment} tender {tender}: {unapplied} received and not applied, its \
                  refunds of no order {refunds}"
             ),
+            BusinessBreach::PromotionsMismatch {
+                account,
+                balance,
+                discounts,
+            } => write!(
+                f,
+                "{account}: holds {balance}, the orders' platform-funded discounts {discounts}"
+            ),
             BusinessBreach::GiftCardLiabilityMismatch {
                 account,
                 balance,
@@ -191,6 +208,7 @@ pub fn check(
     // refunds of money no order took (sent beyond what was due, or too late)
     let mut unapplied: HashMap<(&str, usize), i128> = HashMap::new();
     let mut owed: BTreeMap<(bool, &'static str), (Currency, i128)> = BTreeMap::new();
+    let mut promotions: BTreeMap<(bool, &'static str), (Currency, i128)> = BTreeMap::new();
     for r in refunds {
         let amount = i128::from(r.amount.minor());
         if r.order.is_empty() {
@@ -213,8 +231,9 @@ pub fn check(
         escrow(o, balance, &mut breaches);
         terminal(o, &mut breaches);
         let refunds = by_order.get(o.id.as_str()).copied().unwrap_or(0);
-        // What went back to the payment: out of the hold, and charged to the seller after it.
-        let given_back = o.refunded + o.charged_to_seller;
+        // What went back to the payment: out of the hold (less what went back to promotions),
+        // and charged to the seller after it.
+        let given_back = o.refunded - o.promotion_returned + o.charged_to_seller;
         if i128::from(given_back) != refunds {
             breaches.push(BusinessBreach::OrderRefundMismatch {
                 order: o.id.clone(),
@@ -225,6 +244,15 @@ pub fn check(
         let currency = o.captured.currency();
         owed.entry((o.livemode, currency.code()))
             .or_insert((currency, 0));
+        // what the platform pays toward the order, once it is paid
+        let funded = match o.state {
+            OrderState::AwaitingPayment { .. } | OrderState::Expired { .. } => 0,
+            _ => o.promotion - o.promotion_returned,
+        };
+        promotions
+            .entry((o.livemode, currency.code()))
+            .or_insert((currency, 0))
+            .1 += i128::from(funded);
     }
 
     for p in payments {
@@ -292,6 +320,22 @@ pub fn check(
         });
     }
 
+    for ((livemode, _), (currency, discounts)) in promotions {
+        let mode = if livemode { "live" } else { "test" };
+        let Ok(account) =
+            AccountId::parse(&format!("{mode}:platform_promotions:{}", currency.code()))
+        else {
+            continue;
+        };
+        let balance = balance(&account).unwrap_or(0);
+        if balance != discounts {
+            breaches.push(BusinessBreach::PromotionsMismatch {
+                account: account.to_string(),
+                balance,
+                discounts,
+            });
+        }
+    }
     for ((livemode, _), (currency, owed)) in owed {
         let Ok(shared) = SharedAccounts::of(livemode, currency) else {
             continue;
@@ -402,6 +446,7 @@ mod tests {
             ship_by_ms: 7 * order::DAY,
             shipping_method: "standard".to_string(),
             delivery_guarantee: 30 * order::DAY,
+            promotion: 0,
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod calendar;
 pub mod card;
+pub mod coupon;
 pub mod dispute;
 pub mod error_code;
 pub mod evidence;

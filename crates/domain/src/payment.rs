@@ -81,9 +81,11 @@ impl Payment {
         plans: Vec<OrderPlan>,
         now: i64,
     ) -> Result<Payment, PaymentError> {
+        // what the buyer pays of each order: its price less what the platform pays of it
         let mut sum = Money::zero(amount.currency());
         for plan in &plans {
             sum = sum.checked_add(plan.amount)?;
+            sum = sum.checked_sub(Money::from_minor(plan.promotion, amount.currency())?)?;
         }
         if sum != amount || plans.is_empty() {
             return Err(PaymentError::PlansDoNotAddUp);

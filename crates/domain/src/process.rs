@@ -26,15 +26,17 @@ pub enum Kind {
     Refund,
     Dispute,
     GiftCard,
+    Coupon,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Order,
         Kind::Payment,
         Kind::Refund,
         Kind::Dispute,
         Kind::GiftCard,
+        Kind::Coupon,
     ];
 
     pub fn code(self) -> &'static str {
@@ -44,6 +46,7 @@ impl Kind {
             Kind::Refund => "refund",
             Kind::Dispute => "dispute",
             Kind::GiftCard => "gift_card",
+            Kind::Coupon => "coupon",
         }
     }
 }
@@ -208,6 +211,10 @@ pub struct Effects {
     pub cancel_dispute_timers: Vec<(String, DisputeTimer)>,
     /// How the payments' refunds in this unit are shared among tenders and routed (policy).
     pub routing: RefundRouting,
+    /// Coupons whose use this unit gives back (an order cancelled, a payment failed), with the
+    /// orders whose uses they were.
+    pub coupons: Vec<Versioned<crate::coupon::Coupon>>,
+    pub coupon_uses_given_back: Vec<(String, String)>,
 }
 
 /// Puts `value` in `list`, replacing an earlier write of the same aggregate in this unit (which

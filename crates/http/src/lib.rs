@@ -66,6 +66,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .merge(routes::parties::router())
         .merge(routes::balance::router())
         .merge(routes::gift_cards::router())
+        .merge(routes::coupons::router())
 }
 
 /// The OpenAPI 3.1 document, generated from the routes and their types.

@@ -17,6 +17,7 @@ pub(crate) fn select_version(kind: Kind) -> &'static str {
         Kind::Refund => "SELECT version FROM refunds WHERE id = $1",
         Kind::Dispute => "SELECT version FROM disputes WHERE id = $1",
         Kind::GiftCard => "SELECT version FROM gift_cards WHERE id = $1",
+        Kind::Coupon => "SELECT version FROM coupons WHERE id = $1",
     }
 }
 
@@ -28,6 +29,7 @@ pub(crate) fn table(kind: Kind) -> &'static str {
         Kind::Refund => "refunds",
         Kind::Dispute => "disputes",
         Kind::GiftCard => "gift_cards",
+        Kind::Coupon => "coupons",
     }
 }
 
@@ -36,9 +38,11 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
      extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version, \
      updated_at, shipping_method, delivery_guarantee, ended_at, claim_opened_at, dispute_id, \
-     dispute_opened_at, dispute_remaining, charged_to_seller, expires_at, ship_by_ms) \
+     dispute_opened_at, dispute_remaining, charged_to_seller, expires_at, ship_by_ms, promotion, \
+     promotion_returned) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36) \
+     $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, \
+     $37, $38) \
      ON CONFLICT (id) DO UPDATE SET refunded = excluded.refunded, \
      paid_at = excluded.paid_at, ship_by = excluded.ship_by, \
      expires_at = excluded.expires_at, ship_by_ms = excluded.ship_by_ms, \
@@ -54,7 +58,8 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      claim_opened_at = excluded.claim_opened_at, dispute_id = excluded.dispute_id, \
      dispute_opened_at = excluded.dispute_opened_at, \
      dispute_remaining = excluded.dispute_remaining, \
-     charged_to_seller = excluded.charged_to_seller";
+     charged_to_seller = excluded.charged_to_seller, \
+     promotion_returned = excluded.promotion_returned";
 const UPSERT_PAYMENT: &str = "INSERT INTO payments (id, buyer, currency, amount, method, \
      card_brand, card_last4, card_exp_month, card_exp_year, provider_token, livemode, created_at, \
      status, failure_code, captured_at, version, expires_at, return_url) \
@@ -75,8 +80,8 @@ const UPSERT_TENDER: &str = "INSERT INTO payment_tenders (payment_id, idx, metho
      card_exp_month = excluded.card_exp_month, card_exp_year = excluded.card_exp_year, \
      provider_token = excluded.provider_token";
 const INSERT_PLAN: &str = "INSERT INTO payment_plans (payment_id, idx, order_id, seller, amount, \
-     commission_bps, commission_fixed, ship_by_ms, shipping_method, delivery_guarantee) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (payment_id, idx) DO NOTHING";
+     commission_bps, commission_fixed, ship_by_ms, shipping_method, delivery_guarantee, promotion) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (payment_id, idx) DO NOTHING";
 const UPSERT_REFUND: &str = "INSERT INTO refunds (id, payment_id, order_id, tender, charge, \
      currency, amount, reason, livemode, status, attempts, failures, next_attempt_at, last_error, \
      provider_id, ended_at, created_at, version, destination) \
@@ -152,6 +157,8 @@ fn order_values(order: &Order, version: i64, now: i64) -> Vec<Val> {
         Val::Int(order.charged_to_seller),
         Val::OptInt(awaiting.map(|a| a.0)),
         Val::OptInt(awaiting.map(|a| a.1)),
+        Val::Int(order.promotion),
+        Val::Int(order.promotion_returned),
     ]
 }
 
@@ -233,6 +240,7 @@ fn payment_statements(p: &Payment, version: i64, out: &mut Vec<Statement>) {
                     Val::Int(plan.ship_by_ms),
                     text(&plan.shipping_method),
                     Val::Int(plan.delivery_guarantee),
+                    Val::Int(plan.promotion),
                 ],
             ));
         }
@@ -344,6 +352,15 @@ impl Unit {
         for w in &self.gift_cards {
             out.push(crate::gift_cards::statement(w, now));
         }
+        for w in &self.coupons {
+            out.push(crate::coupons::statement(w, now));
+        }
+        out.extend(self.coupon_uses.iter().map(crate::coupons::insert_use));
+        out.extend(
+            self.coupon_uses_given_back
+                .iter()
+                .map(|(coupon, order)| crate::coupons::give_back(coupon, order, now)),
+        );
         out.extend(self.messages.iter().map(crate::messages::statement));
         out.extend(self.notifications.iter().map(crate::connectors::statement));
         out.extend(

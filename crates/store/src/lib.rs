@@ -11,6 +11,7 @@ pub mod bench;
 pub mod clock;
 mod conflict;
 pub mod connectors;
+pub mod coupons;
 pub mod disputes;
 pub mod evidence;
 pub mod gift_cards;

@@ -24,7 +24,8 @@ const SELECT_TENDERS: &str = "SELECT method, currency, amount, refunded, referen
      FROM payment_tenders \
      WHERE payment_id = $1 ORDER BY idx";
 const SELECT_PLANS: &str = "SELECT order_id, seller, amount, commission_bps, commission_fixed, \
-     ship_by_ms, shipping_method, delivery_guarantee FROM payment_plans WHERE payment_id = $1 \
+     ship_by_ms, shipping_method, delivery_guarantee, promotion FROM payment_plans \
+     WHERE payment_id = $1 \
      ORDER BY idx";
 const SELECT_PAYMENT_ORDERS: &str = "SELECT id FROM orders WHERE payment_id = $1 ORDER BY id";
 macro_rules! refund_columns {
@@ -100,6 +101,7 @@ fn plan(row: &impl Get, c: holdback_domain::Currency) -> Result<OrderPlan, Store
         ship_by_ms: row.int("ship_by_ms")?,
         shipping_method: row.text("shipping_method")?,
         delivery_guarantee: row.int("delivery_guarantee")?,
+        promotion: row.int("promotion")?,
     })
 }
 

@@ -273,8 +273,8 @@ macro_rules! order_columns {
          shipped_at, delivered_at, protection_ends, cancel_requested_at, buyer_extended, \
          extension_requested, seller_extended, commission_bps, commission_fixed, livemode, \
          version, shipping_method, delivery_guarantee, ended_at, claim_opened_at, dispute_id, \
-         dispute_opened_at, dispute_remaining, charged_to_seller, expires_at, ship_by_ms \
-         FROM orders "
+         dispute_opened_at, dispute_remaining, charged_to_seller, expires_at, ship_by_ms, \
+         promotion, promotion_returned FROM orders "
     };
 }
 pub(crate) const SELECT_ORDER: &str = concat!(order_columns!(), "WHERE id = $1");
@@ -390,6 +390,8 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
         shipping_method: row.text("shipping_method")?,
         delivery_guarantee: row.int("delivery_guarantee")?,
         charged_to_seller: row.int("charged_to_seller")?,
+        promotion: row.int("promotion")?,
+        promotion_returned: row.int("promotion_returned")?,
         dispute: match (
             row.opt_text("dispute_id")?,
             row.opt_int("dispute_opened_at")?,

@@ -121,6 +121,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0018_refund_destination.sql"),
         postgres: include_str!("../migrations/postgres/0018_refund_destination.sql"),
     },
+    Migration {
+        version: 19,
+        name: "0019_coupons",
+        sqlite: include_str!("../migrations/sqlite/0019_coupons.sql"),
+        postgres: include_str!("../migrations/postgres/0019_coupons.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

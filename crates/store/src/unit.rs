@@ -9,6 +9,7 @@
 //! version moved.
 
 use holdback_domain::Money;
+use holdback_domain::coupon::Coupon;
 use holdback_domain::dispute::Dispute;
 use holdback_domain::gift_card::GiftCard;
 use holdback_domain::ledger::{AccountSpec, TransactionRequest};
@@ -30,6 +31,11 @@ pub struct Unit {
     pub refunds: Vec<Versioned<Refund>>,
     pub disputes: Vec<Versioned<Dispute>>,
     pub gift_cards: Vec<Versioned<GiftCard>>,
+    pub coupons: Vec<Versioned<Coupon>>,
+    /// Uses of coupons made by this unit's payment.
+    pub coupon_uses: Vec<crate::coupons::CouponUse>,
+    /// (coupon, order): uses given back by this unit.
+    pub coupon_uses_given_back: Vec<(String, String)>,
     pub set_timers: Vec<TimerRow>,
     pub cancel_timers: Vec<TimerCancel>,
     pub set_dispute_timers: Vec<DisputeTimerRow>,
@@ -67,11 +73,16 @@ impl Unit {
             .gift_cards
             .iter()
             .map(|v| (Kind::GiftCard, v.value.id.as_str(), v.expected_version));
+        let coupons = self
+            .coupons
+            .iter()
+            .map(|v| (Kind::Coupon, v.value.id.as_str(), v.expected_version));
         orders
             .chain(payments)
             .chain(refunds)
             .chain(disputes)
             .chain(gift_cards)
+            .chain(coupons)
     }
 }
 

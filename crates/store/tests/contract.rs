@@ -104,7 +104,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0015_awaiting_payment",
                 "0016_connector_notifications",
                 "0017_gift_cards",
-                "0018_refund_destination"
+                "0018_refund_destination",
+                "0019_coupons"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -249,7 +250,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0015_awaiting_payment",
                 "0016_connector_notifications",
                 "0017_gift_cards",
-                "0018_refund_destination"
+                "0018_refund_destination",
+                "0019_coupons"
             ],
             "{b}"
         );
@@ -842,6 +844,7 @@ mod units {
             ship_by_ms: 7 * DAY,
             shipping_method: "standard".into(),
             delivery_guarantee: 30 * DAY,
+            promotion: 0,
         };
         order::paid(&plan, "buy_1", "pay_1", false, T0).unwrap()
     }

@@ -34,6 +34,7 @@ fn paid_unit(id: &str) -> Unit {
         ship_by_ms: 7 * DAY,
         shipping_method: "standard".into(),
         delivery_guarantee: 30 * DAY,
+        promotion: 0,
     };
     let d: Decision = order::paid(&plan, "buy_1", "pay_1", false, T0).unwrap();
     Unit {

@@ -68,6 +68,7 @@ async fn walk(
         ship_by_ms: 7 * DAY,
         shipping_method: "standard".into(),
         delivery_guarantee: 30 * DAY,
+        promotion: 0,
     };
     let paid = order::paid(&plan, "buy_1", "pay_1", false, T0).unwrap();
     let mut o = write(store, ledger, paid, 0, &format!("{id}_0")).await;

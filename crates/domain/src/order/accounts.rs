@@ -1,8 +1,8 @@
 //! The ledger accounts an order's money moves through, per mode.
 
 use crate::ids::{AccountId, InvalidId};
-use crate::ledger::{AccountKind, AccountSpec};
-use crate::money::Currency;
+use crate::ledger::{AccountKind, AccountSpec, TransferRequest};
+use crate::money::{Currency, Money, MoneyError};
 
 use super::Order;
 
@@ -19,6 +19,8 @@ pub struct EscrowAccounts {
     pub seller_payable: AccountId,
     pub commission: AccountId,
     pub refunds_payable: AccountId,
+    /// What the platform spends on promotions (platform-funded coupons).
+    pub promotions: AccountId,
 }
 
 impl EscrowAccounts {
@@ -36,7 +38,35 @@ impl EscrowAccounts {
             ))?,
             commission: shared.commission,
             refunds_payable: shared.refunds_payable,
+            promotions: AccountId::parse(&format!(
+                "{}:platform_promotions:{}",
+                mode(order.livemode),
+                currency.code()
+            ))?,
         })
+    }
+
+    /// The movements that fill an order's escrow when it is paid: what the buyer paid from
+    /// clearing, and what the platform pays (a platform-funded coupon) from promotions.
+    pub fn fund(&self, order: &Order) -> Result<Vec<TransferRequest>, MoneyError> {
+        let currency = order.captured.currency();
+        let mut out = Vec::new();
+        for (debit, amount) in [
+            (
+                &self.card_clearing,
+                order.captured.minor() - order.promotion,
+            ),
+            (&self.promotions, order.promotion),
+        ] {
+            if amount > 0 {
+                out.push(TransferRequest::Posted {
+                    debit: debit.clone(),
+                    credit: self.escrow.clone(),
+                    amount: Money::from_minor(amount, currency)?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The specs to open (idempotently) before money moves.
@@ -58,6 +88,22 @@ impl EscrowAccounts {
             spec(&self.commission, AccountKind::CommissionRevenue, false),
             spec(&self.refunds_payable, AccountKind::RefundsPayable, true),
         ]
+    }
+
+    /// The specs to open for `order`: [`Self::specs`], and the promotions account when the
+    /// platform pays part of it.
+    pub fn specs_for(&self, order: &Order) -> Vec<AccountSpec> {
+        let currency = order.captured.currency();
+        let mut specs = self.specs(currency);
+        if order.promotion > 0 {
+            specs.push(AccountSpec {
+                id: self.promotions.clone(),
+                kind: AccountKind::PlatformPromotions,
+                currency,
+                bounded: false,
+            });
+        }
+        specs
     }
 }
 

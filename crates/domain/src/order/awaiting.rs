@@ -2,8 +2,6 @@
 //! awaiting their payment, paid when it confirms, cancelled unpaid when it expires. Nothing is
 //! held before the payment confirms, so nothing is refunded when it does not.
 
-use crate::ledger::TransferRequest;
-
 use super::{
     Decision, EscrowAccounts, Order, OrderCommand, OrderError, OrderEvent, OrderPlan, OrderState,
     TimerKind,
@@ -45,13 +43,8 @@ pub(super) fn decide(
     match command {
         OrderCommand::Pay => {
             let accounts = EscrowAccounts::of(&d.order)?;
-            let amount = d.order.captured;
-            d.accounts = accounts.specs(amount.currency());
-            d.transfers.push(TransferRequest::Posted {
-                debit: accounts.card_clearing,
-                credit: accounts.escrow,
-                amount,
-            });
+            d.accounts = accounts.specs_for(&d.order);
+            d.transfers.extend(accounts.fund(&d.order)?);
             d.order.paid_at = now;
             d.order.ship_by = now + ship_by_ms;
             d.order.state = OrderState::Paid {

@@ -279,6 +279,11 @@ pub struct Order {
     pub shipping_method: String,
     pub delivery_guarantee: i64,
     pub state: OrderState,
+    /// What the platform paid of `captured` (a platform-funded coupon); the buyer paid the rest.
+    pub promotion: i64,
+    /// Of what left the escrow as refunds, what went back to the platform's promotions rather
+    /// than to the buyer (a refund gives the buyer back at most what the buyer paid).
+    pub promotion_returned: i64,
 }
 
 impl Order {
@@ -308,6 +313,8 @@ impl Order {
             shipping_method: plan.shipping_method.clone(),
             delivery_guarantee: plan.delivery_guarantee,
             state,
+            promotion: plan.promotion,
+            promotion_returned: 0,
         }
     }
 
@@ -715,6 +722,9 @@ pub struct OrderPlan {
     pub ship_by_ms: i64,
     pub shipping_method: String,
     pub delivery_guarantee: i64,
+    /// What the platform pays of `amount` (a platform-funded coupon): the buyer pays the rest,
+    /// the escrow holds all of it, and the seller is paid on all of it.
+    pub promotion: i64,
 }
 
 /// A new order whose payment was captured: opens its accounts, moves the money from card
@@ -740,12 +750,8 @@ pub fn paid(
     );
     let accounts = EscrowAccounts::of(&order)?;
     Ok(Decision {
-        accounts: accounts.specs(plan.amount.currency()),
-        transfers: vec![TransferRequest::Posted {
-            debit: accounts.card_clearing,
-            credit: accounts.escrow,
-            amount: plan.amount,
-        }],
+        accounts: accounts.specs_for(&order),
+        transfers: accounts.fund(&order)?,
         events: vec![OrderEvent::Paid],
         set_timers: vec![(TimerKind::ShipBy, order.ship_by)],
         cancel_timers: vec![],

@@ -303,13 +303,32 @@ pub(super) fn refund(
     reason: RefundReason,
 ) -> Result<(), OrderError> {
     let accounts = EscrowAccounts::of(&d.order)?;
-    d.transfers.push(TransferRequest::Posted {
-        debit: accounts.escrow,
-        credit: accounts.refunds_payable,
-        amount,
-    });
+    // the buyer gets back at most what the buyer paid; beyond it, the platform's promotion
+    let o = &d.order;
+    let paid_left = (o.captured.minor() - o.promotion) - (o.refunded - o.promotion_returned);
+    let to_buyer = amount.minor().min(paid_left.max(0));
+    let to_promotions = amount.minor() - to_buyer;
+    let currency = amount.currency();
+    for (credit, part) in [
+        (accounts.refunds_payable, to_buyer),
+        (accounts.promotions, to_promotions),
+    ] {
+        if part > 0 {
+            d.transfers.push(TransferRequest::Posted {
+                debit: accounts.escrow.clone(),
+                credit,
+                amount: Money::from_minor(part, currency)?,
+            });
+        }
+    }
     d.order.refunded += amount.minor();
-    d.events.push(OrderEvent::RefundDue { amount, reason });
+    d.order.promotion_returned += to_promotions;
+    if to_buyer > 0 {
+        d.events.push(OrderEvent::RefundDue {
+            amount: Money::from_minor(to_buyer, currency)?,
+            reason,
+        });
+    }
     Ok(())
 }
 

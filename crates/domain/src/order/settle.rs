@@ -196,7 +196,11 @@ fn charge_seller(d: &mut Decision, excess: i64) -> Result<(), OrderError> {
         return Ok(());
     }
     let o = &d.order;
-    let room = o.captured.minor() - o.refunded - o.charged_to_seller - o.held();
+    // what was released, and no more than the buyer's payment has left for this order
+    let paid_left = (o.captured.minor() - o.promotion)
+        - (o.refunded - o.promotion_returned)
+        - o.charged_to_seller;
+    let room = (o.captured.minor() - o.refunded - o.charged_to_seller - o.held()).min(paid_left);
     let to_payment = excess.min(room.max(0));
     let to_balance = excess - to_payment;
     let currency = o.captured.currency();

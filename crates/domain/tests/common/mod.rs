@@ -41,6 +41,7 @@ pub fn plan(id: &str, amount: Money) -> OrderPlan {
         ship_by_ms: 7 * DAY,
         shipping_method: "standard".to_string(),
         delivery_guarantee: 30 * DAY,
+        promotion: 0,
     }
 }
 

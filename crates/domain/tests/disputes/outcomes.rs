@@ -18,6 +18,7 @@ fn book_for(order: &Order) -> Book {
         ship_by_ms: 7 * DAY,
         shipping_method: "standard".into(),
         delivery_guarantee: 30 * DAY,
+        promotion: 0,
     };
     let paid = order::paid(&plan, &order.buyer, &order.payment, false, T0).unwrap();
     let mut book = Book::new(Head::EMPTY);

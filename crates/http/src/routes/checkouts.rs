@@ -132,6 +132,11 @@ struct CheckoutDto {
     /// balance then pays as much of the total as the card is worth.
     #[schema(schema_with = gift_card_code)]
     gift_card: Option<String>,
+    /// Coupon codes (at most 4): at most one platform coupon and one seller coupon apply to
+    /// any one order. A platform-funded discount is paid by the platform (the seller is paid
+    /// on the list price); a seller-funded one lowers the seller's price.
+    #[schema(schema_with = coupon_codes)]
+    coupons: Option<Vec<String>>,
     /// Shipping method per seller id: economy, standard (the default) or express. Each seller
     /// named must sell something in this cart.
     #[serde(default)]
@@ -160,6 +165,19 @@ fn wallet_type() -> utoipa::openapi::Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(Method::WALLETS.iter().map(|m| m.code())))
+        .build()
+}
+
+fn coupon_codes() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(32))
+                .examples(["SPRING10"]),
+        )
+        .max_items(Some(holdback_app::coupons::MAX_PER_CHECKOUT))
         .build()
 }
 
@@ -288,6 +306,7 @@ impl CheckoutDto {
             shipping: self.shipping_methods,
             balance: self.balance,
             gift_card: self.gift_card,
+            coupons: self.coupons.unwrap_or_default(),
         })
     }
 }

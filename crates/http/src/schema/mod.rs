@@ -34,6 +34,7 @@ pub(crate) use links::finish;
         (name = "catalog", description = "Sellers' products"),
         (name = "parties", description = "Buyers and sellers"),
         (name = "gift_cards", description = "Gift cards: issued, sold for cash, checked, redeemed"),
+        (name = "coupons", description = "Coupons funded by the platform or by a seller"),
     )
 )]
 pub struct ApiDoc;
@@ -152,12 +153,14 @@ pub struct Order {
     buyer: String,
     seller: String,
     payment: String,
-    /// Captured, in minor units.
+    /// Captured, in minor units: what the escrow holds, and what the seller is paid on.
     amount: i64,
     /// Lower-case ISO 4217.
     currency: String,
     amount_refunded: i64,
     amount_held: i64,
+    /// What the platform pays of `amount` (a platform-funded coupon); the buyer paid the rest.
+    amount_platform_funded: i64,
     release: Option<Release>,
     ship_by: i64,
     /// economy, standard or express: sets the delivery guarantee.
@@ -374,6 +377,33 @@ pub struct BalanceAdjustment {
     amount: i64,
     currency: String,
     reason: String,
+    created: i64,
+}
+
+/// A coupon. Times are Unix seconds.
+#[derive(ToSchema)]
+pub struct Coupon {
+    id: String,
+    /// Always "coupon".
+    object: String,
+    code: String,
+    livemode: bool,
+    /// platform or seller
+    funded_by: String,
+    /// The seller whose orders it applies to (none: the whole cart).
+    seller: Option<String>,
+    /// fixed or percent
+    r#type: String,
+    amount_off: Option<i64>,
+    percent_off_bps: Option<u32>,
+    currency: String,
+    min_spend: i64,
+    starts: i64,
+    ends: i64,
+    per_buyer: u32,
+    total_limit: u32,
+    /// Uses not given back.
+    used: u32,
     created: i64,
 }
 

@@ -112,8 +112,10 @@ pub fn finish(mut w: World) -> Step {
             .filter(|(r, _)| r.order.is_empty())
             .map(|(r, _)| r.amount.minor())
             .sum::<i64>();
-    // (less what went into the buyer's balance, which no provider saw)
-    let refunded = refunded - i64::try_from(to_balance).unwrap_or(i64::MAX);
+    // (less what went into the buyer's balance, which no provider saw, and what went back to
+    // the platform's promotions)
+    let returned: i64 = w.orders.values().map(|(o, _)| o.promotion_returned).sum();
+    let refunded = refunded - i64::try_from(to_balance).unwrap_or(i64::MAX) - returned;
     let provider: i64 = w.provider.refunds.values().map(|(_, a, _)| a).sum();
     if refunded != provider {
         return Err(format!(

@@ -48,6 +48,13 @@ pub enum Stored {
         declined: bool,
         over: bool,
     },
+    /// A card checkout with platform-funded coupons paying `percent` of each order.
+    Promoted {
+        amounts: Vec<i64>,
+        currency: usize,
+        livemode: bool,
+        percent: i64,
+    },
 }
 
 pub fn ops() -> impl Strategy<Value = Op> {
@@ -71,6 +78,14 @@ pub fn ops() -> impl Strategy<Value = Op> {
         )
             .prop_map(|(amounts, (currency, livemode), percent, declined, over)| {
                 Op::Stored(Stored::Split { amounts, currency, livemode, percent, declined, over })
+            }),
+        3 => (
+            proptest::collection::vec(2..50_000i64, 1..=3),
+            (0..CURRENCIES.len(), any::<bool>()),
+            1..=99i64,
+        )
+            .prop_map(|(amounts, (currency, livemode), percent)| {
+                Op::Stored(Stored::Promoted { amounts, currency, livemode, percent })
             }),
     ]
 }
@@ -216,7 +231,71 @@ impl World {
                 declined,
                 over,
             } => self.split_checkout(amounts, *n, *livemode, *percent, *declined, *over),
+            Stored::Promoted {
+                amounts,
+                currency: n,
+                livemode,
+                percent,
+            } => self.promoted_checkout(amounts, *n, *livemode, *percent),
         }
+    }
+
+    /// A card checkout whose orders the platform pays `percent` of (a coupon it funds): the
+    /// escrow holds the price, the buyer pays the rest.
+    fn promoted_checkout(
+        &mut self,
+        amounts: &[i64],
+        n: usize,
+        livemode: bool,
+        percent: i64,
+    ) -> Step {
+        let c = currency(n);
+        self.checkouts += 1;
+        let k = self.checkouts;
+        let plans: Vec<OrderPlan> = amounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let mut p = plan(&format!("ord_{k}_{i}"), money(*a, c.code()));
+                p.promotion = (a * percent / 100).clamp(0, a - 1);
+                p
+            })
+            .collect();
+        let paid: i64 = plans.iter().map(|p| p.amount.minor() - p.promotion).sum();
+        let id = format!("pay_{k}");
+        let p = Payment::processing(
+            &id,
+            "buy_1",
+            livemode,
+            money(paid, c.code()),
+            plans,
+            self.now,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut fx = Effects::default();
+        let reactions = fx.payment(
+            PaymentDecision {
+                payment: p.clone(),
+                events: vec![],
+                accounts: vec![],
+                transfers: vec![],
+            },
+            0,
+        );
+        self.follow(&mut fx, reactions)?;
+        self.commit(fx)?;
+        let token = format!("ch_{k}");
+        self.provider.charge(&token, paid);
+        let command = PaymentCommand::Capture {
+            tender: 0,
+            card: card(&token),
+        };
+        let d = payment::decide(&p, &command, self.now).map_err(|e| e.to_string())?;
+        let mut fx = Effects::default();
+        let reactions = fx.payment(d, 1);
+        self.follow(&mut fx, reactions)?;
+        *self.seen.entry("promoted").or_default() += 1;
+        self.commit(fx)
     }
 
     fn split_checkout(

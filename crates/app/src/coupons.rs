@@ -110,7 +110,7 @@ pub async fn create(
     let starts_at = input.starts_at.unwrap_or(now);
     if input.ends_at <= starts_at {
         return Err(AppError::param(
-            ErrorCode::ParameterInvalid,
+            ErrorCode::CouponDatesInvalid,
             "ends",
             "a coupon ends after it starts",
         ));

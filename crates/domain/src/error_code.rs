@@ -221,6 +221,8 @@ error_codes! {
     CouponOtherSeller = "coupon_other_seller", 400, InvalidRequest;
     CouponsDoNotStack = "coupons_do_not_stack", 400, InvalidRequest;
     CouponCodeTaken = "coupon_code_taken", 409, InvalidRequest;
+    CouponDiscountInvalid = "coupon_discount_invalid", 400, InvalidRequest;
+    CouponDatesInvalid = "coupon_dates_invalid", 400, InvalidRequest;
     // gift cards
     GiftCardCodeMalformed = "gift_card_code_malformed", 400, InvalidRequest;
     GiftCardCheckDigit = "gift_card_check_digit", 400, InvalidRequest;

@@ -156,9 +156,10 @@ async fn create_coupon(
         ("percent", None, Some(p)) if (1..10_000).contains(&p) => Discount::Percent(p),
         _ => {
             return Err(ApiError::param(
-                ErrorCode::ParameterInvalid,
+                ErrorCode::CouponDiscountInvalid,
                 "type",
-                "fixed takes amount_off, percent takes percent_off_bps (1 to 9999)",
+                "fixed takes amount_off (and not percent_off_bps), percent takes \
+                 percent_off_bps (1 to 9999) and not amount_off",
             ));
         }
     };

@@ -821,8 +821,9 @@ refusals! {
     SubListRefusals: 400, 401, 403, 404, 431;
     /// Creating an object.
     CreateRefusals: 400, 401, 403, 409, 413, 415, 422, 431;
-    /// A checkout (429: a gift card redeemed on the spot after too many wrong codes).
-    CheckoutRefusals: 400, 401, 402, 403, 409, 413, 415, 422, 429, 431;
+    /// A checkout (404: a gift card or coupon code that names none; 429: a gift card redeemed
+    /// on the spot after too many wrong codes).
+    CheckoutRefusals: 400, 401, 402, 403, 404, 409, 413, 415, 422, 429, 431;
     /// An action on one object.
     ActionRefusals: 400, 401, 403, 404, 409, 413, 415, 422, 431;
     /// An action on a gift card named by its code (429: locked out, or too many checks).

@@ -377,7 +377,7 @@ fn dedupe_keys(app: &App, req: &CheckoutRequest, idem: Option<&Idem>, now: i64) 
         .gift_card
         .as_deref()
         .map(|c| c.chars().rev().take(4).collect::<String>());
-    h.update(format!("{:?}\0{hint:?}\0", req.balance));
+    h.update(format!("{:?}\0{hint:?}\0{:?}\0", req.balance, req.coupons));
     let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
     let window = app.policy.duplicate_window_ms.max(1);
     let bucket = now.div_euclid(window);

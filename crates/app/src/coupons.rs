@@ -77,9 +77,9 @@ pub async fn create(
             Some(s) => (Funding::Seller(s.clone()), None),
             None => {
                 return Err(AppError::param(
-                    ErrorCode::ParameterMissing,
+                    ErrorCode::CouponSellerMissing,
                     "seller",
-                    "a seller-funded coupon names its seller",
+                    "a seller-funded coupon created by the platform names its seller",
                 ));
             }
         },

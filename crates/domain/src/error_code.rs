@@ -223,6 +223,7 @@ error_codes! {
     CouponCodeTaken = "coupon_code_taken", 409, InvalidRequest;
     CouponDiscountInvalid = "coupon_discount_invalid", 400, InvalidRequest;
     CouponDatesInvalid = "coupon_dates_invalid", 400, InvalidRequest;
+    CouponSellerMissing = "coupon_seller_missing", 400, InvalidRequest;
     // gift cards
     GiftCardCodeMalformed = "gift_card_code_malformed", 400, InvalidRequest;
     GiftCardCheckDigit = "gift_card_check_digit", 400, InvalidRequest;

@@ -21,11 +21,9 @@ fn prefix(livemode: bool, buyer: &str) -> String {
 
 /// A buyer's balance account in `currency`.
 fn account(livemode: bool, buyer: &str, currency: Currency) -> Result<AccountId, AppError> {
-    Ok(AccountId::parse(&format!(
-        "{}{}",
-        prefix(livemode, buyer),
-        currency.code()
-    ))?)
+    Ok(holdback_domain::order::buyer_balance(
+        livemode, buyer, currency,
+    )?)
 }
 
 /// Whether `principal` may see `buyer`'s balance: the platform, or the buyer itself.

@@ -7,7 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use holdback_domain::AccountId;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -15,16 +14,6 @@ use serde_json::{Value, json};
 mod common;
 
 use common::{DAY, Server, T0, VISA};
-
-async fn balance_of(s: &Server, account: &str) -> i64 {
-    let id = AccountId::parse(account).unwrap();
-    s.app
-        .store
-        .account(&id)
-        .await
-        .unwrap()
-        .map_or(0, |a| i64::try_from(a.posted_balance()).unwrap())
-}
 
 const PROMOTIONS: &str = "test:platform_promotions:USD";
 
@@ -103,7 +92,7 @@ async fn platform_and_seller_coupons_are_booked_where_they_are_funded() {
             "{b}"
         );
         assert_eq!(a.body["amount"], 4500 + 1999 - 699, "{b}: the buyer pays");
-        assert_eq!(balance_of(&s, PROMOTIONS).await, 699);
+        assert_eq!(s.balance_of(PROMOTIONS).await, 699);
         // Bob's order completes: he is paid on 45.00, the platform's part included
         let bob_order = a.body["orders"][0]["id"].as_str().unwrap().to_string();
         let path = |action: &str| format!("/v1/orders/{bob_order}/{action}");
@@ -142,7 +131,7 @@ async fn platform_and_seller_coupons_are_booked_where_they_are_funded() {
             .map(|r| r["amount"].as_i64().unwrap())
             .sum();
         assert_eq!(refunded, 1799, "{b}");
-        assert_eq!(balance_of(&s, PROMOTIONS).await, 499, "{b}");
+        assert_eq!(s.balance_of(PROMOTIONS).await, 499, "{b}");
         // the platform coupon spans both orders: one cancelled does not give it back
         let spring = s
             .get(
@@ -194,7 +183,7 @@ async fn coupon_rules_refuse_by_name_and_change_nothing() {
         assert_eq!(checkout(&s, dave).await.status, StatusCode::CREATED);
         s.clock.advance_ms(DAY / 2);
         let payments = || async { s.app.store.all_payment_ids().await.unwrap().len() };
-        let before = (payments().await, balance_of(&s, PROMOTIONS).await);
+        let before = (payments().await, s.balance_of(PROMOTIONS).await);
         for (codes, code) in [
             (vec!["BIG"], "coupon_below_minimum"),
             (vec!["LATER"], "coupon_not_started"),
@@ -207,7 +196,7 @@ async fn coupon_rules_refuse_by_name_and_change_nothing() {
             let a = checkout(&s, cart(&codes)).await;
             assert_eq!(a.body["error"]["code"], code, "{b}: {codes:?} {}", a.body);
             assert_eq!(
-                (payments().await, balance_of(&s, PROMOTIONS).await),
+                (payments().await, s.balance_of(PROMOTIONS).await),
                 before,
                 "{b}: {code}"
             );
@@ -320,7 +309,7 @@ async fn fifty_checkouts_race_for_ten_uses_and_ten_get_them() {
             )
             .await;
         assert_eq!(c.body["used"], 10, "{b}");
-        assert_eq!(balance_of(&s, PROMOTIONS).await, 3000, "{b}");
+        assert_eq!(s.balance_of(PROMOTIONS).await, 3000, "{b}");
         s.audit_clean().await;
     }
 }

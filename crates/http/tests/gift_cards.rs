@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use holdback_app::{Role, gift_cards, keys, scheduler};
-use holdback_domain::AccountId;
 use holdback_store::clock::Clock;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
@@ -16,16 +15,6 @@ use serde_json::{Value, json};
 mod common;
 
 use common::{DAY, Server};
-
-async fn balance_of(s: &Server, account: &str) -> i64 {
-    let id = AccountId::parse(account).unwrap();
-    s.app
-        .store
-        .account(&id)
-        .await
-        .unwrap()
-        .map_or(0, |a| i64::try_from(a.posted_balance()).unwrap())
-}
 
 async fn issue(s: &Server, count: u32, amount: i64) -> Value {
     let a = s
@@ -97,10 +86,10 @@ async fn a_card_is_sold_checked_redeemed_once_and_the_rest_expire_to_breakage() 
         assert_eq!(r.body["status"], "active");
         assert_eq!(r.body["activation"]["retailer"], "ret_frank");
         assert_eq!(
-            balance_of(&s, "test:retailer_receivable:ret_frank:USD").await,
+            s.balance_of("test:retailer_receivable:ret_frank:USD").await,
             5000
         );
-        assert_eq!(balance_of(&s, "test:gift_card_liability:USD").await, 5000);
+        assert_eq!(s.balance_of("test:gift_card_liability:USD").await, 5000);
 
         // refusals that change nothing: a second activation, a wrong amount, a buyer's key
         let before = s
@@ -134,7 +123,7 @@ async fn a_card_is_sold_checked_redeemed_once_and_the_rest_expire_to_breakage() 
             before
         );
         assert_eq!(
-            balance_of(&s, "test:retailer_receivable:ret_frank:USD").await,
+            s.balance_of("test:retailer_receivable:ret_frank:USD").await,
             5000,
             "{b}"
         );
@@ -154,13 +143,13 @@ async fn a_card_is_sold_checked_redeemed_once_and_the_rest_expire_to_breakage() 
         assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
         assert_eq!(r.body["status"], "redeemed");
         assert_eq!(
-            balance_of(&s, "test:customer_balance:buy_alice:USD").await,
+            s.balance_of("test:customer_balance:buy_alice:USD").await,
             5000
         );
         let r = s.post("/v1/gift_cards/redeem", &s.alice, redeem(&a)).await;
         assert_eq!(r.body["error"]["code"], "gift_card_redeemed", "{b}");
         assert_eq!(
-            balance_of(&s, "test:customer_balance:buy_alice:USD").await,
+            s.balance_of("test:customer_balance:buy_alice:USD").await,
             5000
         );
         // the buyer now sees its card; another buyer does not, nor redeems for alice
@@ -188,14 +177,14 @@ async fn a_card_is_sold_checked_redeemed_once_and_the_rest_expire_to_breakage() 
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
-        assert_eq!(balance_of(&s, "test:gift_card_liability:USD").await, 5000);
+        assert_eq!(s.balance_of("test:gift_card_liability:USD").await, 5000);
         s.clock.advance_ms(366 * DAY);
         let r = s.post("/v1/gift_cards/redeem", &s.alice, redeem(&bb)).await;
         assert_eq!(r.body["error"]["code"], "gift_card_expired", "{b}");
         let tick = scheduler::tick(&s.app, 100).await.unwrap();
         assert!(tick.fired >= 2, "{b}: {tick:?}");
-        assert_eq!(balance_of(&s, "test:gift_card_liability:USD").await, 0);
-        assert_eq!(balance_of(&s, "test:gift_card_breakage:USD").await, 5000);
+        assert_eq!(s.balance_of("test:gift_card_liability:USD").await, 0);
+        assert_eq!(s.balance_of("test:gift_card_breakage:USD").await, 5000);
         let card_b = batch["cards"][1]["id"].as_str().unwrap();
         let card_c = batch["cards"][2]["id"].as_str().unwrap();
         for (card, status) in [
@@ -208,10 +197,10 @@ async fn a_card_is_sold_checked_redeemed_once_and_the_rest_expire_to_breakage() 
         }
         // a second pass expires nothing twice
         scheduler::tick(&s.app, 100).await.unwrap();
-        assert_eq!(balance_of(&s, "test:gift_card_breakage:USD").await, 5000);
+        assert_eq!(s.balance_of("test:gift_card_breakage:USD").await, 5000);
         // the balance redeemed before stays
         assert_eq!(
-            balance_of(&s, "test:customer_balance:buy_alice:USD").await,
+            s.balance_of("test:customer_balance:buy_alice:USD").await,
             5000
         );
         s.audit_clean().await;
@@ -260,10 +249,7 @@ async fn wrong_codes_in_a_row_lock_redemption_even_with_the_right_code() {
             .await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{b}: {}", r.body);
         assert_eq!(r.body["error"]["code"], "redemption_locked");
-        assert_eq!(
-            balance_of(&s, "test:customer_balance:buy_alice:USD").await,
-            0
-        );
+        assert_eq!(s.balance_of("test:customer_balance:buy_alice:USD").await, 0);
         // the same client's checks are locked too
         let r = s
             .post("/v1/gift_cards/check", &s.alice, json!({"code": right}))
@@ -281,7 +267,7 @@ async fn wrong_codes_in_a_row_lock_redemption_even_with_the_right_code() {
             .await;
         assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
         assert_eq!(
-            balance_of(&s, "test:customer_balance:buy_alice:USD").await,
+            s.balance_of("test:customer_balance:buy_alice:USD").await,
             2500
         );
         // every refusal is counted

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use holdback_app::sandbox::SandboxCards;
 use holdback_app::{Role, keys, reconcile, refunds, scheduler};
-use holdback_domain::AccountId;
 use holdback_sandbox::Sandbox;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
@@ -52,16 +51,6 @@ async fn start(db: &TestDb) -> (Server, Sandbox, SandboxFile) {
         .await;
     let sandbox = Sandbox::open(&path).unwrap();
     (s, sandbox, file)
-}
-
-async fn balance_of(s: &Server, account: &str) -> i64 {
-    let id = AccountId::parse(account).unwrap();
-    s.app
-        .store
-        .account(&id)
-        .await
-        .unwrap()
-        .map_or(0, |a| i64::try_from(a.posted_balance()).unwrap())
 }
 
 const ALICE: &str = "test:customer_balance:buy_alice:USD";
@@ -150,8 +139,8 @@ async fn a_gift_card_and_a_card_pay_one_order_and_its_refund_goes_back_to_each()
             .map(|l| l.amount.minor())
             .collect();
         assert_eq!(charges, [2000], "{b}");
-        assert_eq!(balance_of(&s, ALICE).await, 0, "{b}");
-        assert_eq!(balance_of(&s, "test:gift_card_liability:USD").await, 0);
+        assert_eq!(s.balance_of(ALICE).await, 0, "{b}");
+        assert_eq!(s.balance_of("test:gift_card_liability:USD").await, 0);
         let order = pay["orders"][0]["id"].as_str().unwrap().to_string();
         assert_eq!(pay["orders"][0]["amount"], 5000);
 
@@ -164,7 +153,7 @@ async fn a_gift_card_and_a_card_pay_one_order_and_its_refund_goes_back_to_each()
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
-        assert_eq!(balance_of(&s, ALICE).await, 3000, "{b}");
+        assert_eq!(s.balance_of(ALICE).await, 3000, "{b}");
         refunds::tick(&s.app, 10).await.unwrap();
         let p = s
             .get(
@@ -225,7 +214,7 @@ async fn the_balance_alone_pays_and_a_refund_returns_to_it() {
         assert_eq!(a.status, StatusCode::CREATED, "{b}: {}", a.body);
         assert_eq!(a.body["status"], "succeeded");
         assert_eq!(a.body["method"], "balance");
-        assert_eq!(balance_of(&s, ALICE).await, 1500);
+        assert_eq!(s.balance_of(ALICE).await, 1500);
         assert!(sandbox.statement().unwrap().is_empty(), "{b}: no provider");
         let order = a.body["orders"][0]["id"].as_str().unwrap().to_string();
         // shipped and confirmed: the seller is paid on the price
@@ -235,7 +224,7 @@ async fn the_balance_alone_pays_and_a_refund_returns_to_it() {
             json!({"amount": 1000, "currency": "usd"}),
         )
         .await;
-        assert_eq!(balance_of(&s, ALICE).await, 2500, "{b}");
+        assert_eq!(s.balance_of(ALICE).await, 2500, "{b}");
         s.audit_clean().await;
     }
 }
@@ -257,7 +246,7 @@ async fn a_declined_card_or_an_unpaid_transfer_gives_the_balance_back() {
             )
             .await;
         assert_eq!(a.body["error"]["code"], "card_declined", "{b}: {}", a.body);
-        assert_eq!(balance_of(&s, ALICE).await, 1000, "{b}");
+        assert_eq!(s.balance_of(ALICE).await, 1000, "{b}");
 
         // a bank transfer for the rest: due is the rest; the balance waits with the payment
         let a = s
@@ -270,7 +259,7 @@ async fn a_declined_card_or_an_unpaid_transfer_gives_the_balance_back() {
         assert_eq!(a.status, StatusCode::CREATED, "{b}: {}", a.body);
         assert_eq!(a.body["amount_due"], 4000);
         assert_eq!(a.body["next_action"]["amount"], 4000);
-        assert_eq!(balance_of(&s, ALICE).await, 0, "{b}");
+        assert_eq!(s.balance_of(ALICE).await, 0, "{b}");
         s.clock.advance_ms(3 * DAY + 1);
         scheduler::tick(&s.app, 10).await.unwrap();
         let p = s
@@ -281,7 +270,7 @@ async fn a_declined_card_or_an_unpaid_transfer_gives_the_balance_back() {
             .await
             .body;
         assert_eq!(p["status"], "expired", "{b}");
-        assert_eq!(balance_of(&s, ALICE).await, 1000, "{b}");
+        assert_eq!(s.balance_of(ALICE).await, 1000, "{b}");
         s.audit_clean().await;
     }
 }
@@ -292,7 +281,7 @@ async fn split_tender_refusals_are_named_and_change_nothing() {
         let (s, sandbox, _file) = start(&db).await;
         let b = s.backend;
         credit(&s, 1000).await;
-        let before = (payment_count(&s).await, balance_of(&s, ALICE).await);
+        let before = (payment_count(&s).await, s.balance_of(ALICE).await);
         for (pay, code) in [
             // two provider methods
             (
@@ -331,7 +320,7 @@ async fn split_tender_refusals_are_named_and_change_nothing() {
             let a = s.post("/v1/checkouts", &s.platform, cart(3000, pay)).await;
             assert_eq!(a.body["error"]["code"], code, "{b}: {}", a.body);
             assert_eq!(
-                (payment_count(&s).await, balance_of(&s, ALICE).await),
+                (payment_count(&s).await, s.balance_of(ALICE).await),
                 before,
                 "{b}: {code}"
             );
@@ -365,7 +354,7 @@ async fn split_tender_refusals_are_named_and_change_nothing() {
             .await;
         assert_eq!(a.body["error"]["code"], "gift_card_expired", "{b}");
         assert_eq!(
-            (payment_count(&s).await, balance_of(&s, ALICE).await),
+            (payment_count(&s).await, s.balance_of(ALICE).await),
             before,
             "{b}"
         );

@@ -312,6 +312,17 @@ impl Server {
             .await
     }
 
+    /// An account's posted balance (0 for one not opened yet).
+    pub async fn balance_of(&self, account: &str) -> i64 {
+        let id = holdback_domain::AccountId::parse(account).unwrap();
+        self.app
+            .store
+            .account(&id)
+            .await
+            .unwrap()
+            .map_or(0, |a| i64::try_from(a.posted_balance()).unwrap())
+    }
+
     /// The ledger audit and the business audit both clean.
     pub async fn audit_clean(&self) {
         let report = self.app.store.audit().await.unwrap();

@@ -161,6 +161,13 @@ account_kinds! {
     BalanceAdjustments = "balance_adjustments", Debit;
     RetailerReceivable = "retailer_receivable", Debit;
     GiftCardBreakage = "gift_card_breakage", Credit;
+    CodExpected = "cod_expected", Debit;
+    CodFeeRevenue = "cod_fee_revenue", Credit;
+    RtoRecovered = "rto_recovered", Credit;
+    CodCash = "cod_cash", Debit;
+    TaxWithheld = "tax_withheld", Debit;
+    CodExpense = "cod_expense", Debit;
+    BuyerDebt = "buyer_debt", Debit;
 }
 
 /// What an account is: fixed when it is opened.

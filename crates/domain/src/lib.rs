@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod calendar;
 pub mod card;
+pub mod cod;
 pub mod coupon;
 pub mod dispute;
 pub mod error_code;

@@ -64,6 +64,11 @@ impl Currency {
         }
     }
 
+    /// A currency of the ISO table known to have a minor unit (for defaults written in code).
+    pub(crate) const fn iso(currency: iso_currency::Currency) -> Currency {
+        Currency(currency)
+    }
+
     /// The upper-case ISO code, e.g. `USD`.
     pub fn code(self) -> &'static str {
         self.0.code()

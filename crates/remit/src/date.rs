@@ -217,7 +217,10 @@ mod tests {
     #[test]
     fn formats_and_ambiguity() {
         let both = [f("%d/%m/%Y"), f("%m/%d/%Y")];
-        assert_eq!(read_date("03/04/2026", &both, 0), Err(DateProblem::Ambiguous));
+        assert_eq!(
+            read_date("03/04/2026", &both, 0),
+            Err(DateProblem::Ambiguous)
+        );
         assert_eq!(
             read_date("13/04/2026", &both, 0),
             Ok(days_from_civil(2026, 4, 13) * DAY_MS)
@@ -231,7 +234,10 @@ mod tests {
             read_date("2026-03-04 10:00:00", &ts, 3 * 3_600_000),
             Ok(days_from_civil(2026, 3, 4) * DAY_MS + 7 * 3_600_000)
         );
-        assert_eq!(read_date("2026-02-30 10:00:00", &ts, 0), Err(DateProblem::Invalid));
+        assert_eq!(
+            read_date("2026-02-30 10:00:00", &ts, 0),
+            Err(DateProblem::Invalid)
+        );
         assert_eq!(parse_offset("+03:00"), Some(10_800_000));
         assert_eq!(parse_offset("-0530"), Some(-19_800_000));
         assert!(DateFormat::parse("%q").is_none());

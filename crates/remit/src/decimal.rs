@@ -124,7 +124,10 @@ impl Decimal {
     /// `rounding`). `None` when the value does not fit an i64.
     pub fn to_minor(self, exponent: u32, rounding: Rounding) -> Option<(i64, bool)> {
         let (value, excess) = if self.scale <= exponent {
-            (self.mantissa.checked_mul(pow10(exponent - self.scale)?)?, false)
+            (
+                self.mantissa.checked_mul(pow10(exponent - self.scale)?)?,
+                false,
+            )
         } else {
             let den = pow10(self.scale - exponent)?;
             (
@@ -236,20 +239,35 @@ mod tests {
     #[test]
     fn grouped_numbers() {
         let d = parse_grouped("1\u{a0}234,56", ',', Some('\u{a0}'));
-        assert_eq!(d, Some(Decimal { mantissa: 123456, scale: 2 }));
+        assert_eq!(
+            d,
+            Some(Decimal {
+                mantissa: 123456,
+                scale: 2
+            })
+        );
         assert_eq!(
             parse_grouped("1 234 567,5", ',', Some('\u{202f}')),
-            Some(Decimal { mantissa: 12345675, scale: 1 })
+            Some(Decimal {
+                mantissa: 12345675,
+                scale: 1
+            })
         );
         assert_eq!(parse_grouped("1.234,56", ',', None), None);
         assert_eq!(parse_grouped("12,34.5", '.', Some(',')), None);
         assert_eq!(
             parse_grouped("(12.50)", '.', None),
-            Some(Decimal { mantissa: -1250, scale: 2 })
+            Some(Decimal {
+                mantissa: -1250,
+                scale: 2
+            })
         );
         assert_eq!(
             parse_grouped("12.50-", '.', None),
-            Some(Decimal { mantissa: -1250, scale: 2 })
+            Some(Decimal {
+                mantissa: -1250,
+                scale: 2
+            })
         );
         assert_eq!(parse_grouped("SAR 12", '.', None), None);
         assert_eq!(parse_grouped("", '.', None), None);
@@ -258,10 +276,16 @@ mod tests {
 
     #[test]
     fn minor_units_and_excess() {
-        let d = Decimal::parse("48.705").unwrap_or(Decimal { mantissa: 0, scale: 0 });
+        let d = Decimal::parse("48.705").unwrap_or(Decimal {
+            mantissa: 0,
+            scale: 0,
+        });
         assert_eq!(d.to_minor(2, Rounding::HalfUp), Some((4871, true)));
         assert_eq!(d.to_minor(2, Rounding::HalfEven), Some((4870, true)));
-        let z = Decimal::parse("48.700").unwrap_or(Decimal { mantissa: 0, scale: 0 });
+        let z = Decimal::parse("48.700").unwrap_or(Decimal {
+            mantissa: 0,
+            scale: 0,
+        });
         assert_eq!(z.to_minor(2, Rounding::HalfUp), Some((4870, false)));
         assert_eq!(
             Decimal::parse_literal("1.5e2").and_then(|d| d.to_minor(2, Rounding::HalfUp)),
@@ -271,9 +295,15 @@ mod tests {
 
     #[test]
     fn percentages() {
-        let r = Decimal::parse("2.5").unwrap_or(Decimal { mantissa: 0, scale: 0 });
+        let r = Decimal::parse("2.5").unwrap_or(Decimal {
+            mantissa: 0,
+            scale: 0,
+        });
         assert_eq!(r.percent_of(4870, Rounding::HalfUp), Some(122));
-        let vat = Decimal::parse("15").unwrap_or(Decimal { mantissa: 0, scale: 0 });
+        let vat = Decimal::parse("15").unwrap_or(Decimal {
+            mantissa: 0,
+            scale: 0,
+        });
         // 15% of 1630 = 244.5
         assert_eq!(vat.percent_of(1630, Rounding::HalfUp), Some(245));
         assert_eq!(vat.percent_of(1630, Rounding::HalfEven), Some(244));

@@ -19,7 +19,11 @@ pub(crate) struct EncodingFault {
 
 impl std::fmt::Display for EncodingFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid byte for the declared encoding at offset {}", self.offset)
+        write!(
+            f,
+            "invalid byte for the declared encoding at offset {}",
+            self.offset
+        )
     }
 }
 

@@ -265,9 +265,7 @@ impl Mapper {
         };
         let p = &self.profile;
         let dec = match kind {
-            CellKind::Text => {
-                parse_grouped(text, p.decimal_separator, p.thousands_separator)
-            }
+            CellKind::Text => parse_grouped(text, p.decimal_separator, p.thousands_separator),
             _ => Decimal::parse_literal(text),
         };
         let bad = || FileError::BadAmount {
@@ -424,7 +422,12 @@ impl Mapper {
         let folded = status.as_deref().map(fold);
         let rto = match &folded {
             Some(s) => p.rto_statuses.contains(s),
-            None => collected == 0 && deductions.iter().any(|(k, v)| *k == DeductionKind::RtoCharge && *v > 0),
+            None => {
+                collected == 0
+                    && deductions
+                        .iter()
+                        .any(|(k, v)| *k == DeductionKind::RtoCharge && *v > 0)
+            }
         };
         let paid = match &folded {
             Some(s) => p.paid_statuses.contains(s),

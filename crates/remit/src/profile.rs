@@ -313,12 +313,14 @@ fn rate(key: &str, v: Option<RateText>) -> Result<Decimal, ProfileError> {
             mantissa: 0,
             scale: 0,
         }),
-        Some(RateText(s)) => Decimal::parse(&s)
-            .filter(|d| !d.is_negative())
-            .ok_or(ProfileError::Rate {
-                key: key.to_string(),
-                value: s,
-            }),
+        Some(RateText(s)) => {
+            Decimal::parse(&s)
+                .filter(|d| !d.is_negative())
+                .ok_or(ProfileError::Rate {
+                    key: key.to_string(),
+                    value: s,
+                })
+        }
     }
 }
 
@@ -340,7 +342,8 @@ fn fold(list: Option<Vec<String>>) -> Vec<String> {
 impl Profile {
     /// Reads and checks a profile.
     pub fn from_toml(text: &str) -> Result<Profile, ProfileError> {
-        let raw: RawProfile = toml::from_str(text).map_err(|e| ProfileError::Toml(e.to_string()))?;
+        let raw: RawProfile =
+            toml::from_str(text).map_err(|e| ProfileError::Toml(e.to_string()))?;
         let currency =
             Currency::parse(&raw.currency).map_err(|_| ProfileError::Currency(raw.currency))?;
         let label = raw.encoding.unwrap_or_else(|| "utf-8".to_string());
@@ -358,8 +361,13 @@ impl Profile {
                 "must differ from decimal_separator",
             ));
         }
-        if decimal_separator.is_ascii_digit() || thousands_separator.is_some_and(|c| c.is_ascii_digit()) {
-            return Err(invalid("decimal_separator", "a digit cannot be a separator"));
+        if decimal_separator.is_ascii_digit()
+            || thousands_separator.is_some_and(|c| c.is_ascii_digit())
+        {
+            return Err(invalid(
+                "decimal_separator",
+                "a digit cannot be a separator",
+            ));
         }
         let header_row = raw.header_row.unwrap_or(1);
         if header_row == 0 {
@@ -391,7 +399,16 @@ impl Profile {
             Some(s) => Some(one_char("piece_suffix_separator", Some(s), '-')?),
         };
         if raw.columns.tracking.trim().is_empty() || raw.columns.cod_amount.trim().is_empty() {
-            return Err(invalid("columns", "tracking and cod_amount must name a column"));
+            return Err(invalid(
+                "columns",
+                "tracking and cod_amount must name a column",
+            ));
+        }
+        if raw.columns.status.is_some() && raw.paid_statuses.as_ref().is_none_or(Vec::is_empty) {
+            return Err(invalid(
+                "paid_statuses",
+                "a profile with a status column must list the paid statuses",
+            ));
         }
         if raw.tracking_length == Some(0) {
             return Err(invalid("tracking_length", "must be positive"));

@@ -30,7 +30,10 @@ impl CsvTable {
     pub(crate) fn advance(&mut self) -> Option<Result<u64, FileError>> {
         match self.reader.read_record(&mut self.record) {
             Ok(true) => {
-                self.last_line = self.record.position().map_or(self.last_line + 1, |p| p.line());
+                self.last_line = self
+                    .record
+                    .position()
+                    .map_or(self.last_line + 1, |p| p.line());
                 Some(Ok(self.last_line))
             }
             Ok(false) => None,

@@ -38,7 +38,8 @@ pub(crate) fn read_rows(text: &str, profile: &Profile) -> Result<Vec<(u64, Vec<C
             let key = profile.lines_key.as_deref().ok_or_else(|| {
                 FileError::Json("document is an object and the profile has no lines_key".into())
             })?;
-            let mut top: HashMap<String, Box<RawValue>> = serde_json::from_str(text).map_err(bad)?;
+            let mut top: HashMap<String, Box<RawValue>> =
+                serde_json::from_str(text).map_err(bad)?;
             let inner = top
                 .remove(key)
                 .ok_or_else(|| FileError::Json(format!("document has no key {key:?}")))?;
@@ -48,7 +49,12 @@ pub(crate) fn read_rows(text: &str, profile: &Profile) -> Result<Vec<(u64, Vec<C
     };
     let wanted: Vec<(Field, String)> = Field::ALL
         .iter()
-        .filter_map(|f| profile.columns.get(*f).map(|n| (*f, n.trim().to_lowercase())))
+        .filter_map(|f| {
+            profile
+                .columns
+                .get(*f)
+                .map(|n| (*f, n.trim().to_lowercase()))
+        })
         .collect();
     let mut seen: HashSet<String> = HashSet::new();
     let mut rows = Vec::with_capacity(lines.len() + 1);

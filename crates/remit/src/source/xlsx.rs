@@ -48,7 +48,10 @@ fn cell(d: &Data) -> Cell {
 }
 
 /// Reads one sheet (the named one, else the first) into rows numbered as the spreadsheet shows.
-pub(crate) fn read_rows(bytes: Vec<u8>, sheet: Option<&str>) -> Result<Vec<(u64, Vec<Cell>)>, FileError> {
+pub(crate) fn read_rows(
+    bytes: Vec<u8>,
+    sheet: Option<&str>,
+) -> Result<Vec<(u64, Vec<Cell>)>, FileError> {
     let mut wb: Xlsx<_> =
         Xlsx::new(Cursor::new(bytes)).map_err(|e| FileError::Xlsx(e.to_string()))?;
     let names = wb.sheet_names();

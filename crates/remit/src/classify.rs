@@ -9,7 +9,7 @@ use crate::contract::Expected;
 use crate::date::DAY_MS;
 use crate::kinds::{DeductionKind, Warning, push_warning};
 use crate::line::RawLine;
-use crate::profile::{MultiPiece, Profile};
+use crate::profile::{MultiPiece, Profile, Regime};
 use crate::totals::BatchTotals;
 
 /// A cash-on-delivery collection as holdback recorded it.
@@ -250,7 +250,8 @@ impl Reconciler {
             warnings: raw.warnings.clone(),
         };
         if raw.summary {
-            self.totals.state(&raw);
+            self.totals
+                .state(&raw, self.profile.regime == Regime::Gross);
             return self.tally(result);
         }
         if self.batch.is_none() {

@@ -14,8 +14,9 @@ use crate::source::{CellKind, RowRef, Table, csv::CsvTable, json, xlsx};
 /// One line of a remittance file in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RawLine {
-    /// 1-based row of the file as a person sees it (the line number in a text file, the row
-    /// number in a spreadsheet, the position in a JSON array).
+    /// 1-based row of the file as a person sees it: the row number a spreadsheet shows for
+    /// CSV (the record count; entirely empty lines are skipped and not counted) and XLSX, the
+    /// position in the array for JSON.
     pub row: u64,
     /// The tracking number after repairs (leading zeros restored, a spreadsheet `.0` removed).
     pub tracking: String,
@@ -40,6 +41,8 @@ pub struct RawLine {
     pub bank_reference: Option<String>,
     /// The pieces cell as written (piece index or count).
     pub pieces: Option<String>,
+    /// The consignee (buyer) name as written.
+    pub consignee: Option<String>,
     /// This is the carrier's total row, not a parcel.
     pub summary: bool,
     pub warnings: Vec<Warning>,
@@ -200,7 +203,7 @@ pub fn validate(profile: &Profile, source: impl Read + 'static) -> Result<FileCh
 /// Turns rows into lines for one file.
 struct Mapper {
     profile: Profile,
-    slots: [Option<usize>; 16],
+    slots: [Option<usize>; Field::ALL.len()],
 }
 
 fn fold(s: &str) -> String {
@@ -226,7 +229,7 @@ impl Mapper {
         let names: Vec<String> = (0..header.len())
             .map(|i| header.get(i).map(|(t, _)| fold(t)).unwrap_or_default())
             .collect();
-        let mut slots = [None; 16];
+        let mut slots = [None; Field::ALL.len()];
         for field in Field::ALL {
             if let Some(want) = profile.columns.get(field) {
                 let w = fold(want);
@@ -449,6 +452,7 @@ impl Mapper {
             batch: None,
             bank_reference: None,
             pieces: text_of(Field::Pieces),
+            consignee: text_of(Field::Consignee),
             summary,
             warnings,
         };

@@ -65,11 +65,12 @@ pub enum Field {
     Batch,
     BankReference,
     Pieces,
+    Consignee,
 }
 
 impl Field {
     /// Every field, in a fixed order (the index of a field in this list is its slot).
-    pub const ALL: [Field; 16] = [
+    pub const ALL: [Field; 17] = [
         Field::Tracking,
         Field::OrderRef,
         Field::CodAmount,
@@ -86,6 +87,7 @@ impl Field {
         Field::Batch,
         Field::BankReference,
         Field::Pieces,
+        Field::Consignee,
     ];
 
     /// The key under `[columns]`.
@@ -107,6 +109,7 @@ impl Field {
             Field::Batch => "batch",
             Field::BankReference => "bank_reference",
             Field::Pieces => "pieces",
+            Field::Consignee => "consignee",
         }
     }
 
@@ -136,6 +139,8 @@ pub struct Columns {
     pub batch: Option<String>,
     pub bank_reference: Option<String>,
     pub pieces: Option<String>,
+    /// The buyer's name, carried through for people reading the report.
+    pub consignee: Option<String>,
 }
 
 impl Columns {
@@ -158,6 +163,7 @@ impl Columns {
             Field::Batch => self.batch.as_deref(),
             Field::BankReference => self.bank_reference.as_deref(),
             Field::Pieces => self.pieces.as_deref(),
+            Field::Consignee => self.consignee.as_deref(),
         }
     }
 }

@@ -48,10 +48,11 @@ impl BatchTotals {
         self.net += line.net;
     }
 
-    pub(crate) fn state(&mut self, line: &RawLine) {
+    /// Records a total row. In the net regime its amount column is a net, so it states no gross.
+    pub(crate) fn state(&mut self, line: &RawLine, gross_regime: bool) {
         self.stated = Some(StatedTotals {
             row: line.row,
-            gross: (line.collected != 0).then_some(line.collected),
+            gross: (gross_regime && line.collected != 0).then_some(line.collected),
             deductions: (!line.deductions.is_empty()).then(|| line.deductions_total()),
             net: line.net,
         });

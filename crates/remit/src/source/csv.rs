@@ -30,10 +30,9 @@ impl CsvTable {
     pub(crate) fn advance(&mut self) -> Option<Result<u64, FileError>> {
         match self.reader.read_record(&mut self.record) {
             Ok(true) => {
-                self.last_line = self
-                    .record
-                    .position()
-                    .map_or(self.last_line + 1, |p| p.line());
+                // The record count, not the csv crate's line count (which lags on CRLF files):
+                // what a spreadsheet shows as the row number.
+                self.last_line += 1;
                 Some(Ok(self.last_line))
             }
             Ok(false) => None,
@@ -42,7 +41,7 @@ impl CsvTable {
     }
 
     fn error(&self, e: ::csv::Error) -> FileError {
-        let row = e.position().map_or(self.last_line + 1, |p| p.line());
+        let row = self.last_line + 1;
         match e.into_kind() {
             ::csv::ErrorKind::Io(io) => match fault_of(&io) {
                 Some(offset) => FileError::Encoding { offset },

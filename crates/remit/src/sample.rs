@@ -16,6 +16,7 @@ carrier = "sample_cod"
 currency = "sar"
 format = "csv"
 encoding = "utf-8"
+header_row = 2
 date_formats = ["%Y-%m-%d"]
 timezone = "+03:00"
 paid_statuses = ["Delivered"]

@@ -236,7 +236,24 @@ impl Reconciler {
         self.by_tracking(raw, found).or_else(|| by_ref(found))
     }
 
-    /// Classifies one line.
+    /// Classifies one line. The rules, in order:
+    ///
+    /// 1. a total row is `summary_row` and gives the file's stated totals;
+    /// 2. a status that is neither paid nor returned is `not_paid` (no lookup);
+    /// 3. the collection is looked up by tracking (then its piece stem), falling back to the
+    ///    order reference; an `awb_mangled` line is looked up by order reference first;
+    /// 4. a parcel (or, when unknown, a tracking stem) already seen in this file is `piece`
+    ///    under `total_on_every_piece`, else `duplicate` with `duplicate_in_file`;
+    /// 5. no collection: `unknown_parcel`; a negative collected amount: `reversal`;
+    /// 6. a collection settled by an earlier batch: `duplicate` with `duplicate_across_batches`;
+    /// 7. a returned parcel: a line that pays cash is `remitted_but_rto`, a charge-only line is
+    ///    compared with `−rto_charge`; a reversed collection is expected to pay 0;
+    ///    a collected one is expected to pay the rate card's net of holdback's collected amount;
+    /// 8. the reported net against that expectation gives `matched`, `short_paid` or
+    ///    `over_paid`, and any itemised deduction above its expectation adds
+    ///    `deduction_above_rate_card`.
+    ///
+    /// Every line except total rows and repeated pieces counts in the batch totals.
     pub fn line(&mut self, raw: RawLine, found: &mut impl Collections) -> LineResult {
         let mut result = LineResult {
             row: raw.row,

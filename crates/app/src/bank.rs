@@ -95,6 +95,7 @@ pub fn live_available(app: &App, livemode: bool, method: Method) -> Result<(), A
 pub fn next_action(app: &App, p: &Payment) -> Value {
     match p.tenders.first().map(|t| t.method) {
         Some(m) if m.is_wallet() => crate::wallets::redirect(app, p, m),
+        Some(holdback_domain::payment::Method::CashOnDelivery) => crate::cod::next_action(p),
         _ => instructions(app, p),
     }
 }

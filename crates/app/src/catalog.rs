@@ -21,6 +21,7 @@ pub fn view(p: &ProductRow) -> Value {
         "name": p.name,
         "unit_amount": p.price.minor(),
         "currency": p.price.currency().code().to_ascii_lowercase(),
+        "category": p.category,
     })
 }
 
@@ -32,6 +33,7 @@ pub async fn create(
     seller: Option<&str>,
     name: &str,
     price: Money,
+    category: Option<&str>,
     idem: Option<&Idem>,
 ) -> Result<Value, AppError> {
     let seller = match (&principal.role, seller) {
@@ -45,7 +47,7 @@ pub async fn create(
         }
         (Role::Seller(me), None) => me.clone(),
         (Role::Seller(me), Some(s)) if s == me => me.clone(),
-        (Role::Mediator(_) | Role::Retailer(_), _) => {
+        (Role::Mediator(_) | Role::Retailer(_) | Role::Carrier(_), _) => {
             return Err(AppError::rejected(
                 ErrorCode::NotPermitted,
                 "only the platform or a seller adds products",
@@ -89,6 +91,7 @@ pub async fn create(
         price,
         livemode: principal.livemode,
         created_at: app.clock.now_ms(),
+        category: category.map(str::to_string),
     };
     let body = view(&product);
     let record = idem.map(|i| i.record(201, &body, product.created_at));
@@ -106,7 +109,7 @@ pub async fn list(
     after: &str,
     limit: u32,
 ) -> Result<(Vec<Value>, bool), AppError> {
-    if let Role::Mediator(_) | Role::Retailer(_) = principal.role {
+    if let Role::Mediator(_) | Role::Retailer(_) | Role::Carrier(_) = principal.role {
         return Ok((Vec::new(), false));
     }
     let limit = limit.clamp(1, 100);

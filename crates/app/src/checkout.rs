@@ -51,6 +51,7 @@ struct Line {
     seller: String,
     unit_amount: i64,
     quantity: u32,
+    category: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +82,9 @@ pub enum PayWith {
     Wallet { method: Method, return_url: String },
     /// Nothing beyond the buyer's balance (and a gift card redeemed into it).
     StoredValue,
+    /// Cash at the door: offered only where every rule passes (see `cod`); the buyer confirms
+    /// the order before it ships.
+    CashOnDelivery,
 }
 
 /// Turns cart items into priced lines: products from the catalog; priced lines only from the
@@ -99,6 +103,7 @@ async fn lines(
                     seller: p.seller,
                     unit_amount: p.price.minor(),
                     quantity: *quantity,
+                    category: p.category,
                 }
             }
             Item::Priced { .. } if principal.role != Role::Platform => {
@@ -117,6 +122,7 @@ async fn lines(
                 seller: seller.clone(),
                 unit_amount: *unit_amount,
                 quantity: *quantity,
+                category: None,
             },
         });
     }
@@ -200,6 +206,8 @@ pub(crate) struct Plan {
     pub(crate) plans: Vec<OrderPlan>,
     /// The coupons used, and their uses by order.
     coupons: crate::coupons::Applied,
+    /// The categories of the products in the cart, each once.
+    pub(crate) categories: Vec<String>,
 }
 
 impl Plan {
@@ -320,6 +328,7 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
             seller,
             amount,
             promotion,
+            cash_on_delivery: false,
         });
     }
     if let Some(s) = req
@@ -338,10 +347,14 @@ async fn plan(app: &App, principal: &Principal, req: &CheckoutRequest) -> Result
     for plan in &plans {
         order::paid(plan, &req.buyer, "pay_check", principal.livemode, 0)?;
     }
+    let mut categories: Vec<String> = lines.iter().filter_map(|l| l.category.clone()).collect();
+    categories.sort();
+    categories.dedup();
     Ok(Plan {
         total,
         plans,
         coupons: applied,
+        categories,
     })
 }
 
@@ -371,6 +384,7 @@ fn dedupe_keys(app: &App, req: &CheckoutRequest, idem: Option<&Idem>, now: i64) 
             method.code()
         )),
         PayWith::StoredValue => h.update(format!("{:?}\0stored_value\0", req.shipping)),
+        PayWith::CashOnDelivery => h.update(format!("{:?}\0cash_on_delivery\0", req.shipping)),
     }
     // the gift card by its last symbols only: a code is never kept, even hashed with the rest
     let hint = req
@@ -439,6 +453,10 @@ async fn checkout_once(
             crate::wallets::check(*method, req.currency, return_url)?;
         }
         PayWith::StoredValue => {}
+        PayWith::CashOnDelivery => {
+            let plan = plan(app, principal, req).await?;
+            return crate::cod::checkout(app, principal, req, &plan, idem).await;
+        }
     }
     let plan = plan(app, principal, req).await?;
     let stored = stored_value(app, principal, req, plan.total).await?;
@@ -453,6 +471,11 @@ async fn checkout_once(
                 .await;
         }
         PayWith::StoredValue => return stored_only(app, principal, req, plan, idem).await,
+        PayWith::CashOnDelivery => {
+            return Err(AppError::Internal(
+                "cash on delivery is checked out above".into(),
+            ));
+        }
     };
     let connector = app.cards.for_mode(principal.livemode)?.clone();
     let now = app.clock.now_ms();

@@ -109,7 +109,7 @@ pub fn visible(principal: &Principal, d: &Dispute) -> bool {
         Role::Buyer(b) => *b == d.buyer,
         Role::Seller(s) => *s == d.seller,
         Role::Mediator(_) => d.escalated_at.is_some(),
-        Role::Retailer(_) => false,
+        Role::Retailer(_) | Role::Carrier(_) => false,
     }
 }
 
@@ -117,7 +117,11 @@ pub fn visible(principal: &Principal, d: &Dispute) -> bool {
 fn caller_id(principal: &Principal) -> &str {
     match &principal.role {
         Role::Platform => "platform",
-        Role::Buyer(id) | Role::Seller(id) | Role::Mediator(id) | Role::Retailer(id) => id,
+        Role::Buyer(id)
+        | Role::Seller(id)
+        | Role::Mediator(id)
+        | Role::Retailer(id)
+        | Role::Carrier(id) => id,
     }
 }
 
@@ -127,7 +131,7 @@ fn actor(principal: &Principal) -> Actor {
         Role::Buyer(_) => Actor::Buyer,
         Role::Seller(_) => Actor::Seller,
         // (a retailer sees no dispute: it never acts on one)
-        Role::Mediator(_) | Role::Retailer(_) => Actor::Mediator,
+        Role::Mediator(_) | Role::Retailer(_) | Role::Carrier(_) => Actor::Mediator,
     }
 }
 
@@ -167,7 +171,7 @@ pub async fn list(
         Role::Buyer(b) => filter.buyer = Some(b),
         Role::Seller(s) => filter.seller = Some(s),
         Role::Mediator(_) => filter.escalated_only = true,
-        Role::Retailer(_) => return Ok((Vec::new(), false)),
+        Role::Retailer(_) | Role::Carrier(_) => return Ok((Vec::new(), false)),
     }
     let limit = limit.clamp(1, 100);
     let disputes = app.store.list_disputes(&filter, cursor, limit + 1).await?;
@@ -346,7 +350,7 @@ impl DisputeAccess for StoredDisputes {
             Role::Buyer(b) => (EvidenceRole::Buyer, b.clone()),
             Role::Seller(s) => (EvidenceRole::Seller, s.clone()),
             Role::Mediator(m) => (EvidenceRole::Mediator, m.clone()),
-            Role::Retailer(_) => return Ok(None),
+            Role::Retailer(_) | Role::Carrier(_) => return Ok(None),
         };
         Ok(Some(Standing { role, id }))
     }

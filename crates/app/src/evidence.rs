@@ -82,7 +82,11 @@ impl DisputeParties {
             Role::Mediator(me) if self.mediator.as_ref() == Some(me) => {
                 (EvidenceRole::Mediator, me.as_str())
             }
-            Role::Buyer(_) | Role::Seller(_) | Role::Mediator(_) | Role::Retailer(_) => {
+            Role::Buyer(_)
+            | Role::Seller(_)
+            | Role::Mediator(_)
+            | Role::Retailer(_)
+            | Role::Carrier(_) => {
                 return None;
             }
         };

@@ -613,7 +613,7 @@ pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, Ap
             Role::Buyer(b) => {
                 matches!(&card.state, GiftCardState::Redeemed { buyer, .. } if buyer == b)
             }
-            Role::Seller(_) | Role::Mediator(_) => false,
+            Role::Seller(_) | Role::Mediator(_) | Role::Carrier(_) => false,
         };
     if !mine {
         return Err(AppError::NotFound);

@@ -196,7 +196,7 @@ pub fn is_final(error: &AppError) -> bool {
                 | ErrorCode::IdempotencyKeyReused
                 | ErrorCode::IdempotencyKeyInUse
         ),
-        AppError::NotFound => true,
+        AppError::NotFound | AppError::Explained { .. } => true,
         AppError::Unauthenticated | AppError::Conflict(_) | AppError::Internal(_) => false,
     }
 }

@@ -28,6 +28,7 @@ pub async fn create(app: &App, role: &Role, livemode: bool) -> Result<String, Ap
         Role::Seller(p) => ("seller", Some(p)),
         Role::Mediator(m) => ("mediator", Some(m)),
         Role::Retailer(r) => ("retailer", Some(r)),
+        Role::Carrier(c) => ("carrier", Some(c)),
     };
     if let Some(p) = party {
         AccountId::parse(p)?;
@@ -41,7 +42,9 @@ pub async fn create(app: &App, role: &Role, livemode: bool) -> Result<String, Ap
             crate::parties::existing(app, PartyKind::Seller, livemode, p, "party").await?;
         }
         // no party to find, but the id has a party id's shape
-        Role::Mediator(m) | Role::Retailer(m) => holdback_domain::party::check_id(m)?,
+        Role::Mediator(m) | Role::Retailer(m) | Role::Carrier(m) => {
+            holdback_domain::party::check_id(m)?;
+        }
     }
     let id = random_hex()[..16].to_string();
     let secret = random_hex();
@@ -91,6 +94,7 @@ pub async fn authenticate(app: &App, key: &str) -> Result<Principal, AppError> {
         ("seller", Some(p)) => Role::Seller(p),
         ("mediator", Some(m)) => Role::Mediator(m),
         ("retailer", Some(r)) => Role::Retailer(r),
+        ("carrier", Some(c)) => Role::Carrier(c),
         _ => return Err(AppError::Unauthenticated),
     };
     Ok(Principal {

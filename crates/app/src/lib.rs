@@ -12,6 +12,7 @@ pub mod bank;
 pub mod cards;
 pub mod catalog;
 pub mod checkout;
+pub mod cod;
 pub mod coupons;
 pub mod disputes;
 pub mod endpoint_address;
@@ -23,11 +24,13 @@ pub mod ids;
 pub mod keys;
 pub mod messages;
 pub mod orders;
+pub mod parcels;
 pub mod parties;
 pub mod payments;
 pub mod process;
 pub mod reconcile;
 pub mod refunds;
+pub mod remittances;
 pub mod sandbox;
 pub mod scheduler;
 pub mod views;
@@ -107,6 +110,9 @@ pub struct Policy {
     pub refund_routing: holdback_domain::tender::RefundRouting,
     /// How many platform and seller coupons one order takes.
     pub coupons: coupons::CouponPolicy,
+    /// Cash on delivery: the rules per country (with the day each takes effect), the carriers
+    /// that collect cash, the limits on a buyer's risk, who pays for returns.
+    pub cod: holdback_domain::cod::CodPolicy,
 }
 
 /// The default most one checkout may charge: about USD 10,000 in each of these currencies
@@ -174,6 +180,7 @@ impl Default for Policy {
             gift_cards: gift_cards::GiftCardPolicy::default(),
             refund_routing: holdback_domain::tender::RefundRouting::default(),
             coupons: coupons::CouponPolicy::default(),
+            cod: holdback_domain::cod::CodPolicy::default(),
         }
     }
 }
@@ -292,6 +299,10 @@ pub enum Role {
     /// cards it activated; everything else answers as missing (a list, empty) or is refused
     /// (`not_permitted`), as for a mediator.
     Retailer(String),
+    /// A carrier that reports its parcels' events and remits the cash it collects, by its id
+    /// in the policy (`gulf_express`). Not a party. A carrier sees only its own parcels and
+    /// remittances; everything else answers as missing or is refused, as for a retailer.
+    Carrier(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -310,6 +321,15 @@ pub enum AppError {
         code: ErrorCode,
         message: String,
         param: Option<&'static str>,
+    },
+    /// Refused by rules that explain themselves: `detail` says what each rule found (a
+    /// cash-on-delivery verdict). Nothing changed.
+    #[error("{message}")]
+    Explained {
+        code: ErrorCode,
+        message: String,
+        param: &'static str,
+        detail: Box<serde_json::Value>,
     },
     /// No such object, or one the caller may not see (the two are not told apart).
     #[error("no such object")]

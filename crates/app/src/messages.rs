@@ -43,7 +43,7 @@ fn author(principal: &Principal) -> Result<Author, AppError> {
             id: m.clone(),
         },
         // (a retailer sees no order's record)
-        Role::Retailer(_) => return Err(AppError::NotFound),
+        Role::Retailer(_) | Role::Carrier(_) => return Err(AppError::NotFound),
     })
 }
 

@@ -41,7 +41,7 @@ pub fn visible(principal: &Principal, order: &Order) -> bool {
         Role::Platform => true,
         Role::Buyer(b) => *b == order.buyer,
         Role::Seller(s) => *s == order.seller,
-        Role::Mediator(_) | Role::Retailer(_) => false,
+        Role::Mediator(_) | Role::Retailer(_) | Role::Carrier(_) => false,
     }
 }
 
@@ -51,7 +51,7 @@ fn actor(principal: &Principal) -> Actor {
         Role::Buyer(_) => Actor::Buyer,
         Role::Seller(_) => Actor::Seller,
         // (a retailer sees no order: it never acts on one)
-        Role::Mediator(_) | Role::Retailer(_) => Actor::Mediator,
+        Role::Mediator(_) | Role::Retailer(_) | Role::Carrier(_) => Actor::Mediator,
     }
 }
 
@@ -83,7 +83,7 @@ pub async fn list(
         Role::Platform => (None, None),
         Role::Buyer(b) => (Some(b.as_str()), None),
         Role::Seller(s) => (None, Some(s.as_str())),
-        Role::Mediator(_) | Role::Retailer(_) => return Ok((Vec::new(), false)),
+        Role::Mediator(_) | Role::Retailer(_) | Role::Carrier(_) => return Ok((Vec::new(), false)),
     };
     let limit = limit.clamp(1, 100);
     let orders = app
@@ -116,8 +116,30 @@ pub async fn unit_for(
     version: i64,
     now: i64,
 ) -> Result<(Unit, Effects), AppError> {
+    unit_with(app, d, version, None, now).await
+}
+
+/// [`unit_for`], with the parcel a cash-on-delivery order ships in written new in the unit.
+async fn unit_with(
+    app: &App,
+    d: order::Decision,
+    version: i64,
+    parcel: Option<holdback_domain::cod::Parcel>,
+    now: i64,
+) -> Result<(Unit, Effects), AppError> {
     let mut effects = Effects::default();
     let reactions = effects.order(d, version);
+    if let Some(parcel) = parcel {
+        effects.parcel(
+            holdback_domain::cod::ParcelDecision {
+                parcel,
+                events: vec![],
+                accounts: vec![],
+                transfers: vec![],
+            },
+            0,
+        );
+    }
     process::settle(app, &mut effects, reactions, now).await?;
     let unit = process::unit_of(app, &effects, None, now)?;
     Ok((unit, effects))
@@ -138,7 +160,8 @@ pub async fn act(
         let (order, version) = load_visible(app, principal, id).await?;
         let now = app.clock.now_ms();
         let d = order::decide(&order, actor(principal), command, now, &app.policy.order)?;
-        let (mut unit, effects) = unit_for(app, d, version, now).await?;
+        let parcel = crate::parcels::for_shipment(app, &order, command, now).await?;
+        let (mut unit, effects) = unit_with(app, d, version, parcel, now).await?;
         let after = effects
             .orders
             .iter()

@@ -42,6 +42,7 @@ fn to_row(p: &Party) -> Result<PartyRow, AppError> {
             .map_err(|e| AppError::Internal(e.to_string()))?,
         ship_by_days: p.seller.as_ref().map(|s| s.ship_by_days),
         commission: p.seller.as_ref().and_then(|s| s.commission),
+        cash_on_delivery: p.seller.as_ref().is_some_and(|s| s.cash_on_delivery),
     })
 }
 
@@ -60,6 +61,7 @@ pub fn view(p: &PartyRow) -> Value {
     });
     if p.kind == PartyKind::Seller {
         v["ship_by_days"] = json!(p.ship_by_days);
+        v["cash_on_delivery"] = json!(p.cash_on_delivery);
         v["commission"] = match p.commission {
             None => Value::Null,
             Some(c) => json!({
@@ -127,7 +129,7 @@ fn visible(principal: &Principal, kind: PartyKind) -> Option<Option<&str>> {
         }
         (Role::Buyer(_), PartyKind::Seller)
         | (Role::Seller(_), PartyKind::Buyer)
-        | (Role::Mediator(_) | Role::Retailer(_), _) => None,
+        | (Role::Mediator(_) | Role::Retailer(_) | Role::Carrier(_), _) => None,
     }
 }
 

@@ -163,7 +163,9 @@ pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, Ap
                 Err(AppError::NotFound)
             }
         }
-        Role::Buyer(_) | Role::Mediator(_) | Role::Retailer(_) => Err(AppError::NotFound),
+        Role::Buyer(_) | Role::Mediator(_) | Role::Retailer(_) | Role::Carrier(_) => {
+            Err(AppError::NotFound)
+        }
     }
 }
 
@@ -184,7 +186,7 @@ pub async fn list(
                 "a seller reads its payments through its orders",
             ));
         }
-        Role::Mediator(_) | Role::Retailer(_) => return Ok((Vec::new(), false)),
+        Role::Mediator(_) | Role::Retailer(_) | Role::Carrier(_) => return Ok((Vec::new(), false)),
     };
     let limit = limit.clamp(1, 100);
     let ids = app

@@ -79,6 +79,11 @@ fn object(effects: &Effects, kind: Kind, id: &str) -> Value {
             .iter()
             .find(|d| d.value.id == id)
             .map_or(Value::Null, |d| views::dispute(&d.value)),
+        Kind::Parcel => effects
+            .parcels
+            .iter()
+            .find(|p| p.value.id == id)
+            .map_or(Value::Null, |p| crate::parcels::view(&p.value)),
         // (gift cards and coupons are not published through reactions)
         Kind::GiftCard | Kind::Coupon => Value::Null,
     }
@@ -127,6 +132,11 @@ pub fn unit_of(
         disputes: effects.disputes.clone(),
         gift_cards: Vec::new(),
         coupons: effects.coupons.clone(),
+        parcels: effects.parcels.clone(),
+        parcel_events: Vec::new(),
+        cod_terms: Vec::new(),
+        remittance_lines: Vec::new(),
+        remittance_chunk: None,
         coupon_uses: Vec::new(),
         coupon_uses_given_back: effects.coupon_uses_given_back.clone(),
         set_timers: effects

@@ -41,6 +41,14 @@ pub async fn tick(app: &App, batch: u32) -> Result<Tick, AppError> {
             eprintln!("holdback: scheduler: expiring gift cards: {e}");
         }
     }
+    // releases that waited for a carrier's remittance which has come since
+    match crate::parcels::release_remitted(app, batch).await {
+        Ok(n) => out.fired += n,
+        Err(e) => {
+            out.failed += 1;
+            eprintln!("holdback: scheduler: releasing remitted orders: {e}");
+        }
+    }
     for timer in app.store.due_dispute_timers(now, batch).await? {
         match disputes::fire(app, &timer, now).await {
             Ok(disputes::Fired::Done) => out.fired += 1,

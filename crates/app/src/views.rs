@@ -58,6 +58,11 @@ pub fn order(o: &Order) -> Value {
         "non_delivery_claim": o.claim().map(secs),
         "dispute": o.dispute.as_ref().map(|d| d.id.clone()),
         "amount_charged_to_seller": o.charged_to_seller,
+        "cash_on_delivery": o.cash_on_delivery,
+        "release_due": match &o.state {
+            holdback_domain::order::OrderState::AwaitingRemittance { due_at, .. } => Some(secs(*due_at)),
+            _ => None,
+        },
     })
 }
 
@@ -83,6 +88,8 @@ pub fn payment(p: &Payment, orders: &[Order], refunds: &[Refund]) -> Value {
         "amount_due": p.amount_due(),
         // what the buyer must do (a bank transfer's instructions), set by the payments' view
         "next_action": null,
+        // a cash-on-delivery checkout's terms, set in its answer
+        "cash_on_delivery": null,
         "expires": match &p.state {
             PaymentState::RequiresAction { expires_at, .. } => Some(secs(*expires_at)),
             _ => None,

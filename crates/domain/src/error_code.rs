@@ -235,6 +235,28 @@ error_codes! {
     GiftCardAmountMismatch = "gift_card_amount_mismatch", 400, InvalidRequest;
     RedemptionLocked = "redemption_locked", 429, InvalidRequest;
     RateLimited = "rate_limited", 429, InvalidRequest;
+    // cash on delivery
+    OrderAwaitingRemittance = "order_awaiting_remittance", 409, InvalidRequest;
+    OrderNotAwaitingRemittance = "order_not_awaiting_remittance", 409, InvalidRequest;
+    NotCashOnDelivery = "not_cash_on_delivery", 409, InvalidRequest;
+    CashNotCollected = "cash_not_collected", 409, InvalidRequest;
+    CodNotOffered = "cash_on_delivery_not_offered", 400, InvalidRequest;
+    CodOneSeller = "cash_on_delivery_one_seller", 400, InvalidRequest;
+    CarrierCannotCollect = "carrier_cannot_collect", 400, InvalidRequest;
+    ParcelNotFound = "parcel_not_found", 404, InvalidRequest;
+    ParcelAlreadyFinal = "parcel_already_final", 409, InvalidRequest;
+    CollectionAmountMismatch = "collection_amount_mismatch", 400, InvalidRequest;
+    VerificationNotFound = "verification_not_found", 404, InvalidRequest;
+    VerificationCodeInvalid = "verification_code_invalid", 400, InvalidRequest;
+    VerificationCodeExpired = "verification_code_expired", 409, InvalidRequest;
+    VerificationCodeUsed = "verification_code_used", 409, InvalidRequest;
+    VerificationAttemptsExceeded = "verification_attempts_exceeded", 429, InvalidRequest;
+    FileEncodingInvalid = "file_encoding_invalid", 422, InvalidRequest;
+    ReferenceInExponentForm = "reference_in_exponent_form", 422, InvalidRequest;
+    DateAmbiguous = "date_ambiguous", 422, InvalidRequest;
+    RemittanceFileInvalid = "remittance_file_invalid", 422, InvalidRequest;
+    RemittanceBatchConflict = "remittance_batch_conflict", 409, InvalidRequest;
+    CarrierProfileNotFound = "carrier_profile_not_found", 404, InvalidRequest;
     // ledger rules that reach the API
     UnknownAccountKind = "unknown_account_kind", 400, InvalidRequest;
     EmptyTransaction = "empty_transaction", 400, InvalidRequest;

@@ -82,6 +82,12 @@ pub enum BusinessBreach {
         balance: i128,
         active: i128,
     },
+    /// A carrier's receivable is not the cash its collected parcels hold less what it remitted.
+    CarrierReceivableMismatch {
+        account: String,
+        balance: i128,
+        owed: i128,
+    },
 }
 
 impl BusinessBreach {
@@ -95,6 +101,7 @@ impl BusinessBreach {
         "unapplied_refund_mismatch",
         "gift_card_liability_mismatch",
         "promotions_mismatch",
+        "carrier_receivable_mismatch",
     ];
 
     pub fn code(&self) -> &'static str {
@@ -108,6 +115,7 @@ impl BusinessBreach {
             BusinessBreach::UnappliedRefundMismatch { .. } => "unapplied_refund_mismatch",
             BusinessBreach::GiftCardLiabilityMismatch { .. } => "gift_card_liability_mismatch",
             BusinessBreach::PromotionsMismatch { .. } => "promotions_mismatch",
+            BusinessBreach::CarrierReceivableMismatch { .. } => "carrier_receivable_mismatch",
         }
     }
 }
@@ -115,6 +123,14 @@ impl BusinessBreach {
 impl fmt::Display for BusinessBreach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            BusinessBreach::CarrierReceivableMismatch {
+                account,
+                balance,
+                owed,
+            } => write!(
+                f,
+                "{account} holds {balance}, the carrier's collected and unremitted parcels {owed}"
+            ),
             BusinessBreach::EscrowMismatch {
                 order,
                 escrow,
@@ -269,6 +285,10 @@ pub fn check(
             });
         }
         for (index, t) in p.tenders.iter().enumerate() {
+            // cash collected at a door is never more than due, nor given back unapplied
+            if t.method == crate::tender::Method::CashOnDelivery {
+                continue;
+            }
             let applied = match p.state {
                 PaymentState::Captured { .. } if t.received > 0 => t.amount.minor(),
                 _ => 0,
@@ -403,7 +423,8 @@ fn terminal(o: &Order, breaches: &mut Vec<BusinessBreach>) {
         | OrderState::Expired { .. }
         | OrderState::Paid { .. }
         | OrderState::Shipped { .. }
-        | OrderState::Delivered { .. } => return,
+        | OrderState::Delivered { .. }
+        | OrderState::AwaitingRemittance { .. } => return,
     };
     let captured = o.captured.minor();
     if i128::from(o.refunded) + i128::from(released) != i128::from(captured) {
@@ -447,6 +468,7 @@ mod tests {
             shipping_method: "standard".to_string(),
             delivery_guarantee: 30 * order::DAY,
             promotion: 0,
+            cash_on_delivery: false,
         }
     }
 

@@ -109,6 +109,8 @@ pub struct SellerTerms {
     pub ship_by_days: u32,
     /// `None`: the policy's commission applies.
     pub commission: Option<PartyCommission>,
+    /// The seller accepts cash on delivery (one of the rules that must pass to offer it).
+    pub cash_on_delivery: bool,
 }
 
 /// A buyer or a seller of one mode. `seller` is `Some` exactly for sellers.
@@ -139,6 +141,8 @@ pub struct PartyInput {
     pub ship_by_days: Option<i64>,
     /// Sellers only: basis points, and the fixed part (minor units, currency).
     pub commission: Option<(i64, Option<(i64, Currency)>)>,
+    /// Sellers only: accepts cash on delivery.
+    pub cash_on_delivery: bool,
 }
 
 /// Checks a party id: 1 to 32 characters of `A-Za-z0-9_-`.
@@ -234,6 +238,7 @@ impl Party {
                     .commission
                     .map(|(bps, fixed)| check_commission(bps, fixed))
                     .transpose()?,
+                cash_on_delivery: input.cash_on_delivery,
             }),
         };
         Ok(Party {

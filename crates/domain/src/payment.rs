@@ -299,6 +299,12 @@ pub enum PaymentCommand {
     Decline { code: ErrorCode },
     /// The buyer cancelled at the wallet: its orders are cancelled unpaid.
     Cancel,
+    /// The buyer confirmed a cash-on-delivery order: its orders are paid from the cash the
+    /// platform expects to collect (see `cod`).
+    ConfirmCash,
+    /// The carrier `carrier` collected the cash at the door, `fee` on top of what the order
+    /// holds: it is now receivable from the carrier.
+    CollectCash { carrier: String, fee: i64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -325,6 +331,10 @@ pub enum PaymentError {
     StoredValueExceedsAmount { amount: i64, total: i64 },
     #[error("only a payment made wholly of stored value is captured without a provider")]
     NotAllStoredValue,
+    #[error("the payment is not paid by cash on delivery")]
+    NotCashOnDelivery,
+    #[error("the cash of this payment was already collected")]
+    AlreadyCollected,
     #[error(transparent)]
     Money(#[from] MoneyError),
     #[error(transparent)]
@@ -345,6 +355,8 @@ impl PaymentError {
             PaymentError::ZeroReceived => ErrorCode::ZeroAmount,
             PaymentError::StoredValueExceedsAmount { .. } => ErrorCode::StoredValueExceedsTotal,
             PaymentError::NotAllStoredValue => ErrorCode::PaymentNotProcessing,
+            PaymentError::NotCashOnDelivery => ErrorCode::NotCashOnDelivery,
+            PaymentError::AlreadyCollected => ErrorCode::ParcelAlreadyFinal,
             PaymentError::Money(e) => e.code(),
             PaymentError::InvalidId(_) => ErrorCode::InvalidId,
         }
@@ -365,6 +377,10 @@ pub enum PaymentEvent {
     /// The money of a payment that waited for it is all in: its placed orders are paid.
     Confirmed {
         orders: Vec<String>,
+    },
+    /// The carrier collected `amount` (the fee included) at the door.
+    Collected {
+        amount: i64,
     },
     /// Part of the money came; `due` is still owed.
     PartiallyReceived {
@@ -395,6 +411,7 @@ impl PaymentEvent {
             PaymentEvent::RequiresAction => "payment.requires_action",
             PaymentEvent::Confirmed { .. } => "payment.succeeded",
             PaymentEvent::PartiallyReceived { .. } => "payment.partially_received",
+            PaymentEvent::Collected { .. } => "payment.cash_collected",
             PaymentEvent::Expired { .. } => "payment.expired",
             PaymentEvent::Declined { .. } => "payment.failed",
             PaymentEvent::Cancelled { .. } => "payment.cancelled",
@@ -521,6 +538,19 @@ pub fn decide(
                         *reason,
                         now,
                     ),
+                    Destination::Uncollected => {
+                        crate::cod::uncollected(payment, money, &mut accounts, &mut transfers)?;
+                        Refund::uncollected(
+                            &id,
+                            payment,
+                            order,
+                            part.tender,
+                            charge,
+                            money,
+                            *reason,
+                            now,
+                        )
+                    }
                     Destination::Balance => {
                         to_balance(payment, money, &mut accounts, &mut transfers)?;
                         Refund::to_balance(
@@ -556,6 +586,10 @@ pub fn decide(
             return Ok(d);
         }
         (PaymentCommand::Expire { refund_id }, _) => return expire(payment, refund_id, now),
+        (PaymentCommand::ConfirmCash, _) => return crate::cod::confirm(payment, now),
+        (PaymentCommand::CollectCash { carrier, fee }, _) => {
+            return crate::cod::collect(payment, carrier, *fee);
+        }
         // a wallet confirms all at once: money already in (a bank transfer's) is not abandoned
         (PaymentCommand::Decline { .. } | PaymentCommand::Cancel, _)
             if payment.tenders.iter().any(|t| t.received > 0) =>
@@ -686,10 +720,9 @@ fn received(
         return Err(PaymentError::ZeroReceived);
     }
     // Only money sent by bank transfer is reported: a card payment is never waiting for it.
-    let by_bank = payment
-        .tenders
-        .first()
-        .is_some_and(|t| t.method != Method::Card && !t.method.is_stored_value());
+    let by_bank = payment.tenders.first().is_some_and(|t| {
+        !matches!(t.method, Method::Card | Method::CashOnDelivery) && !t.method.is_stored_value()
+    });
     if matches!(payment.state, PaymentState::Processing { .. }) || !by_bank {
         return Err(PaymentError::NotAwaitingMoney);
     }

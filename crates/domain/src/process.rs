@@ -7,6 +7,7 @@
 //! The shell runs the table: it loads each target, lets it decide, and adds the decision to the
 //! unit's [`Effects`], until no reaction is left.
 
+use crate::cod::{Parcel, ParcelDecision, ParcelEvent};
 use crate::dispute::{Dispute, DisputeDecision, DisputeEvent, DisputeTimer};
 use crate::ledger::{AccountSpec, TransferRequest};
 use crate::money::Money;
@@ -27,16 +28,18 @@ pub enum Kind {
     Dispute,
     GiftCard,
     Coupon,
+    Parcel,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Order,
         Kind::Payment,
         Kind::Refund,
         Kind::Dispute,
         Kind::GiftCard,
         Kind::Coupon,
+        Kind::Parcel,
     ];
 
     pub fn code(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Kind {
             Kind::Dispute => "dispute",
             Kind::GiftCard => "gift_card",
             Kind::Coupon => "coupon",
+            Kind::Parcel => "parcel",
         }
     }
 }
@@ -82,6 +86,16 @@ pub enum Reaction {
     PayOrder { order: String },
     /// The payment an order was placed awaiting expired: the order is cancelled unpaid.
     CancelUnpaid { order: String },
+    /// A cash-on-delivery parcel was delivered and paid: its order is delivered ...
+    DeliverOrder { order: String },
+    /// ... and its payment's cash is receivable from the carrier.
+    CollectPayment {
+        payment: String,
+        carrier: String,
+        fee: i64,
+    },
+    /// A cash-on-delivery parcel came back: its order is cancelled.
+    ReturnOrder { order: String },
 }
 
 impl Reaction {
@@ -94,6 +108,9 @@ impl Reaction {
             Reaction::SettleOrder { .. } => "order.settle",
             Reaction::PayOrder { .. } => "order.pay",
             Reaction::CancelUnpaid { .. } => "order.cancel_unpaid",
+            Reaction::DeliverOrder { .. } => "order.deliver",
+            Reaction::CollectPayment { .. } => "payment.collect",
+            Reaction::ReturnOrder { .. } => "order.return_to_origin",
         }
     }
 
@@ -103,7 +120,9 @@ impl Reaction {
             Reaction::PauseOrder { order, .. }
             | Reaction::SettleOrder { order, .. }
             | Reaction::PayOrder { order }
-            | Reaction::CancelUnpaid { order } => Some(order),
+            | Reaction::CancelUnpaid { order }
+            | Reaction::DeliverOrder { order }
+            | Reaction::ReturnOrder { order } => Some(order),
             _ => None,
         }
     }
@@ -116,6 +135,7 @@ pub enum Event<'a> {
     Payment(&'a Payment, &'a PaymentEvent),
     Refund(&'a Refund, &'a RefundEvent),
     Dispute(&'a Dispute, &'a DisputeEvent),
+    Parcel(&'a Parcel, &'a ParcelEvent),
 }
 
 /// The reaction table: what each event makes other aggregates do.
@@ -169,7 +189,24 @@ pub fn react(event: Event<'_>) -> Vec<Reaction> {
                 settlement: settlement.clone(),
             }]
         }
-        Event::Order(..) | Event::Payment(..) | Event::Refund(..) | Event::Dispute(..) => vec![],
+        Event::Parcel(parcel, ParcelEvent::Collected) => vec![
+            Reaction::CollectPayment {
+                payment: parcel.payment.clone(),
+                carrier: parcel.carrier.clone(),
+                fee: parcel.fee,
+            },
+            Reaction::DeliverOrder {
+                order: parcel.order.clone(),
+            },
+        ],
+        Event::Parcel(parcel, ParcelEvent::Returned { .. }) => vec![Reaction::ReturnOrder {
+            order: parcel.order.clone(),
+        }],
+        Event::Order(..)
+        | Event::Payment(..)
+        | Event::Refund(..)
+        | Event::Dispute(..)
+        | Event::Parcel(..) => vec![],
     }
 }
 
@@ -215,6 +252,7 @@ pub struct Effects {
     /// orders whose uses they were.
     pub coupons: Vec<Versioned<crate::coupon::Coupon>>,
     pub coupon_uses_given_back: Vec<(String, String)>,
+    pub parcels: Vec<Versioned<Parcel>>,
 }
 
 /// Puts `value` in `list`, replacing an earlier write of the same aggregate in this unit (which
@@ -326,6 +364,25 @@ impl Effects {
         reactions
     }
 
+    /// Adds a parcel's decision (a new parcel with version 0); returns what it makes others do.
+    pub fn parcel(&mut self, d: ParcelDecision, expected_version: i64) -> Vec<Reaction> {
+        let id = d.parcel.id.clone();
+        let reactions = d
+            .events
+            .iter()
+            .flat_map(|e| react(Event::Parcel(&d.parcel, e)))
+            .collect();
+        for e in &d.events {
+            self.publish(e.name(), Kind::Parcel, &id, d.parcel.livemode);
+        }
+        self.accounts.extend(d.accounts);
+        self.transfers.extend(d.transfers);
+        put(&mut self.parcels, d.parcel, expected_version, |p| {
+            p.id == id
+        });
+        reactions
+    }
+
     /// The order this unit already holds, if any.
     pub fn order_in_unit(&self, id: &str) -> Option<&Versioned<Order>> {
         self.orders.iter().find(|o| o.value.id == id)
@@ -367,6 +424,8 @@ impl Effects {
             ),
             Reaction::PayOrder { order } => (order, OrderCommand::Pay),
             Reaction::CancelUnpaid { order } => (order, OrderCommand::CancelUnpaid),
+            Reaction::DeliverOrder { order } => (order, OrderCommand::MarkCollected),
+            Reaction::ReturnOrder { order } => (order, OrderCommand::ReturnToOrigin),
             other => return Err(ReactionError::NotForAnOrder(other.name())),
         };
         let (current, version) = match self.order_in_unit(&id) {
@@ -401,7 +460,9 @@ impl Effects {
     /// its version) and gives it to [`Effects::apply`].
     pub fn needs(&self, reaction: &Reaction) -> Option<String> {
         match reaction {
-            Reaction::RefundPayment { payment, .. } if self.payment_in_unit(payment).is_none() => {
+            Reaction::RefundPayment { payment, .. } | Reaction::CollectPayment { payment, .. }
+                if self.payment_in_unit(payment).is_none() =>
+            {
                 Some(payment.clone())
             }
             _ => None,
@@ -448,6 +509,19 @@ impl Effects {
                 let d = order::paid(&plan, &buyer, &payment, livemode, now)?;
                 self.order(d, 0)
             }
+            Reaction::CollectPayment {
+                payment,
+                carrier,
+                fee,
+            } => {
+                let (current, version) = match self.payment_in_unit(&payment) {
+                    Some(v) => (v.value.clone(), v.expected_version),
+                    None => loaded.ok_or(ReactionError::MissingPayment(payment))?,
+                };
+                let d =
+                    payment::decide(&current, &PaymentCommand::CollectCash { carrier, fee }, now)?;
+                self.payment(d, version)
+            }
             Reaction::CreateRefund(refund) => {
                 self.new_refund(*refund);
                 vec![]
@@ -455,7 +529,9 @@ impl Effects {
             other @ (Reaction::PauseOrder { .. }
             | Reaction::SettleOrder { .. }
             | Reaction::PayOrder { .. }
-            | Reaction::CancelUnpaid { .. }) => {
+            | Reaction::CancelUnpaid { .. }
+            | Reaction::DeliverOrder { .. }
+            | Reaction::ReturnOrder { .. }) => {
                 return Err(ReactionError::ForAnOrder(other.name()));
             }
         })

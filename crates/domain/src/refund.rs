@@ -123,6 +123,28 @@ impl Refund {
         r
     }
 
+    /// A refund of cash that was never collected: nothing to pay back, so it is written
+    /// succeeded, and the ledger returns the hold to the cash the platform expected.
+    #[allow(clippy::too_many_arguments)]
+    pub fn uncollected(
+        id: &str,
+        payment: &Payment,
+        order: &str,
+        tender: usize,
+        charge: &str,
+        amount: Money,
+        reason: RefundReason,
+        now: i64,
+    ) -> Refund {
+        let mut r = Refund::to_balance(id, payment, order, tender, charge, amount, reason, now);
+        r.state = RefundState::Succeeded {
+            at: now,
+            provider_id: "uncollected".into(),
+        };
+        r.destination = Destination::Uncollected;
+        r
+    }
+
     pub fn is_pending(&self) -> bool {
         matches!(self.state, RefundState::Pending { .. })
     }

@@ -30,10 +30,13 @@ pub enum Method {
     /// The buyer's balance on the platform (stored value: what gift cards, refunds and the
     /// platform's adjustments put there). No provider: it moves in the ledger alone.
     Balance,
+    /// Cash the carrier collects at the door and remits later. Nothing is paid back "to
+    /// cash": a refund of what was collected goes to the balance; of what was not, nowhere.
+    CashOnDelivery,
 }
 
 impl Method {
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 8] = [
         Method::Card,
         Method::BankTransfer,
         Method::Alipay,
@@ -41,6 +44,7 @@ impl Method {
         Method::WechatPay,
         Method::Webmoney,
         Method::Balance,
+        Method::CashOnDelivery,
     ];
     pub const WALLETS: [Method; 4] = [
         Method::Alipay,
@@ -58,6 +62,7 @@ impl Method {
             Method::WechatPay => "wechat_pay",
             Method::Webmoney => "webmoney",
             Method::Balance => "balance",
+            Method::CashOnDelivery => "cash_on_delivery",
         }
     }
 
@@ -74,7 +79,7 @@ impl Method {
     /// Pay settle yuan; PayPal and WebMoney their own lists. Card and bank transfer: any.
     pub fn settles(self) -> Option<&'static [&'static str]> {
         match self {
-            Method::Card | Method::BankTransfer | Method::Balance => None,
+            Method::Card | Method::BankTransfer | Method::Balance | Method::CashOnDelivery => None,
             Method::Alipay | Method::WechatPay => Some(&["CNY"]),
             Method::Paypal => Some(&["USD", "EUR", "GBP", "JPY", "CAD", "AUD"]),
             Method::Webmoney => Some(&["USD", "EUR", "RUB"]),
@@ -98,7 +103,8 @@ pub struct Tender {
     /// What the provider answered: the card's brand, last four, expiry and the charge's token.
     pub card: Option<StoredCard>,
     /// For a method that confirms later: what the buyer sent so far, minor units (it may be
-    /// less than `amount`, or more; what is not applied to the payment is refunded).
+    /// less than `amount`, or more; what is not applied to the payment is refunded). For cash
+    /// on delivery: the cash the carrier collected, the fee included (0 until then).
     pub received: i64,
     /// For a bank transfer: the account the buyer paid from, as the bank reported it; what is
     /// paid back goes there.
@@ -138,6 +144,9 @@ pub enum Destination {
     OriginalMethod,
     /// Into the buyer's balance.
     Balance,
+    /// Nowhere: the cash was never collected (a cash-on-delivery parcel that came back), so
+    /// the hold goes back to the cash the platform expected.
+    Uncollected,
 }
 
 impl Destination {
@@ -145,13 +154,18 @@ impl Destination {
         match self {
             Destination::OriginalMethod => "original_method",
             Destination::Balance => "balance",
+            Destination::Uncollected => "uncollected",
         }
     }
 
     pub fn parse(code: &str) -> Option<Destination> {
-        [Destination::OriginalMethod, Destination::Balance]
-            .into_iter()
-            .find(|d| d.code() == code)
+        [
+            Destination::OriginalMethod,
+            Destination::Balance,
+            Destination::Uncollected,
+        ]
+        .into_iter()
+        .find(|d| d.code() == code)
     }
 }
 
@@ -193,7 +207,13 @@ pub fn split_refund(
             .card
             .as_ref()
             .is_some_and(|c| (c.exp_year, c.exp_month) < (year, month));
-        let destination = if t.method.is_stored_value()
+        let destination = if t.method == Method::CashOnDelivery {
+            if t.received == 0 {
+                Destination::Uncollected
+            } else {
+                Destination::Balance
+            }
+        } else if t.method.is_stored_value()
             || routing.to_balance.contains(&t.method)
             || (routing.expired_cards_to_balance && expired)
         {

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+#[path = "process/cod.rs"]
+mod cod;
 mod common;
 #[path = "process/disputes.rs"]
 mod disputes;
@@ -115,6 +117,8 @@ enum Op {
     ExpirePayments,
     /// Balance, gift cards and split tender.
     Stored(stored::Stored),
+    /// Cash on delivery.
+    Cod(cod::Cod),
 }
 
 fn answer() -> impl Strategy<Value = Answer> {
@@ -149,6 +153,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => disputes::ops(),
         4 => rails::ops(),
         4 => stored::ops(),
+        4 => cod::ops(),
     ]
 }
 
@@ -203,6 +208,7 @@ struct World {
     notified: u64,
     /// What the run reached, by name: the scripted test checks it reaches every path.
     seen: BTreeMap<&'static str, u32>,
+    parcels: BTreeMap<String, (holdback_domain::cod::Parcel, i64)>,
 }
 
 type Step = Result<(), String>;
@@ -248,6 +254,7 @@ impl World {
             checkouts: 0,
             notified: 0,
             seen: BTreeMap::new(),
+            parcels: BTreeMap::new(),
         }
     }
 
@@ -317,6 +324,9 @@ impl World {
         for d in &fx.disputes {
             check(&self.disputes, &d.value.id, d.expected_version)?;
         }
+        for p in &fx.parcels {
+            check(&self.parcels, &p.value.id, p.expected_version)?;
+        }
         self.units += 1;
         let request = (!fx.transfers.is_empty()).then(|| TransactionRequest {
             id: TxId::parse(&format!("unit_{}", self.units)).unwrap(),
@@ -347,6 +357,10 @@ impl World {
         for d in fx.disputes {
             let v = d.expected_version + 1;
             self.disputes.insert(d.value.id.clone(), (d.value, v));
+        }
+        for p in fx.parcels {
+            let v = p.expected_version + 1;
+            self.parcels.insert(p.value.id.clone(), (p.value, v));
         }
         for (id, kind) in fx.cancel_dispute_timers {
             self.dispute_timers.remove(&(id, kind));
@@ -440,7 +454,7 @@ impl World {
     }
 
     /// Fires every timer due by now, earliest first, as the scheduler does.
-    fn scheduler(&mut self) -> Step {
+    pub(crate) fn scheduler(&mut self) -> Step {
         // as the app's scheduler: payments and gift cards whose time ran out expire first
         self.expire_payments()?;
         self.expire_cards()?;
@@ -476,7 +490,8 @@ impl World {
                 continue;
             }
             let Some(((id, kind), _)) = due else {
-                return Ok(());
+                // and, as the app's scheduler: releases that waited for a remittance now come
+                return self.release_remitted();
             };
             if let Some(e) = self.order(&id, Actor::Scheduler, &OrderCommand::Fire(kind))? {
                 return Err(format!(
@@ -646,6 +661,7 @@ impl World {
             Op::WalletRefusal { pick, cancel } => self.wallet_refusal(*pick, *cancel),
             Op::ExpirePayments => self.expire_payments(),
             Op::Stored(s) => self.stored(s),
+            Op::Cod(c) => self.cod(c),
         }
     }
 
@@ -685,6 +701,7 @@ impl World {
             }
         }
         self.check_cards()?;
+        self.check_cod()?;
         for (reference, (_, _, n)) in &self.provider.refunds {
             if *n > 1 {
                 return Err(format!("the provider refunded {reference} {n} times"));

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use common::{T0, card, check_snapshot, plan, representative_orders, ship, usd};
 use holdback_domain::ErrorCode;
+use holdback_domain::cod::{CarrierEvent, ParcelEvent};
 use holdback_domain::ledger::TransferRequest;
 use holdback_domain::order::{
     self, Actor, DAY, OrderCommand, OrderEvent, OrderPolicy, RefundReason, Settlement, TimerKind,
@@ -267,6 +268,7 @@ fn payment_event(e: &PaymentEvent) -> String {
             format!("{} {}", e.name(), orders.join("+"))
         }
         PaymentEvent::PartiallyReceived { due } => format!("{} due {due}", e.name()),
+        PaymentEvent::Collected { amount } => format!("{} {amount}", e.name()),
         PaymentEvent::RefundCreated(r) => {
             format!(
                 "{} {} tender {} {} {}",
@@ -567,9 +569,15 @@ fn reaction(r: &Reaction) -> String {
             refund.state.code()
         ),
         Reaction::PauseOrder { order, dispute } => format!("{}({order} by {dispute})", r.name()),
-        Reaction::PayOrder { order } | Reaction::CancelUnpaid { order } => {
-            format!("{}({order})", r.name())
-        }
+        Reaction::PayOrder { order }
+        | Reaction::CancelUnpaid { order }
+        | Reaction::DeliverOrder { order }
+        | Reaction::ReturnOrder { order } => format!("{}({order})", r.name()),
+        Reaction::CollectPayment {
+            payment,
+            carrier,
+            fee,
+        } => format!("{}({payment} by {carrier}, fee {fee})", r.name()),
         Reaction::SettleOrder {
             order,
             dispute,
@@ -615,6 +623,8 @@ fn reaction_table() {
             to_payment: 0,
             to_balance: 5_000,
         },
+        OrderEvent::AwaitingRemittance,
+        OrderEvent::ReturnedToOrigin,
     ];
     for reason in RefundReason::ALL {
         order_events.push(OrderEvent::RefundDue {
@@ -643,6 +653,7 @@ fn reaction_table() {
         PaymentEvent::Cancelled {
             orders: vec!["ord_a".into(), "ord_b".into()],
         },
+        PaymentEvent::Collected { amount: 12_625 },
     ];
     let refund_events = [
         RefundEvent::Succeeded,
@@ -667,10 +678,20 @@ fn reaction_table() {
     for e in common::every_dispute_event() {
         rows.push((e.name().to_string(), react(Event::Dispute(&dsp, &e))));
     }
+    let parcel = common::parcel();
+    for e in [
+        ParcelEvent::OutForDelivery,
+        ParcelEvent::Collected,
+        ParcelEvent::Returned {
+            reason: CarrierEvent::Refused,
+        },
+    ] {
+        rows.push((e.name().to_string(), react(Event::Parcel(&parcel, &e))));
+    }
     let mut out = String::new();
     writeln!(
         out,
-        "# reactions: each event (of order ord_1, payment pay_1, refund re_9, dispute dsp_1) and the commands"
+        "# reactions: each event (of order ord_1, payment pay_1, refund re_9, dispute dsp_1, parcel pcl_1) and the commands"
     )
     .unwrap();
     writeln!(out, "# it gives other aggregates in the same unit of work.").unwrap();

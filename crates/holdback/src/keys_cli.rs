@@ -108,7 +108,8 @@ pub async fn parties(database: &str, command: PartiesCommand) -> anyhow::Result<
         holdback_app::Role::Seller(id) => (PartyKind::Seller, id),
         holdback_app::Role::Platform
         | holdback_app::Role::Mediator(_)
-        | holdback_app::Role::Retailer(_) => {
+        | holdback_app::Role::Retailer(_)
+        | holdback_app::Role::Carrier(_) => {
             anyhow::bail!("a party is buyer:ID or seller:ID")
         }
     };

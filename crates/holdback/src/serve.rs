@@ -105,7 +105,10 @@ pub fn parse_role(text: &str) -> anyhow::Result<Role> {
         Some(("seller", id)) if !id.is_empty() => Role::Seller(id.to_string()),
         Some(("mediator", id)) if !id.is_empty() => Role::Mediator(id.to_string()),
         Some(("retailer", id)) if !id.is_empty() => Role::Retailer(id.to_string()),
-        _ => anyhow::bail!("a role is platform, buyer:ID, seller:ID, mediator:ID or retailer:ID"),
+        Some(("carrier", id)) if !id.is_empty() => Role::Carrier(id.to_string()),
+        _ => anyhow::bail!(
+            "a role is platform, buyer:ID, seller:ID, mediator:ID, retailer:ID or carrier:ID"
+        ),
     })
 }
 
@@ -118,6 +121,7 @@ const DEMO_KEYS: &[(&str, &str, &str, Option<&str>)] = &[
     ("de00000000000005", "dave", "buyer", Some("buy_dave")),
     ("de00000000000006", "erin", "mediator", Some("med_erin")),
     ("de00000000000007", "frank", "retailer", Some("ret_frank")),
+    ("de00000000000008", "gulf", "carrier", Some("gulf_express")),
 ];
 
 fn demo_key(id: &str, secret: &str) -> String {
@@ -169,6 +173,7 @@ async fn seed_demo(app: &App) -> anyhow::Result<()> {
                         price: holdback_domain::Money::from_minor(*cents, usd)?,
                         livemode: false,
                         created_at: app.clock.now_ms(),
+                        category: None,
                     },
                     None,
                 )

@@ -13,6 +13,9 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub param: Option<String>,
+    /// What explains the refusal beyond its message (a cash-on-delivery verdict with every
+    /// rule's result), under the error's `detail`.
+    pub detail: Option<Box<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -21,6 +24,7 @@ impl ApiError {
             code,
             message: message.into(),
             param: None,
+            detail: None,
         }
     }
 
@@ -47,13 +51,16 @@ impl ApiError {
 
     /// The error's status and body, with the request's id.
     pub fn body(&self, request_id: &str) -> (StatusCode, serde_json::Value) {
-        let body = json!({"error": {
+        let mut body = json!({"error": {
             "type": self.code.kind().as_str(),
             "code": self.code.as_str(),
             "message": self.message,
             "param": self.param,
             "request_id": request_id,
         }});
+        if let Some(detail) = &self.detail {
+            body["error"]["detail"] = (**detail).clone();
+        }
         (self.status(), body)
     }
 
@@ -89,6 +96,18 @@ impl From<AppError> for ApiError {
                 code,
                 message,
                 param: param.map(str::to_string),
+                detail: None,
+            },
+            AppError::Explained {
+                code,
+                message,
+                param,
+                detail,
+            } => ApiError {
+                code,
+                message,
+                param: Some(param.to_string()),
+                detail: Some(detail),
             },
             AppError::NotFound => ApiError::code(ErrorCode::ResourceMissing, "no such object"),
             AppError::Unauthenticated => ApiError::code(

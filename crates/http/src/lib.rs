@@ -66,6 +66,7 @@ fn api() -> OpenApiRouter<Arc<Shared>> {
         .merge(routes::parties::router())
         .merge(routes::balance::router())
         .merge(routes::gift_cards::router())
+        .merge(routes::cod::router())
         .merge(routes::coupons::router())
 }
 

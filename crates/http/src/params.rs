@@ -300,6 +300,23 @@ pub(crate) fn party_id(id: &str, param: &str) -> Result<(), ApiError> {
         .map_err(|e| ApiError::param(ErrorCode::InvalidPartyId, param, e.to_string()))
 }
 
+/// A product category: 1 to 40 of a-z, 0-9 and _.
+pub(crate) fn category(value: &str, param: &str) -> Result<(), ApiError> {
+    let ok = (1..=40).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::param(
+            ErrorCode::ParameterInvalid,
+            param,
+            "a category is 1 to 40 of a-z, 0-9 and _",
+        ))
+    }
+}
+
 /// The characters for which `pred` holds, as the body of a regular-expression class
 /// (`\u0000-\u001f\u007f-\u009f` for control characters): how the OpenAPI patterns state the
 /// same rule as the checks above. Every such character the checks use is in the Basic

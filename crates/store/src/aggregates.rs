@@ -18,6 +18,7 @@ pub(crate) fn select_version(kind: Kind) -> &'static str {
         Kind::Dispute => "SELECT version FROM disputes WHERE id = $1",
         Kind::GiftCard => "SELECT version FROM gift_cards WHERE id = $1",
         Kind::Coupon => "SELECT version FROM coupons WHERE id = $1",
+        Kind::Parcel => "SELECT version FROM parcels WHERE id = $1",
     }
 }
 
@@ -30,6 +31,7 @@ pub(crate) fn table(kind: Kind) -> &'static str {
         Kind::Dispute => "disputes",
         Kind::GiftCard => "gift_cards",
         Kind::Coupon => "coupons",
+        Kind::Parcel => "parcels",
     }
 }
 
@@ -39,10 +41,10 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      extension_requested, seller_extended, commission_bps, commission_fixed, livemode, version, \
      updated_at, shipping_method, delivery_guarantee, ended_at, claim_opened_at, dispute_id, \
      dispute_opened_at, dispute_remaining, charged_to_seller, expires_at, ship_by_ms, promotion, \
-     promotion_returned) \
+     promotion_returned, cash_on_delivery, release_due_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
      $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, \
-     $37, $38) \
+     $37, $38, $39, $40) \
      ON CONFLICT (id) DO UPDATE SET refunded = excluded.refunded, \
      paid_at = excluded.paid_at, ship_by = excluded.ship_by, \
      expires_at = excluded.expires_at, ship_by_ms = excluded.ship_by_ms, \
@@ -59,7 +61,7 @@ const UPSERT_ORDER: &str = "INSERT INTO orders (id, buyer, seller, payment_id, c
      dispute_opened_at = excluded.dispute_opened_at, \
      dispute_remaining = excluded.dispute_remaining, \
      charged_to_seller = excluded.charged_to_seller, \
-     promotion_returned = excluded.promotion_returned";
+     promotion_returned = excluded.promotion_returned, release_due_at = excluded.release_due_at";
 const UPSERT_PAYMENT: &str = "INSERT INTO payments (id, buyer, currency, amount, method, \
      card_brand, card_last4, card_exp_month, card_exp_year, provider_token, livemode, created_at, \
      status, failure_code, captured_at, version, expires_at, return_url) \
@@ -159,6 +161,11 @@ fn order_values(order: &Order, version: i64, now: i64) -> Vec<Val> {
         Val::OptInt(awaiting.map(|a| a.1)),
         Val::Int(order.promotion),
         Val::Int(order.promotion_returned),
+        Val::Bool(order.cash_on_delivery),
+        Val::OptInt(match &order.state {
+            OrderState::AwaitingRemittance { due_at, .. } => Some(*due_at),
+            _ => None,
+        }),
     ]
 }
 
@@ -355,6 +362,25 @@ impl Unit {
         for w in &self.coupons {
             out.push(crate::coupons::statement(w, now));
         }
+        for w in &self.parcels {
+            out.push(crate::parcels::statement(w, now));
+        }
+        out.extend(
+            self.parcel_events
+                .iter()
+                .map(crate::parcels::event_statement),
+        );
+        out.extend(self.cod_terms.iter().map(crate::parcels::terms_statement));
+        out.extend(
+            self.remittance_lines
+                .iter()
+                .map(crate::remittances::line_statement),
+        );
+        out.extend(
+            self.remittance_chunk
+                .iter()
+                .map(crate::remittances::progress_statement),
+        );
         out.extend(self.coupon_uses.iter().map(crate::coupons::insert_use));
         out.extend(
             self.coupon_uses_given_back

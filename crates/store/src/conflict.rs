@@ -61,6 +61,7 @@ impl Conflict {
             Conflict::KeepsChanging(Kind::Dispute) => "the dispute keeps changing; retry",
             Conflict::KeepsChanging(Kind::GiftCard) => "the gift card keeps changing; retry",
             Conflict::KeepsChanging(Kind::Coupon) => "the coupon keeps changing; retry",
+            Conflict::KeepsChanging(Kind::Parcel) => "the parcel keeps changing; retry",
             Conflict::EndpointChanged => "the endpoint changed meanwhile; retry",
             Conflict::CheckoutRetried => "the checkout is being retried concurrently; retry",
             Conflict::ChainMoved => "another message was added to the order first; retry",

@@ -17,9 +17,12 @@ pub mod evidence;
 pub mod gift_cards;
 mod idempotency;
 mod messages;
+pub mod parcels;
 pub mod parties;
 mod payments;
+pub mod phone;
 mod postgres;
+pub mod remittances;
 mod rows;
 mod schema;
 mod sqlite;
@@ -461,8 +464,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         Ok(keyed!(self, idempotency, tx => {
             sqlx::query(
-                "INSERT INTO products (id, seller, name, currency, unit_amount, livemode, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO products (id, seller, name, currency, unit_amount, livemode, \
+                 created_at, category) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&p.id)
             .bind(&p.seller)
@@ -471,6 +474,7 @@ impl Store {
             .bind(p.price.minor())
             .bind(p.livemode)
             .bind(p.created_at)
+            .bind(&p.category)
             .execute(&mut *tx)
             .await?
         }))
@@ -479,7 +483,7 @@ impl Store {
     pub async fn product(&self, id: &str) -> Result<Option<ProductRow>, StoreError> {
         with_pool!(self, pool => {
             let row = sqlx::query(
-                "SELECT id, seller, name, currency, unit_amount, livemode, created_at \
+                "SELECT id, seller, name, currency, unit_amount, livemode, created_at, category \
                  FROM products WHERE id = $1",
             )
             .bind(id)
@@ -499,7 +503,7 @@ impl Store {
     ) -> Result<Vec<ProductRow>, StoreError> {
         with_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT id, seller, name, currency, unit_amount, livemode, created_at \
+                "SELECT id, seller, name, currency, unit_amount, livemode, created_at, category \
                  FROM products WHERE ($1 = '' OR seller = $1) AND livemode = $2 AND id > $3 \
                  ORDER BY id LIMIT $4",
             )

@@ -23,6 +23,8 @@ pub struct PartyRow {
     pub ship_by_days: Option<u32>,
     /// Sellers only; `None` is the policy's commission.
     pub commission: Option<PartyCommission>,
+    /// Sellers only: accepts cash on delivery.
+    pub cash_on_delivery: bool,
 }
 
 /// What [`Store::insert_party`] did.
@@ -59,7 +61,8 @@ pub struct KeyListing {
 macro_rules! select_party_columns {
     () => {
         "SELECT kind, livemode, id, created_at, country, region, phone_verified, metadata, \
-         ship_by_days, commission_bps, commission_fixed, commission_currency FROM parties "
+         ship_by_days, commission_bps, commission_fixed, commission_currency, cash_on_delivery \
+         FROM parties "
     };
 }
 
@@ -80,8 +83,9 @@ const SELECT_PARTIES_BEFORE: &str =
     select_parties!("AND ($3 = '' OR id = $3) AND id < $4 ORDER BY id DESC LIMIT $5");
 
 const INSERT_PARTY: &str = "INSERT INTO parties (kind, livemode, id, created_at, country, region, \
-     phone_verified, metadata, ship_by_days, commission_bps, commission_fixed, commission_currency) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING";
+     phone_verified, metadata, ship_by_days, commission_bps, commission_fixed, commission_currency, \
+     cash_on_delivery) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING";
 
 const SELECT_ACTIVE_KEY: &str = "SELECT id, secret_sha256, principal_kind, party_id, livemode, \
      created_at FROM api_keys WHERE id = $1 AND revoked_at IS NULL";
@@ -130,6 +134,7 @@ fn party(row: &impl Get) -> Result<PartyRow, StoreError> {
         metadata: row.text("metadata")?,
         ship_by_days,
         commission,
+        cash_on_delivery: row.flag("cash_on_delivery")?,
     })
 }
 
@@ -160,6 +165,7 @@ macro_rules! insert_in {
                 .bind(commission.map(|c| i64::from(c.basis_points)))
                 .bind(fixed.map(Money::minor))
                 .bind(fixed.map(|f| f.currency().code()))
+                .bind(p.cash_on_delivery)
                 .execute(&mut *$tx)
                 .await?
                 .rows_affected();

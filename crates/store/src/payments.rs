@@ -102,6 +102,7 @@ fn plan(row: &impl Get, c: holdback_domain::Currency) -> Result<OrderPlan, Store
         shipping_method: row.text("shipping_method")?,
         delivery_guarantee: row.int("delivery_guarantee")?,
         promotion: row.int("promotion")?,
+        cash_on_delivery: false,
     })
 }
 
@@ -336,6 +337,20 @@ impl Store {
             *active.entry((c.livemode, c.currency)).or_default() += i128::from(c.total);
         }
         breaches.extend(invariants::gift_card_liability(&active, &lookup));
+        // carriers: every receivable account, against its collected and unremitted parcels
+        let mut owed = std::collections::BTreeMap::new();
+        for a in &accounts {
+            if a.spec.kind == holdback_domain::ledger::AccountKind::CarrierCodReceivable {
+                owed.insert(a.spec.id.clone(), 0i128);
+            }
+        }
+        for r in self.carrier_receivables().await? {
+            let id =
+                holdback_domain::cod::CodAccounts::receivable(r.livemode, &r.carrier, r.currency)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            *owed.entry(id).or_default() += i128::from(r.owed);
+        }
+        breaches.extend(holdback_domain::cod::receivable_breaches(&owed, &lookup));
         Ok(breaches)
     }
 

@@ -274,7 +274,7 @@ macro_rules! order_columns {
          extension_requested, seller_extended, commission_bps, commission_fixed, livemode, \
          version, shipping_method, delivery_guarantee, ended_at, claim_opened_at, dispute_id, \
          dispute_opened_at, dispute_remaining, charged_to_seller, expires_at, ship_by_ms, \
-         promotion, promotion_returned FROM orders "
+         promotion, promotion_returned, cash_on_delivery, release_due_at FROM orders "
     };
 }
 pub(crate) const SELECT_ORDER: &str = concat!(order_columns!(), "WHERE id = $1");
@@ -367,6 +367,13 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
             },
             completed_at: ended_at,
         },
+        OrderStatus::AwaitingRemittance => OrderState::AwaitingRemittance {
+            shipment: shipped()?,
+            delivered_at: delivered_at.ok_or_else(|| corrupt("delivered without a time"))?,
+            due_at: row
+                .opt_int("release_due_at")?
+                .ok_or_else(|| corrupt("an order awaiting remittance without its due time"))?,
+        },
         OrderStatus::Cancelled => OrderState::Cancelled {
             shipment: shipment.clone(),
             delivered_at,
@@ -392,6 +399,7 @@ pub(crate) fn order(row: &impl Get) -> Result<(Order, i64), StoreError> {
         charged_to_seller: row.int("charged_to_seller")?,
         promotion: row.int("promotion")?,
         promotion_returned: row.int("promotion_returned")?,
+        cash_on_delivery: row.flag("cash_on_delivery")?,
         dispute: match (
             row.opt_text("dispute_id")?,
             row.opt_int("dispute_opened_at")?,
@@ -454,6 +462,7 @@ pub(crate) fn product(row: &impl Get) -> Result<ProductRow, StoreError> {
         price: Money::from_minor(row.int("unit_amount")?, currency).map_err(corrupt)?,
         livemode: row.flag("livemode")?,
         created_at: row.int("created_at")?,
+        category: row.opt_text("category")?,
     })
 }
 

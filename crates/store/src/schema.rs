@@ -127,6 +127,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0019_coupons.sql"),
         postgres: include_str!("../migrations/postgres/0019_coupons.sql"),
     },
+    Migration {
+        version: 20,
+        name: "0020_cash_on_delivery",
+        sqlite: include_str!("../migrations/sqlite/0020_cash_on_delivery.sql"),
+        postgres: include_str!("../migrations/postgres/0020_cash_on_delivery.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

@@ -9,6 +9,7 @@
 //! version moved.
 
 use holdback_domain::Money;
+use holdback_domain::cod::Parcel;
 use holdback_domain::coupon::Coupon;
 use holdback_domain::dispute::Dispute;
 use holdback_domain::gift_card::GiftCard;
@@ -48,6 +49,14 @@ pub struct Unit {
     pub messages: Vec<Message>,
     /// Connector notifications taken in this unit (a redelivery of one finds it and changes nothing).
     pub notifications: Vec<crate::connectors::NotificationRow>,
+    pub parcels: Vec<Versioned<Parcel>>,
+    /// Carriers' events taken in this unit (a repeat of one's id finds it and changes nothing).
+    pub parcel_events: Vec<crate::parcels::ParcelEventRow>,
+    /// What cash-on-delivery checkouts fixed for their orders (written once, with the order).
+    pub cod_terms: Vec<crate::parcels::CodTermsRow>,
+    /// Lines of a remittance classified in this unit, and the chunk it posts.
+    pub remittance_lines: Vec<crate::remittances::RemittanceLineRow>,
+    pub remittance_chunk: Option<crate::remittances::ChunkDone>,
 }
 
 impl Unit {
@@ -77,12 +86,17 @@ impl Unit {
             .coupons
             .iter()
             .map(|v| (Kind::Coupon, v.value.id.as_str(), v.expected_version));
+        let parcels = self
+            .parcels
+            .iter()
+            .map(|v| (Kind::Parcel, v.value.id.as_str(), v.expected_version));
         orders
             .chain(payments)
             .chain(refunds)
             .chain(disputes)
             .chain(gift_cards)
             .chain(coupons)
+            .chain(parcels)
     }
 }
 
@@ -181,7 +195,7 @@ pub(crate) fn bind_pg<'q>(
 pub struct ApiKeyRow {
     pub id: String,
     pub secret_sha256: String,
-    /// `platform`, `buyer`, `seller` or `mediator`.
+    /// `platform`, `buyer`, `seller`, `mediator`, `retailer` or `carrier`.
     pub principal_kind: String,
     /// The buyer's or seller's party id, or the mediator's id; none for the platform.
     pub party_id: Option<String>,
@@ -203,4 +217,6 @@ pub struct ProductRow {
     pub price: Money,
     pub livemode: bool,
     pub created_at: i64,
+    /// What kind of goods it is (some are never sold for cash at the door).
+    pub category: Option<String>,
 }

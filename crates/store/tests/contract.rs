@@ -105,7 +105,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0016_connector_notifications",
                 "0017_gift_cards",
                 "0018_refund_destination",
-                "0019_coupons"
+                "0019_coupons",
+                "0020_cash_on_delivery"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -251,7 +252,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0016_connector_notifications",
                 "0017_gift_cards",
                 "0018_refund_destination",
-                "0019_coupons"
+                "0019_coupons",
+                "0020_cash_on_delivery"
             ],
             "{b}"
         );
@@ -845,6 +847,7 @@ mod units {
             shipping_method: "standard".into(),
             delivery_guarantee: 30 * DAY,
             promotion: 0,
+            cash_on_delivery: false,
         };
         order::paid(&plan, "buy_1", "pay_1", false, T0).unwrap()
     }

@@ -35,6 +35,7 @@ fn paid_unit(id: &str) -> Unit {
         shipping_method: "standard".into(),
         delivery_guarantee: 30 * DAY,
         promotion: 0,
+        cash_on_delivery: false,
     };
     let d: Decision = order::paid(&plan, "buy_1", "pay_1", false, T0).unwrap();
     Unit {

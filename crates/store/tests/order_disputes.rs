@@ -69,6 +69,7 @@ async fn walk(
         shipping_method: "standard".into(),
         delivery_guarantee: 30 * DAY,
         promotion: 0,
+        cash_on_delivery: false,
     };
     let paid = order::paid(&plan, "buy_1", "pay_1", false, T0).unwrap();
     let mut o = write(store, ledger, paid, 0, &format!("{id}_0")).await;

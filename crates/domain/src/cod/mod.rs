@@ -14,10 +14,17 @@
 //! receivable: the cash it paid, and its deductions as expenses. A hold is released to the
 //! seller only once the remittance for its parcel was matched.
 
+mod cash;
 mod eligibility;
+mod parcel;
 mod policy;
 
+pub(crate) use cash::{collect, confirm, uncollected};
+
 pub use eligibility::{CodRequest, Compared, Rule, RuleResult, Verdict, eligibility};
+pub use parcel::{
+    CarrierEvent, Parcel, ParcelDecision, ParcelError, ParcelEvent, ParcelState, Remitted, report,
+};
 pub use policy::{Band, CodCarrier, CodPolicy, CountryRules, RtoPayer};
 
 use crate::ids::{AccountId, InvalidId};
@@ -100,6 +107,26 @@ impl CodAccounts {
         .map(|(id, kind)| spec(id, kind, currency))
         .collect()
     }
+}
+
+/// Each carrier's receivable against what it owes: the cash of the parcels it collected less
+/// what it remitted (`owed`, by receivable account id; an account with nothing owed must be 0).
+pub fn receivable_breaches(
+    owed: &std::collections::BTreeMap<AccountId, i128>,
+    balance: &dyn Fn(&AccountId) -> Option<i128>,
+) -> Vec<crate::invariants::BusinessBreach> {
+    owed.iter()
+        .filter_map(|(account, owed)| {
+            let balance = balance(account).unwrap_or(0);
+            (balance != *owed).then(|| {
+                crate::invariants::BusinessBreach::CarrierReceivableMismatch {
+                    account: account.to_string(),
+                    balance,
+                    owed: *owed,
+                }
+            })
+        })
+        .collect()
 }
 
 /// An unbounded account of `kind`.

@@ -24,6 +24,8 @@ pub fn open(
     let too_early = DisputeError::TooEarly(policy.opens_after_shipment);
     let released = match &order.state {
         OrderState::AwaitingPayment { .. } | OrderState::Paid { .. } => return Err(too_early),
+        // paid at the door: nothing is paid before the delivery, so nothing to dispute
+        OrderState::Shipped { .. } if order.cash_on_delivery => return Err(too_early),
         OrderState::Cancelled { .. } | OrderState::Expired { .. } => {
             return Err(DisputeError::OrderCancelled);
         }
@@ -33,7 +35,9 @@ pub fn open(
             }
             true
         }
-        OrderState::Shipped { .. } | OrderState::Delivered { .. } => false,
+        OrderState::Shipped { .. }
+        | OrderState::Delivered { .. }
+        | OrderState::AwaitingRemittance { .. } => false,
     };
     if order.dispute.is_some() {
         return Err(DisputeError::AlreadyOpen);

@@ -80,10 +80,11 @@ pub enum OrderStatus {
     Completed,
     Cancelled,
     Expired,
+    AwaitingRemittance,
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 7] = [
+    pub const ALL: [OrderStatus; 8] = [
         OrderStatus::AwaitingPayment,
         OrderStatus::Paid,
         OrderStatus::Shipped,
@@ -91,6 +92,7 @@ impl OrderStatus {
         OrderStatus::Completed,
         OrderStatus::Cancelled,
         OrderStatus::Expired,
+        OrderStatus::AwaitingRemittance,
     ];
 
     pub fn code(self) -> &'static str {
@@ -102,6 +104,7 @@ impl OrderStatus {
             OrderStatus::Completed => "completed",
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Expired => "expired",
+            OrderStatus::AwaitingRemittance => "awaiting_remittance",
         }
     }
 
@@ -228,6 +231,13 @@ pub enum OrderState {
     },
     /// Its payment expired before it came: cancelled unpaid, nothing was ever held.
     Expired { expired_at: i64 },
+    /// Paid at the door: its release fell due at `due_at` (confirmed or auto-confirmed), and
+    /// the hold waits until the carrier's remittance for its parcel is matched.
+    AwaitingRemittance {
+        shipment: Shipment,
+        delivered_at: i64,
+        due_at: i64,
+    },
     /// Everything held was refunded.
     Cancelled {
         shipment: Option<Shipment>,
@@ -246,6 +256,7 @@ impl OrderState {
             OrderState::Completed { .. } => OrderStatus::Completed,
             OrderState::Cancelled { .. } => OrderStatus::Cancelled,
             OrderState::Expired { .. } => OrderStatus::Expired,
+            OrderState::AwaitingRemittance { .. } => OrderStatus::AwaitingRemittance,
         }
     }
 }
@@ -284,6 +295,9 @@ pub struct Order {
     /// Of what left the escrow as refunds, what went back to the platform's promotions rather
     /// than to the buyer (a refund gives the buyer back at most what the buyer paid).
     pub promotion_returned: i64,
+    /// Paid at the door: the hold is released only after the carrier's remittance for the
+    /// parcel is matched (see [`OrderState::AwaitingRemittance`]).
+    pub cash_on_delivery: bool,
 }
 
 impl Order {
@@ -315,6 +329,7 @@ impl Order {
             state,
             promotion: plan.promotion,
             promotion_returned: 0,
+            cash_on_delivery: plan.cash_on_delivery,
         }
     }
 
@@ -345,9 +360,9 @@ impl Order {
             OrderState::AwaitingPayment { .. }
             | OrderState::Expired { .. }
             | OrderState::Paid { .. } => None,
-            OrderState::Shipped { shipment, .. } | OrderState::Delivered { shipment, .. } => {
-                Some(shipment)
-            }
+            OrderState::Shipped { shipment, .. }
+            | OrderState::Delivered { shipment, .. }
+            | OrderState::AwaitingRemittance { shipment, .. } => Some(shipment),
             OrderState::Completed { shipment, .. } | OrderState::Cancelled { shipment, .. } => {
                 shipment.as_ref()
             }
@@ -356,7 +371,8 @@ impl Order {
 
     pub fn delivered_at(&self) -> Option<i64> {
         match &self.state {
-            OrderState::Delivered { delivered_at, .. } => Some(*delivered_at),
+            OrderState::Delivered { delivered_at, .. }
+            | OrderState::AwaitingRemittance { delivered_at, .. } => Some(*delivered_at),
             OrderState::Completed { delivered_at, .. }
             | OrderState::Cancelled { delivered_at, .. } => *delivered_at,
             _ => None,
@@ -425,6 +441,15 @@ pub enum OrderCommand {
     Pay,
     /// The payment of an order awaiting it expired unpaid (a reaction): nothing was captured.
     CancelUnpaid,
+    /// The carrier collected the cash of a cash-on-delivery order at the door (a reaction):
+    /// delivered. Such an order is delivered this way only, never by `MarkDelivered`.
+    MarkCollected,
+    /// The carrier brought a cash-on-delivery parcel back (refused at the door, or not
+    /// deliverable): the order is cancelled and its hold given back.
+    ReturnToOrigin,
+    /// The carrier's remittance for the parcel of an order awaiting it was matched: the hold
+    /// is released.
+    ReleaseRemitted,
 }
 
 impl OrderCommand {
@@ -444,6 +469,9 @@ impl OrderCommand {
             OrderCommand::Fire(_) => "fire_timer",
             OrderCommand::Pay => "pay",
             OrderCommand::CancelUnpaid => "cancel_unpaid",
+            OrderCommand::ReturnToOrigin => "return_to_origin",
+            OrderCommand::MarkCollected => "mark_collected",
+            OrderCommand::ReleaseRemitted => "release_remitted",
         }
     }
 
@@ -452,7 +480,8 @@ impl OrderCommand {
         use Actor::*;
         let roles: &[Actor] = match self {
             OrderCommand::Ship { .. } => &[Seller, Platform],
-            OrderCommand::MarkDelivered => &[Carrier, Platform],
+            OrderCommand::MarkDelivered | OrderCommand::ReturnToOrigin => &[Carrier, Platform],
+            OrderCommand::ReleaseRemitted => &[Platform, Scheduler],
             OrderCommand::ConfirmReceipt => &[Buyer, Platform],
             OrderCommand::RequestCancel => &[Buyer, Platform],
             OrderCommand::AnswerCancel { .. } => &[Seller, Platform],
@@ -463,7 +492,8 @@ impl OrderCommand {
             OrderCommand::OpenDispute { .. }
             | OrderCommand::Settle { .. }
             | OrderCommand::Pay
-            | OrderCommand::CancelUnpaid => &[Platform],
+            | OrderCommand::CancelUnpaid
+            | OrderCommand::MarkCollected => &[Platform],
             OrderCommand::Fire(_) => &[Scheduler],
         };
         roles.contains(&actor)
@@ -525,6 +555,14 @@ pub enum OrderError {
     AwaitingPayment,
     #[error("the order is not awaiting a payment")]
     NotAwaitingPayment,
+    #[error("the order's release waits for the carrier's remittance")]
+    AwaitingRemittance,
+    #[error("the order is not awaiting a remittance")]
+    NotAwaitingRemittance,
+    #[error("the order is not paid by cash on delivery")]
+    NotCashOnDelivery,
+    #[error("a cash-on-delivery order is delivered when its carrier reports the cash collected")]
+    CashNotCollected,
     #[error(transparent)]
     InvalidId(#[from] InvalidId),
 }
@@ -559,6 +597,10 @@ impl OrderError {
             OrderError::InvalidId(_) => ErrorCode::InvalidId,
             OrderError::AwaitingPayment => ErrorCode::OrderAwaitingPayment,
             OrderError::NotAwaitingPayment => ErrorCode::OrderNotAwaitingPayment,
+            OrderError::AwaitingRemittance => ErrorCode::OrderAwaitingRemittance,
+            OrderError::NotAwaitingRemittance => ErrorCode::OrderNotAwaitingRemittance,
+            OrderError::NotCashOnDelivery => ErrorCode::NotCashOnDelivery,
+            OrderError::CashNotCollected => ErrorCode::CashNotCollected,
         }
     }
 }
@@ -582,10 +624,12 @@ pub enum RefundReason {
     Overpaid,
     /// The payment expired before all of its money came: what came goes back.
     PaymentExpired,
+    /// A cash-on-delivery parcel came back: refused at the door or not deliverable.
+    ReturnedToOrigin,
 }
 
 impl RefundReason {
-    pub const ALL: [RefundReason; 8] = [
+    pub const ALL: [RefundReason; 9] = [
         RefundReason::Requested,
         RefundReason::ShipByMissed,
         RefundReason::CancelAccepted,
@@ -594,6 +638,7 @@ impl RefundReason {
         RefundReason::Dispute,
         RefundReason::Overpaid,
         RefundReason::PaymentExpired,
+        RefundReason::ReturnedToOrigin,
     ];
 
     pub fn code(self) -> &'static str {
@@ -606,6 +651,7 @@ impl RefundReason {
             RefundReason::Dispute => "dispute",
             RefundReason::Overpaid => "overpaid",
             RefundReason::PaymentExpired => "payment_expired",
+            RefundReason::ReturnedToOrigin => "returned_to_origin",
         }
     }
 
@@ -660,6 +706,10 @@ pub enum OrderEvent {
         to_payment: i64,
         to_balance: i64,
     },
+    /// Paid at the door: its release is due, and waits for the carrier's remittance.
+    AwaitingRemittance,
+    /// Its parcel came back to the seller.
+    ReturnedToOrigin,
 }
 
 impl OrderEvent {
@@ -684,6 +734,8 @@ impl OrderEvent {
             OrderEvent::ProtectionPaused => "order.protection_paused",
             OrderEvent::ProtectionResumed { .. } => "order.protection_resumed",
             OrderEvent::ChargedToSeller { .. } => "order.charged_to_seller",
+            OrderEvent::AwaitingRemittance => "order.awaiting_remittance",
+            OrderEvent::ReturnedToOrigin => "order.returned_to_origin",
         }
     }
 }
@@ -725,6 +777,8 @@ pub struct OrderPlan {
     /// What the platform pays of `amount` (a platform-funded coupon): the buyer pays the rest,
     /// the escrow holds all of it, and the seller is paid on all of it.
     pub promotion: i64,
+    /// Paid at the door (see [`Order::cash_on_delivery`]).
+    pub cash_on_delivery: bool,
 }
 
 /// A new order whose payment was captured: opens its accounts, moves the money from card
@@ -778,6 +832,13 @@ pub fn decide(
         set_timers: vec![],
         cancel_timers: vec![],
     };
+    // a cash-on-delivery order is delivered by the collection of its cash, and only so
+    let command = match (command, order.cash_on_delivery) {
+        (OrderCommand::MarkCollected, true) => &OrderCommand::MarkDelivered,
+        (OrderCommand::MarkCollected, false) => return Err(OrderError::NotCashOnDelivery),
+        (OrderCommand::MarkDelivered, true) => return Err(OrderError::CashNotCollected),
+        (other, _) => other,
+    };
     if let Some(dispute) = &order.dispute {
         return settle::disputed(&mut d, dispute, command, now, policy).map(|()| d);
     }
@@ -786,6 +847,11 @@ pub fn decide(
             awaiting::decide(&mut d, *ship_by_ms, command, now)?;
         }
         OrderState::Completed { .. } => settle::completed(&mut d, now, command)?,
+        OrderState::AwaitingRemittance { .. } => match command {
+            OrderCommand::ReleaseRemitted => rules::release(&mut d, now)?,
+            OrderCommand::Fire(_) => return Err(OrderError::TimerNotDue),
+            _ => return Err(OrderError::AwaitingRemittance),
+        },
         OrderState::Cancelled { .. } | OrderState::Expired { .. } => {
             return Err(OrderError::Cancelled);
         }

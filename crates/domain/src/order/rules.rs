@@ -46,7 +46,9 @@ pub(super) fn paid_state(
             d.set_timers = vec![(TimerKind::ProtectionEnd, ends)];
             d.events.push(OrderEvent::Shipped);
         }
-        OrderCommand::MarkDelivered => return Err(OrderError::NotShipped),
+        OrderCommand::MarkDelivered | OrderCommand::MarkCollected => {
+            return Err(OrderError::NotShipped);
+        }
         OrderCommand::ConfirmReceipt => return Err(OrderError::NotDelivered),
         OrderCommand::ExtendProtection
         | OrderCommand::RequestExtension { .. }
@@ -94,6 +96,8 @@ pub(super) fn paid_state(
         OrderCommand::Pay | OrderCommand::CancelUnpaid => {
             return Err(OrderError::NotAwaitingPayment);
         }
+        OrderCommand::ReturnToOrigin => return Err(OrderError::NotShipped),
+        OrderCommand::ReleaseRemitted => return Err(OrderError::NotAwaitingRemittance),
     }
     Ok(())
 }
@@ -114,7 +118,7 @@ pub(super) fn shipped_state(
         OrderCommand::Ship { .. } => return Err(OrderError::AlreadyShipped),
         OrderCommand::RequestCancel => return Err(OrderError::AlreadyShipped),
         OrderCommand::AnswerCancel { .. } => return Err(OrderError::NoCancelRequest),
-        OrderCommand::MarkDelivered => {
+        OrderCommand::MarkDelivered | OrderCommand::MarkCollected => {
             if delivered_at.is_some() {
                 return Err(OrderError::AlreadyDelivered);
             }
@@ -156,6 +160,11 @@ pub(super) fn shipped_state(
         OrderCommand::Pay | OrderCommand::CancelUnpaid => {
             return Err(OrderError::NotAwaitingPayment);
         }
+        OrderCommand::ReturnToOrigin if delivered_at.is_some() => {
+            return Err(OrderError::AlreadyDelivered);
+        }
+        OrderCommand::ReturnToOrigin => return returned(d, now),
+        OrderCommand::ReleaseRemitted => return Err(OrderError::NotAwaitingRemittance),
         OrderCommand::ExtendProtection
         | OrderCommand::RequestExtension { .. }
         | OrderCommand::AnswerExtension { approve: true }
@@ -221,7 +230,7 @@ pub(super) fn claimed(
     policy: &OrderPolicy,
 ) -> Result<(), OrderError> {
     match command {
-        OrderCommand::MarkDelivered => {
+        OrderCommand::MarkDelivered | OrderCommand::MarkCollected => {
             // Shown delivered: protection goes on by the delivered rules, from now.
             let mut p = protection.clone();
             p.ends = now + policy.after_delivery;
@@ -250,7 +259,19 @@ pub(super) fn claimed(
         OrderCommand::OpenDispute { .. } => Err(OrderError::ClaimOpen),
         OrderCommand::Settle { .. } => Err(OrderError::NoOpenDispute),
         OrderCommand::Pay | OrderCommand::CancelUnpaid => Err(OrderError::NotAwaitingPayment),
+        OrderCommand::ReturnToOrigin => returned(d, now),
+        OrderCommand::ReleaseRemitted => Err(OrderError::NotAwaitingRemittance),
     }
+}
+
+/// A cash-on-delivery parcel came back before it was delivered: the order is cancelled and
+/// its hold given back (nothing was collected, so nothing reaches the buyer).
+fn returned(d: &mut Decision, now: i64) -> Result<(), OrderError> {
+    if !d.order.cash_on_delivery {
+        return Err(OrderError::NotCashOnDelivery);
+    }
+    d.events.push(OrderEvent::ReturnedToOrigin);
+    cancel_and_refund(d, RefundReason::ReturnedToOrigin, now)
 }
 
 fn extend(d: &mut Decision, p: &mut Protection, until: i64) {
@@ -259,8 +280,29 @@ fn extend(d: &mut Decision, p: &mut Protection, until: i64) {
     d.events.push(OrderEvent::ProtectionExtended { until });
 }
 
-/// Releases what the escrow still holds to the seller, less commission.
+/// The release is due: the hold goes to the seller, unless the order was paid at the door, in
+/// which case it waits for the carrier's remittance ([`OrderState::AwaitingRemittance`]).
 pub(super) fn complete(d: &mut Decision, now: i64) -> Result<(), OrderError> {
+    if !d.order.cash_on_delivery {
+        return release(d, now);
+    }
+    let (Some(shipment), Some(delivered_at)) =
+        (d.order.shipment().cloned(), d.order.delivered_at())
+    else {
+        return Err(OrderError::NotDelivered);
+    };
+    d.order.state = OrderState::AwaitingRemittance {
+        shipment,
+        delivered_at,
+        due_at: now,
+    };
+    d.cancel_timers = TimerKind::ALL.to_vec();
+    d.events.push(OrderEvent::AwaitingRemittance);
+    Ok(())
+}
+
+/// Releases what the escrow still holds to the seller, less commission.
+pub(super) fn release(d: &mut Decision, now: i64) -> Result<(), OrderError> {
     let held = d.order.held();
     let commission = d.order.commission.on(held);
     let to_seller = held - commission;
@@ -334,6 +376,11 @@ pub(super) fn refund(
 
 /// A refund the seller or platform asked for: partial, or whole (which cancels the order).
 pub(super) fn explicit_refund(d: &mut Decision, amount: Money, now: i64) -> Result<(), OrderError> {
+    // paid at the door, on its way: nothing was paid yet that could be given back
+    if d.order.cash_on_delivery && d.order.shipment().is_some() && d.order.delivered_at().is_none()
+    {
+        return Err(OrderError::NotDelivered);
+    }
     let order = &d.order;
     if amount.currency() != order.captured.currency() {
         return Err(MoneyError::CurrencyMismatch {

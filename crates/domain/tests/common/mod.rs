@@ -42,6 +42,7 @@ pub fn plan(id: &str, amount: Money) -> OrderPlan {
         shipping_method: "standard".to_string(),
         delivery_guarantee: 30 * DAY,
         promotion: 0,
+        cash_on_delivery: false,
     }
 }
 
@@ -265,4 +266,30 @@ pub fn diff(expected: &str, actual: &str) -> String {
         out.push_str("(the texts differ only in line endings)\n");
     }
     out
+}
+
+/// Parcel `pcl_1` of order `ord_1` (payment `pay_1`), collecting SAR 126.25 with a SAR 26.25
+/// fee, in transit since `T0`; a return costs SAR 25 and is charged to the buyer.
+pub fn parcel() -> holdback_domain::cod::Parcel {
+    use holdback_domain::cod::{Parcel, ParcelState, RtoPayer};
+    let sar = Currency::parse("sar").unwrap();
+    Parcel {
+        id: "pcl_1".into(),
+        carrier: "gulf_express".into(),
+        tracking: "GX0001".into(),
+        order: "ord_1".into(),
+        payment: "pay_1".into(),
+        buyer: "buy_1".into(),
+        seller: "sel_1".into(),
+        livemode: false,
+        cash: Money::from_minor(12_625, sar).unwrap(),
+        fee: 2_625,
+        rto_cost: 2_500,
+        rto_payer: RtoPayer::Buyer,
+        created_at: T0,
+        last_event_at: T0,
+        state: ParcelState::InTransit {
+            out_for_delivery: None,
+        },
+    }
 }

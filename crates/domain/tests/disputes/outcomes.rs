@@ -19,6 +19,7 @@ fn book_for(order: &Order) -> Book {
         shipping_method: "standard".into(),
         delivery_guarantee: 30 * DAY,
         promotion: 0,
+        cash_on_delivery: false,
     };
     let paid = order::paid(&plan, &order.buyer, &order.payment, false, T0).unwrap();
     let mut book = Book::new(Head::EMPTY);

@@ -13,6 +13,8 @@ use super::{Step, World};
 /// Settles a run and checks what must hold at its end.
 pub fn finish(mut w: World) -> Step {
     w.settle()?;
+    w.settle_cod()?;
+    w.settle()?;
     w.check()?;
     for (d, _) in w.disputes.values() {
         if d.status().code() != "closed" {
@@ -93,7 +95,18 @@ pub fn finish(mut w: World) -> Step {
         .sum();
     let credited = total(":balance_adjustments:");
     let other = credited + redeemed + to_balance - spent;
-    if total(":seller_debt:") != total(":customer_balance:") - other + i128::from(charged) {
+    // (returns of parcels charged to their sellers are debts of theirs too)
+    let returns: i128 = w
+        .parcels
+        .values()
+        .filter(|(p, _)| {
+            p.rto_payer == holdback_domain::cod::RtoPayer::Seller
+                && matches!(p.state, holdback_domain::cod::ParcelState::Returned { .. })
+        })
+        .map(|(p, _)| i128::from(p.rto_cost))
+        .sum();
+    if total(":seller_debt:") - returns != total(":customer_balance:") - other + i128::from(charged)
+    {
         return Err(format!(
             "seller debt {} is not buyer balances {} - stored value {other} + charged to \
              payments {charged}",
@@ -115,7 +128,15 @@ pub fn finish(mut w: World) -> Step {
     // (less what went into the buyer's balance, which no provider saw, and what went back to
     // the platform's promotions)
     let returned: i64 = w.orders.values().map(|(o, _)| o.promotion_returned).sum();
-    let refunded = refunded - i64::try_from(to_balance).unwrap_or(i64::MAX) - returned;
+    // (and what was never collected at a door, so went back to the cash expected)
+    let uncollected: i64 = w
+        .refunds
+        .values()
+        .filter(|(r, _)| r.destination == Destination::Uncollected)
+        .map(|(r, _)| r.amount.minor())
+        .sum();
+    let refunded =
+        refunded - i64::try_from(to_balance).unwrap_or(i64::MAX) - returned - uncollected;
     let provider: i64 = w.provider.refunds.values().map(|(_, a, _)| a).sum();
     if refunded != provider {
         return Err(format!(

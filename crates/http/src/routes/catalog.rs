@@ -35,6 +35,10 @@ struct ProductDto {
     unit_amount: i64,
     #[schema(schema_with = rules::currency)]
     currency: String,
+    /// What kind of goods it is: 1 to 40 of a-z, 0-9 and _ (some categories are never sold
+    /// for cash on delivery).
+    #[schema(schema_with = rules::category)]
+    category: Option<String>,
 }
 
 /// Add a product to a seller's catalog (platform, or the seller itself).
@@ -54,11 +58,23 @@ async fn create_product(
     let currency = params::currency(&dto.currency, "currency")?;
     let price = params::money(dto.unit_amount, currency, "unit_amount")?;
     params::required_text(&dto.name, "name", params::MAX_PRODUCT_NAME)?;
+    if let Some(c) = &dto.category {
+        params::category(c, "category")?;
+    }
     if let Some(seller) = &dto.seller {
         params::party_id(seller, "seller")?;
     }
     post.run(&s, &who, StatusCode::CREATED, async |idem| {
-        catalog::create(&s.app, &who, dto.seller.as_deref(), &dto.name, price, idem).await
+        catalog::create(
+            &s.app,
+            &who,
+            dto.seller.as_deref(),
+            &dto.name,
+            price,
+            dto.category.as_deref(),
+            idem,
+        )
+        .await
     })
     .await
 }

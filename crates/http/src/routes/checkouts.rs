@@ -123,6 +123,11 @@ struct CheckoutDto {
     /// wallet (`next_action.redirect_url`), approves there and comes back to `return_url`; the orders
     /// wait for the wallet's confirmation, 30 minutes at most.
     wallet: Option<WalletDto>,
+    /// Pay cash at the door: offered only where every rule passes (refused otherwise as
+    /// cash_on_delivery_not_offered, with every rule's result in the error's `detail`), for
+    /// one seller's goods, without balance or gift card. The buyer confirms the order
+    /// (`next_action.confirm_url`) within 48 hours, or it is cancelled.
+    cash_on_delivery: Option<CashOnDeliveryDto>,
     /// Pay this much (minor units) from the buyer's balance; the rest, if any, by the one
     /// other way given. More than the balance holds is refused (`balance_insufficient`), more
     /// than the total too (`stored_value_exceeds_total`).
@@ -143,6 +148,11 @@ struct CheckoutDto {
     #[schema(schema_with = rules::shipping_methods)]
     shipping_methods: BTreeMap<String, String>,
 }
+
+/// Cash on delivery: nothing to give at checkout.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CashOnDeliveryDto {}
 
 /// A bank transfer: nothing to give at checkout.
 #[derive(Deserialize, ToSchema)]
@@ -203,7 +213,29 @@ fn return_url() -> utoipa::openapi::Object {
 impl CheckoutDto {
     fn request(self) -> Result<CheckoutRequest, ApiError> {
         let currency = params::currency(&self.currency, "currency")?;
+        let ways = [
+            self.card.is_some(),
+            self.bank_transfer.is_some(),
+            self.wallet.is_some(),
+            self.cash_on_delivery.is_some(),
+        ];
+        if ways.iter().filter(|w| **w).count() > 1 {
+            return Err(ApiError::param(
+                ErrorCode::TooManyPaymentMethods,
+                "wallet",
+                "pay one way: a card, a bank_transfer, a wallet or cash_on_delivery (with part \
+                 from the balance, if you like, but not with cash on delivery), never two",
+            ));
+        }
+        if self.cash_on_delivery.is_some() && (self.balance.is_some() || self.gift_card.is_some()) {
+            return Err(ApiError::param(
+                ErrorCode::TooManyPaymentMethods,
+                "balance",
+                "cash on delivery is paid whole at the door: no balance or gift card with it",
+            ));
+        }
         let pay_with = match (&self.card, &self.bank_transfer, &self.wallet) {
+            _ if self.cash_on_delivery.is_some() => PayWith::CashOnDelivery,
             (Some(card), None, None) => PayWith::Card(
                 CardInput::parse(&card.number, card.exp_month, card.exp_year, &card.cvc)
                     .map_err(AppError::from)?,
@@ -226,7 +258,8 @@ impl CheckoutDto {
                 return Err(ApiError::param(
                     ErrorCode::ParameterMissing,
                     "card",
-                    "pay with a card, a bank_transfer or a wallet (or from the balance)",
+                    "pay with a card, a bank_transfer, a wallet or cash_on_delivery (or from the \
+                     balance)",
                 ));
             }
             _ => {

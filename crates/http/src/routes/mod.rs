@@ -5,6 +5,7 @@ pub(crate) mod balance;
 pub(crate) mod bank;
 pub(crate) mod catalog;
 pub(crate) mod checkouts;
+pub(crate) mod cod;
 pub(crate) mod coupons;
 pub(crate) mod disputes;
 pub(crate) mod events;

@@ -93,6 +93,9 @@ struct SellerDto {
     ship_by_days: Option<i64>,
     /// The seller's own commission; absent, the policy's applies.
     commission: Option<CommissionDto>,
+    /// Whether the seller accepts cash on delivery (false by default).
+    #[serde(default)]
+    cash_on_delivery: bool,
 }
 
 /// A buyer. Times are Unix seconds.
@@ -136,6 +139,8 @@ pub struct Seller {
     ship_by_days: u32,
     /// Null: the policy's commission.
     commission: Option<SellerCommission>,
+    /// Whether the seller accepts cash on delivery.
+    cash_on_delivery: bool,
 }
 
 #[derive(ToSchema)]
@@ -164,6 +169,7 @@ impl From<BuyerDto> for PartyInput {
             metadata: d.metadata,
             ship_by_days: None,
             commission: None,
+            cash_on_delivery: false,
         }
     }
 }
@@ -191,6 +197,7 @@ impl SellerDto {
             metadata: self.metadata,
             ship_by_days: self.ship_by_days,
             commission,
+            cash_on_delivery: self.cash_on_delivery,
         })
     }
 }

@@ -11,8 +11,9 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     one_way_to_pay(doc);
 }
 
-/// A checkout pays one way: `card`, `bank_transfer` or `wallet`, exactly one of them (the rule
-/// the handler applies), each perhaps with part from the balance; or from the balance alone
+/// A checkout pays one way: `card`, `bank_transfer`, `wallet` or `cash_on_delivery`, exactly
+/// one of them (the rule the handler applies), each but the last perhaps with part from the
+/// balance; or from the balance alone
 /// (`balance`, with or without `gift_card`), or with a gift card alone. Stated as one object
 /// per way to pay, each requiring its own field and without the others' (a shape a generator
 /// of requests can follow, as it cannot an `allOf`).
@@ -26,12 +27,17 @@ fn one_way_to_pay(doc: &mut utoipa::openapi::OpenApi) {
     else {
         return;
     };
-    const WAYS: [&str; 3] = ["card", "bank_transfer", "wallet"];
+    const WAYS: [&str; 4] = ["card", "bank_transfer", "wallet", "cash_on_delivery"];
     let mut one_of = OneOfBuilder::new();
     for way in WAYS {
         let mut variant = checkout.clone();
         for other in WAYS.iter().filter(|w| **w != way) {
             variant.properties.remove(*other);
+        }
+        // cash at the door is paid whole there: nothing from the balance with it
+        if way == "cash_on_delivery" {
+            variant.properties.remove("balance");
+            variant.properties.remove("gift_card");
         }
         // its own field given, as an object (`null` would be as good as absent)
         if let Some(RefOr::T(Schema::OneOf(given))) = variant.properties.get(way).cloned()

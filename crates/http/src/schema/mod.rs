@@ -12,10 +12,12 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
 
+mod cod;
 mod links;
 pub(crate) mod rules;
 mod stored;
 
+pub use cod::*;
 pub(crate) use links::finish;
 pub use stored::*;
 
@@ -37,6 +39,7 @@ pub use stored::*;
         (name = "parties", description = "Buyers and sellers"),
         (name = "gift_cards", description = "Gift cards: issued, sold for cash, checked, redeemed"),
         (name = "coupons", description = "Coupons funded by the platform or by a seller"),
+        (name = "cash_on_delivery", description = "Cash at the door: eligibility, phone codes, parcels, carriers' events and remittances"),
     )
 )]
 pub struct ApiDoc;
@@ -149,8 +152,9 @@ pub struct Order {
     created: i64,
     livemode: bool,
     metadata: serde_json::Value,
-    /// awaiting_payment, paid, shipped, delivered, completed, cancelled (refunded), or expired
-    /// (cancelled unpaid: its payment never came).
+    /// awaiting_payment, paid, shipped, delivered, awaiting_remittance (paid at the door, its
+    /// release due, waiting for the carrier's remittance), completed, cancelled (refunded), or
+    /// expired (cancelled unpaid: its payment never came).
     status: String,
     buyer: String,
     seller: String,
@@ -182,6 +186,11 @@ pub struct Order {
     /// Given back to the buyer after the release and charged to the seller (a counterfeit
     /// outcome), in minor units.
     amount_charged_to_seller: i64,
+    /// Paid at the door: the hold is released only after the carrier's remittance for its
+    /// parcel is matched (status awaiting_remittance until then).
+    cash_on_delivery: bool,
+    /// When the release of an order awaiting its remittance fell due.
+    release_due: Option<i64>,
 }
 
 /// What the buyer asked for, or how a dispute ended: a type and, for a partial refund or a
@@ -370,6 +379,8 @@ pub struct Payment {
     /// What the buyer must do, while the payment requires action: the bank transfer's
     /// instructions.
     next_action: Option<NextAction>,
+    /// A cash-on-delivery checkout's terms (its answer only).
+    cash_on_delivery: Option<CodTerms>,
 }
 
 /// The platform's account a bank transfer goes to.
@@ -396,6 +407,8 @@ pub struct NextAction {
     redirect_url: Option<String>,
     /// alipay, paypal, wechat_pay or webmoney.
     wallet: Option<String>,
+    /// Where the buyer confirms a cash-on-delivery order (confirm_cash_on_delivery).
+    confirm_url: Option<String>,
 }
 
 /// One part of a payment, paid by one method.
@@ -579,6 +592,7 @@ pub struct Product {
     name: String,
     unit_amount: i64,
     currency: String,
+    category: Option<String>,
 }
 
 #[derive(ToSchema)]

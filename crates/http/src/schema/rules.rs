@@ -88,6 +88,15 @@ pub fn currency() -> Object {
 }
 
 /// A party id: 1 to 32 characters of A-Z, a-z, 0-9, `_` and `-`.
+/// A product category: 1 to 40 of a-z, 0-9 and _.
+pub fn category() -> Object {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(40))
+        .pattern(Some("^[a-z0-9_]+$"))
+        .build()
+}
+
 pub fn party_id() -> Object {
     string()
         .min_length(Some(1))
@@ -115,6 +124,21 @@ pub fn optional_seller() -> Object {
     let mut o = seller();
     o.schema_type = utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]);
     o
+}
+
+/// A party-shaped id (a carrier's) named in a request, or null.
+pub fn optional_party_id() -> Object {
+    let mut o = party_id();
+    o.schema_type = utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]);
+    o.examples = vec!["gulf_express".into()];
+    o
+}
+
+/// A time in Unix seconds, from 1970 to the year 9999.
+pub fn timestamp() -> Object {
+    integer(0, 253_402_300_799)
+        .examples([1_796_000_000])
+        .build()
 }
 
 pub fn country() -> Object {

@@ -1,0 +1,556 @@
+//! Importing a carrier's remittance file: read through the carrier's profile, every line
+//! classified against the parcels holdback knows, matched lines posted to the ledger once.
+//!
+//! The rules:
+//!
+//! - **A file is refused whole, or read whole.** A first pass reads every line and throws them
+//!   away: bytes not in the declared encoding, a bank reference in spreadsheet exponent form, a
+//!   date the profile cannot settle, refuse the file by name before anything is posted.
+//! - **Once per file, once per batch.** The same bytes again answer `already_imported` and post
+//!   nothing; the same batch id with other bytes is a conflict (`remittance_batch_conflict`).
+//! - **Matched lines post, each once, ever.** The carrier's receivable is cleared by the cash its
+//!   parcel collected; what the carrier paid is cash in; each deduction is an expense of its kind;
+//!   withholding tax is a tax asset. A returned parcel's charge is an expense paid out of the
+//!   cash. The parcel is marked remitted in the same transaction, under its version, so no line
+//!   can post it twice. Short or over paid lines, unknown parcels and duplicates post nothing.
+//! - **Chunks.** Lines are posted in chunks of [`CHUNK`], each in its own transaction with the
+//!   remittance's progress; an import stopped by a crash is resumed by importing the same file
+//!   again: chunks already posted are classified again but not posted.
+//! - **Collections the file does not have** are reported: `missing_from_file` when their cycle has
+//!   passed, `pending_next_cycle` otherwise.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::sync::Arc;
+
+use holdback_domain::cod::{CodAccounts, Parcel, ParcelState, Remitted, spec};
+use holdback_domain::ledger::{AccountKind, AccountSpec, TransactionRequest, TransferRequest};
+use holdback_domain::process::Versioned;
+use holdback_domain::{AccountId, Currency, ErrorCode, Money, TxId};
+use holdback_remit::{
+    Collection, CollectionState, Collections, DeductionKind, FileError, LineClass, LineResult,
+    Profile, RawLine, Reconciler, unremitted,
+};
+use holdback_store::Unit;
+use holdback_store::remittances::{ChunkDone, RemittanceLineRow, RemittanceRow};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::{App, AppError, Principal, Role};
+
+/// Lines posted per transaction.
+pub const CHUNK: usize = 5_000;
+
+/// Where a remittance file's bytes are.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Path(std::path::PathBuf),
+    Bytes(Arc<Vec<u8>>),
+}
+
+impl Source {
+    fn reader(&self) -> Result<Box<dyn Read>, AppError> {
+        Ok(match self {
+            Source::Path(p) => Box::new(std::io::BufReader::new(
+                std::fs::File::open(p).map_err(|e| refused("file_unreadable", &e.to_string()))?,
+            )),
+            Source::Bytes(b) => Box::new(std::io::Cursor::new(SharedBytes(b.clone()))),
+        })
+    }
+
+    fn sha256(&self) -> Result<String, AppError> {
+        let mut h = Sha256::new();
+        let mut r = self.reader()?;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = r
+                .read(&mut buf)
+                .map_err(|e| refused("file_unreadable", &e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn refused(code: &str, message: &str) -> AppError {
+    let error = match code {
+        "file_encoding_invalid" => ErrorCode::FileEncodingInvalid,
+        "reference_in_exponent_form" => ErrorCode::ReferenceInExponentForm,
+        "date_ambiguous" => ErrorCode::DateAmbiguous,
+        _ => ErrorCode::RemittanceFileInvalid,
+    };
+    AppError::param(error, "file", format!("{code}: {message}"))
+}
+
+fn file_error(e: &FileError) -> AppError {
+    refused(e.code(), &e.to_string())
+}
+
+/// What an import reports as it goes: lines read so far.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+
+/// The parcels of one chunk, as the reconciler looks them up.
+struct Found<'a> {
+    by_tracking: HashMap<String, usize>,
+    by_order: HashMap<String, usize>,
+    parcels: &'a [(Parcel, i64)],
+    batch: &'a str,
+}
+
+fn collection(p: &Parcel, batch: &str) -> Collection {
+    let (state, at) = match &p.state {
+        ParcelState::InTransit { .. } => (CollectionState::Reversed, None),
+        ParcelState::Collected { at, remitted } => (
+            match remitted {
+                Some(r) if r.batch != batch => CollectionState::Settled {
+                    batch: r.batch.clone(),
+                },
+                _ => CollectionState::Collected,
+            },
+            Some(*at),
+        ),
+        ParcelState::Returned { at, remitted, .. } => (
+            match remitted {
+                Some(r) if r.batch != batch => CollectionState::Settled {
+                    batch: r.batch.clone(),
+                },
+                _ => CollectionState::Rto,
+            },
+            Some(*at),
+        ),
+    };
+    Collection {
+        parcel: p.id.clone(),
+        tracking: p.tracking.clone(),
+        order_ref: p.order.clone(),
+        collected: match p.state {
+            ParcelState::Collected { .. } => p.cash.minor(),
+            _ => 0,
+        },
+        state,
+        collected_at: at,
+    }
+}
+
+impl Collections for Found<'_> {
+    fn by_tracking(&mut self, tracking: &str) -> Option<Collection> {
+        let i = *self.by_tracking.get(tracking)?;
+        Some(collection(&self.parcels[i].0, self.batch))
+    }
+
+    fn by_order_ref(&mut self, order_ref: &str) -> Option<Collection> {
+        let i = *self.by_order.get(order_ref)?;
+        Some(collection(&self.parcels[i].0, self.batch))
+    }
+}
+
+/// Who may import for `carrier`: the platform (an operator), or the carrier itself.
+fn may_import(principal: &Principal, carrier: &str) -> Result<(), AppError> {
+    match &principal.role {
+        Role::Platform => Ok(()),
+        Role::Carrier(c) if c == carrier => Ok(()),
+        _ => Err(AppError::rejected(
+            ErrorCode::NotPermitted,
+            "only the platform, or the carrier itself, imports a carrier's remittance",
+        )),
+    }
+}
+
+/// Imports one remittance file of `profile`'s carrier; answers the report.
+pub async fn import(
+    app: &App,
+    principal: &Principal,
+    profile: &Profile,
+    source: &Source,
+    progress: Progress<'_>,
+) -> Result<Value, AppError> {
+    may_import(principal, &profile.carrier)?;
+    let sha = source.sha256()?;
+    // pass 1: the whole file must read, or nothing is posted
+    let check = holdback_remit::validate(profile, source.reader()?).map_err(|e| file_error(&e))?;
+    let batch = first_batch(profile, source)?.unwrap_or_else(|| format!("file_{}", &sha[..16]));
+    let existing = app
+        .store
+        .remittance_of(&profile.carrier, &sha, &batch)
+        .await?;
+    let row = match existing.as_slice() {
+        [] => {
+            let row = RemittanceRow {
+                id: app.ids.next("rmt"),
+                carrier: profile.carrier.clone(),
+                batch: batch.clone(),
+                file_sha256: sha.clone(),
+                livemode: principal.livemode,
+                currency: profile.currency.code().to_string(),
+                status: "importing".into(),
+                chunks_done: 0,
+                lines: 0,
+                posted: 0,
+                gross: 0,
+                deductions: 0,
+                net: 0,
+                report: String::new(),
+                created_at: app.clock.now_ms(),
+            };
+            if !app.store.start_remittance(&row).await? {
+                return Err(AppError::Conflict(holdback_store::Conflict::KeyUsed));
+            }
+            row
+        }
+        [r] if r.file_sha256 == sha && r.livemode == principal.livemode => {
+            if r.status == "done" {
+                let mut report: Value = serde_json::from_str(&r.report).unwrap_or(Value::Null);
+                report["already_imported"] = json!(true);
+                report["posted_now"] = json!(0);
+                return Ok(report);
+            }
+            r.clone()
+        }
+        _ => {
+            return Err(AppError::param(
+                ErrorCode::RemittanceBatchConflict,
+                "file",
+                format!(
+                    "batch {batch:?} of {} was imported with other figures",
+                    profile.carrier
+                ),
+            ));
+        }
+    };
+    let _ = check;
+    post(app, profile, source, row, progress).await
+}
+
+/// The batch id the file gives on its first line that has one.
+fn first_batch(profile: &Profile, source: &Source) -> Result<Option<String>, AppError> {
+    for line in holdback_remit::open(profile, source.reader()?).map_err(|e| file_error(&e))? {
+        let line = line.map_err(|e| file_error(&e))?;
+        if let Some(b) = line.batch.filter(|b| !b.is_empty()) {
+            return Ok(Some(b));
+        }
+        if !line.summary {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// Pass 2: classify every line, post the matched ones chunk by chunk, then report.
+async fn post(
+    app: &App,
+    profile: &Profile,
+    source: &Source,
+    mut row: RemittanceRow,
+    progress: Progress<'_>,
+) -> Result<Value, AppError> {
+    let mut rec = Reconciler::new(profile);
+    let mut lines = holdback_remit::open(profile, source.reader()?).map_err(|e| file_error(&e))?;
+    let mut chunk_no = 0i64;
+    let mut posted_now = 0u64;
+    let mut read = 0u64;
+    let mut latest = 0i64;
+    loop {
+        let mut raw: Vec<RawLine> = Vec::with_capacity(CHUNK);
+        for line in lines.by_ref() {
+            raw.push(line.map_err(|e| file_error(&e))?);
+            if raw.len() == CHUNK {
+                break;
+            }
+        }
+        if raw.is_empty() {
+            break;
+        }
+        chunk_no += 1;
+        read += raw.len() as u64;
+        latest = latest.max(raw.iter().filter_map(|l| l.date_ms).max().unwrap_or(0));
+        let posted = chunk(app, profile, &mut rec, raw, &row, chunk_no).await?;
+        posted_now += posted;
+        progress(read);
+    }
+    let now = app.clock.now_ms();
+    let report = finish(
+        app,
+        profile,
+        &rec,
+        &row,
+        if latest > 0 { latest } else { now },
+    )
+    .await?;
+    let totals = rec.totals();
+    row.lines = i64::try_from(totals.lines).unwrap_or(i64::MAX);
+    row.gross = totals.gross;
+    row.deductions = totals.deductions;
+    row.net = totals.net;
+    row.report = report.to_string();
+    app.store.finish_remittance(&row).await?;
+    crate::parcels::release_remitted(app, 1_000).await?;
+    let mut report = report;
+    report["already_imported"] = json!(false);
+    report["posted_now"] = json!(posted_now);
+    Ok(report)
+}
+
+/// Classifies one chunk and posts its matched lines in one unit (unless a run before this one
+/// posted it already). Returns the lines it posted.
+async fn chunk(
+    app: &App,
+    profile: &Profile,
+    rec: &mut Reconciler,
+    raw: Vec<RawLine>,
+    row: &RemittanceRow,
+    chunk_no: i64,
+) -> Result<u64, AppError> {
+    let mut trackings = Vec::new();
+    let mut orders = Vec::new();
+    for l in &raw {
+        if !l.tracking.is_empty() {
+            trackings.push(l.tracking.clone());
+            let stem = profile.tracking_stem(&l.tracking);
+            if stem != l.tracking {
+                trackings.push(stem.to_string());
+            }
+        }
+        if let Some(o) = l.order_ref.as_ref().filter(|o| !o.is_empty()) {
+            orders.push(o.clone());
+        }
+    }
+    let parcels = app
+        .store
+        .parcels_for_lines(&profile.carrier, &trackings, &orders)
+        .await?;
+    let mut found = Found {
+        by_tracking: HashMap::new(),
+        by_order: HashMap::new(),
+        parcels: &parcels,
+        batch: &row.batch,
+    };
+    for (i, (p, _)) in parcels.iter().enumerate() {
+        if p.livemode == row.livemode {
+            found.by_tracking.insert(p.tracking.clone(), i);
+            found.by_order.insert(p.order.clone(), i);
+        }
+    }
+    let results: Vec<LineResult> = raw.into_iter().map(|l| rec.line(l, &mut found)).collect();
+    if chunk_no <= row.chunks_done {
+        return Ok(0);
+    }
+    let now = app.clock.now_ms();
+    let by_id: HashMap<&str, &(Parcel, i64)> =
+        parcels.iter().map(|p| (p.0.id.as_str(), p)).collect();
+    let mut book = Book::new(row, profile.currency)?;
+    let mut unit = Unit::default();
+    let mut posted = 0i64;
+    for r in &results {
+        unit.remittance_lines.push(line_row(row, r));
+        let Some(&(parcel, version)) = r.parcel.as_deref().and_then(|id| by_id.get(id)) else {
+            continue;
+        };
+        if r.class != LineClass::Matched || !book.post(parcel, r)? {
+            continue;
+        }
+        let mut p = parcel.clone();
+        let remitted = Some(Remitted {
+            batch: row.batch.clone(),
+            at: now,
+        });
+        match &mut p.state {
+            ParcelState::Collected { remitted: r, .. }
+            | ParcelState::Returned { remitted: r, .. } => {
+                *r = remitted;
+            }
+            ParcelState::InTransit { .. } => continue,
+        }
+        unit.parcels.push(Versioned {
+            value: p,
+            expected_version: *version,
+        });
+        posted += 1;
+    }
+    unit.accounts = book.specs();
+    let transfers = book.transfers()?;
+    if !transfers.is_empty() {
+        unit.ledger = Some(TransactionRequest {
+            id: TxId::parse(&format!("{}_{chunk_no}", row.id))?,
+            transfers,
+        });
+    }
+    unit.remittance_chunk = Some(ChunkDone {
+        remittance: row.id.clone(),
+        chunk: chunk_no,
+        posted,
+    });
+    app.ledger.commit(unit).await?;
+    Ok(u64::try_from(posted).unwrap_or(0))
+}
+
+fn line_row(row: &RemittanceRow, r: &LineResult) -> RemittanceLineRow {
+    RemittanceLineRow {
+        remittance: row.id.clone(),
+        line_no: i64::try_from(r.row).unwrap_or(i64::MAX),
+        tracking: r.tracking.clone(),
+        parcel: r.parcel.clone(),
+        class: r.class.code().to_string(),
+        expected_net: r.expected_net,
+        reported_net: r.reported_net,
+        delta: r.delta,
+        deductions: r
+            .deductions
+            .iter()
+            .map(|(k, v)| format!("{}={v}", k.code()))
+            .collect::<Vec<_>>()
+            .join("|"),
+        warnings: r
+            .warnings
+            .iter()
+            .map(|w| w.code())
+            .collect::<Vec<_>>()
+            .join("|"),
+    }
+}
+
+/// The ledger movements of one chunk's matched lines, summed per account, each against the
+/// carrier's receivable: what the carrier paid (cash), each deduction (an expense; withholding
+/// tax a tax asset), and what is left of the parcel's cash unexplained by them.
+struct Book {
+    livemode: bool,
+    currency: Currency,
+    receivable: AccountId,
+    sums: BTreeMap<AccountId, (AccountKind, i128)>,
+}
+
+impl Book {
+    fn new(row: &RemittanceRow, currency: Currency) -> Result<Book, AppError> {
+        Ok(Book {
+            livemode: row.livemode,
+            currency,
+            receivable: CodAccounts::receivable(row.livemode, &row.carrier, currency)?,
+            sums: BTreeMap::new(),
+        })
+    }
+
+    fn add(&mut self, id: AccountId, kind: AccountKind, amount: i64) {
+        self.sums.entry(id).or_insert((kind, 0)).1 += i128::from(amount);
+    }
+
+    /// Books one matched line of `parcel`; `false` when the parcel is not one a remittance pays.
+    fn post(&mut self, parcel: &Parcel, r: &LineResult) -> Result<bool, AppError> {
+        let clears = match parcel.state {
+            ParcelState::Collected { remitted: None, .. } => parcel.cash.minor(),
+            ParcelState::Returned { remitted: None, .. } => 0,
+            _ => return Ok(false),
+        };
+        let accounts = CodAccounts::of(self.livemode, self.currency)?;
+        self.add(accounts.cash, AccountKind::CodCash, r.reported_net);
+        let mut explained = r.reported_net;
+        for (kind, amount) in &r.deductions {
+            let (id, k) = match kind {
+                DeductionKind::WithholdingTax => {
+                    (accounts.tax_withheld.clone(), AccountKind::TaxWithheld)
+                }
+                other => (
+                    CodAccounts::expense(self.livemode, other.code(), self.currency)?,
+                    AccountKind::CodExpense,
+                ),
+            };
+            self.add(id, k, *amount);
+            explained += amount;
+        }
+        if clears != explained {
+            let id = CodAccounts::expense(self.livemode, "unitemised", self.currency)?;
+            self.add(id, AccountKind::CodExpense, clears - explained);
+        }
+        Ok(true)
+    }
+
+    fn specs(&self) -> Vec<AccountSpec> {
+        let mut out = vec![spec(
+            &self.receivable,
+            AccountKind::CarrierCodReceivable,
+            self.currency,
+        )];
+        out.extend(
+            self.sums
+                .iter()
+                .map(|(id, (kind, _))| spec(id, *kind, self.currency)),
+        );
+        out
+    }
+
+    fn transfers(&self) -> Result<Vec<TransferRequest>, AppError> {
+        let mut out = Vec::new();
+        for (id, (_, sum)) in &self.sums {
+            let amount = i64::try_from(sum.unsigned_abs())
+                .map_err(|_| AppError::Internal("a remittance sum overflows".into()))?;
+            if amount == 0 {
+                continue;
+            }
+            let money = Money::from_minor(amount, self.currency)?;
+            let (debit, credit) = if *sum > 0 {
+                (id.clone(), self.receivable.clone())
+            } else {
+                (self.receivable.clone(), id.clone())
+            };
+            out.push(TransferRequest::Posted {
+                debit,
+                credit,
+                amount: money,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The report: the reconciler's, with the carrier's collections the file did not have.
+async fn finish(
+    app: &App,
+    profile: &Profile,
+    rec: &Reconciler,
+    row: &RemittanceRow,
+    batch_date: i64,
+) -> Result<Value, AppError> {
+    let report = rec.report(Vec::new());
+    let mut value = serde_json::to_value(&report).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut missing: BTreeMap<&'static str, (u64, i64)> = BTreeMap::new();
+    let mut listed = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = app
+            .store
+            .unremitted_parcels(&profile.carrier, row.livemode, &after, 1_000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = last.id.clone();
+        for p in &page {
+            let c = collection(p, &row.batch);
+            let class = unremitted(&c, batch_date, profile.cycle_days);
+            let e = missing.entry(class.code()).or_default();
+            e.0 += 1;
+            e.1 += c.collected;
+            if listed.len() < 1_000 {
+                listed.push(json!({"parcel": p.id, "tracking": p.tracking, "class": class.code(), "collected": c.collected}));
+            }
+        }
+    }
+    value["id"] = json!(row.id);
+    value["object"] = json!("remittance");
+    value["livemode"] = json!(row.livemode);
+    value["created"] = json!(row.created_at.div_euclid(1000));
+    value["batch"] = json!(row.batch);
+    value["file_sha256"] = json!(row.file_sha256);
+    value["collections"] = json!({
+        "classes": missing.iter().map(|(k, (n, m))| ((*k).to_string(), json!({"parcels": n, "collected": m}))).collect::<serde_json::Map<_, _>>(),
+        "parcels": listed,
+    });
+    Ok(value)
+}

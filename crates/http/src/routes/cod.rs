@@ -1,0 +1,319 @@
+//! Cash on delivery: the eligibility verdict, phone verification by a one-time code, the
+//! buyer's confirmation of an order, and parcels with their carriers' events.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use holdback_app::{cod, parcels};
+use holdback_domain::ErrorCode;
+use holdback_domain::cod::CarrierEvent;
+use serde::Deserialize;
+use utoipa::openapi::Object;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::caller::Caller;
+use crate::errors::ApiError;
+use crate::idempotency::Idempotency;
+use crate::reply::Reply;
+use crate::schema::rules;
+use crate::{Ctx, Shared, params, schema};
+
+pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
+    OpenApiRouter::new()
+        .routes(routes!(eligibility))
+        .routes(routes!(start_verification))
+        .routes(routes!(confirm_verification))
+        .routes(routes!(confirm_cash_on_delivery))
+        .routes(routes!(get_parcel))
+        .routes(routes!(report_event))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct EligibilityQuery {
+    #[param(schema_with = rules::buyer)]
+    buyer: String,
+    #[param(schema_with = rules::seller)]
+    seller: String,
+    /// The order's value before the fee, in minor units.
+    #[param(schema_with = rules::positive_amount)]
+    amount: i64,
+    #[param(schema_with = rules::currency)]
+    currency: String,
+    /// The categories of the goods, separated by commas.
+    #[param(schema_with = categories)]
+    categories: Option<String>,
+}
+
+fn categories() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(400))
+        .pattern(Some("^[a-z0-9_]{1,40}(,[a-z0-9_]{1,40})*$"))
+        .examples(["electronics,books"])
+        .build()
+}
+
+/// Whether a buyer may pay a seller's order at the door, with every rule's result, its reason
+/// and the values it compared (never a bare no), and the fee when offered. The platform, or
+/// the buyer itself.
+#[utoipa::path(get, path = "/v1/cod/eligibility", tag = "cash_on_delivery",
+    params(EligibilityQuery),
+    responses(
+        (status = 200, description = "The verdict", body = schema::CodEligibility),
+        schema::SubListRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn eligibility(
+    State(s): Ctx,
+    Caller(who): Caller,
+    query: Result<Query<EligibilityQuery>, QueryRejection>,
+) -> Result<Reply, ApiError> {
+    let Ok(Query(q)) = query else {
+        return Err(ApiError::code(
+            ErrorCode::ParameterInvalid,
+            "the query takes buyer, seller, amount, currency and categories",
+        ));
+    };
+    params::party_id(&q.buyer, "buyer")?;
+    params::party_id(&q.seller, "seller")?;
+    let currency = params::currency(&q.currency, "currency")?;
+    let amount = params::money(q.amount, currency, "amount")?;
+    let mut cats = Vec::new();
+    for c in q.categories.as_deref().unwrap_or("").split(',') {
+        if !c.is_empty() {
+            params::category(c, "categories")?;
+            cats.push(c.to_string());
+        }
+    }
+    Ok(Reply::ok(
+        cod::check(&s.app, &who, &q.buyer, &q.seller, amount, &cats).await?,
+    ))
+}
+
+fn phone() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^\\+[1-9][0-9]{6,14}$"))
+        .examples(["+966501234567"])
+        .build()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PhoneDto {
+    /// In international form: + and 7 to 15 digits.
+    #[schema(schema_with = phone)]
+    phone: String,
+}
+
+/// Sends a one-time code to verify a buyer's phone (6 digits, 10 minutes, 5 tries). In test
+/// mode the code is written to the event log (`phone_verification.code_sent`).
+#[utoipa::path(post, path = "/v1/buyers/{id}/phone_verifications", tag = "cash_on_delivery",
+    request_body = PhoneDto,
+    params(("id" = String, Path), schema::IdempotencyKey),
+    responses(
+        (status = 201, description = "The verification (never the code)", body = schema::PhoneVerification),
+        schema::ActionRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn start_verification(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    let dto: PhoneDto = post.parse()?;
+    params::party_id(&id, "id")?;
+    let digits = dto.phone.strip_prefix('+').unwrap_or("");
+    let ok = (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0');
+    if !ok {
+        return Err(ApiError::param(
+            ErrorCode::ParameterInvalid,
+            "phone",
+            "a phone number in international form: + and 7 to 15 digits",
+        ));
+    }
+    post.run(&s, &who, StatusCode::CREATED, async |_| {
+        cod::start_verification(&s.app, &who, &id, &dto.phone).await
+    })
+    .await
+}
+
+fn code() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[0-9]{6}$"))
+        .examples(["042917"])
+        .build()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CodeDto {
+    #[schema(schema_with = code)]
+    code: String,
+}
+
+/// Checks a one-time code: the right one, within its time and tries, verifies the buyer's
+/// phone, once. A wrong one counts a try (`verification_code_invalid`); after 5,
+/// `verification_attempts_exceeded`; late, `verification_code_expired`; again,
+/// `verification_code_used`.
+#[utoipa::path(post, path = "/v1/phone_verifications/{id}/confirm", tag = "cash_on_delivery",
+    request_body = CodeDto,
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The verification, verified", body = schema::PhoneVerification),
+        schema::GiftCardRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn confirm_verification(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    let dto: CodeDto = post.parse()?;
+    if dto.code.len() != 6 || !dto.code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::param(
+            ErrorCode::VerificationCodeInvalid,
+            "code",
+            "a code is 6 digits",
+        ));
+    }
+    Ok(Reply::ok(
+        cod::confirm_verification(&s.app, &who, &id, &dto.code).await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+/// The buyer (or the platform) confirms a cash-on-delivery order: it is paid from the cash
+/// the carrier will collect, and the seller's ship-by clock starts. Unconfirmed within 48
+/// hours, the order is cancelled.
+#[utoipa::path(post, path = "/v1/payments/{id}/confirm_cash_on_delivery", tag = "cash_on_delivery",
+    request_body = Empty,
+    params(("id" = String, Path), schema::IdempotencyKey),
+    responses(
+        (status = 200, description = "The payment, confirmed", body = schema::Payment),
+        schema::ActionRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn confirm_cash_on_delivery(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    let _: Empty = post.parse()?;
+    post.run(&s, &who, StatusCode::OK, async |idem| {
+        cod::confirm(&s.app, &who, &id, idem).await
+    })
+    .await
+}
+
+/// A parcel: the platform, its carrier, the order's buyer or seller.
+#[utoipa::path(get, path = "/v1/parcels/{id}", tag = "cash_on_delivery",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The parcel", body = schema::Parcel),
+        schema::GetRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn get_parcel(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(parcels::get(&s.app, &who, &id).await?))
+}
+
+fn event_kind() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(CarrierEvent::ALL.iter().map(|e| e.code())))
+        .build()
+}
+
+fn event_id() -> Object {
+    rules::required_text_of(100)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct EventDto {
+    /// The carrier's own id of the event: sent again, it changes nothing.
+    #[schema(schema_with = event_id)]
+    id: String,
+    #[schema(schema_with = event_kind)]
+    event: String,
+    /// When it happened (Unix seconds).
+    #[schema(schema_with = rules::timestamp)]
+    occurred: i64,
+    /// For `delivered`: the cash collected, in minor units (the order and the fee).
+    #[schema(schema_with = rules::positive_amount)]
+    cash_collected: Option<i64>,
+    /// The carrier, when the platform reports for one (a carrier's key reports its own).
+    #[schema(schema_with = rules::optional_party_id)]
+    carrier: Option<String>,
+}
+
+/// A carrier reports an event of one of its parcels: out for delivery, delivered with the
+/// cash collected (now receivable from the carrier), refused or undeliverable (returned to
+/// origin: the order is cancelled and the return charged by policy). An event id sent before
+/// changes nothing; news older than what is known is recorded and ignored.
+#[utoipa::path(post, path = "/v1/parcels/{tracking}/events", tag = "cash_on_delivery",
+    request_body = EventDto,
+    params(("tracking" = String, Path), schema::IdempotencyKey),
+    responses(
+        (status = 200, description = "The event as taken, with the parcel", body = schema::ParcelEvent),
+        schema::ActionRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn report_event(
+    State(s): Ctx,
+    Path(tracking): Path<String>,
+    Caller(who): Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    let dto: EventDto = post.parse()?;
+    params::required_text(&dto.id, "id", 100)?;
+    let event = CarrierEvent::parse(&dto.event).ok_or_else(|| {
+        ApiError::param(
+            ErrorCode::ParameterInvalid,
+            "event",
+            "event is in_transit, out_for_delivery, delivered, refused or undeliverable",
+        )
+    })?;
+    if let Some(c) = &dto.carrier {
+        params::party_id(c, "carrier")?;
+    }
+    let occurred_at = dto.occurred.checked_mul(1000).ok_or_else(|| {
+        ApiError::param(
+            ErrorCode::ParameterInvalid,
+            "occurred",
+            "a Unix time in seconds",
+        )
+    })?;
+    let report = parcels::Report {
+        event_id: dto.id,
+        event,
+        occurred_at,
+        cash: dto.cash_collected,
+        carrier: dto.carrier,
+    };
+    post.run(&s, &who, StatusCode::OK, async |idem| {
+        parcels::report(&s.app, &who, &tracking, &report, idem).await
+    })
+    .await
+}

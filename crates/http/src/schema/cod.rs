@@ -1,0 +1,120 @@
+//! The cash-on-delivery objects as the API documents them: the eligibility verdict, the terms
+//! a checkout fixed, parcels and their carriers' events, and phone verifications.
+
+#![allow(dead_code)] // these types describe JSON; they are never built
+
+use utoipa::ToSchema;
+
+/// An amount of money.
+#[derive(ToSchema)]
+pub struct CodFee {
+    amount: i64,
+    currency: String,
+}
+
+/// One rule's answer.
+#[derive(ToSchema)]
+pub struct CodRuleResult {
+    /// seller_opted_in, country_supported, region_supported, carrier_available,
+    /// category_allowed, value_in_band, first_order_cap, refusal_history or phone_verified.
+    rule: String,
+    passed: bool,
+    /// Why it passed or failed, e.g. below_minimum, too_many_refusals, phone_not_verified.
+    reason: String,
+    /// The values the rule compared, by name (numbers in minor units).
+    #[schema(value_type = Object)]
+    compared: serde_json::Value,
+}
+
+/// Whether cash on delivery is offered, and every rule's result: never a bare no.
+#[derive(ToSchema)]
+pub struct CodEligibility {
+    /// Always "cash_on_delivery_eligibility".
+    object: String,
+    offered: bool,
+    /// The fee the buyer pays at the door, when offered.
+    fee: Option<CodFee>,
+    /// The carrier that would collect, when offered.
+    carrier: Option<String>,
+    /// When the country's rules in force took effect (Unix seconds).
+    rules_effective: Option<i64>,
+    rules: Vec<CodRuleResult>,
+}
+
+/// What a cash-on-delivery checkout fixed.
+#[derive(ToSchema)]
+pub struct CodTerms {
+    fee: i64,
+    /// What the carrier collects at the door: the order and the fee.
+    amount_at_door: i64,
+    /// The buyer confirms by then (Unix seconds), or the order is cancelled.
+    confirm_by: i64,
+    eligibility: CodEligibility,
+}
+
+/// A remittance that paid a parcel.
+#[derive(ToSchema)]
+pub struct ParcelRemittance {
+    batch: String,
+    remitted: i64,
+}
+
+/// A cash-on-delivery parcel. Times are Unix seconds.
+#[derive(ToSchema)]
+pub struct Parcel {
+    id: String,
+    /// Always "parcel".
+    object: String,
+    created: i64,
+    livemode: bool,
+    metadata: serde_json::Value,
+    /// in_transit, out_for_delivery, collected, refused or undeliverable.
+    status: String,
+    carrier: String,
+    tracking_number: String,
+    order: String,
+    payment: String,
+    /// What the carrier collects at the door (the fee included), in minor units.
+    amount_to_collect: i64,
+    fee: i64,
+    currency: String,
+    /// What a return to origin costs, and who pays it (buyer, seller or platform).
+    return_cost: i64,
+    return_cost_payer: String,
+    out_for_delivery: Option<i64>,
+    /// When it was collected or came back.
+    ended: Option<i64>,
+    remittance: Option<ParcelRemittance>,
+}
+
+/// A carrier's event as taken.
+#[derive(ToSchema)]
+pub struct ParcelEvent {
+    /// The carrier's own id of the event.
+    id: String,
+    /// Always "parcel_event".
+    object: String,
+    livemode: bool,
+    event: String,
+    occurred: i64,
+    /// applied; ignored (already known, or older than what is known); or duplicate_of_applied
+    /// / duplicate_of_ignored for an id taken before (nothing changed).
+    outcome: String,
+    parcel: Parcel,
+}
+
+/// A one-time code sent to verify a buyer's phone (never the code itself).
+#[derive(ToSchema)]
+pub struct PhoneVerification {
+    id: String,
+    /// Always "phone_verification".
+    object: String,
+    created: i64,
+    livemode: bool,
+    buyer: String,
+    phone: String,
+    /// pending or verified.
+    status: String,
+    expires_at: i64,
+    attempts: i64,
+}

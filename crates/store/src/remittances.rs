@@ -1,0 +1,251 @@
+//! Carriers' remittances as rows: one per file (by the hash of its bytes, and by the carrier's
+//! batch id), its lines as classified, and the parcels a chunk of lines looks up.
+
+use holdback_domain::cod::Parcel;
+
+use crate::rows::Get;
+use crate::unit::{Statement, Val};
+use crate::{Store, StoreError, with_pool};
+
+/// A remittance file as imported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemittanceRow {
+    pub id: String,
+    pub carrier: String,
+    pub batch: String,
+    pub file_sha256: String,
+    pub livemode: bool,
+    pub currency: String,
+    /// `importing` (chunks being posted; a crash resumes at `chunks_done`) or `done`.
+    pub status: String,
+    pub chunks_done: i64,
+    pub lines: i64,
+    pub posted: i64,
+    pub gross: i64,
+    pub deductions: i64,
+    pub net: i64,
+    /// The report (JSON), once done.
+    pub report: String,
+    pub created_at: i64,
+}
+
+/// One line of a remittance as classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemittanceLineRow {
+    pub remittance: String,
+    pub line_no: i64,
+    pub tracking: String,
+    pub parcel: Option<String>,
+    pub class: String,
+    pub expected_net: Option<i64>,
+    pub reported_net: i64,
+    pub delta: i64,
+    /// `kind=amount` pairs joined by `|`.
+    pub deductions: String,
+    /// Warning codes joined by `|`.
+    pub warnings: String,
+}
+
+const COLUMNS: &str = "SELECT id, carrier, batch, file_sha256, livemode, currency, status, \
+     chunks_done, lines, posted, gross, deductions, net, report, created_at FROM remittances ";
+const INSERT: &str = "INSERT INTO remittances (id, carrier, batch, file_sha256, livemode, \
+     currency, status, chunks_done, lines, posted, gross, deductions, net, report, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'importing', 0, 0, 0, 0, 0, 0, '{}', $7) \
+     ON CONFLICT DO NOTHING";
+const PROGRESS: &str = "UPDATE remittances SET chunks_done = $2, posted = posted + $3 \
+     WHERE id = $1 AND chunks_done = $2 - 1";
+const FINISH: &str = "UPDATE remittances SET status = 'done', lines = $2, gross = $3, \
+     deductions = $4, net = $5, report = $6 WHERE id = $1";
+const INSERT_LINE: &str = "INSERT INTO remittance_lines (remittance_id, line_no, tracking, \
+     parcel_id, class, expected_net, reported_net, delta, deductions, warnings) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
+const SELECT_LINES: &str = "SELECT remittance_id, line_no, tracking, parcel_id, class, \
+     expected_net, reported_net, delta, deductions, warnings FROM remittance_lines \
+     WHERE remittance_id = $1 AND line_no > $2 ORDER BY line_no LIMIT $3";
+
+fn row(r: &impl Get) -> Result<RemittanceRow, StoreError> {
+    Ok(RemittanceRow {
+        id: r.text("id")?,
+        carrier: r.text("carrier")?,
+        batch: r.text("batch")?,
+        file_sha256: r.text("file_sha256")?,
+        livemode: r.flag("livemode")?,
+        currency: r.text("currency")?,
+        status: r.text("status")?,
+        chunks_done: r.int("chunks_done")?,
+        lines: r.int("lines")?,
+        posted: r.int("posted")?,
+        gross: r.int("gross")?,
+        deductions: r.int("deductions")?,
+        net: r.int("net")?,
+        report: r.text("report")?,
+        created_at: r.int("created_at")?,
+    })
+}
+
+fn line(r: &impl Get) -> Result<RemittanceLineRow, StoreError> {
+    Ok(RemittanceLineRow {
+        remittance: r.text("remittance_id")?,
+        line_no: r.int("line_no")?,
+        tracking: r.text("tracking")?,
+        parcel: r.opt_text("parcel_id")?,
+        class: r.text("class")?,
+        expected_net: r.opt_int("expected_net")?,
+        reported_net: r.int("reported_net")?,
+        delta: r.int("delta")?,
+        deductions: r.text("deductions")?,
+        warnings: r.text("warnings")?,
+    })
+}
+
+/// The insert of one classified line (a chunk posted again after a crash inserts nothing new).
+pub(crate) fn line_statement(l: &RemittanceLineRow) -> Statement {
+    (
+        INSERT_LINE,
+        vec![
+            Val::Text(l.remittance.clone()),
+            Val::Int(l.line_no),
+            Val::Text(l.tracking.clone()),
+            Val::OptText(l.parcel.clone()),
+            Val::Text(l.class.clone()),
+            Val::OptInt(l.expected_net),
+            Val::Int(l.reported_net),
+            Val::Int(l.delta),
+            Val::Text(l.deductions.clone()),
+            Val::Text(l.warnings.clone()),
+        ],
+    )
+}
+
+/// A chunk posted: the remittance's progress moves from `chunk - 1` to `chunk`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkDone {
+    pub remittance: String,
+    pub chunk: i64,
+    pub posted: i64,
+}
+
+pub(crate) fn progress_statement(c: &ChunkDone) -> Statement {
+    (
+        PROGRESS,
+        vec![
+            Val::Text(c.remittance.clone()),
+            Val::Int(c.chunk),
+            Val::Int(c.posted),
+        ],
+    )
+}
+
+impl Store {
+    /// The remittance of `carrier` with this file hash, or with this batch id.
+    pub async fn remittance_of(
+        &self,
+        carrier: &str,
+        sha256: &str,
+        batch: &str,
+    ) -> Result<Vec<RemittanceRow>, StoreError> {
+        let sql =
+            format!("{COLUMNS}WHERE carrier = $1 AND (file_sha256 = $2 OR batch = $3) ORDER BY id");
+        with_pool!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(carrier)
+                .bind(sha256)
+                .bind(batch)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(row).collect()
+        })
+    }
+
+    pub async fn remittance(&self, id: &str) -> Result<Option<RemittanceRow>, StoreError> {
+        let sql = format!("{COLUMNS}WHERE id = $1");
+        with_pool!(self, pool => {
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await?;
+            r.as_ref().map(row).transpose()
+        })
+    }
+
+    /// Starts a remittance (`importing`): `false` when the carrier has one of this hash or batch.
+    pub async fn start_remittance(&self, r: &RemittanceRow) -> Result<bool, StoreError> {
+        with_pool!(self, pool => {
+            let n = sqlx::query(INSERT)
+                .bind(&r.id)
+                .bind(&r.carrier)
+                .bind(&r.batch)
+                .bind(&r.file_sha256)
+                .bind(r.livemode)
+                .bind(&r.currency)
+                .bind(r.created_at)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            Ok(n == 1)
+        })
+    }
+
+    /// Marks a remittance done with its totals and report.
+    pub async fn finish_remittance(&self, r: &RemittanceRow) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(FINISH)
+                .bind(&r.id)
+                .bind(r.lines)
+                .bind(r.gross)
+                .bind(r.deductions)
+                .bind(r.net)
+                .bind(&r.report)
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// A page of a remittance's lines, after line `after`.
+    pub async fn remittance_lines(
+        &self,
+        id: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<RemittanceLineRow>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(SELECT_LINES)
+                .bind(id)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(line).collect()
+        })
+    }
+
+    /// The carrier's parcels with any of these tracking numbers or order ids, with versions.
+    pub async fn parcels_for_lines(
+        &self,
+        carrier: &str,
+        trackings: &[String],
+        orders: &[String],
+    ) -> Result<Vec<(Parcel, i64)>, StoreError> {
+        let mut out = Vec::new();
+        for (column, keys) in [("tracking", trackings), ("order_id", orders)] {
+            for part in keys.chunks(500) {
+                let marks: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 2)).collect();
+                let sql = format!(
+                    "SELECT id, carrier, tracking, order_id, payment_id, buyer, seller, livemode, \
+                     currency, cash, fee, rto_cost, rto_payer, status, out_for_delivery_at, \
+                     final_at, remitted_batch, remitted_at, created_at, last_event_at, version \
+                     FROM parcels WHERE carrier = $1 AND {column} IN ({})",
+                    marks.join(", ")
+                );
+                with_pool!(self, pool => {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(carrier);
+                    for k in part {
+                        q = q.bind(k.clone());
+                    }
+                    for r in q.fetch_all(pool).await? {
+                        out.push(crate::parcels::parcel(&r)?);
+                    }
+                });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -113,6 +113,9 @@ pub struct Policy {
     /// Cash on delivery: the rules per country (with the day each takes effect), the carriers
     /// that collect cash, the limits on a buyer's risk, who pays for returns.
     pub cod: holdback_domain::cod::CodPolicy,
+    /// How each carrier's remittance files are read, by profile name (the example profiles
+    /// by default, each also by its carrier's id).
+    pub carrier_profiles: BTreeMap<String, holdback_remit::Profile>,
 }
 
 /// The default most one checkout may charge: about USD 10,000 in each of these currencies
@@ -181,6 +184,7 @@ impl Default for Policy {
             refund_routing: holdback_domain::tender::RefundRouting::default(),
             coupons: coupons::CouponPolicy::default(),
             cod: holdback_domain::cod::CodPolicy::default(),
+            carrier_profiles: remittances::example_profiles(),
         }
     }
 }

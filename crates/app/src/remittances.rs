@@ -38,6 +38,90 @@ use sha2::{Digest, Sha256};
 
 use crate::{App, AppError, Principal, Role};
 
+/// The example carrier profiles, by file name and by carrier id.
+pub fn example_profiles() -> BTreeMap<String, Profile> {
+    let mut out = BTreeMap::new();
+    for (name, text) in holdback_remit::EXAMPLE_PROFILES {
+        if let Ok(p) = Profile::from_toml(text) {
+            out.insert(p.carrier.clone(), p.clone());
+            out.insert((*name).to_string(), p);
+        }
+    }
+    out
+}
+
+/// The profile named `name` (a profile's name or its carrier's id).
+pub fn profile<'a>(app: &'a App, name: &str) -> Result<&'a Profile, AppError> {
+    app.policy.carrier_profiles.get(name).ok_or_else(|| {
+        AppError::param(
+            ErrorCode::CarrierProfileNotFound,
+            "carrier_profile",
+            format!("no carrier profile {name:?}"),
+        )
+    })
+}
+
+/// A remittance as the API shows it: its report, or (while importing) its progress.
+pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, AppError> {
+    let r = app.store.remittance(id).await?.ok_or(AppError::NotFound)?;
+    if r.livemode != principal.livemode || may_import(principal, &r.carrier).is_err() {
+        return Err(AppError::NotFound);
+    }
+    if r.status == "done" {
+        let mut v: Value = serde_json::from_str(&r.report).unwrap_or(Value::Null);
+        v["status"] = json!("done");
+        return Ok(v);
+    }
+    Ok(json!({
+        "id": r.id,
+        "object": "remittance",
+        "livemode": r.livemode,
+        "created": r.created_at.div_euclid(1000),
+        "status": r.status,
+        "carrier": r.carrier,
+        "batch": r.batch,
+        "file_sha256": r.file_sha256,
+        "chunks_done": r.chunks_done,
+    }))
+}
+
+/// A page of a remittance's lines as classified, after line `after`.
+pub async fn lines(
+    app: &App,
+    principal: &Principal,
+    id: &str,
+    after: i64,
+    limit: u32,
+) -> Result<(Vec<Value>, bool), AppError> {
+    let r = app.store.remittance(id).await?.ok_or(AppError::NotFound)?;
+    if r.livemode != principal.livemode || may_import(principal, &r.carrier).is_err() {
+        return Err(AppError::NotFound);
+    }
+    let limit = limit.clamp(1, 1_000);
+    let mut rows = app.store.remittance_lines(id, after, limit + 1).await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    Ok((rows.iter().map(line_view).collect(), more))
+}
+
+fn line_view(l: &RemittanceLineRow) -> Value {
+    json!({
+        "object": "remittance_line",
+        "line": l.line_no,
+        "tracking": l.tracking,
+        "parcel": l.parcel,
+        "class": l.class,
+        "expected_net": l.expected_net,
+        "reported_net": l.reported_net,
+        "delta": l.delta,
+        "deductions": l.deductions.split('|').filter(|s| !s.is_empty()).filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_string(), json!(v.parse::<i64>().ok()?)))
+        }).collect::<serde_json::Map<_, _>>(),
+        "warnings": l.warnings.split('|').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+    })
+}
+
 /// Lines posted per transaction.
 pub const CHUNK: usize = 5_000;
 
@@ -49,7 +133,7 @@ pub enum Source {
 }
 
 impl Source {
-    fn reader(&self) -> Result<Box<dyn Read>, AppError> {
+    fn reader(&self) -> Result<Box<dyn Read + Send>, AppError> {
         Ok(match self {
             Source::Path(p) => Box::new(std::io::BufReader::new(
                 std::fs::File::open(p).map_err(|e| refused("file_unreadable", &e.to_string()))?,
@@ -97,8 +181,8 @@ fn file_error(e: &FileError) -> AppError {
     refused(e.code(), &e.to_string())
 }
 
-/// What an import reports as it goes: lines read so far.
-pub type Progress<'a> = &'a (dyn Fn(u64) + Sync);
+/// What an import reports as it goes: lines posted so far, of the file's lines.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
 /// The parcels of one chunk, as the reconciler looks them up.
 struct Found<'a> {
@@ -228,8 +312,7 @@ pub async fn import(
             ));
         }
     };
-    let _ = check;
-    post(app, profile, source, row, progress).await
+    post(app, profile, source, row, check.lines, progress).await
 }
 
 /// The batch id the file gives on its first line that has one.
@@ -252,6 +335,7 @@ async fn post(
     profile: &Profile,
     source: &Source,
     mut row: RemittanceRow,
+    total: u64,
     progress: Progress<'_>,
 ) -> Result<Value, AppError> {
     let mut rec = Reconciler::new(profile);
@@ -276,7 +360,7 @@ async fn post(
         latest = latest.max(raw.iter().filter_map(|l| l.date_ms).max().unwrap_or(0));
         let posted = chunk(app, profile, &mut rec, raw, &row, chunk_no).await?;
         posted_now += posted;
-        progress(read);
+        progress(read, total);
     }
     let now = app.clock.now_ms();
     let report = finish(

@@ -5,6 +5,7 @@
 mod bench;
 mod bench_gift_cards;
 mod bench_lifecycle;
+mod cod_cli;
 mod connectors_cli;
 mod disputes_cli;
 mod keys_cli;
@@ -91,6 +92,11 @@ enum Command {
     Disputes {
         #[command(subcommand)]
         command: disputes_cli::DisputesCommand,
+    },
+    /// Cash on delivery: carriers' remittance files and event files.
+    Cod {
+        #[command(subcommand)]
+        command: cod_cli::CodCommand,
     },
     /// Reconciliation with the outside world.
     Reconcile {
@@ -346,6 +352,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Disputes { command } => {
             let store = connect(&cli.database).await?;
             disputes_cli::run(store, command).await
+        }
+        Command::Cod { command } => {
+            let store = connect(&cli.database).await?;
+            cod_cli::run(store, command).await
         }
         Command::Reconcile { command } => {
             let store = connect(&cli.database).await?;

@@ -274,7 +274,114 @@ async fn collected_at_the_door_then_released_only_after_protection_and_remittanc
         assert_eq!(o["amount_held"], 12_000);
         assert_eq!(s.balance_of("test:seller_payable:sel_jeddah:SAR").await, 0);
         s.audit_clean().await;
+        // a file with a bank reference in exponent form is refused whole: nothing posted
+        let bad = remittance(&order, "6.00612E+11", "146.25", "123.25");
+        let a = import(&s, &gulf, &bad).await;
+        assert_eq!(
+            a.body["error"]["code"], "reference_in_exponent_form",
+            "{b}: {}",
+            a.body
+        );
+        assert_eq!(
+            s.balance_of("test:carrier_receivable:gulf_express:SAR")
+                .await,
+            14_625
+        );
+        // the carrier's remittance: matched, posted, and the release that waited for it runs
+        let file = remittance(&order, "600612345678", "146.25", "123.25");
+        let a = import(&s, &gulf, &file).await;
+        assert_eq!(a.status, StatusCode::OK, "{b}: {}", a.body);
+        assert_eq!(a.body["already_imported"], false);
+        assert_eq!(a.body["posted_now"], 1);
+        assert_eq!(a.body["classes"]["matched"]["lines"], 1, "{b}: {}", a.body);
+        assert_eq!(a.body["classes"]["summary_row"]["lines"], 1);
+        assert_eq!(
+            a.body["identity"]["ok"], true,
+            "{b}: {}",
+            a.body["identity"]
+        );
+        assert_eq!(
+            s.balance_of("test:carrier_receivable:gulf_express:SAR")
+                .await,
+            0
+        );
+        assert_eq!(s.balance_of("test:cod_cash:SAR").await, 12_325);
+        assert_eq!(s.balance_of("test:cod_expense:freight:SAR").await, 1_500);
+        assert_eq!(s.balance_of("test:cod_expense:cod_fee:SAR").await, 500);
+        assert_eq!(s.balance_of("test:cod_expense:tax_on_fees:SAR").await, 300);
+        let o = s
+            .get(&format!("/v1/orders/{order}"), &s.platform)
+            .await
+            .body;
+        assert_eq!(o["status"], "completed", "{b}: {o}");
+        assert_eq!(
+            s.balance_of("test:seller_payable:sel_jeddah:SAR").await,
+            11_400
+        );
+        let p = s
+            .get(&format!("/v1/parcels/{parcel}"), &s.platform)
+            .await
+            .body;
+        assert_eq!(p["remittance"]["batch"], "GE-2026-0042", "{b}: {p}");
+        // the same file again posts nothing; the same batch with other figures conflicts
+        let journal = s.app.store.audit().await.unwrap().entries;
+        let a = import(&s, &gulf, &file).await;
+        assert_eq!(a.body["already_imported"], true, "{b}: {}", a.body);
+        assert_eq!(a.body["posted_now"], 0);
+        let other = remittance(&order, "600612345678", "146.25", "120.00");
+        let a = import(&s, &gulf, &other).await;
+        assert_eq!(
+            a.body["error"]["code"], "remittance_batch_conflict",
+            "{b}: {}",
+            a.body
+        );
+        assert_eq!(
+            s.app.store.audit().await.unwrap().entries,
+            journal,
+            "{b}: nothing posted"
+        );
+        let id = a_remittance(&s).await;
+        let lines = s
+            .get(&format!("/v1/cod/remittances/{id}/lines"), &gulf)
+            .await;
+        assert_eq!(lines.status, StatusCode::OK, "{b}: {}", lines.body);
+        assert_eq!(lines.body["data"][0]["class"], "matched");
+        assert_eq!(lines.body["data"][0]["deductions"]["freight"], 1_500);
+        s.audit_clean().await;
     }
+}
+
+/// A Gulf Express statement (its profile's layout: two preamble lines, then the header) paying
+/// the parcel GX100200300 of `order`, with a total row.
+fn remittance(order: &str, bank_ref: &str, cod: &str, net: &str) -> Vec<u8> {
+    format!(
+        "COD remittance statement,,,,,,,,,,,,\r\n\
+         Gulf Express GE-2026-0042,,,,,,,,,,,,\r\n\
+         AWB No,Order No,Consignee,COD Amount,Freight,COD Charges,RTO Charges,VAT,Net Amount,Status,Delivery Date,Remittance No,Bank Ref\r\n\
+         GX100200300,{order},Sara,{cod},15.00,5.00,0.00,3.00,{net},Delivered,22/11/2026,GE-2026-0042,{bank_ref}\r\n\
+         Total,,,{cod},15.00,5.00,0.00,3.00,{net},,,,\r\n"
+    )
+    .into_bytes()
+}
+
+async fn import(s: &Server, key: &str, file: &[u8]) -> crate::common::Answer {
+    use base64::Engine as _;
+    let body = json!({
+        "carrier_profile": "gulf_express",
+        "file_base64": base64::engine::general_purpose::STANDARD.encode(file),
+    });
+    s.post("/v1/cod/remittances", key, body).await
+}
+
+/// The id of the (one) remittance imported.
+async fn a_remittance(s: &Server) -> String {
+    let events = s
+        .app
+        .store
+        .remittance_of("gulf_express", "", "GE-2026-0042")
+        .await
+        .unwrap();
+    events[0].id.clone()
 }
 
 #[tokio::test]

@@ -75,6 +75,20 @@ pub mod sample;
 mod source;
 pub mod totals;
 
+/// The example carrier profiles shipped with the crate (invented carriers), by file name.
+pub const EXAMPLE_PROFILES: &[(&str, &str)] = &[
+    (
+        "gulf_express_sa",
+        include_str!("../profiles/gulf_express_sa.toml"),
+    ),
+    ("eurocod_de", include_str!("../profiles/eurocod_de.toml")),
+    (
+        "falcon_parcel_ae",
+        include_str!("../profiles/falcon_parcel_ae.toml"),
+    ),
+    ("swiftcod_in", include_str!("../profiles/swiftcod_in.toml")),
+];
+
 pub use classify::{
     ClassTotal, Collection, CollectionClass, CollectionState, Collections, LineClass, LineResult,
     Reconciler, unremitted,

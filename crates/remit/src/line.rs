@@ -124,7 +124,7 @@ impl Iterator for Lines {
 /// Opens a remittance file: reads up to and including the header row and checks that every
 /// column the profile names is there. CSV is then read record by record; XLSX and JSON are read
 /// whole here and handed out line by line.
-pub fn open(profile: &Profile, mut source: impl Read + 'static) -> Result<Lines, FileError> {
+pub fn open(profile: &Profile, mut source: impl Read + Send + 'static) -> Result<Lines, FileError> {
     let mut table = match profile.format {
         Format::Csv => Table::Csv(Box::new(CsvTable::new(profile, Box::new(source)))),
         Format::Xlsx => {
@@ -188,7 +188,10 @@ pub struct FileCheck {
 
 /// Reads the whole file and discards the lines: the pass to run before posting anything, so a
 /// file refused at its last line is refused before its first line was posted.
-pub fn validate(profile: &Profile, source: impl Read + 'static) -> Result<FileCheck, FileError> {
+pub fn validate(
+    profile: &Profile,
+    source: impl Read + Send + 'static,
+) -> Result<FileCheck, FileError> {
     let mut check = FileCheck::default();
     for line in open(profile, source)? {
         let line = line?;

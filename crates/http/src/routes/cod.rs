@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use holdback_app::{cod, parcels};
+use holdback_app::{cod, parcels, remittances};
 use holdback_domain::ErrorCode;
 use holdback_domain::cod::CarrierEvent;
 use serde::Deserialize;
@@ -31,6 +31,9 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(confirm_cash_on_delivery))
         .routes(routes!(get_parcel))
         .routes(routes!(report_event))
+        .routes(routes!(import_remittance))
+        .routes(routes!(get_remittance))
+        .routes(routes!(remittance_lines))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -316,4 +319,136 @@ async fn report_event(
         parcels::report(&s.app, &who, &tracking, &report, idem).await
     })
     .await
+}
+
+fn profile_name() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .examples(["gulf_express"])
+        .build()
+}
+
+fn file_base64() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .pattern(Some("^[A-Za-z0-9+/]+={0,2}$"))
+        .build()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct RemittanceDto {
+    /// The carrier profile the file is read through (its name, or the carrier's id).
+    #[schema(schema_with = profile_name)]
+    carrier_profile: String,
+    /// The file's bytes, base64 (standard alphabet, padded).
+    #[schema(schema_with = file_base64)]
+    file_base64: String,
+}
+
+/// Imports a carrier's remittance file: read whole through the carrier's profile (refused
+/// whole, by name, when its bytes are not in the declared encoding, a bank reference is in
+/// exponent form, or a date reads two ways), every line classified, matched lines posted to
+/// the ledger once, ever. The same file again answers `already_imported: true` and posts
+/// nothing; the same batch with other figures is `remittance_batch_conflict`. The platform, or
+/// the carrier itself.
+#[utoipa::path(post, path = "/v1/cod/remittances", tag = "cash_on_delivery",
+    request_body = RemittanceDto,
+    params(schema::IdempotencyKey),
+    responses(
+        (status = 200, description = "The remittance's report", body = schema::Remittance),
+        schema::GiftCardRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn import_remittance(
+    State(s): Ctx,
+    Caller(who): Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    use base64::Engine as _;
+    let dto: RemittanceDto = post.parse()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(dto.file_base64.as_bytes())
+        .map_err(|_| {
+            ApiError::param(
+                ErrorCode::ParameterInvalid,
+                "file_base64",
+                "the file's bytes in standard base64",
+            )
+        })?;
+    let profile = remittances::profile(&s.app, &dto.carrier_profile)?.clone();
+    let source = remittances::Source::Bytes(std::sync::Arc::new(bytes));
+    post.run(&s, &who, StatusCode::OK, async |_| {
+        remittances::import(&s.app, &who, &profile, &source, &|_, _| {}).await
+    })
+    .await
+}
+
+/// One remittance: its report (the batch identity checked, totals per class, the carrier's
+/// collections the file did not have), or its progress while it is being imported.
+#[utoipa::path(get, path = "/v1/cod/remittances/{id}", tag = "cash_on_delivery",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The remittance", body = schema::Remittance),
+        schema::GetRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn get_remittance(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+) -> Result<Reply, ApiError> {
+    Ok(Reply::ok(remittances::get(&s.app, &who, &id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct LinesQuery {
+    /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// The line number after which the page starts.
+    #[param(minimum = 0)]
+    starting_after: Option<i64>,
+}
+
+/// A page of a remittance's lines as classified, in file order.
+#[utoipa::path(get, path = "/v1/cod/remittances/{id}/lines", tag = "cash_on_delivery",
+    params(("id" = String, Path), LinesQuery),
+    responses(
+        (status = 200, description = "The lines", body = schema::RemittanceLineList),
+        schema::SubListRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn remittance_lines(
+    State(s): Ctx,
+    Path(id): Path<String>,
+    Caller(who): Caller,
+    query: Result<Query<LinesQuery>, QueryRejection>,
+) -> Result<Reply, ApiError> {
+    let Ok(Query(q)) = query else {
+        return Err(ApiError::code(
+            ErrorCode::ParameterInvalid,
+            "the query takes limit (1 to 1000) and starting_after (a line number)",
+        ));
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) || q.starting_after.is_some_and(|a| a < 0) {
+        return Err(ApiError::code(
+            ErrorCode::ParameterInvalid,
+            "limit is 1 to 1000 and starting_after a line number",
+        ));
+    }
+    let (data, has_more) =
+        remittances::lines(&s.app, &who, &id, q.starting_after.unwrap_or(0), limit).await?;
+    Ok(Reply::ok(serde_json::json!({
+        "object": "list",
+        "url": format!("/v1/cod/remittances/{id}/lines"),
+        "has_more": has_more,
+        "data": data,
+    })))
 }

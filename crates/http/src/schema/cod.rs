@@ -118,3 +118,72 @@ pub struct PhoneVerification {
     expires_at: i64,
     attempts: i64,
 }
+
+/// A remittance: the carrier's batch as imported, with its report.
+#[derive(ToSchema)]
+pub struct Remittance {
+    id: String,
+    /// Always "remittance".
+    object: String,
+    livemode: bool,
+    created: i64,
+    /// importing or done.
+    status: Option<String>,
+    carrier: String,
+    batch: Option<String>,
+    file_sha256: String,
+    currency: Option<String>,
+    bank_reference: Option<String>,
+    /// Lines, gross, deductions (by kind), net, the bank credit and the file's own total row.
+    #[schema(value_type = Object)]
+    totals: Option<serde_json::Value>,
+    /// Per class (matched, short_paid, over_paid, duplicate, unknown_parcel, remitted_but_rto,
+    /// summary_row, not_paid, reversal, piece): lines, reported net and summed delta.
+    #[schema(value_type = Object)]
+    classes: Option<serde_json::Value>,
+    /// Whether gross − deductions = net = the file's stated net (and the bank credit), with
+    /// each difference.
+    #[schema(value_type = Object)]
+    identity: Option<serde_json::Value>,
+    /// The carrier's collections not in the file: missing_from_file (past the cycle) or
+    /// pending_next_cycle, with the parcels (at most 1000).
+    #[schema(value_type = Object)]
+    collections: Option<serde_json::Value>,
+    /// The same file was imported before: nothing was posted now.
+    already_imported: Option<bool>,
+    /// Lines posted by this import.
+    posted_now: Option<i64>,
+    chunks_done: Option<i64>,
+    #[schema(value_type = Vec<Object>)]
+    lines: Option<Vec<serde_json::Value>>,
+}
+
+/// One line of a remittance as classified.
+#[derive(ToSchema)]
+pub struct RemittanceLine {
+    /// Always "remittance_line".
+    object: String,
+    line: i64,
+    tracking: String,
+    parcel: Option<String>,
+    class: String,
+    expected_net: Option<i64>,
+    reported_net: i64,
+    /// reported − expected, signed.
+    delta: i64,
+    /// Itemised by kind: freight, cod_fee, early_cod_fee, rto_charge, weight_discrepancy,
+    /// tax_on_fees, withholding_tax.
+    #[schema(value_type = Object)]
+    deductions: serde_json::Value,
+    /// awb_mangled, leading_zero_lost, excess_precision, duplicate_in_file,
+    /// duplicate_across_batches, deduction_above_rate_card.
+    warnings: Vec<String>,
+}
+
+#[derive(ToSchema)]
+pub struct RemittanceLineList {
+    object: String,
+    url: String,
+    has_more: bool,
+    data: Vec<RemittanceLine>,
+}

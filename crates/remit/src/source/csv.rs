@@ -7,13 +7,13 @@ use crate::decode::{DecodingReader, fault_of};
 use crate::profile::Profile;
 
 pub(crate) struct CsvTable {
-    reader: ::csv::Reader<DecodingReader<Box<dyn Read>>>,
+    reader: ::csv::Reader<DecodingReader<Box<dyn Read + Send>>>,
     record: ::csv::StringRecord,
     last_line: u64,
 }
 
 impl CsvTable {
-    pub(crate) fn new(profile: &Profile, source: Box<dyn Read>) -> CsvTable {
+    pub(crate) fn new(profile: &Profile, source: Box<dyn Read + Send>) -> CsvTable {
         let reader = ::csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)

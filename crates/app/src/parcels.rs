@@ -140,7 +140,7 @@ fn carrier_of(principal: &Principal, named: Option<&str>) -> Result<String, AppE
         (Role::Carrier(me), Some(c)) if c == me => Ok(me.clone()),
         (Role::Platform, Some(c)) => Ok(c.to_string()),
         (Role::Platform, None) => Err(AppError::param(
-            ErrorCode::ParameterMissing,
+            ErrorCode::CarrierRequired,
             "carrier",
             "the platform names the carrier it reports for",
         )),

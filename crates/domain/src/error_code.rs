@@ -243,6 +243,7 @@ error_codes! {
     CodNotOffered = "cash_on_delivery_not_offered", 400, InvalidRequest;
     CodOneSeller = "cash_on_delivery_one_seller", 400, InvalidRequest;
     CarrierCannotCollect = "carrier_cannot_collect", 400, InvalidRequest;
+    CarrierRequired = "carrier_required", 400, InvalidRequest;
     ParcelNotFound = "parcel_not_found", 404, InvalidRequest;
     ParcelAlreadyFinal = "parcel_already_final", 409, InvalidRequest;
     CollectionAmountMismatch = "collection_amount_mismatch", 400, InvalidRequest;
@@ -251,10 +252,10 @@ error_codes! {
     VerificationCodeExpired = "verification_code_expired", 409, InvalidRequest;
     VerificationCodeUsed = "verification_code_used", 409, InvalidRequest;
     VerificationAttemptsExceeded = "verification_attempts_exceeded", 429, InvalidRequest;
-    FileEncodingInvalid = "file_encoding_invalid", 422, InvalidRequest;
-    ReferenceInExponentForm = "reference_in_exponent_form", 422, InvalidRequest;
-    DateAmbiguous = "date_ambiguous", 422, InvalidRequest;
-    RemittanceFileInvalid = "remittance_file_invalid", 422, InvalidRequest;
+    FileEncodingInvalid = "file_encoding_invalid", 400, InvalidRequest;
+    ReferenceInExponentForm = "reference_in_exponent_form", 400, InvalidRequest;
+    DateAmbiguous = "date_ambiguous", 400, InvalidRequest;
+    RemittanceFileInvalid = "remittance_file_invalid", 400, InvalidRequest;
     RemittanceBatchConflict = "remittance_batch_conflict", 409, InvalidRequest;
     CarrierProfileNotFound = "carrier_profile_not_found", 404, InvalidRequest;
     // ledger rules that reach the API

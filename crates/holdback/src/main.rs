@@ -6,6 +6,7 @@ mod bench;
 mod bench_gift_cards;
 mod bench_lifecycle;
 mod cod_cli;
+mod policy_cod;
 mod connectors_cli;
 mod disputes_cli;
 mod keys_cli;

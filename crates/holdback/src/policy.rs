@@ -4,7 +4,8 @@
 //! counts of dispute evidence files), `[disputes]` (the timings of disputes), and
 //! `[guarantee_by_country]` (delivery guarantees per destination country), and `[gift_cards]`
 //! (how long cards stay valid, and the guards against guessing codes), and `[refund_routing]`
-//! (how refunds are shared among a payment's tenders, and which go to the buyer's balance).
+//! (how refunds are shared among a payment's tenders, and which go to the buyer's balance), and
+//! `[cod]` with `[carrier_profiles]` (cash on delivery: see `policy_cod`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -46,6 +47,12 @@ struct File {
     gift_cards: GiftCardsFile,
     #[serde(default)]
     refund_routing: RoutingFile,
+    /// `[cod]`: see `policy_cod`.
+    #[serde(default)]
+    cod: crate::policy_cod::CodFile,
+    /// `[carrier_profiles]`: `name = "path/to/profile.toml"`.
+    #[serde(default)]
+    carrier_profiles: BTreeMap<String, String>,
 }
 
 /// `[refund_routing]`: which tenders a refund comes out of first (`stored_value_last`, the
@@ -433,6 +440,7 @@ pub fn parse(text: &str) -> anyhow::Result<Policy> {
             .by_country
             .insert(country.clone(), i64::from(*days) * DAY);
     }
+    crate::policy_cod::apply(&file.cod, &file.carrier_profiles, &mut policy)?;
     for (method, m) in file.shipping {
         holdback_domain::AccountId::parse(&method)?;
         anyhow::ensure!(

@@ -374,7 +374,7 @@ async fn import_remittance(
         .decode(dto.file_base64.as_bytes())
         .map_err(|_| {
             ApiError::param(
-                ErrorCode::ParameterInvalid,
+                ErrorCode::RemittanceFileInvalid,
                 "file_base64",
                 "the file's bytes in standard base64",
             )

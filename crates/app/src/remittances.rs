@@ -339,6 +339,7 @@ async fn post(
     progress: Progress<'_>,
 ) -> Result<Value, AppError> {
     let mut rec = Reconciler::new(profile);
+    let mut in_file = InFile::default();
     let mut lines = holdback_remit::open(profile, source.reader()?).map_err(|e| file_error(&e))?;
     let mut chunk_no = 0i64;
     let mut posted_now = 0u64;
@@ -358,19 +359,13 @@ async fn post(
         chunk_no += 1;
         read += raw.len() as u64;
         latest = latest.max(raw.iter().filter_map(|l| l.date_ms).max().unwrap_or(0));
-        let posted = chunk(app, profile, &mut rec, raw, &row, chunk_no).await?;
+        let posted = chunk(app, profile, &mut rec, &mut in_file, raw, &row, chunk_no).await?;
         posted_now += posted;
         progress(read, total);
     }
     let now = app.clock.now_ms();
-    let report = finish(
-        app,
-        profile,
-        &rec,
-        &row,
-        if latest > 0 { latest } else { now },
-    )
-    .await?;
+    let date = if latest > 0 { latest } else { now };
+    let report = finish(app, profile, &rec, &in_file, &row, date).await?;
     let totals = rec.totals();
     row.lines = i64::try_from(totals.lines).unwrap_or(i64::MAX);
     row.gross = totals.gross;
@@ -387,10 +382,12 @@ async fn post(
 
 /// Classifies one chunk and posts its matched lines in one unit (unless a run before this one
 /// posted it already). Returns the lines it posted.
+#[allow(clippy::too_many_arguments)]
 async fn chunk(
     app: &App,
     profile: &Profile,
     rec: &mut Reconciler,
+    in_file: &mut InFile,
     raw: Vec<RawLine>,
     row: &RemittanceRow,
     chunk_no: i64,
@@ -426,6 +423,11 @@ async fn chunk(
         }
     }
     let results: Vec<LineResult> = raw.into_iter().map(|l| rec.line(l, &mut found)).collect();
+    for r in &results {
+        if let Some(p) = &r.parcel {
+            in_file.add(p);
+        }
+    }
     if chunk_no <= row.chunks_done {
         return Ok(0);
     }
@@ -595,11 +597,33 @@ impl Book {
     }
 }
 
+/// The parcels a file named, as 64-bit hashes of their ids (flat memory for a large file).
+#[derive(Default)]
+struct InFile(std::collections::HashSet<u64>);
+
+impl InFile {
+    fn key(id: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut h);
+        h.finish()
+    }
+
+    fn add(&mut self, id: &str) {
+        self.0.insert(InFile::key(id));
+    }
+
+    fn has(&self, id: &str) -> bool {
+        self.0.contains(&InFile::key(id))
+    }
+}
+
 /// The report: the reconciler's, with the carrier's collections the file did not have.
 async fn finish(
     app: &App,
     profile: &Profile,
     rec: &Reconciler,
+    in_file: &InFile,
     row: &RemittanceRow,
     batch_date: i64,
 ) -> Result<Value, AppError> {
@@ -615,7 +639,7 @@ async fn finish(
             .await?;
         let Some(last) = page.last() else { break };
         after = last.id.clone();
-        for p in &page {
+        for p in page.iter().filter(|p| !in_file.has(&p.id)) {
             let c = collection(p, &row.batch);
             let class = unremitted(&c, batch_date, profile.cycle_days);
             let e = missing.entry(class.code()).or_default();

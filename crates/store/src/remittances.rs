@@ -52,8 +52,9 @@ const INSERT: &str = "INSERT INTO remittances (id, carrier, batch, file_sha256, 
      currency, status, chunks_done, lines, posted, gross, deductions, net, report, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, 'importing', 0, 0, 0, 0, 0, 0, '{}', $7) \
      ON CONFLICT DO NOTHING";
-const PROGRESS: &str = "UPDATE remittances SET chunks_done = $2, posted = posted + $3 \
-     WHERE id = $1 AND chunks_done = $2 - 1";
+// (parameters in order of first appearance: SQLite's writer numbers them so)
+const PROGRESS: &str = "UPDATE remittances SET chunks_done = $1, posted = posted + $2 \
+     WHERE id = $3 AND chunks_done = $1 - 1";
 const FINISH: &str = "UPDATE remittances SET status = 'done', lines = $2, gross = $3, \
      deductions = $4, net = $5, report = $6 WHERE id = $1";
 const INSERT_LINE: &str = "INSERT INTO remittance_lines (remittance_id, line_no, tracking, \
@@ -129,9 +130,9 @@ pub(crate) fn progress_statement(c: &ChunkDone) -> Statement {
     (
         PROGRESS,
         vec![
-            Val::Text(c.remittance.clone()),
             Val::Int(c.chunk),
             Val::Int(c.posted),
+            Val::Text(c.remittance.clone()),
         ],
     )
 }

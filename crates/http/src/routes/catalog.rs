@@ -37,7 +37,7 @@ struct ProductDto {
     currency: String,
     /// What kind of goods it is: 1 to 40 of a-z, 0-9 and _ (some categories are never sold
     /// for cash on delivery).
-    #[schema(schema_with = rules::category)]
+    #[schema(schema_with = rules::optional_category)]
     category: Option<String>,
 }
 

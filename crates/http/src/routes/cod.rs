@@ -133,7 +133,6 @@ async fn start_verification(
     post: Idempotency,
 ) -> Result<Reply, ApiError> {
     let dto: PhoneDto = post.parse()?;
-    params::party_id(&id, "id")?;
     let digits = dto.phone.strip_prefix('+').unwrap_or("");
     let ok = (7..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
@@ -264,7 +263,7 @@ struct EventDto {
     #[schema(schema_with = rules::timestamp)]
     occurred: i64,
     /// For `delivered`: the cash collected, in minor units (the order and the fee).
-    #[schema(schema_with = rules::positive_amount)]
+    #[schema(schema_with = rules::optional_positive_amount)]
     cash_collected: Option<i64>,
     /// The carrier, when the platform reports for one (a carrier's key reports its own).
     #[schema(schema_with = rules::optional_party_id)]

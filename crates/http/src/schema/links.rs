@@ -9,6 +9,28 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     optional_empty_bodies(doc);
     closed_variants(doc);
     one_way_to_pay(doc);
+    required_query(doc);
+}
+
+/// Query parameters a handler cannot do without (their derive states them optional when they
+/// carry a schema of their own).
+fn required_query(doc: &mut utoipa::openapi::OpenApi) {
+    const REQUIRED: &[(&str, &[&str])] = &[(
+        "/v1/cod/eligibility",
+        &["buyer", "seller", "amount", "currency"],
+    )];
+    for (path, names) in REQUIRED {
+        let Some(op) = doc.paths.paths.get_mut(*path).and_then(|i| i.get.as_mut()) else {
+            continue;
+        };
+        for p in op.parameters.iter_mut().flatten() {
+            if let RefOr::T(p) = p
+                && names.contains(&p.name.as_str())
+            {
+                p.required = Required::True;
+            }
+        }
+    }
 }
 
 /// A checkout pays one way: `card`, `bank_transfer`, `wallet` or `cash_on_delivery`, exactly

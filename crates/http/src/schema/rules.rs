@@ -97,6 +97,20 @@ pub fn category() -> Object {
         .build()
 }
 
+/// A product category, or null (none).
+pub fn optional_category() -> Object {
+    let mut o = category();
+    o.schema_type = utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]);
+    o
+}
+
+/// A positive amount, or null (none).
+pub fn optional_positive_amount() -> Object {
+    let mut o = positive_amount();
+    o.schema_type = utoipa::openapi::schema::SchemaType::from_iter([Type::Integer, Type::Null]);
+    o
+}
+
 pub fn party_id() -> Object {
     string()
         .min_length(Some(1))

@@ -218,6 +218,10 @@ fn print_demo(addr: SocketAddr) {
         "  retailer ret_frank {} (sells gift cards for cash)",
         key(6)
     );
+    println!(
+        "  carrier gulf_express {} (reports its cash-on-delivery parcels, remits the cash)",
+        key(7)
+    );
     println!("bank notifications (test mode) are signed with: {DEMO_BANK_SECRET}");
     println!("sandbox wallets (test mode) sign their callbacks with: {DEMO_WALLET_SECRET}");
     println!(

@@ -242,6 +242,7 @@ error_codes! {
     CashNotCollected = "cash_not_collected", 409, InvalidRequest;
     CodNotOffered = "cash_on_delivery_not_offered", 400, InvalidRequest;
     CodOneSeller = "cash_on_delivery_one_seller", 400, InvalidRequest;
+    ConfirmationExpired = "confirmation_expired", 409, InvalidRequest;
     CarrierCannotCollect = "carrier_cannot_collect", 400, InvalidRequest;
     CarrierRequired = "carrier_required", 400, InvalidRequest;
     ParcelNotFound = "parcel_not_found", 404, InvalidRequest;

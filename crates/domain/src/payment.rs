@@ -335,6 +335,8 @@ pub enum PaymentError {
     NotCashOnDelivery,
     #[error("the cash of this payment was already collected")]
     AlreadyCollected,
+    #[error("the time to confirm this cash-on-delivery order has passed: it is cancelled")]
+    ConfirmationLate,
     #[error(transparent)]
     Money(#[from] MoneyError),
     #[error(transparent)]
@@ -357,6 +359,7 @@ impl PaymentError {
             PaymentError::NotAllStoredValue => ErrorCode::PaymentNotProcessing,
             PaymentError::NotCashOnDelivery => ErrorCode::NotCashOnDelivery,
             PaymentError::AlreadyCollected => ErrorCode::ParcelAlreadyFinal,
+            PaymentError::ConfirmationLate => ErrorCode::ConfirmationExpired,
             PaymentError::Money(e) => e.code(),
             PaymentError::InvalidId(_) => ErrorCode::InvalidId,
         }

@@ -567,6 +567,21 @@ async fn an_unconfirmed_order_is_cancelled_after_48_hours() {
             .await;
         assert_eq!(a.body["error"]["code"], "order_awaiting_payment", "{b}");
         s.clock.advance_ms(48 * common::HOUR + 1);
+        // too late to confirm, even before the scheduler has cancelled it
+        let payment = s
+            .get(&format!("/v1/orders/{order}"), &s.platform)
+            .await
+            .body["payment"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let path = format!("/v1/payments/{payment}/confirm_cash_on_delivery");
+        let a = s.post(&path, &s.platform, json!({})).await;
+        assert_eq!(
+            a.body["error"]["code"], "confirmation_expired",
+            "{b}: {}",
+            a.body
+        );
         scheduler::tick(&s.app, 100).await.unwrap();
         let o = s
             .get(&format!("/v1/orders/{order}"), &s.platform)

@@ -20,9 +20,16 @@ fn cash_tender(payment: &Payment) -> Result<&crate::payment::Tender, PaymentErro
 /// escrow.
 pub(crate) fn confirm(payment: &Payment, now: i64) -> Result<PaymentDecision, PaymentError> {
     let t = cash_tender(payment)?;
-    let PaymentState::RequiresAction { orders, .. } = &payment.state else {
+    let PaymentState::RequiresAction {
+        orders, expires_at, ..
+    } = &payment.state
+    else {
         return Err(PaymentError::NotAwaitingMoney);
     };
+    // past its time the order is being cancelled, whenever the scheduler gets to it
+    if now >= *expires_at {
+        return Err(PaymentError::ConfirmationLate);
+    }
     let currency = t.amount.currency();
     let cod = CodAccounts::of(payment.livemode, currency)?;
     let shared = SharedAccounts::of(payment.livemode, currency)?;

@@ -218,7 +218,9 @@ impl Store {
         })
     }
 
-    /// The carrier's parcels with any of these tracking numbers or order ids, with versions.
+    /// The carrier's parcels with any of these tracking numbers or order ids, with versions,
+    /// each once. Order ids of parcels already found by tracking are not looked up again (an
+    /// order has one parcel).
     pub async fn parcels_for_lines(
         &self,
         carrier: &str,
@@ -226,27 +228,48 @@ impl Store {
         orders: &[String],
     ) -> Result<Vec<(Parcel, i64)>, StoreError> {
         let mut out = Vec::new();
-        for (column, keys) in [("tracking", trackings), ("order_id", orders)] {
-            for part in keys.chunks(500) {
-                let marks: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 2)).collect();
-                let sql = format!(
-                    "SELECT id, carrier, tracking, order_id, payment_id, buyer, seller, livemode, \
-                     currency, cash, fee, rto_cost, rto_payer, status, out_for_delivery_at, \
-                     final_at, remitted_batch, remitted_at, created_at, last_event_at, version \
-                     FROM parcels WHERE carrier = $1 AND {column} IN ({})",
-                    marks.join(", ")
-                );
-                with_pool!(self, pool => {
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(carrier);
-                    for k in part {
-                        q = q.bind(k.clone());
-                    }
-                    for r in q.fetch_all(pool).await? {
-                        out.push(crate::parcels::parcel(&r)?);
-                    }
-                });
-            }
-        }
+        self.parcels_where(carrier, "tracking", trackings.iter(), &mut out)
+            .await?;
+        let known: std::collections::HashSet<&str> =
+            out.iter().map(|(p, _)| p.order.as_str()).collect();
+        let rest: Vec<&String> = orders
+            .iter()
+            .filter(|o| !known.contains(o.as_str()))
+            .collect();
+        drop(known);
+        self.parcels_where(carrier, "order_id", rest.into_iter(), &mut out)
+            .await?;
         Ok(out)
+    }
+
+    /// Adds to `out` the carrier's parcels whose `column` is one of `keys`, 500 keys a query.
+    async fn parcels_where<'k>(
+        &self,
+        carrier: &str,
+        column: &'static str,
+        keys: impl ExactSizeIterator<Item = &'k String>,
+        out: &mut Vec<(Parcel, i64)>,
+    ) -> Result<(), StoreError> {
+        let keys: Vec<&String> = keys.collect();
+        for part in keys.chunks(500) {
+            let marks: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT id, carrier, tracking, order_id, payment_id, buyer, seller, livemode, \
+                 currency, cash, fee, rto_cost, rto_payer, status, out_for_delivery_at, \
+                 final_at, remitted_batch, remitted_at, created_at, last_event_at, version \
+                 FROM parcels WHERE carrier = $1 AND {column} IN ({})",
+                marks.join(", ")
+            );
+            with_pool!(self, pool => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(carrier);
+                for k in part {
+                    q = q.bind((*k).clone());
+                }
+                for r in q.fetch_all(pool).await? {
+                    out.push(crate::parcels::parcel(&r)?);
+                }
+            });
+        }
+        Ok(())
     }
 }

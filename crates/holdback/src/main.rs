@@ -5,6 +5,7 @@
 mod bench;
 mod bench_gift_cards;
 mod bench_lifecycle;
+mod bench_remittance;
 mod cod_cli;
 mod policy_cod;
 mod connectors_cli;
@@ -180,6 +181,9 @@ enum BenchCommand {
     /// each stage, and redemptions/s by tenth of the run (the code lookup does not slow down
     /// as cards accumulate).
     GiftCards(bench_gift_cards::GiftCardBenchArgs),
+    /// A carrier's remittance file of N lines (default 1,000,000) imported and reconciled end
+    /// to end on a scratch database: wall time, lines/s, peak RSS, the re-import, the books.
+    Remittance(bench_remittance::RemittanceBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -424,6 +428,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: BenchCommand::GiftCards(args),
         } => {
             let clean = bench_gift_cards::run(args).await?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Bench {
+            command: BenchCommand::Remittance(args),
+        } => {
+            let clean = bench_remittance::run(args).await?;
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {

@@ -108,3 +108,77 @@ fn raw_sqlite(
     }
     Ok(elapsed() - start)
 }
+
+/// Rows per multi-row insert (22 values each: under both drivers' limits on bound values).
+const PARCELS_PER_INSERT: usize = 500;
+
+/// A multi-row insert of `rows` parcels: `INSERT INTO parcels (…) VALUES ($1, …), (…)`, with
+/// `mark` before each parameter's number (SQLite takes `?N` without looking the name up among
+/// the thousands before it, as it does for `$N`).
+fn parcels_insert(rows: usize, mark: char) -> String {
+    let per = crate::parcels::VALUES_PER_PARCEL;
+    let mut sql = String::from(crate::parcels::INSERT_COLUMNS);
+    sql.push_str("VALUES ");
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..per {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push(mark);
+            sql.push_str(&(r * per + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Benchmark setup: inserts `parcels` as they are (version 1, as a unit would have written
+/// them), in one transaction, [`PARCELS_PER_INSERT`] rows per statement. No ledger posting:
+/// the caller books what the parcels' states imply.
+pub async fn insert_parcels(
+    store: &Store,
+    parcels: Vec<holdback_domain::cod::Parcel>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let values = move |p: &[holdback_domain::cod::Parcel]| -> Vec<crate::unit::Val> {
+        p.iter()
+            .flat_map(|p| crate::parcels::values(p, 1, now))
+            .collect()
+    };
+    match store {
+        Store::Sqlite(pool) => {
+            let path = pool.connect_options().get_filename().to_path_buf();
+            tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+                let mut conn = crate::sqlite::open(&path)?;
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                for part in parcels.chunks(PARCELS_PER_INSERT) {
+                    let sql = parcels_insert(part.len(), '?');
+                    let mut stmt = tx.prepare_cached(&sql)?;
+                    stmt.execute(rusqlite::params_from_iter(values(part)))?;
+                }
+                tx.commit()?;
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                Ok(())
+            })
+            .await
+            .map_err(|e| StoreError::Corrupt(format!("benchmark thread: {e}")))??;
+        }
+        Store::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            for part in parcels.chunks(PARCELS_PER_INSERT) {
+                let sql = parcels_insert(part.len(), '$');
+                let vals = values(part);
+                crate::unit::bind_pg(sqlx::query(sqlx::AssertSqlSafe(sql)), &vals)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(())
+}

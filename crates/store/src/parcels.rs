@@ -9,17 +9,28 @@ use crate::rows::{Get, corrupt, currency};
 use crate::unit::{Statement, Val};
 use crate::{Store, StoreError, with_pool};
 
-const UPSERT_PARCEL: &str = "INSERT INTO parcels (id, carrier, tracking, order_id, payment_id, \
-     buyer, seller, livemode, currency, cash, fee, rto_cost, rto_payer, status, \
-     out_for_delivery_at, final_at, remitted_batch, remitted_at, created_at, last_event_at, \
-     version, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+/// The columns [`values`] gives, in its order (for an insert of many rows).
+macro_rules! insert_columns {
+    () => {
+        "INSERT INTO parcels (id, carrier, tracking, order_id, payment_id, \
+         buyer, seller, livemode, currency, cash, fee, rto_cost, rto_payer, status, \
+         out_for_delivery_at, final_at, remitted_batch, remitted_at, created_at, last_event_at, \
+         version, updated_at) "
+    };
+}
+pub(crate) const INSERT_COLUMNS: &str = insert_columns!();
+/// How many values [`values`] gives for one parcel.
+pub(crate) const VALUES_PER_PARCEL: usize = 22;
+const UPSERT_PARCEL: &str = concat!(
+    insert_columns!(),
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
      $19, $20, $21, $22) \
      ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
      out_for_delivery_at = excluded.out_for_delivery_at, final_at = excluded.final_at, \
      remitted_batch = excluded.remitted_batch, remitted_at = excluded.remitted_at, \
      last_event_at = excluded.last_event_at, version = excluded.version, \
-     updated_at = excluded.updated_at";
+     updated_at = excluded.updated_at"
+);
 macro_rules! parcel_columns {
     () => {
         "SELECT id, carrier, tracking, order_id, payment_id, buyer, seller, livemode, currency, \
@@ -53,40 +64,41 @@ fn text(s: &str) -> Val {
 
 /// The upsert of one parcel, at the version after `expected_version`.
 pub(crate) fn statement(w: &Versioned<Parcel>, now: i64) -> Statement {
-    let p = &w.value;
+    (UPSERT_PARCEL, values(&w.value, w.expected_version + 1, now))
+}
+
+/// A parcel's row values at `version`, in the order of [`INSERT_COLUMNS`].
+pub(crate) fn values(p: &Parcel, version: i64, now: i64) -> Vec<Val> {
     let (out, final_at, remitted) = match &p.state {
         ParcelState::InTransit { out_for_delivery } => (*out_for_delivery, None, None),
         ParcelState::Collected { at, remitted } | ParcelState::Returned { at, remitted, .. } => {
             (None, Some(*at), remitted.as_ref())
         }
     };
-    (
-        UPSERT_PARCEL,
-        vec![
-            text(&p.id),
-            text(&p.carrier),
-            text(&p.tracking),
-            text(&p.order),
-            text(&p.payment),
-            text(&p.buyer),
-            text(&p.seller),
-            Val::Bool(p.livemode),
-            text(p.cash.currency().code()),
-            Val::Int(p.cash.minor()),
-            Val::Int(p.fee),
-            Val::Int(p.rto_cost),
-            text(p.rto_payer.code()),
-            text(p.state.code()),
-            Val::OptInt(out),
-            Val::OptInt(final_at),
-            Val::OptText(remitted.map(|r| r.batch.clone())),
-            Val::OptInt(remitted.map(|r| r.at)),
-            Val::Int(p.created_at),
-            Val::Int(p.last_event_at),
-            Val::Int(w.expected_version + 1),
-            Val::Int(now),
-        ],
-    )
+    vec![
+        text(&p.id),
+        text(&p.carrier),
+        text(&p.tracking),
+        text(&p.order),
+        text(&p.payment),
+        text(&p.buyer),
+        text(&p.seller),
+        Val::Bool(p.livemode),
+        text(p.cash.currency().code()),
+        Val::Int(p.cash.minor()),
+        Val::Int(p.fee),
+        Val::Int(p.rto_cost),
+        text(p.rto_payer.code()),
+        text(p.state.code()),
+        Val::OptInt(out),
+        Val::OptInt(final_at),
+        Val::OptText(remitted.map(|r| r.batch.clone())),
+        Val::OptInt(remitted.map(|r| r.at)),
+        Val::Int(p.created_at),
+        Val::Int(p.last_event_at),
+        Val::Int(version),
+        Val::Int(now),
+    ]
 }
 
 pub(crate) fn parcel(row: &impl Get) -> Result<(Parcel, i64), StoreError> {

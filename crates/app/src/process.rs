@@ -137,6 +137,7 @@ pub fn unit_of(
         cod_terms: Vec::new(),
         remittance_lines: Vec::new(),
         remittance_chunk: None,
+        remitted: None,
         coupon_uses: Vec::new(),
         coupon_uses_given_back: effects.coupon_uses_given_back.clone(),
         set_timers: effects

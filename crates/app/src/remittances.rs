@@ -23,16 +23,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::Arc;
 
-use holdback_domain::cod::{CodAccounts, Parcel, ParcelState, Remitted, spec};
+use holdback_domain::cod::{CodAccounts, Parcel, ParcelState, spec};
 use holdback_domain::ledger::{AccountKind, AccountSpec, TransactionRequest, TransferRequest};
-use holdback_domain::process::Versioned;
 use holdback_domain::{AccountId, Currency, ErrorCode, Money, TxId};
 use holdback_remit::{
     Collection, CollectionState, Collections, DeductionKind, FileError, LineClass, LineResult,
     Profile, RawLine, Reconciler, unremitted,
 };
 use holdback_store::Unit;
-use holdback_store::remittances::{ChunkDone, RemittanceLineRow, RemittanceRow};
+use holdback_store::remittances::{ChunkDone, RemitMark, RemittanceLineRow, RemittanceRow};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -436,34 +435,27 @@ async fn chunk(
         parcels.iter().map(|p| (p.0.id.as_str(), p)).collect();
     let mut book = Book::new(row, profile.currency)?;
     let mut unit = Unit::default();
-    let mut posted = 0i64;
+    // the parcels paid, marked remitted under the versions read (one statement per 500)
+    let mut mark = RemitMark {
+        carrier: profile.carrier.clone(),
+        batch: row.batch.clone(),
+        at: now,
+        parcels: Vec::new(),
+    };
     for r in &results {
         unit.remittance_lines.push(line_row(row, r));
         let Some(&(parcel, version)) = r.parcel.as_deref().and_then(|id| by_id.get(id)) else {
             continue;
         };
-        if r.class != LineClass::Matched || !book.post(parcel, r)? {
-            continue;
+        if r.class == LineClass::Matched && book.post(parcel, r)? {
+            mark.parcels.push((parcel.id.clone(), *version));
         }
-        let mut p = parcel.clone();
-        let remitted = Some(Remitted {
-            batch: row.batch.clone(),
-            at: now,
-        });
-        match &mut p.state {
-            ParcelState::Collected { remitted: r, .. }
-            | ParcelState::Returned { remitted: r, .. } => {
-                *r = remitted;
-            }
-            ParcelState::InTransit { .. } => continue,
-        }
-        unit.parcels.push(Versioned {
-            value: p,
-            expected_version: *version,
-        });
-        posted += 1;
     }
-    unit.accounts = book.specs();
+    let posted = i64::try_from(mark.parcels.len()).unwrap_or(i64::MAX);
+    if !mark.parcels.is_empty() {
+        unit.remitted = Some(mark);
+    }
+    unit.accounts = book.specs()?;
     let transfers = book.transfers()?;
     if !transfers.is_empty() {
         unit.ledger = Some(TransactionRequest {
@@ -512,7 +504,16 @@ struct Book {
     livemode: bool,
     currency: Currency,
     receivable: AccountId,
-    sums: BTreeMap<AccountId, (AccountKind, i128)>,
+    /// Signed sums by where they go (the account ids are made once, at the end).
+    sums: BTreeMap<Slot, i128>,
+}
+
+/// Where a part of a matched line goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Slot {
+    Cash,
+    Deduction(DeductionKind),
+    Unitemised,
 }
 
 impl Book {
@@ -525,8 +526,8 @@ impl Book {
         })
     }
 
-    fn add(&mut self, id: AccountId, kind: AccountKind, amount: i64) {
-        self.sums.entry(id).or_insert((kind, 0)).1 += i128::from(amount);
+    fn add(&mut self, slot: Slot, amount: i64) {
+        *self.sums.entry(slot).or_insert(0) += i128::from(amount);
     }
 
     /// Books one matched line of `parcel`; `false` when the parcel is not one a remittance pays.
@@ -536,46 +537,49 @@ impl Book {
             ParcelState::Returned { remitted: None, .. } => 0,
             _ => return Ok(false),
         };
-        let accounts = CodAccounts::of(self.livemode, self.currency)?;
-        self.add(accounts.cash, AccountKind::CodCash, r.reported_net);
+        self.add(Slot::Cash, r.reported_net);
         let mut explained = r.reported_net;
         for (kind, amount) in &r.deductions {
-            let (id, k) = match kind {
-                DeductionKind::WithholdingTax => {
-                    (accounts.tax_withheld.clone(), AccountKind::TaxWithheld)
-                }
-                other => (
-                    CodAccounts::expense(self.livemode, other.code(), self.currency)?,
-                    AccountKind::CodExpense,
-                ),
-            };
-            self.add(id, k, *amount);
+            self.add(Slot::Deduction(*kind), *amount);
             explained += amount;
         }
         if clears != explained {
-            let id = CodAccounts::expense(self.livemode, "unitemised", self.currency)?;
-            self.add(id, AccountKind::CodExpense, clears - explained);
+            self.add(Slot::Unitemised, clears - explained);
         }
         Ok(true)
     }
 
-    fn specs(&self) -> Vec<AccountSpec> {
+    /// The account of a slot, and its kind.
+    fn account(&self, slot: Slot) -> Result<(AccountId, AccountKind), AppError> {
+        let accounts = CodAccounts::of(self.livemode, self.currency)?;
+        let expense = |code: &str| CodAccounts::expense(self.livemode, code, self.currency);
+        Ok(match slot {
+            Slot::Cash => (accounts.cash, AccountKind::CodCash),
+            Slot::Deduction(DeductionKind::WithholdingTax) => {
+                (accounts.tax_withheld, AccountKind::TaxWithheld)
+            }
+            Slot::Deduction(kind) => (expense(kind.code())?, AccountKind::CodExpense),
+            Slot::Unitemised => (expense("unitemised")?, AccountKind::CodExpense),
+        })
+    }
+
+    fn specs(&self) -> Result<Vec<AccountSpec>, AppError> {
         let mut out = vec![spec(
             &self.receivable,
             AccountKind::CarrierCodReceivable,
             self.currency,
         )];
-        out.extend(
-            self.sums
-                .iter()
-                .map(|(id, (kind, _))| spec(id, *kind, self.currency)),
-        );
-        out
+        for slot in self.sums.keys() {
+            let (id, kind) = self.account(*slot)?;
+            out.push(spec(&id, kind, self.currency));
+        }
+        Ok(out)
     }
 
     fn transfers(&self) -> Result<Vec<TransferRequest>, AppError> {
         let mut out = Vec::new();
-        for (id, (_, sum)) in &self.sums {
+        for (slot, sum) in &self.sums {
+            let (id, _) = self.account(*slot)?;
             let amount = i64::try_from(sum.unsigned_abs())
                 .map_err(|_| AppError::Internal("a remittance sum overflows".into()))?;
             if amount == 0 {
@@ -583,9 +587,9 @@ impl Book {
             }
             let money = Money::from_minor(amount, self.currency)?;
             let (debit, credit) = if *sum > 0 {
-                (id.clone(), self.receivable.clone())
+                (id, self.receivable.clone())
             } else {
-                (self.receivable.clone(), id.clone())
+                (self.receivable.clone(), id)
             };
             out.push(TransferRequest::Posted {
                 debit,

@@ -371,11 +371,16 @@ impl Unit {
                 .map(crate::parcels::event_statement),
         );
         out.extend(self.cod_terms.iter().map(crate::parcels::terms_statement));
+        // (one row a statement: PostgreSQL's writer turns a batch's rows of one statement into
+        // one insert over arrays)
         out.extend(
             self.remittance_lines
                 .iter()
                 .map(crate::remittances::line_statement),
         );
+        if let Some(m) = &self.remitted {
+            out.extend(crate::remittances::mark_statements(m));
+        }
         out.extend(
             self.remittance_chunk
                 .iter()

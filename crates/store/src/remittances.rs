@@ -99,6 +99,48 @@ fn line(r: &impl Get) -> Result<RemittanceLineRow, StoreError> {
     })
 }
 
+/// How many ids one marking statement takes.
+const MARK_IDS: usize = 500;
+
+/// `UPDATE parcels … WHERE id IN (…)` of [`MARK_IDS`] ids (the unused ones padded with ids no
+/// parcel has): one statement text, prepared once.
+fn mark_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        // (by primary key alone: the unit's version check is what makes a parcel remitted once)
+        let marks: Vec<String> = (0..MARK_IDS).map(|i| format!("${}", i + 3)).collect();
+        format!(
+            "UPDATE parcels SET remitted_batch = $1, remitted_at = $2, updated_at = $2, \
+             version = version + 1 WHERE id IN ({})",
+            marks.join(", ")
+        )
+    })
+}
+
+/// Parcels a remittance chunk pays, marked remitted by batch `batch` at `at`. Their versions
+/// are checked with the unit's (each is one the chunk read), so a parcel is remitted once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemitMark {
+    pub carrier: String,
+    pub batch: String,
+    pub at: i64,
+    /// (parcel id, the version the chunk read)
+    pub parcels: Vec<(String, i64)>,
+}
+
+/// The statements that mark `m`'s parcels, [`MARK_IDS`] at a time.
+pub(crate) fn mark_statements(m: &RemitMark) -> Vec<Statement> {
+    m.parcels
+        .chunks(MARK_IDS)
+        .map(|part| {
+            let mut values = vec![Val::Text(m.batch.clone()), Val::Int(m.at)];
+            values.extend(part.iter().map(|(id, _)| Val::Text(id.clone())));
+            values.resize(2 + MARK_IDS, Val::Text(String::new()));
+            (mark_sql(), values)
+        })
+        .collect()
+}
+
 /// The insert of one classified line (a chunk posted again after a crash inserts nothing new).
 pub(crate) fn line_statement(l: &RemittanceLineRow) -> Statement {
     (

@@ -57,6 +57,9 @@ pub struct Unit {
     /// Lines of a remittance classified in this unit, and the chunk it posts.
     pub remittance_lines: Vec<crate::remittances::RemittanceLineRow>,
     pub remittance_chunk: Option<crate::remittances::ChunkDone>,
+    /// Parcels a remittance chunk pays, marked remitted in one statement per 500 (their
+    /// versions checked with the unit's other aggregates).
+    pub remitted: Option<crate::remittances::RemitMark>,
 }
 
 impl Unit {
@@ -89,7 +92,13 @@ impl Unit {
         let parcels = self
             .parcels
             .iter()
-            .map(|v| (Kind::Parcel, v.value.id.as_str(), v.expected_version));
+            .map(|v| (Kind::Parcel, v.value.id.as_str(), v.expected_version))
+            .chain(
+                self.remitted
+                    .iter()
+                    .flat_map(|m| m.parcels.iter())
+                    .map(|(id, v)| (Kind::Parcel, id.as_str(), *v)),
+            );
         orders
             .chain(payments)
             .chain(refunds)

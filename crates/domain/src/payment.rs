@@ -541,9 +541,10 @@ pub fn decide(
                         *reason,
                         now,
                     ),
-                    Destination::Uncollected => {
-                        crate::cod::uncollected(payment, money, &mut accounts, &mut transfers)?;
-                        Refund::uncollected(
+                    // no provider: written done, the ledger moving the money in the unit
+                    to @ (Destination::Balance | Destination::Uncollected) => {
+                        without_provider(payment, money, to, &mut accounts, &mut transfers)?;
+                        Refund::pending(
                             &id,
                             payment,
                             order,
@@ -553,19 +554,7 @@ pub fn decide(
                             *reason,
                             now,
                         )
-                    }
-                    Destination::Balance => {
-                        to_balance(payment, money, &mut accounts, &mut transfers)?;
-                        Refund::to_balance(
-                            &id,
-                            payment,
-                            order,
-                            part.tender,
-                            charge,
-                            money,
-                            *reason,
-                            now,
-                        )
+                        .done_without_provider(to, now)
                     }
                 };
                 events.push(PaymentEvent::RefundCreated(refund));
@@ -629,34 +618,44 @@ pub fn decide(
     })
 }
 
-/// Books a refund into the buyer's balance: out of refunds payable (where the order's refund
-/// put it) into the balance, at once.
-fn to_balance(
+/// Books a refund that no provider performs, out of refunds payable (where the order's refund
+/// put it), at once: into the buyer's balance, or (cash never collected) back to the cash the
+/// platform expected.
+fn without_provider(
     payment: &Payment,
     amount: Money,
+    to: Destination,
     accounts: &mut Vec<AccountSpec>,
     transfers: &mut Vec<TransferRequest>,
 ) -> Result<(), PaymentError> {
     let currency = amount.currency();
     let shared = SharedAccounts::of(payment.livemode, currency)?;
-    let balance = buyer_balance(payment.livemode, &payment.buyer, currency)?;
+    let target = match to {
+        Destination::Uncollected => AccountSpec {
+            id: crate::cod::CodAccounts::of(payment.livemode, currency)?.expected,
+            kind: AccountKind::CodExpected,
+            currency,
+            bounded: false,
+        },
+        _ => AccountSpec {
+            id: buyer_balance(payment.livemode, &payment.buyer, currency)?,
+            kind: AccountKind::CustomerBalance,
+            currency,
+            bounded: true,
+        },
+    };
     accounts.push(AccountSpec {
         id: shared.refunds_payable.clone(),
         kind: AccountKind::RefundsPayable,
         currency,
         bounded: true,
     });
-    accounts.push(AccountSpec {
-        id: balance.clone(),
-        kind: AccountKind::CustomerBalance,
-        currency,
-        bounded: true,
-    });
     transfers.push(TransferRequest::Posted {
         debit: shared.refunds_payable,
-        credit: balance,
+        credit: target.id.clone(),
         amount,
     });
+    accounts.push(target);
     Ok(())
 }
 

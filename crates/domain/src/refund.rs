@@ -101,48 +101,15 @@ impl Refund {
         }
     }
 
-    /// A refund into the buyer's balance: no provider to call, so it is written succeeded (the
-    /// ledger moves the money in the same unit).
-    #[allow(clippy::too_many_arguments)]
-    pub fn to_balance(
-        id: &str,
-        payment: &Payment,
-        order: &str,
-        tender: usize,
-        charge: &str,
-        amount: Money,
-        reason: RefundReason,
-        now: i64,
-    ) -> Refund {
-        let mut r = Refund::pending(id, payment, order, tender, charge, amount, reason, now);
-        r.state = RefundState::Succeeded {
+    /// A refund no provider performs (into the buyer's balance, or of cash never collected):
+    /// written succeeded, the ledger moving the money in the same unit.
+    pub fn done_without_provider(mut self, to: Destination, now: i64) -> Refund {
+        self.state = RefundState::Succeeded {
             at: now,
-            provider_id: "balance".into(),
+            provider_id: to.code().into(),
         };
-        r.destination = Destination::Balance;
-        r
-    }
-
-    /// A refund of cash that was never collected: nothing to pay back, so it is written
-    /// succeeded, and the ledger returns the hold to the cash the platform expected.
-    #[allow(clippy::too_many_arguments)]
-    pub fn uncollected(
-        id: &str,
-        payment: &Payment,
-        order: &str,
-        tender: usize,
-        charge: &str,
-        amount: Money,
-        reason: RefundReason,
-        now: i64,
-    ) -> Refund {
-        let mut r = Refund::to_balance(id, payment, order, tender, charge, amount, reason, now);
-        r.state = RefundState::Succeeded {
-            at: now,
-            provider_id: "uncollected".into(),
-        };
-        r.destination = Destination::Uncollected;
-        r
+        self.destination = to;
+        self
     }
 
     pub fn is_pending(&self) -> bool {

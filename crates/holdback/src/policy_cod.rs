@@ -58,17 +58,6 @@ struct CarrierFile {
     from: Vec<String>,
 }
 
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn date_ms(text: &str) -> anyhow::Result<i64> {
     let bad = || anyhow::anyhow!("policy file: cod.countries: effective {text:?} is YYYY-MM-DD");
     let parts: Vec<&str> = text.split('-').collect();
@@ -84,7 +73,7 @@ fn date_ms(text: &str) -> anyhow::Result<i64> {
         (1970..=9999).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d),
         bad()
     );
-    Ok(days_from_civil(y, m, d) * DAY)
+    Ok(holdback_remit::date::days_from_civil(y, m, d) * DAY)
 }
 
 fn within(

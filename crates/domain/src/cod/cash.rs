@@ -1,7 +1,7 @@
 //! The cash of a cash-on-delivery payment in the ledger: expected when the buyer confirms,
 //! receivable from the carrier once collected, given back to the expectation when it never was.
 
-use crate::ledger::{AccountKind, AccountSpec, TransferRequest};
+use crate::ledger::{AccountKind, TransferRequest};
 use crate::money::Money;
 use crate::order::SharedAccounts;
 use crate::payment::{Method, Payment, PaymentDecision, PaymentError, PaymentEvent, PaymentState};
@@ -106,30 +106,4 @@ pub(crate) fn collect(
         accounts,
         transfers,
     })
-}
-
-/// A refund of cash never collected: out of refunds payable (where the order's refund put it)
-/// back to the cash expected.
-pub(crate) fn uncollected(
-    payment: &Payment,
-    amount: Money,
-    accounts: &mut Vec<AccountSpec>,
-    transfers: &mut Vec<TransferRequest>,
-) -> Result<(), PaymentError> {
-    let currency = amount.currency();
-    let shared = SharedAccounts::of(payment.livemode, currency)?;
-    let cod = CodAccounts::of(payment.livemode, currency)?;
-    accounts.push(AccountSpec {
-        id: shared.refunds_payable.clone(),
-        kind: AccountKind::RefundsPayable,
-        currency,
-        bounded: true,
-    });
-    accounts.push(spec(&cod.expected, AccountKind::CodExpected, currency));
-    transfers.push(TransferRequest::Posted {
-        debit: shared.refunds_payable,
-        credit: cod.expected,
-        amount,
-    });
-    Ok(())
 }

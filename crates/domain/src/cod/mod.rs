@@ -19,7 +19,7 @@ mod eligibility;
 mod parcel;
 mod policy;
 
-pub(crate) use cash::{collect, confirm, uncollected};
+pub(crate) use cash::{collect, confirm};
 
 pub use eligibility::{CodRequest, Compared, Rule, RuleResult, Verdict, eligibility};
 pub use parcel::{

@@ -80,7 +80,11 @@ fn parcel(i: u64, lines: u64, sar: Currency) -> anyhow::Result<Parcel> {
     };
     let state = if i > lines {
         ParcelState::Collected {
-            at: if i.is_multiple_of(2) { LONG_AGO } else { COLLECTED_AT },
+            at: if i.is_multiple_of(2) {
+                LONG_AGO
+            } else {
+                COLLECTED_AT
+            },
             remitted: None,
         }
     } else {

@@ -7,7 +7,6 @@ mod bench_gift_cards;
 mod bench_lifecycle;
 mod bench_remittance;
 mod cod_cli;
-mod policy_cod;
 mod connectors_cli;
 mod disputes_cli;
 mod keys_cli;
@@ -15,6 +14,7 @@ mod load;
 mod messages_cli;
 mod ops;
 mod policy;
+mod policy_cod;
 mod serve;
 
 /// mimalloc instead of the system allocator: the ledger writer allocates many small rows and

@@ -345,6 +345,28 @@ fn walkthrough(heading: &str, serve_args: &[&str]) -> Option<String> {
 }
 
 #[test]
+fn the_readme_cash_on_delivery_walkthrough_works_verbatim() {
+    let Some(printed) = walkthrough("## Walkthrough: cash on delivery", &[]) else {
+        return;
+    };
+    for expected in [
+        "\"object\":\"cash_on_delivery_eligibility\"",
+        "\"offered\":false",
+        "\"reason\":\"phone_not_verified\"",
+        "\"status\":\"verified\"",
+        "\"type\":\"confirm_cash_on_delivery\"",
+        "\"amount_at_door\":14625",
+        "\"status\":\"paid\"",
+        "\"status\":\"out_for_delivery\"",
+        "\"status\":\"collected\"",
+        "\"posted_now\":1",
+        "\"already_imported\":true",
+    ] {
+        assert!(printed.contains(expected), "{expected} not in:\n{printed}");
+    }
+}
+
+#[test]
 fn the_readme_dispute_walkthrough_works_verbatim() {
     let Some(printed) = walkthrough(
         "## Walkthrough: a dispute",

@@ -437,7 +437,6 @@ async fn chunk(
     let mut unit = Unit::default();
     // the parcels paid, marked remitted under the versions read (one statement per 500)
     let mut mark = RemitMark {
-        carrier: profile.carrier.clone(),
         batch: row.batch.clone(),
         at: now,
         parcels: Vec::new(),

@@ -40,7 +40,6 @@ macro_rules! parcel_columns {
 }
 const SELECT_PARCEL: &str = concat!(parcel_columns!(), "WHERE id = $1");
 const SELECT_BY_TRACKING: &str = concat!(parcel_columns!(), "WHERE carrier = $1 AND tracking = $2");
-const SELECT_BY_ORDER: &str = concat!(parcel_columns!(), "WHERE order_id = $1");
 const SELECT_UNREMITTED: &str = concat!(
     parcel_columns!(),
     "WHERE carrier = $1 AND livemode = $2 AND remitted_batch IS NULL \
@@ -213,14 +212,6 @@ impl Store {
                 .bind(tracking)
                 .fetch_optional(pool)
                 .await?;
-            row.as_ref().map(parcel).transpose()
-        })
-    }
-
-    /// The parcel of an order, if it shipped paid at the door.
-    pub async fn parcel_of_order(&self, order: &str) -> Result<Option<(Parcel, i64)>, StoreError> {
-        with_pool!(self, pool => {
-            let row = sqlx::query(SELECT_BY_ORDER).bind(order).fetch_optional(pool).await?;
             row.as_ref().map(parcel).transpose()
         })
     }

@@ -121,7 +121,6 @@ fn mark_sql() -> &'static str {
 /// are checked with the unit's (each is one the chunk read), so a parcel is remitted once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemitMark {
-    pub carrier: String,
     pub batch: String,
     pub at: i64,
     /// (parcel id, the version the chunk read)

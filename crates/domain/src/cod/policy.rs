@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::money::{Currency, Money, MoneyError};
+use crate::money::Currency;
 use crate::order::{DAY, HOUR};
 
 /// The order values a country allows cash on delivery for, in its currency (minor units, both
@@ -102,12 +102,6 @@ impl CodPolicy {
             .iter()
             .filter(|r| r.effective_from <= now)
             .max_by_key(|r| r.effective_from)
-    }
-
-    /// The fee in force for `country` at `now`, as money.
-    pub fn fee(&self, country: &str, now: i64) -> Option<Result<Money, MoneyError>> {
-        self.rules_on(country, now)
-            .map(|r| Money::from_minor(r.fee, r.currency))
     }
 }
 

@@ -30,6 +30,7 @@ pub mod payments;
 pub mod process;
 pub mod reconcile;
 pub mod refunds;
+pub mod remittance_lines;
 pub mod remittances;
 pub mod sandbox;
 pub mod scheduler;

@@ -48,6 +48,7 @@ pub fn view(p: &Parcel) -> Value {
         "out_for_delivery": out.map(secs),
         "ended": final_at.map(secs),
         "remittance": remitted.map(|r| json!({"batch": r.batch, "remitted": secs(r.at)})),
+        "reversal": p.reversed.as_ref().map(|r| json!({"batch": r.batch, "remitted": secs(r.at)})),
     })
 }
 
@@ -116,6 +117,7 @@ pub async fn for_shipment(
         state: ParcelState::InTransit {
             out_for_delivery: None,
         },
+        reversed: None,
     }))
 }
 

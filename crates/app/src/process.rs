@@ -138,6 +138,7 @@ pub fn unit_of(
         remittance_lines: Vec::new(),
         remittance_chunk: None,
         remitted: None,
+        line_accepted: None,
         coupon_uses: Vec::new(),
         coupon_uses_given_back: effects.coupon_uses_given_back.clone(),
         set_timers: effects

@@ -13,11 +13,19 @@
 //!   withholding tax is a tax asset. A returned parcel's charge is an expense paid out of the
 //!   cash. The parcel is marked remitted in the same transaction, under its version, so no line
 //!   can post it twice. Short or over paid lines, unknown parcels and duplicates post nothing.
+//! - **A reversal takes back an earlier batch's payment** for a parcel. When it takes back
+//!   exactly what that payment paid (its net by the rate card), it posts the payment undone:
+//!   the parcel's cash is receivable from the carrier again, the cash it takes back leaves,
+//!   and the deductions it gives back (itemised, or else the rate card's) are taken off their
+//!   expenses. The parcel is no longer remitted (a later batch may pay it again; an order not
+//!   yet released waits for that), and remembers the batch that reversed it. A reversal of
+//!   anything else (`nothing_to_reverse`), or of another amount, posts nothing.
 //! - **Chunks.** Lines are posted in chunks of [`CHUNK`], each in its own transaction with the
 //!   remittance's progress; an import stopped by a crash is resumed by importing the same file
 //!   again: chunks already posted are classified again but not posted.
-//! - **Collections the file does not have** are reported: `missing_from_file` when their cycle has
-//!   passed, `pending_next_cycle` otherwise.
+//! - **Collections** are reported by class: those the file does not have, `missing_from_file`
+//!   when their cycle has passed, `pending_next_cycle` otherwise; those it names without paying,
+//!   `already_settled` (an earlier batch paid them) or `reversed` (it takes that payment back).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -27,8 +35,8 @@ use holdback_domain::cod::{CodAccounts, Parcel, ParcelState, spec};
 use holdback_domain::ledger::{AccountKind, AccountSpec, TransactionRequest, TransferRequest};
 use holdback_domain::{AccountId, Currency, ErrorCode, Money, TxId};
 use holdback_remit::{
-    Collection, CollectionState, Collections, DeductionKind, FileError, LineClass, LineResult,
-    Profile, RawLine, Reconciler, unremitted,
+    Collection, CollectionClass, CollectionState, Collections, Contract, DeductionKind, FileError,
+    LineClass, LineResult, Profile, RawLine, Reconciler, unremitted,
 };
 use holdback_store::Unit;
 use holdback_store::remittances::{ChunkDone, RemitMark, RemittanceLineRow, RemittanceRow};
@@ -82,43 +90,6 @@ pub async fn get(app: &App, principal: &Principal, id: &str) -> Result<Value, Ap
         "file_sha256": r.file_sha256,
         "chunks_done": r.chunks_done,
     }))
-}
-
-/// A page of a remittance's lines as classified, after line `after`.
-pub async fn lines(
-    app: &App,
-    principal: &Principal,
-    id: &str,
-    after: i64,
-    limit: u32,
-) -> Result<(Vec<Value>, bool), AppError> {
-    let r = app.store.remittance(id).await?.ok_or(AppError::NotFound)?;
-    if r.livemode != principal.livemode || may_import(principal, &r.carrier).is_err() {
-        return Err(AppError::NotFound);
-    }
-    let limit = limit.clamp(1, 1_000);
-    let mut rows = app.store.remittance_lines(id, after, limit + 1).await?;
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    Ok((rows.iter().map(line_view).collect(), more))
-}
-
-fn line_view(l: &RemittanceLineRow) -> Value {
-    json!({
-        "object": "remittance_line",
-        "line": l.line_no,
-        "tracking": l.tracking,
-        "parcel": l.parcel,
-        "class": l.class,
-        "expected_net": l.expected_net,
-        "reported_net": l.reported_net,
-        "delta": l.delta,
-        "deductions": l.deductions.split('|').filter(|s| !s.is_empty()).filter_map(|kv| {
-            let (k, v) = kv.split_once('=')?;
-            Some((k.to_string(), json!(v.parse::<i64>().ok()?)))
-        }).collect::<serde_json::Map<_, _>>(),
-        "warnings": l.warnings.split('|').filter(|s| !s.is_empty()).collect::<Vec<_>>(),
-    })
 }
 
 /// Lines posted per transaction.
@@ -193,12 +164,14 @@ struct Found<'a> {
 
 fn collection(p: &Parcel, batch: &str) -> Collection {
     let (state, at) = match &p.state {
-        ParcelState::InTransit { .. } => (CollectionState::Reversed, None),
+        ParcelState::InTransit { .. } => (CollectionState::NotCollected, None),
         ParcelState::Collected { at, remitted } => (
-            match remitted {
-                Some(r) if r.batch != batch => CollectionState::Settled {
+            match (remitted, &p.reversed) {
+                (Some(r), _) if r.batch != batch => CollectionState::Settled {
                     batch: r.batch.clone(),
                 },
+                // read again after this batch reversed it (a resumed import)
+                (None, Some(r)) if r.batch == batch => CollectionState::Reversed,
                 _ => CollectionState::Collected,
             },
             Some(*at),
@@ -239,7 +212,7 @@ impl Collections for Found<'_> {
 }
 
 /// Who may import for `carrier`: the platform (an operator), or the carrier itself.
-fn may_import(principal: &Principal, carrier: &str) -> Result<(), AppError> {
+pub(crate) fn may_import(principal: &Principal, carrier: &str) -> Result<(), AppError> {
     match &principal.role {
         Role::Platform => Ok(()),
         Role::Carrier(c) if c == carrier => Ok(()),
@@ -425,6 +398,9 @@ async fn chunk(
     for r in &results {
         if let Some(p) = &r.parcel {
             in_file.add(p);
+            if let Some(class) = r.collection {
+                in_file.list(p, &r.tracking, class, &parcels);
+            }
         }
     }
     if chunk_no <= row.chunks_done {
@@ -439,19 +415,25 @@ async fn chunk(
     let mut mark = RemitMark {
         batch: row.batch.clone(),
         at: now,
-        parcels: Vec::new(),
+        ..RemitMark::default()
     };
     for r in &results {
         unit.remittance_lines.push(line_row(row, r));
         let Some(&(parcel, version)) = r.parcel.as_deref().and_then(|id| by_id.get(id)) else {
             continue;
         };
-        if r.class == LineClass::Matched && book.post(parcel, r)? {
+        if r.class == LineClass::Matched && book.post(parcel, r.reported_net, &r.deductions) {
             mark.parcels.push((parcel.id.clone(), *version));
         }
+        let reverses = r.class == LineClass::Reversal
+            && r.delta == 0
+            && r.collection == Some(CollectionClass::Reversed);
+        if reverses && book.reverse(parcel, r, &profile.contract, &row.batch) {
+            mark.reversed.push((parcel.id.clone(), *version));
+        }
     }
-    let posted = i64::try_from(mark.parcels.len()).unwrap_or(i64::MAX);
-    if !mark.parcels.is_empty() {
+    let posted = i64::try_from(mark.parcels.len() + mark.reversed.len()).unwrap_or(i64::MAX);
+    if mark.touched().next().is_some() {
         unit.remitted = Some(mark);
     }
     unit.accounts = book.specs()?;
@@ -493,13 +475,15 @@ fn line_row(row: &RemittanceRow, r: &LineResult) -> RemittanceLineRow {
             .map(|w| w.code())
             .collect::<Vec<_>>()
             .join("|"),
+        accepted_at: None,
+        accepted_note: None,
     }
 }
 
 /// The ledger movements of one chunk's matched lines, summed per account, each against the
 /// carrier's receivable: what the carrier paid (cash), each deduction (an expense; withholding
 /// tax a tax asset), and what is left of the parcel's cash unexplained by them.
-struct Book {
+pub(crate) struct Book {
     livemode: bool,
     currency: Currency,
     receivable: AccountId,
@@ -516,7 +500,7 @@ enum Slot {
 }
 
 impl Book {
-    fn new(row: &RemittanceRow, currency: Currency) -> Result<Book, AppError> {
+    pub(crate) fn new(row: &RemittanceRow, currency: Currency) -> Result<Book, AppError> {
         Ok(Book {
             livemode: row.livemode,
             currency,
@@ -529,23 +513,67 @@ impl Book {
         *self.sums.entry(slot).or_insert(0) += i128::from(amount);
     }
 
-    /// Books one matched line of `parcel`; `false` when the parcel is not one a remittance pays.
-    fn post(&mut self, parcel: &Parcel, r: &LineResult) -> Result<bool, AppError> {
+    /// Books one line of `parcel` that pays `net` after `deductions`; `false` when the parcel
+    /// is not one a remittance pays.
+    pub(crate) fn post(
+        &mut self,
+        parcel: &Parcel,
+        net: i64,
+        deductions: &[(DeductionKind, i64)],
+    ) -> bool {
         let clears = match parcel.state {
             ParcelState::Collected { remitted: None, .. } => parcel.cash.minor(),
             ParcelState::Returned { remitted: None, .. } => 0,
-            _ => return Ok(false),
+            _ => return false,
         };
-        self.add(Slot::Cash, r.reported_net);
-        let mut explained = r.reported_net;
-        for (kind, amount) in &r.deductions {
+        self.book(clears, net, deductions);
+        true
+    }
+
+    /// Books a reversal line that takes back exactly what an earlier batch paid for `parcel`:
+    /// the parcel's cash receivable again, the cash taken back, and the deductions given back
+    /// (the line's, or when it itemises none, the rate card's). `false` when no earlier batch
+    /// paid the parcel.
+    fn reverse(
+        &mut self,
+        parcel: &Parcel,
+        r: &LineResult,
+        contract: &Contract,
+        batch: &str,
+    ) -> bool {
+        let ParcelState::Collected {
+            remitted: Some(paid),
+            ..
+        } = &parcel.state
+        else {
+            return false;
+        };
+        if paid.batch == batch {
+            return false;
+        }
+        let cash = parcel.cash.minor();
+        if r.deductions.iter().any(|(_, v)| *v != 0) {
+            self.book(-cash, r.reported_net, &r.deductions);
+        } else {
+            let e = contract.expected(cash, false);
+            let given_back: Vec<_> = DeductionKind::ALL.iter().map(|k| (*k, -e.of(*k))).collect();
+            self.book(-cash, r.reported_net, &given_back);
+        }
+        true
+    }
+
+    /// Books cash `net` and `deductions` against the receivable, which moves by `clears` (what
+    /// they do not explain is unitemised).
+    fn book(&mut self, clears: i64, net: i64, deductions: &[(DeductionKind, i64)]) {
+        self.add(Slot::Cash, net);
+        let mut explained = net;
+        for (kind, amount) in deductions.iter().filter(|(_, a)| *a != 0) {
             self.add(Slot::Deduction(*kind), *amount);
             explained += amount;
         }
         if clears != explained {
             self.add(Slot::Unitemised, clears - explained);
         }
-        Ok(true)
     }
 
     /// The account of a slot, and its kind.
@@ -562,7 +590,7 @@ impl Book {
         })
     }
 
-    fn specs(&self) -> Result<Vec<AccountSpec>, AppError> {
+    pub(crate) fn specs(&self) -> Result<Vec<AccountSpec>, AppError> {
         let mut out = vec![spec(
             &self.receivable,
             AccountKind::CarrierCodReceivable,
@@ -575,7 +603,7 @@ impl Book {
         Ok(out)
     }
 
-    fn transfers(&self) -> Result<Vec<TransferRequest>, AppError> {
+    pub(crate) fn transfers(&self) -> Result<Vec<TransferRequest>, AppError> {
         let mut out = Vec::new();
         for (slot, sum) in &self.sums {
             let (id, _) = self.account(*slot)?;
@@ -600,9 +628,10 @@ impl Book {
     }
 }
 
-/// The parcels a file named, as 64-bit hashes of their ids (flat memory for a large file).
+/// The parcels a file named, as 64-bit hashes of their ids (flat memory for a large file), and
+/// the first of those it named without paying them, for the report.
 #[derive(Default)]
-struct InFile(std::collections::HashSet<u64>);
+struct InFile(std::collections::HashSet<u64>, Vec<Value>);
 
 impl InFile {
     fn key(id: &str) -> u64 {
@@ -619,7 +648,29 @@ impl InFile {
     fn has(&self, id: &str) -> bool {
         self.0.contains(&InFile::key(id))
     }
+
+    fn list(
+        &mut self,
+        id: &str,
+        tracking: &str,
+        class: CollectionClass,
+        parcels: &[(Parcel, i64)],
+    ) {
+        if self.1.len() >= LISTED {
+            return;
+        }
+        let p = parcels.iter().find(|(p, _)| p.id == id).map(|(p, _)| p);
+        self.1.push(json!({
+            "parcel": id,
+            "tracking": p.map_or(tracking, |p| p.tracking.as_str()),
+            "class": class.code(),
+            "collected": p.map_or(0, |p| p.cash.minor()),
+        }));
+    }
 }
+
+/// How many collections a report lists one by one (all are counted).
+const LISTED: usize = 1_000;
 
 /// The report: the reconciler's, with the carrier's collections the file did not have.
 async fn finish(
@@ -632,8 +683,12 @@ async fn finish(
 ) -> Result<Value, AppError> {
     let report = rec.report(Vec::new());
     let mut value = serde_json::to_value(&report).map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut missing: BTreeMap<&'static str, (u64, i64)> = BTreeMap::new();
-    let mut listed = Vec::new();
+    let mut missing: BTreeMap<&'static str, (u64, i64)> = rec
+        .collections()
+        .iter()
+        .map(|(k, t)| (k.code(), (t.parcels, t.collected)))
+        .collect();
+    let mut listed = in_file.1.clone();
     let mut after = String::new();
     loop {
         let page = app
@@ -648,7 +703,7 @@ async fn finish(
             let e = missing.entry(class.code()).or_default();
             e.0 += 1;
             e.1 += c.collected;
-            if listed.len() < 1_000 {
+            if listed.len() < LISTED {
                 listed.push(json!({"parcel": p.id, "tracking": p.tracking, "class": class.code(), "collected": c.collected}));
             }
         }

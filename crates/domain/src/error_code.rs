@@ -258,6 +258,7 @@ error_codes! {
     DateAmbiguous = "date_ambiguous", 400, InvalidRequest;
     RemittanceFileInvalid = "remittance_file_invalid", 400, InvalidRequest;
     RemittanceBatchConflict = "remittance_batch_conflict", 409, InvalidRequest;
+    RemittanceLineNotAcceptable = "remittance_line_not_acceptable", 409, InvalidRequest;
     CarrierProfileNotFound = "carrier_profile_not_found", 404, InvalidRequest;
     // ledger rules that reach the API
     UnknownAccountKind = "unknown_account_kind", 400, InvalidRequest;

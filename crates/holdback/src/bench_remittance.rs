@@ -119,6 +119,7 @@ fn parcel(i: u64, lines: u64, sar: Currency) -> anyhow::Result<Parcel> {
         created_at: COLLECTED_AT - 86_400_000,
         last_event_at: COLLECTED_AT,
         state,
+        reversed: None,
     })
 }
 

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use holdback_app::{App, Policy, Principal, Role, parcels, remittances};
+use holdback_app::{App, Policy, Principal, Role, parcels, remittance_lines, remittances};
 use holdback_domain::cod::CarrierEvent;
 use holdback_remit::Profile;
 use holdback_store::Store;
@@ -41,6 +41,20 @@ pub enum CodCommand {
         /// The carrier whose parcels the events are about.
         #[arg(long)]
         carrier: String,
+        #[arg(long)]
+        live: bool,
+    },
+    /// Accepts a short- or over-paid line of an imported remittance as the carrier paid it:
+    /// the line posts (the difference from the rate card booked as an expense, or a gain) and
+    /// its parcel counts as remitted. Once: again changes nothing. Exits 2 when refused.
+    Accept {
+        /// The remittance's id (rmt_…), as the report gives it.
+        remittance: String,
+        /// The line's number, as the report's lines give it.
+        line: i64,
+        /// Why the carrier's figures are accepted (kept with the line).
+        #[arg(long, default_value = "")]
+        note: String,
         #[arg(long)]
         live: bool,
     },
@@ -121,6 +135,24 @@ pub async fn run(store: Store, command: CodCommand) -> anyhow::Result<ExitCode> 
             carrier,
             live,
         } => events(&app, &file, &carrier, live).await,
+        CodCommand::Accept {
+            remittance,
+            line,
+            note,
+            live,
+        } => {
+            let who = operator(live);
+            match remittance_lines::accept(&app, &who, &remittance, line, &note).await {
+                Ok(l) => {
+                    println!("{l}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("refused: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
     }
 }
 
@@ -177,7 +209,7 @@ async fn write_lines(app: &App, live: bool, id: &str, path: &PathBuf) -> anyhow:
     )?;
     let mut after = 0;
     loop {
-        let (page, more) = remittances::lines(app, &operator(live), id, after, 1_000)
+        let (page, more) = remittance_lines::lines(app, &operator(live), id, after, 1_000)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         for l in &page {

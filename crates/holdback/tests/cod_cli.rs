@@ -1,7 +1,7 @@
 //! `holdback cod reconcile` and `holdback cod events` as an operator runs them: a carrier's
 //! statement read through its profile (here against a database that knows none of its parcels),
 //! the JSON report and the CSV of lines, the same file again posting nothing, a file refused
-//! whole by name (exit 2), and events for parcels the carrier does not have refused one by one.
+//! whole by name (exit 2), a line that is not short or over paid refused by `cod accept`, and events for parcels the carrier does not have refused one by one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -79,6 +79,14 @@ async fn a_statement_is_reconciled_once_and_a_damaged_one_refused_whole() {
             "each line, and the total row"
         );
         assert!(rows.iter().any(|r| r.contains("awb_mangled")), "{lines}");
+        // a line of an unknown parcel is not one an operator can accept: refused, exit 2
+        let unknown = rows.iter().find(|r| r.contains("unknown_parcel")).unwrap();
+        let line = unknown.split(',').next().unwrap();
+        let id = report["id"].as_str().unwrap();
+        let out = holdback(&url, &["cod", "accept", id, line, "--note", "why not"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("only short_paid and over_paid"), "{err}");
         // the same file again: already imported, nothing posted (the summary says so)
         let out = holdback(
             &url,

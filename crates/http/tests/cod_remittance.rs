@@ -2,11 +2,12 @@
 //! and PostgreSQL: a matched line posts once, a short-paid one posts nothing and stays owed, a
 //! return's charge is booked as an expense out of the cash, a repeated line and an unknown
 //! parcel post nothing, a collection the file lacks is pending or missing by the carrier's
-//! cycle, and a later batch paying an already remitted parcel is a duplicate across batches.
+//! cycle, a later batch paying an already remitted parcel is a duplicate across batches (its
+//! collection already settled), and a reversal of an earlier payment posts it undone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use holdback_app::{Role, keys};
+use holdback_app::{Role, keys, scheduler};
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -15,7 +16,9 @@ mod common;
 
 use common::{Answer, Server, T0};
 
-async fn setup(s: &Server) {
+/// A server with an SA buyer and an opted-in seller, and the carrier's key.
+async fn setup(db: &TestDb) -> (Server, String) {
+    let s = Server::start(db).await;
     for (path, body) in [
         (
             "/v1/buyers",
@@ -29,6 +32,17 @@ async fn setup(s: &Server) {
         let a = s.post(path, &s.platform, body).await;
         assert_eq!(a.status, StatusCode::CREATED, "{}: {}", s.backend, a.body);
     }
+    let gulf = keys::create(&s.app, &Role::Carrier("gulf_express".into()), false)
+        .await
+        .unwrap();
+    (s, gulf)
+}
+
+/// The carrier reports `tracking` delivered an hour after T0, with `cash` collected.
+async fn delivered(s: &Server, gulf: &str, tracking: &str, cash: i64) {
+    let when = T0 / 1000 + 3600;
+    let body = json!({"id": format!("d-{tracking}"), "event": "delivered", "occurred": when, "cash_collected": cash});
+    event(s, gulf, tracking, body).await;
 }
 
 /// Places, confirms and ships an order of `amount`; its id.
@@ -129,6 +143,19 @@ async fn import(s: &Server, key: &str, file: &[u8]) -> Answer {
     s.post("/v1/cod/remittances", key, body).await
 }
 
+/// The collections a report lists, as (tracking, class).
+fn collections(report: &Value) -> Vec<(&str, &str)> {
+    report["collections"]["parcels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let text = |k: &str| p[k].as_str().unwrap();
+            (text("tracking"), text("class"))
+        })
+        .collect()
+}
+
 fn class(report: &Value, name: &str) -> i64 {
     report["classes"][name]["lines"].as_i64().unwrap_or(0)
 }
@@ -136,25 +163,20 @@ fn class(report: &Value, name: &str) -> i64 {
 #[tokio::test]
 async fn every_line_class_and_what_it_posts() {
     for db in TestDb::all("cod_remittance_classes").await {
-        let s = Server::start(&db).await;
+        let (s, gulf) = setup(&db).await;
         let b = s.backend;
-        setup(&s).await;
-        let gulf = keys::create(&s.app, &Role::Carrier("gulf_express".into()), false)
-            .await
-            .unwrap();
-        let when = T0 / 1000 + 3600;
         let a = shipped(&s, 12_000, "GXA").await;
         let bb = shipped(&s, 30_000, "GXB").await;
         let c = shipped(&s, 20_000, "GXC").await;
         let d = shipped(&s, 15_000, "GXD").await;
         for (t, cash) in [("GXA", 14_625), ("GXB", 32_625), ("GXD", 17_625)] {
-            event(&s, &gulf, t, json!({"id": format!("d-{t}"), "event": "delivered", "occurred": when, "cash_collected": cash})).await;
+            delivered(&s, &gulf, t, cash).await;
         }
         event(
             &s,
             &gulf,
             "GXC",
-            json!({"id": "r-GXC", "event": "refused", "occurred": when}),
+            json!({"id": "r-GXC", "event": "refused", "occurred": T0 / 1000 + 3600}),
         )
         .await;
         assert_eq!(
@@ -312,7 +334,11 @@ async fn every_line_class_and_what_it_posts() {
             "{b}: {}",
             r["collections"]
         );
-        assert_eq!(r["collections"]["parcels"][0]["tracking"], "GXD");
+        assert_eq!(
+            collections(&r),
+            [("GXA", "already_settled"), ("GXD", "missing_from_file")],
+            "{b}"
+        );
         assert_eq!(
             s.balance_of("test:carrier_receivable:gulf_express:SAR")
                 .await,
@@ -320,6 +346,260 @@ async fn every_line_class_and_what_it_posts() {
             "{b}"
         );
         let _ = d;
+        s.audit_clean().await;
+        reversals(&s, &gulf, [&a, &bb, &d]).await;
+        s.audit_clean().await;
+    }
+}
+
+/// After batches GE-0001 (A paid) and GE-0002 (B paid): GE-0003 takes back A's payment (a
+/// "Reversal" line), reverses D which no batch paid, and names B again; GE-0004 pays A again.
+async fn reversals(s: &Server, gulf: &str, [a, bb, d]: [&str; 3]) {
+    let b = s.backend;
+    let receivable = "test:carrier_receivable:gulf_express:SAR";
+    let before = [
+        s.balance_of(receivable).await,
+        s.balance_of("test:cod_cash:SAR").await,
+        s.balance_of("test:cod_expense:freight:SAR").await,
+        s.balance_of("test:cod_expense:cod_fee:SAR").await,
+        s.balance_of("test:cod_expense:tax_on_fees:SAR").await,
+    ];
+    let file = statement(
+        "GE-0003",
+        &[
+            (
+                "GXA",
+                a,
+                -14_625,
+                -1_500,
+                -500,
+                0,
+                -300,
+                -12_325,
+                "Reversal",
+                "05/12/2026",
+            ),
+            (
+                "GXD",
+                d,
+                -17_625,
+                0,
+                0,
+                0,
+                0,
+                -17_625,
+                "Delivered",
+                "05/12/2026",
+            ),
+            (
+                "GXB",
+                bb,
+                32_625,
+                1_500,
+                816,
+                0,
+                347,
+                29_962,
+                "Delivered",
+                "05/12/2026",
+            ),
+        ],
+    );
+    let r = import(s, gulf, &file).await;
+    assert_eq!(r.status, StatusCode::OK, "{b}: {}", r.body);
+    let r = r.body;
+    assert_eq!(
+        [class(&r, "reversal"), class(&r, "duplicate")],
+        [2, 1],
+        "{b}: {}",
+        r["classes"]
+    );
+    assert_eq!(r["posted_now"], 1, "{b}: only A's reversal posts");
+    assert_eq!(r["identity"]["ok"], true, "{b}: {}", r["identity"]);
+    assert_eq!(
+        collections(&r),
+        [("GXA", "reversed"), ("GXB", "already_settled")],
+        "{b}: D is in the file, so neither missing nor pending"
+    );
+    assert_eq!(r["collections"]["classes"]["reversed"]["collected"], 14_625);
+    // A's payment undone: its cash owed again, the cash taken back, the charges given back
+    let after = [
+        s.balance_of(receivable).await,
+        s.balance_of("test:cod_cash:SAR").await,
+        s.balance_of("test:cod_expense:freight:SAR").await,
+        s.balance_of("test:cod_expense:cod_fee:SAR").await,
+        s.balance_of("test:cod_expense:tax_on_fees:SAR").await,
+    ];
+    let moved: Vec<i64> = after.iter().zip(before).map(|(x, y)| x - y).collect();
+    assert_eq!(moved, [14_625, -12_325, -1_500, -500, -300], "{b}");
+    let id = r["id"].as_str().unwrap();
+    let lines = s
+        .get(&format!("/v1/cod/remittances/{id}/lines?limit=10"), gulf)
+        .await
+        .body;
+    let line = |i: usize| lines["data"][i].clone();
+    assert_eq!(
+        (line(0)["expected_net"].clone(), line(0)["delta"].clone()),
+        (json!(-12_325), json!(0)),
+        "{b}: {lines}"
+    );
+    assert_eq!(line(1)["warnings"], json!(["nothing_to_reverse"]), "{b}");
+    let parcel = line(0)["parcel"].as_str().unwrap().to_string();
+    let view = s.get(&format!("/v1/parcels/{parcel}"), gulf).await.body;
+    assert_eq!(view["remittance"], Value::Null, "{b}: {view}");
+    assert_eq!(view["reversal"]["batch"], "GE-0003", "{b}: {view}");
+    // the same file again posts nothing
+    let again = import(s, gulf, &file).await.body;
+    assert_eq!(
+        (
+            again["already_imported"].clone(),
+            again["posted_now"].clone()
+        ),
+        (json!(true), json!(0)),
+        "{b}"
+    );
+    assert_eq!(s.balance_of(receivable).await, after[0], "{b}");
+    // a later batch pays A again: matched, its cash cleared once more
+    let file = statement(
+        "GE-0004",
+        &[(
+            "GXA",
+            a,
+            14_625,
+            1_500,
+            500,
+            0,
+            300,
+            12_325,
+            "Delivered",
+            "12/12/2026",
+        )],
+    );
+    let r = import(s, gulf, &file).await.body;
+    assert_eq!(class(&r, "matched"), 1, "{b}: {}", r["classes"]);
+    assert_eq!(s.balance_of(receivable).await, before[0], "{b}");
+    let view = s.get(&format!("/v1/parcels/{parcel}"), gulf).await.body;
+    assert_eq!(view["remittance"]["batch"], "GE-0004", "{b}: {view}");
+}
+
+#[tokio::test]
+async fn the_platform_accepts_a_short_paid_line_once_and_the_order_is_released() {
+    for db in TestDb::all("cod_remittance_accept").await {
+        let (s, gulf) = setup(&db).await;
+        let b = s.backend;
+        let a = shipped(&s, 12_000, "GXA").await;
+        let c = shipped(&s, 30_000, "GXC").await;
+        for (t, cash) in [("GXA", 14_625), ("GXC", 32_625)] {
+            delivered(&s, &gulf, t, cash).await;
+        }
+        // protection ends for both: their release waits for the remittance
+        s.clock.advance_ms(16 * common::DAY);
+        scheduler::tick(&s.app, 100).await.unwrap();
+        // A paid 3.25 short with the charges as the rate card says (unexplained); C matched
+        let file = statement(
+            "GE-0100",
+            &[
+                (
+                    "GXA",
+                    &a,
+                    14_625,
+                    1_500,
+                    500,
+                    0,
+                    300,
+                    12_000,
+                    "Delivered",
+                    "22/11/2026",
+                ),
+                (
+                    "GXC",
+                    &c,
+                    32_625,
+                    1_500,
+                    816,
+                    0,
+                    347,
+                    29_962,
+                    "Delivered",
+                    "22/11/2026",
+                ),
+            ],
+        );
+        let r = import(&s, &gulf, &file).await.body;
+        assert_eq!(
+            [class(&r, "short_paid"), class(&r, "matched")],
+            [1, 1],
+            "{b}: {}",
+            r["classes"]
+        );
+        let id = r["id"].as_str().unwrap();
+        let accept = |line: i64, key: &str, note: &str| {
+            let path = format!("/v1/cod/remittances/{id}/lines/{line}/accept");
+            let (key, body) = (key.to_string(), json!({"note": note}));
+            let s = &s;
+            async move { s.post(&path, &key, body).await }
+        };
+        let order = |o: String| {
+            let s = &s;
+            async move { s.get(&format!("/v1/orders/{o}"), &s.platform).await.body }
+        };
+        assert_eq!(
+            order(a.clone()).await["status"],
+            "awaiting_remittance",
+            "{b}"
+        );
+        assert_eq!(order(c.clone()).await["status"], "completed", "{b}");
+        let receivable = "test:carrier_receivable:gulf_express:SAR";
+        let books = || async {
+            [
+                s.balance_of(receivable).await,
+                s.balance_of("test:cod_cash:SAR").await,
+                s.balance_of("test:cod_expense:unitemised:SAR").await,
+                s.balance_of("test:seller_payable:sel_jeddah:SAR").await,
+            ]
+        };
+        let before = books().await;
+        assert_eq!(before[0], 14_625, "{b}: A still owed");
+        // the carrier cannot accept its own shortfall; a matched line is not one to accept; a
+        // line that does not exist is not found: each changes nothing
+        let refused = accept(4, &gulf, "ok").await;
+        assert_eq!(
+            refused.body["error"]["code"], "not_permitted",
+            "{b}: {}",
+            refused.body
+        );
+        let refused = accept(5, &s.platform, "").await;
+        assert_eq!(
+            refused.body["error"]["code"], "remittance_line_not_acceptable",
+            "{b}: {}",
+            refused.body
+        );
+        assert_eq!(
+            accept(99, &s.platform, "").await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(books().await, before, "{b}");
+        // the platform accepts A's line (row 4: after the two preamble lines and the header)
+        let ok = accept(4, &s.platform, "carrier confirmed a cash shortfall").await;
+        assert_eq!(ok.status, StatusCode::OK, "{b}: {}", ok.body);
+        assert_eq!(ok.body["class"], "short_paid");
+        assert_eq!(
+            ok.body["accepted_note"],
+            "carrier confirmed a cash shortfall"
+        );
+        assert!(ok.body["accepted"].as_i64().is_some(), "{b}: {}", ok.body);
+        let after = books().await;
+        let moved: Vec<i64> = after.iter().zip(before).map(|(x, y)| x - y).collect();
+        assert_eq!(moved, [-14_625, 12_000, 325, 11_400], "{b}: A released");
+        assert_eq!(order(a.clone()).await["status"], "completed", "{b}");
+        // again: the line as it is, nothing moves
+        let again = accept(4, &s.platform, "twice").await;
+        assert_eq!(again.status, StatusCode::OK, "{b}: {}", again.body);
+        assert_eq!(
+            again.body["accepted_note"],
+            "carrier confirmed a cash shortfall"
+        );
+        assert_eq!(books().await, after, "{b}");
         s.audit_clean().await;
     }
 }

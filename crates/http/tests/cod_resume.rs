@@ -61,6 +61,7 @@ fn parcel(i: u64) -> Parcel {
         created_at: T0,
         last_event_at: T0,
         state,
+        reversed: None,
     }
 }
 

@@ -32,11 +32,14 @@ pub struct Collection {
 pub enum CollectionState {
     /// Cash collected, not yet remitted.
     Collected,
+    /// Still with the carrier: no cash collected, nothing expected.
+    NotCollected,
     /// The parcel went back to the seller; no cash.
     Rto,
     /// Already paid out by the carrier in `batch`.
     Settled { batch: String },
-    /// The collection was reversed in holdback.
+    /// The carrier's earlier payment for it was taken back by the batch being read (holdback
+    /// owes nothing more for it in this batch; it is owed again later).
     Reversed,
 }
 
@@ -90,7 +93,8 @@ impl LineClass {
     }
 }
 
-/// What an expected collection absent from the file is.
+/// Where an expected collection stands after the file: for one the file does not pay, whether
+/// it is late or still due; for one the file names but does not pay, why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CollectionClass {
@@ -98,9 +102,9 @@ pub enum CollectionClass {
     MissingFromFile,
     /// Collected recently; expect it in the next batch.
     PendingNextCycle,
-    /// Settled by an earlier batch.
+    /// Settled by an earlier batch; the file names it again and nothing more is owed by it.
     AlreadySettled,
-    /// Reversed in holdback; nothing is owed.
+    /// The file takes back an earlier batch's payment for it: the carrier owes its cash again.
     Reversed,
 }
 
@@ -122,12 +126,14 @@ pub fn unremitted(collection: &Collection, batch_date_ms: i64, cycle_days: u32) 
     match collection.state {
         CollectionState::Settled { .. } => CollectionClass::AlreadySettled,
         CollectionState::Reversed => CollectionClass::Reversed,
-        CollectionState::Collected | CollectionState::Rto => match collection.collected_at {
-            Some(at) if batch_date_ms - at > i64::from(cycle_days) * DAY_MS => {
-                CollectionClass::MissingFromFile
+        CollectionState::Collected | CollectionState::Rto | CollectionState::NotCollected => {
+            match collection.collected_at {
+                Some(at) if batch_date_ms - at > i64::from(cycle_days) * DAY_MS => {
+                    CollectionClass::MissingFromFile
+                }
+                _ => CollectionClass::PendingNextCycle,
             }
-            _ => CollectionClass::PendingNextCycle,
-        },
+        }
     }
 }
 
@@ -145,6 +151,9 @@ pub struct LineResult {
     pub delta: i64,
     pub deductions: Vec<(DeductionKind, i64)>,
     pub warnings: Vec<Warning>,
+    /// What the line makes of its collection when it does not simply pay it: `already_settled`
+    /// (an earlier batch paid it) or `reversed` (the line takes that payment back).
+    pub collection: Option<CollectionClass>,
 }
 
 /// Count and money of one class.
@@ -155,6 +164,13 @@ pub struct ClassTotal {
     pub delta: i64,
 }
 
+/// Parcels of one collection class and the cash they collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct CollectionTotal {
+    pub parcels: u64,
+    pub collected: i64,
+}
+
 /// Classifies the lines of one file, in file order, keeping what a file-wide view needs: the
 /// parcels already seen (as 64-bit hashes), the batch totals and the per-class totals.
 #[derive(Debug)]
@@ -163,6 +179,7 @@ pub struct Reconciler {
     seen: HashSet<u64>,
     totals: BatchTotals,
     classes: BTreeMap<LineClass, ClassTotal>,
+    collections: BTreeMap<CollectionClass, CollectionTotal>,
     batch: Option<String>,
     bank_reference: Option<String>,
 }
@@ -181,6 +198,7 @@ impl Reconciler {
             seen: HashSet::new(),
             totals: BatchTotals::default(),
             classes: BTreeMap::new(),
+            collections: BTreeMap::new(),
             batch: None,
             bank_reference: None,
         }
@@ -199,6 +217,11 @@ impl Reconciler {
     /// Lines and money per class so far.
     pub fn classes(&self) -> &BTreeMap<LineClass, ClassTotal> {
         &self.classes
+    }
+
+    /// Collections the file named without paying them, per class so far.
+    pub fn collections(&self) -> &BTreeMap<CollectionClass, CollectionTotal> {
+        &self.collections
     }
 
     /// The first batch id and bank reference the file gave.
@@ -244,12 +267,17 @@ impl Reconciler {
     ///    order reference; an `awb_mangled` line is looked up by order reference first;
     /// 4. a parcel (or, when unknown, a tracking stem) already seen in this file is `piece`
     ///    under `total_on_every_piece`, else `duplicate` with `duplicate_in_file`;
-    /// 5. no collection: `unknown_parcel`; a negative collected amount: `reversal`;
-    /// 6. a collection settled by an earlier batch: `duplicate` with `duplicate_across_batches`;
-    /// 7. a returned parcel: a line that pays cash is `remitted_but_rto`, a charge-only line is
+    /// 5. no collection: `unknown_parcel`;
+    /// 6. a negative collected amount is a `reversal`: of a collection an earlier batch settled
+    ///    (or this batch reversed, when a stopped import is read again) it is expected to take
+    ///    back that payment's net, and its collection is `reversed`; of anything else it has
+    ///    nothing to take back (`nothing_to_reverse`);
+    /// 7. a collection settled by an earlier batch: `duplicate` with `duplicate_across_batches`,
+    ///    its collection `already_settled`;
+    /// 8. a returned parcel: a line that pays cash is `remitted_but_rto`, a charge-only line is
     ///    compared with `−rto_charge`; a reversed collection is expected to pay 0;
     ///    a collected one is expected to pay the rate card's net of holdback's collected amount;
-    /// 8. the reported net against that expectation gives `matched`, `short_paid` or
+    /// 9. the reported net against that expectation gives `matched`, `short_paid` or
     ///    `over_paid`, and any itemised deduction above its expectation adds
     ///    `deduction_above_rate_card`.
     ///
@@ -265,6 +293,7 @@ impl Reconciler {
             delta: 0,
             deductions: raw.deductions.clone(),
             warnings: raw.warnings.clone(),
+            collection: None,
         };
         if raw.summary {
             self.totals
@@ -303,18 +332,30 @@ impl Reconciler {
             result.class = LineClass::UnknownParcel;
             return self.tally(result);
         };
+        let contract = &self.profile.contract;
         if raw.collected < 0 {
             result.class = LineClass::Reversal;
-            return self.tally(result);
+            match c.state {
+                CollectionState::Settled { .. } | CollectionState::Reversed => {
+                    let paid = contract.expected(c.collected, false).net;
+                    result.expected_net = Some(-paid);
+                    result.delta = raw.net + paid;
+                    result.collection = Some(CollectionClass::Reversed);
+                }
+                _ => push_warning(&mut result.warnings, Warning::NothingToReverse),
+            }
+            return self.tally_collection(result, c.collected);
         }
-        let contract = &self.profile.contract;
         let (expected, class_if_paid): (Expected, Option<LineClass>) = match &c.state {
             CollectionState::Settled { .. } => {
                 result.class = LineClass::Duplicate;
                 push_warning(&mut result.warnings, Warning::DuplicateAcrossBatches);
-                return self.tally(result);
+                result.collection = Some(CollectionClass::AlreadySettled);
+                return self.tally_collection(result, c.collected);
             }
-            CollectionState::Reversed => (Expected::default(), None),
+            CollectionState::Reversed | CollectionState::NotCollected => {
+                (Expected::default(), None)
+            }
             CollectionState::Rto => {
                 let e = contract.expected(0, true);
                 let cash = raw.collected > 0 && !raw.rto;
@@ -335,6 +376,15 @@ impl Reconciler {
             _ => LineClass::OverPaid,
         });
         self.tally(result)
+    }
+
+    fn tally_collection(&mut self, r: LineResult, collected: i64) -> LineResult {
+        if let Some(class) = r.collection {
+            let t = self.collections.entry(class).or_default();
+            t.parcels += 1;
+            t.collected += collected;
+        }
+        self.tally(r)
     }
 
     fn tally(&mut self, r: LineResult) -> LineResult {

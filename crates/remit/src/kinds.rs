@@ -66,6 +66,9 @@ pub enum Warning {
     DuplicateAcrossBatches,
     /// An itemised deduction is larger than the rate card allows.
     DeductionAboveRateCard,
+    /// A reversal of a parcel no earlier batch paid (or one already reversed): it takes back
+    /// nothing and posts nothing.
+    NothingToReverse,
 }
 
 impl Warning {
@@ -78,6 +81,7 @@ impl Warning {
             Warning::DuplicateInFile => "duplicate_in_file",
             Warning::DuplicateAcrossBatches => "duplicate_across_batches",
             Warning::DeductionAboveRateCard => "deduction_above_rate_card",
+            Warning::NothingToReverse => "nothing_to_reverse",
         }
     }
 }

@@ -27,7 +27,9 @@
 //! * **Each line gets one class** ([`LineClass`]): matched, short or over paid (with the signed
 //!   delta), duplicate (in this file or settled by an earlier batch), unknown parcel, paid for a
 //!   returned parcel, not paid, reversal, total row, or a repeated piece. A deduction above the
-//!   rate card is a warning on the line.
+//!   rate card is a warning on the line. A reversal takes back an earlier batch's payment for a
+//!   parcel (expected: the negative of that payment's net); the parcel's collection is then
+//!   `reversed`, and one named again after an earlier batch paid it is `already_settled`.
 //! * **The batch must add up.** [`BatchTotals::check_identity`] checks gross − deductions = net
 //!   over the lines, against the file's own total row and against the bank credit, and names
 //!   every difference. A batch whose net is negative (more return charges than cash) is valid.
@@ -90,8 +92,8 @@ pub const EXAMPLE_PROFILES: &[(&str, &str)] = &[
 ];
 
 pub use classify::{
-    ClassTotal, Collection, CollectionClass, CollectionState, Collections, LineClass, LineResult,
-    Reconciler, unremitted,
+    ClassTotal, Collection, CollectionClass, CollectionState, CollectionTotal, Collections,
+    LineClass, LineResult, Reconciler, unremitted,
 };
 pub use contract::{Contract, Expected};
 pub use decimal::{Decimal, Rounding};

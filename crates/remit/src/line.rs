@@ -417,7 +417,7 @@ impl Mapper {
         }
         let total: i64 = deductions.iter().map(|(_, v)| *v).sum();
         let net_cell = self.amount(row_no, row, Field::Net, &mut warnings)?;
-        let (collected, net) = match p.regime {
+        let (mut collected, mut net) = match p.regime {
             Regime::Gross => (amount, net_cell.unwrap_or(amount - total)),
             Regime::Net => {
                 let net = net_cell.unwrap_or(amount);
@@ -426,6 +426,16 @@ impl Mapper {
         };
         let status = self.cell(row, Field::Status).map(|(t, _)| t.to_string());
         let folded = status.as_deref().map(fold);
+        let reversal = folded
+            .as_ref()
+            .is_some_and(|s| p.reversal_statuses.contains(s));
+        if reversal {
+            collected = -collected.abs();
+            net = -net.abs();
+            for (_, v) in &mut deductions {
+                *v = -v.abs();
+            }
+        }
         let rto = match &folded {
             Some(s) => p.rto_statuses.contains(s),
             None => {
@@ -436,7 +446,7 @@ impl Mapper {
             }
         };
         let paid = match &folded {
-            Some(s) => p.paid_statuses.contains(s),
+            Some(s) => reversal || p.paid_statuses.contains(s),
             None => !rto,
         };
         let text_of = |f: Field| self.cell(row, f).map(|(t, _)| t.to_string());

@@ -239,6 +239,7 @@ struct RawProfile {
     timezone: Option<String>,
     paid_statuses: Option<Vec<String>>,
     rto_statuses: Option<Vec<String>>,
+    reversal_statuses: Option<Vec<String>>,
     regime: Option<Regime>,
     cycle_days: Option<u32>,
     summary_row: Option<SummaryRule>,
@@ -273,6 +274,9 @@ pub struct Profile {
     pub paid_statuses: Vec<String>,
     /// Lower-cased, trimmed.
     pub rto_statuses: Vec<String>,
+    /// Status values of a line that takes back an earlier payment (lower-cased, trimmed): its
+    /// amounts are read as taken back (negative), whatever their sign in the file.
+    pub reversal_statuses: Vec<String>,
     pub regime: Regime,
     pub cycle_days: u32,
     pub summary_row: SummaryRule,
@@ -436,6 +440,7 @@ impl Profile {
             timezone_ms,
             paid_statuses: fold(raw.paid_statuses),
             rto_statuses: fold(raw.rto_statuses),
+            reversal_statuses: fold(raw.reversal_statuses),
             regime: raw.regime.unwrap_or_default(),
             cycle_days: raw.cycle_days.unwrap_or(14),
             summary_row: raw.summary_row.unwrap_or_default(),

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::classify::{ClassTotal, LineResult, Reconciler};
+use crate::classify::{ClassTotal, CollectionTotal, LineResult, Reconciler};
 use crate::kinds::DeductionKind;
 use crate::totals::{BatchTotals, Difference};
 
@@ -29,6 +29,8 @@ pub struct Report {
     pub totals: BatchTotals,
     /// Per class code: lines, reported net and summed delta.
     pub classes: BTreeMap<&'static str, ClassTotal>,
+    /// Per collection class code: the collections the file named without paying them.
+    pub collections: BTreeMap<&'static str, CollectionTotal>,
     pub identity: IdentityReport,
     /// The line results, when the caller kept them (empty when streamed elsewhere).
     pub lines: Vec<LineResult>,
@@ -56,6 +58,11 @@ impl Reconciler {
             bank_reference: bank_reference.map(str::to_string),
             totals: self.totals().clone(),
             classes: self.classes().iter().map(|(k, v)| (k.code(), *v)).collect(),
+            collections: self
+                .collections()
+                .iter()
+                .map(|(k, v)| (k.code(), *v))
+                .collect(),
             identity,
             lines,
         }

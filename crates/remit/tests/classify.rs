@@ -122,7 +122,15 @@ fn gulf_express_batch_gets_every_class_right() {
     // a returned parcel charged only the RTO fee
     assert_eq!((r[6].expected_net, r[6].reported_net), (Some(-2500), -2500));
     assert_eq!(r[8].warnings, vec![Warning::DuplicateAcrossBatches]);
+    assert_eq!(r[8].collection, Some(CollectionClass::AlreadySettled));
     assert_eq!(r[9].parcel, None);
+    assert_eq!(
+        rec.collections()
+            .iter()
+            .map(|(k, v)| (k.code(), v.parcels))
+            .collect::<Vec<_>>(),
+        vec![("already_settled", 1)]
+    );
 
     let t = rec.totals().clone();
     assert_eq!(t.lines, 11);
@@ -317,6 +325,26 @@ fn net_regime_and_json_classes() {
         vec![LineClass::Matched, LineClass::Matched, LineClass::Reversal]
     );
     assert_eq!(r[1].warnings, vec![Warning::ExcessPrecision]);
+    // the reversal takes back the gross 500.00 where the earlier batch paid 404.80 net of fees
+    // (fees 80.00, GST 14.40, TDS 0.80): it is expected to take back the net only
+    assert_eq!(r[2].expected_net, Some(-40480));
+    assert_eq!(r[2].delta, -9520);
+    assert_eq!(r[2].collection, Some(CollectionClass::Reversed));
+    assert!(r[2].warnings.is_empty());
+    assert_eq!(r[0].collection, None);
+    // the same reversal of a parcel no batch paid takes back nothing
+    let mut db = Db::default();
+    db.add(
+        "s3",
+        "SC998877666IN",
+        "SO-77003",
+        50000,
+        CollectionState::Collected,
+    );
+    let (_, r) = run(&p, "swiftcod_in.json", &mut db);
+    assert_eq!(r[2].class, LineClass::Reversal);
+    assert_eq!(r[2].warnings, vec![Warning::NothingToReverse]);
+    assert_eq!((r[2].expected_net, r[2].collection), (None, None));
 }
 
 fn rate_card(rounding: &str) -> Profile {

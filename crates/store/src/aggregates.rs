@@ -382,6 +382,11 @@ impl Unit {
             out.extend(crate::remittances::mark_statements(m));
         }
         out.extend(
+            self.line_accepted
+                .iter()
+                .map(crate::remittances::accept_statement),
+        );
+        out.extend(
             self.remittance_chunk
                 .iter()
                 .map(crate::remittances::progress_statement),

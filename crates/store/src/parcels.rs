@@ -15,27 +15,28 @@ macro_rules! insert_columns {
         "INSERT INTO parcels (id, carrier, tracking, order_id, payment_id, \
          buyer, seller, livemode, currency, cash, fee, rto_cost, rto_payer, status, \
          out_for_delivery_at, final_at, remitted_batch, remitted_at, created_at, last_event_at, \
-         version, updated_at) "
+         version, updated_at, reversed_batch, reversed_at) "
     };
 }
 pub(crate) const INSERT_COLUMNS: &str = insert_columns!();
 /// How many values [`values`] gives for one parcel.
-pub(crate) const VALUES_PER_PARCEL: usize = 22;
+pub(crate) const VALUES_PER_PARCEL: usize = 24;
 const UPSERT_PARCEL: &str = concat!(
     insert_columns!(),
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-     $19, $20, $21, $22) \
+     $19, $20, $21, $22, $23, $24) \
      ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
      out_for_delivery_at = excluded.out_for_delivery_at, final_at = excluded.final_at, \
      remitted_batch = excluded.remitted_batch, remitted_at = excluded.remitted_at, \
      last_event_at = excluded.last_event_at, version = excluded.version, \
-     updated_at = excluded.updated_at"
+     updated_at = excluded.updated_at, reversed_batch = excluded.reversed_batch, \
+     reversed_at = excluded.reversed_at"
 );
 macro_rules! parcel_columns {
     () => {
         "SELECT id, carrier, tracking, order_id, payment_id, buyer, seller, livemode, currency, \
          cash, fee, rto_cost, rto_payer, status, out_for_delivery_at, final_at, remitted_batch, \
-         remitted_at, created_at, last_event_at, version FROM parcels "
+         remitted_at, created_at, last_event_at, version, reversed_batch, reversed_at FROM parcels "
     };
 }
 const SELECT_PARCEL: &str = concat!(parcel_columns!(), "WHERE id = $1");
@@ -97,12 +98,18 @@ pub(crate) fn values(p: &Parcel, version: i64, now: i64) -> Vec<Val> {
         Val::Int(p.last_event_at),
         Val::Int(version),
         Val::Int(now),
+        Val::OptText(p.reversed.as_ref().map(|r| r.batch.clone())),
+        Val::OptInt(p.reversed.as_ref().map(|r| r.at)),
     ]
 }
 
 pub(crate) fn parcel(row: &impl Get) -> Result<(Parcel, i64), StoreError> {
     let c = currency(row.text("currency")?)?;
     let remitted = match (row.opt_text("remitted_batch")?, row.opt_int("remitted_at")?) {
+        (Some(batch), Some(at)) => Some(Remitted { batch, at }),
+        _ => None,
+    };
+    let reversed = match (row.opt_text("reversed_batch")?, row.opt_int("reversed_at")?) {
         (Some(batch), Some(at)) => Some(Remitted { batch, at }),
         _ => None,
     };
@@ -146,6 +153,7 @@ pub(crate) fn parcel(row: &impl Get) -> Result<(Parcel, i64), StoreError> {
             created_at: row.int("created_at")?,
             last_event_at: row.int("last_event_at")?,
             state,
+            reversed,
         },
         row.int("version")?,
     ))

@@ -44,6 +44,19 @@ pub struct RemittanceLineRow {
     pub deductions: String,
     /// Warning codes joined by `|`.
     pub warnings: String,
+    /// When an operator accepted the line as the carrier paid it, and why.
+    pub accepted_at: Option<i64>,
+    pub accepted_note: Option<String>,
+}
+
+/// An operator's acceptance of one line (written in the unit that posts it; a line is accepted
+/// once: the parcel's version, checked with the unit's, moves when it is marked remitted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineAccepted {
+    pub remittance: String,
+    pub line_no: i64,
+    pub at: i64,
+    pub note: String,
 }
 
 const COLUMNS: &str = "SELECT id, carrier, batch, file_sha256, livemode, currency, status, \
@@ -60,9 +73,19 @@ const FINISH: &str = "UPDATE remittances SET status = 'done', lines = $2, gross 
 const INSERT_LINE: &str = "INSERT INTO remittance_lines (remittance_id, line_no, tracking, \
      parcel_id, class, expected_net, reported_net, delta, deductions, warnings) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING";
-const SELECT_LINES: &str = "SELECT remittance_id, line_no, tracking, parcel_id, class, \
-     expected_net, reported_net, delta, deductions, warnings FROM remittance_lines \
-     WHERE remittance_id = $1 AND line_no > $2 ORDER BY line_no LIMIT $3";
+macro_rules! line_columns {
+    () => {
+        "SELECT remittance_id, line_no, tracking, parcel_id, class, expected_net, reported_net, \
+         delta, deductions, warnings, accepted_at, accepted_note FROM remittance_lines "
+    };
+}
+const SELECT_LINES: &str = concat!(
+    line_columns!(),
+    "WHERE remittance_id = $1 AND line_no > $2 ORDER BY line_no LIMIT $3"
+);
+const SELECT_LINE: &str = concat!(line_columns!(), "WHERE remittance_id = $1 AND line_no = $2");
+const ACCEPT_LINE: &str = "UPDATE remittance_lines SET accepted_at = $1, accepted_note = $2 \
+     WHERE remittance_id = $3 AND line_no = $4 AND accepted_at IS NULL";
 
 fn row(r: &impl Get) -> Result<RemittanceRow, StoreError> {
     Ok(RemittanceRow {
@@ -96,6 +119,8 @@ fn line(r: &impl Get) -> Result<RemittanceLineRow, StoreError> {
         delta: r.int("delta")?,
         deductions: r.text("deductions")?,
         warnings: r.text("warnings")?,
+        accepted_at: r.opt_int("accepted_at")?,
+        accepted_note: r.opt_text("accepted_note")?,
     })
 }
 
@@ -103,44 +128,78 @@ fn line(r: &impl Get) -> Result<RemittanceLineRow, StoreError> {
 const MARK_IDS: usize = 500;
 
 /// `UPDATE parcels … WHERE id IN (…)` of [`MARK_IDS`] ids (the unused ones padded with ids no
-/// parcel has): one statement text, prepared once.
-fn mark_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
+/// parcel has): one statement text per kind of mark, prepared once. A payment marks the parcel
+/// remitted by the batch; a reversal takes that mark away and records the batch that did it.
+fn mark_sql(reversal: bool) -> &'static str {
+    static PAID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static REVERSED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let build = |set: &str| {
         // (by primary key alone: the unit's version check is what makes a parcel remitted once)
         let marks: Vec<String> = (0..MARK_IDS).map(|i| format!("${}", i + 3)).collect();
         format!(
-            "UPDATE parcels SET remitted_batch = $1, remitted_at = $2, updated_at = $2, \
-             version = version + 1 WHERE id IN ({})",
+            "UPDATE parcels SET {set}, updated_at = $2, version = version + 1 WHERE id IN ({})",
             marks.join(", ")
         )
-    })
+    };
+    if reversal {
+        REVERSED.get_or_init(|| {
+            build(
+                "remitted_batch = NULL, remitted_at = NULL, reversed_batch = $1, reversed_at = $2",
+            )
+        })
+    } else {
+        PAID.get_or_init(|| build("remitted_batch = $1, remitted_at = $2"))
+    }
 }
 
-/// Parcels a remittance chunk pays, marked remitted by batch `batch` at `at`. Their versions
-/// are checked with the unit's (each is one the chunk read), so a parcel is remitted once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Parcels a remittance chunk pays, marked remitted by batch `batch` at `at`, and those whose
+/// earlier payment it takes back. Their versions are checked with the unit's (each is one the
+/// chunk read), so a parcel is remitted, or reversed, once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RemitMark {
     pub batch: String,
     pub at: i64,
     /// (parcel id, the version the chunk read)
     pub parcels: Vec<(String, i64)>,
+    /// Parcels whose earlier payment a reversal line takes back: (parcel id, version read).
+    pub reversed: Vec<(String, i64)>,
+}
+
+impl RemitMark {
+    /// Every parcel the mark touches, with the version the chunk read.
+    pub fn touched(&self) -> impl Iterator<Item = &(String, i64)> {
+        self.parcels.iter().chain(self.reversed.iter())
+    }
 }
 
 /// The statements that mark `m`'s parcels, [`MARK_IDS`] at a time.
 pub(crate) fn mark_statements(m: &RemitMark) -> Vec<Statement> {
-    m.parcels
-        .chunks(MARK_IDS)
-        .map(|part| {
-            let mut values = vec![Val::Text(m.batch.clone()), Val::Int(m.at)];
-            values.extend(part.iter().map(|(id, _)| Val::Text(id.clone())));
-            values.resize(2 + MARK_IDS, Val::Text(String::new()));
-            (mark_sql(), values)
+    [(false, &m.parcels), (true, &m.reversed)]
+        .into_iter()
+        .flat_map(|(reversal, ids)| {
+            ids.chunks(MARK_IDS).map(move |part| {
+                let mut values = vec![Val::Text(m.batch.clone()), Val::Int(m.at)];
+                values.extend(part.iter().map(|(id, _)| Val::Text(id.clone())));
+                values.resize(2 + MARK_IDS, Val::Text(String::new()));
+                (mark_sql(reversal), values)
+            })
         })
         .collect()
 }
 
 /// The insert of one classified line (a chunk posted again after a crash inserts nothing new).
+pub(crate) fn accept_statement(a: &LineAccepted) -> Statement {
+    (
+        ACCEPT_LINE,
+        vec![
+            Val::Int(a.at),
+            Val::Text(a.note.clone()),
+            Val::Text(a.remittance.clone()),
+            Val::Int(a.line_no),
+        ],
+    )
+}
+
 pub(crate) fn line_statement(l: &RemittanceLineRow) -> Statement {
     (
         INSERT_LINE,
@@ -242,6 +301,22 @@ impl Store {
     }
 
     /// A page of a remittance's lines, after line `after`.
+    /// One line of a remittance.
+    pub async fn remittance_line(
+        &self,
+        id: &str,
+        line_no: i64,
+    ) -> Result<Option<RemittanceLineRow>, StoreError> {
+        with_pool!(self, pool => {
+            let r = sqlx::query(SELECT_LINE)
+                .bind(id)
+                .bind(line_no)
+                .fetch_optional(pool)
+                .await?;
+            r.as_ref().map(line).transpose()
+        })
+    }
+
     pub async fn remittance_lines(
         &self,
         id: &str,
@@ -297,8 +372,8 @@ impl Store {
             let sql = format!(
                 "SELECT id, carrier, tracking, order_id, payment_id, buyer, seller, livemode, \
                  currency, cash, fee, rto_cost, rto_payer, status, out_for_delivery_at, \
-                 final_at, remitted_batch, remitted_at, created_at, last_event_at, version \
-                 FROM parcels WHERE carrier = $1 AND {column} IN ({})",
+                 final_at, remitted_batch, remitted_at, created_at, last_event_at, version, \
+                 reversed_batch, reversed_at FROM parcels WHERE carrier = $1 AND {column} IN ({})",
                 marks.join(", ")
             );
             with_pool!(self, pool => {

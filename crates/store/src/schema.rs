@@ -133,6 +133,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0020_cash_on_delivery.sql"),
         postgres: include_str!("../migrations/postgres/0020_cash_on_delivery.sql"),
     },
+    Migration {
+        version: 21,
+        name: "0021_remittance_reversals",
+        sqlite: include_str!("../migrations/sqlite/0021_remittance_reversals.sql"),
+        postgres: include_str!("../migrations/postgres/0021_remittance_reversals.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

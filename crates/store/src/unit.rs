@@ -60,6 +60,8 @@ pub struct Unit {
     /// Parcels a remittance chunk pays, marked remitted in one statement per 500 (their
     /// versions checked with the unit's other aggregates).
     pub remitted: Option<crate::remittances::RemitMark>,
+    /// A remittance line an operator accepted as the carrier paid it.
+    pub line_accepted: Option<crate::remittances::LineAccepted>,
 }
 
 impl Unit {
@@ -96,7 +98,7 @@ impl Unit {
             .chain(
                 self.remitted
                     .iter()
-                    .flat_map(|m| m.parcels.iter())
+                    .flat_map(|m| m.touched())
                     .map(|(id, v)| (Kind::Parcel, id.as_str(), *v)),
             );
         orders

@@ -106,7 +106,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0017_gift_cards",
                 "0018_refund_destination",
                 "0019_coupons",
-                "0020_cash_on_delivery"
+                "0020_cash_on_delivery",
+                "0021_remittance_reversals"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -253,7 +254,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0017_gift_cards",
                 "0018_refund_destination",
                 "0019_coupons",
-                "0020_cash_on_delivery"
+                "0020_cash_on_delivery",
+                "0021_remittance_reversals"
             ],
             "{b}"
         );

@@ -114,6 +114,9 @@ pub struct Parcel {
     /// The time of the latest event applied.
     pub last_event_at: i64,
     pub state: ParcelState,
+    /// The latest remittance that took back the carrier's earlier payment for it (its cash is
+    /// owed again; `state` is then collected and not remitted).
+    pub reversed: Option<Remitted>,
 }
 
 /// What a decision did to the parcel.

@@ -291,5 +291,6 @@ pub fn parcel() -> holdback_domain::cod::Parcel {
         state: ParcelState::InTransit {
             out_for_delivery: None,
         },
+        reversed: None,
     }
 }

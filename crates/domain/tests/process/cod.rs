@@ -174,6 +174,7 @@ impl World {
             state: ParcelState::InTransit {
                 out_for_delivery: None,
             },
+            reversed: None,
         };
         let mut fx = Effects::default();
         let reactions = fx.order(d, version);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use holdback_app::{cod, parcels, remittances};
+use holdback_app::{cod, parcels, remittance_lines, remittances};
 use holdback_domain::ErrorCode;
 use holdback_domain::cod::CarrierEvent;
 use serde::Deserialize;
@@ -34,6 +34,7 @@ pub(crate) fn router() -> OpenApiRouter<Arc<Shared>> {
         .routes(routes!(import_remittance))
         .routes(routes!(get_remittance))
         .routes(routes!(remittance_lines))
+        .routes(routes!(accept_remittance_line))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -443,11 +444,65 @@ async fn remittance_lines(
         ));
     }
     let (data, has_more) =
-        remittances::lines(&s.app, &who, &id, q.starting_after.unwrap_or(0), limit).await?;
+        remittance_lines::lines(&s.app, &who, &id, q.starting_after.unwrap_or(0), limit).await?;
     Ok(Reply::ok(serde_json::json!({
         "object": "list",
         "url": format!("/v1/cod/remittances/{id}/lines"),
         "has_more": has_more,
         "data": data,
     })))
+}
+
+fn note() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(remittance_lines::MAX_NOTE))
+        .build()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AcceptLineDto {
+    /// Why the operator accepts the carrier's figures (kept with the line).
+    #[schema(schema_with = note)]
+    note: Option<String>,
+}
+
+/// The platform accepts a short- or over-paid line as the carrier paid it: the line posts as a
+/// matched one (the parcel's cash cleared from the carrier's receivable, the cash in, the
+/// itemised deductions as expenses, the rest of the difference `unitemised`), and the parcel
+/// counts as remitted by the line's batch. Once: accepting it again answers the line and
+/// changes nothing. Refused (`remittance_line_not_acceptable`) for any other class, or when a
+/// batch has paid the parcel since.
+#[utoipa::path(post, path = "/v1/cod/remittances/{id}/lines/{line}/accept", tag = "cash_on_delivery",
+    request_body = AcceptLineDto,
+    params(("id" = String, Path), ("line" = i64, Path, minimum = 1), schema::IdempotencyKey),
+    responses(
+        (status = 200, description = "The line, accepted", body = schema::RemittanceLine),
+        schema::ActionRefusals,
+    ),
+    security(("api_key" = [])))]
+async fn accept_remittance_line(
+    State(s): Ctx,
+    Path((id, line)): Path<(String, String)>,
+    Caller(who): Caller,
+    post: Idempotency,
+) -> Result<Reply, ApiError> {
+    let dto: AcceptLineDto = post.parse()?;
+    let note = dto.note.unwrap_or_default();
+    if note.chars().count() > remittance_lines::MAX_NOTE {
+        return Err(ApiError::param(
+            ErrorCode::ParameterInvalid,
+            "note",
+            "a note is at most 500 characters",
+        ));
+    }
+    // (a line number that is not one names no line)
+    let Ok(line) = line.parse::<i64>() else {
+        return Err(holdback_app::AppError::NotFound.into());
+    };
+    post.run(&s, &who, StatusCode::OK, async |_| {
+        remittance_lines::accept(&s.app, &who, &id, line, &note).await
+    })
+    .await
 }

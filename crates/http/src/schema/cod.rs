@@ -85,6 +85,9 @@ pub struct Parcel {
     /// When it was collected or came back.
     ended: Option<i64>,
     remittance: Option<ParcelRemittance>,
+    /// The latest remittance that took back an earlier payment for the parcel (`remitted` is
+    /// when): its cash is owed by the carrier again.
+    reversal: Option<ParcelRemittance>,
 }
 
 /// A carrier's event as taken.
@@ -145,8 +148,10 @@ pub struct Remittance {
     /// each difference.
     #[schema(value_type = Object)]
     identity: Option<serde_json::Value>,
-    /// The carrier's collections not in the file: missing_from_file (past the cycle) or
-    /// pending_next_cycle, with the parcels (at most 1000).
+    /// The carrier's collections by class, with the parcels (at most 1000): those not in the
+    /// file, missing_from_file (past the cycle) or pending_next_cycle; those it names without
+    /// paying, already_settled (an earlier batch paid them) or reversed (it takes that payment
+    /// back, and the carrier owes the cash again).
     #[schema(value_type = Object)]
     collections: Option<serde_json::Value>,
     /// The same file was imported before: nothing was posted now.
@@ -176,8 +181,11 @@ pub struct RemittanceLine {
     #[schema(value_type = Object)]
     deductions: serde_json::Value,
     /// awb_mangled, leading_zero_lost, excess_precision, duplicate_in_file,
-    /// duplicate_across_batches, deduction_above_rate_card.
+    /// duplicate_across_batches, deduction_above_rate_card, nothing_to_reverse.
     warnings: Vec<String>,
+    /// When the platform accepted the line as the carrier paid it (Unix seconds), and its note.
+    accepted: Option<i64>,
+    accepted_note: Option<String>,
 }
 
 #[derive(ToSchema)]

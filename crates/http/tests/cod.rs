@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use holdback_app::{Role, keys, scheduler};
+use holdback_store::clock::Clock as _;
 use holdback_store::testing::TestDb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -589,6 +590,77 @@ async fn an_unconfirmed_order_is_cancelled_after_48_hours() {
             .body;
         assert_eq!(o["status"], "expired", "{b}: {o}");
         assert_eq!(s.balance_of("test:cod_expected:SAR").await, 0);
+        s.audit_clean().await;
+    }
+}
+
+#[tokio::test]
+async fn before_the_door_there_is_no_dispute_nor_claim_and_a_late_delivery_still_collects() {
+    for db in TestDb::all("cod_late_delivery").await {
+        let s = Server::start(&db).await;
+        let b = s.backend;
+        parties(&s, "buy_omar").await;
+        verify_phone(&s, "buy_omar").await;
+        let omar = keys::create(&s.app, &Role::Buyer("buy_omar".into()), false)
+            .await
+            .unwrap();
+        let gulf = keys::create(&s.app, &Role::Carrier("gulf_express".into()), false)
+            .await
+            .unwrap();
+        let order = shipped(&s, "buy_omar", 30_000, "GX7").await;
+        let path = format!("/v1/orders/{order}");
+        s.clock.advance_ms(6 * DAY);
+        let before = s.get(&path, &s.platform).await.body;
+        // the buyer has paid nothing yet: a dispute (now within its window) is refused and
+        // changes nothing
+        let a = s
+            .post(
+                "/v1/disputes",
+                &omar,
+                json!({"order": order, "reason": "not_received", "requested": {"type": "full_refund"}}),
+            )
+            .await;
+        assert_eq!(
+            a.body["error"]["code"], "cash_not_collected",
+            "{b}: {}",
+            a.body
+        );
+        assert_eq!(s.get(&path, &s.platform).await.body, before, "{b}");
+        // the delivery guarantee passes with the parcel still out: no non-delivery claim, the
+        // carrier's report decides
+        s.clock.advance_ms(84 * DAY);
+        scheduler::tick(&s.app, 100).await.unwrap();
+        let o = s.get(&path, &s.platform).await.body;
+        assert_eq!(o["status"], "shipped", "{b}: {o}");
+        assert!(o["protection_ends"].as_i64().unwrap() < secs(s.clock.now_ms()));
+        assert_eq!(o["non_delivery_claim"], Value::Null, "{b}: {o}");
+        // delivered late: the cash is receivable, and the buyer's protection runs from the door
+        let now = secs(s.clock.now_ms());
+        let a = event(
+            &s,
+            &gulf,
+            "GX7",
+            json!({"id": "d7", "event": "delivered", "occurred": now, "cash_collected": 32_625}),
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::OK, "{b}: {}", a.body);
+        let o = s.get(&path, &s.platform).await.body;
+        assert_eq!(o["status"], "delivered", "{b}: {o}");
+        assert!(o["protection_ends"].as_i64().unwrap() > now, "{b}: {o}");
+        assert_eq!(
+            s.balance_of("test:carrier_receivable:gulf_express:SAR")
+                .await,
+            32_625
+        );
+        // and now a dispute may be opened
+        let a = s
+            .post(
+                "/v1/disputes",
+                &omar,
+                json!({"order": order, "reason": "not_as_described", "requested": {"type": "full_refund"}}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{b}: {}", a.body);
         s.audit_clean().await;
     }
 }

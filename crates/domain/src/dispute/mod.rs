@@ -462,6 +462,8 @@ pub enum DisputeError {
     WindowClosed,
     #[error("the order is cancelled")]
     OrderCancelled,
+    #[error("a cash-on-delivery buyer pays at the door: nothing is paid to dispute before it")]
+    CashNotCollected,
     #[error("a dispute is already open on this order")]
     AlreadyOpen,
     #[error("a non-delivery claim is open on this order")]
@@ -511,6 +513,7 @@ impl DisputeError {
             DisputeError::TooEarly(_) => ErrorCode::DisputeTooEarly,
             DisputeError::WindowClosed => ErrorCode::DisputeWindowClosed,
             DisputeError::OrderCancelled => ErrorCode::OrderCancelled,
+            DisputeError::CashNotCollected => ErrorCode::CashNotCollected,
             DisputeError::AlreadyOpen => ErrorCode::DisputeAlreadyOpen,
             DisputeError::ClaimOpen => ErrorCode::NonDeliveryClaimOpen,
             DisputeError::CounterfeitOnly => ErrorCode::ReleasedOrderCounterfeitOnly,

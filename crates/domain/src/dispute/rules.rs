@@ -25,7 +25,9 @@ pub fn open(
     let released = match &order.state {
         OrderState::AwaitingPayment { .. } | OrderState::Paid { .. } => return Err(too_early),
         // paid at the door: nothing is paid before the delivery, so nothing to dispute
-        OrderState::Shipped { .. } if order.cash_on_delivery => return Err(too_early),
+        OrderState::Shipped { .. } if order.cash_on_delivery => {
+            return Err(DisputeError::CashNotCollected);
+        }
         OrderState::Cancelled { .. } | OrderState::Expired { .. } => {
             return Err(DisputeError::OrderCancelled);
         }

@@ -123,6 +123,10 @@ pub(super) fn shipped_state(
                 return Err(OrderError::AlreadyDelivered);
             }
             p.ends = protection.ends.min(now + policy.after_delivery);
+            if d.order.cash_on_delivery && ended {
+                // the buyer paid at the door, after the promised window: protection from now
+                p.ends = now + policy.after_delivery;
+            }
             d.set_timers = vec![(TimerKind::ProtectionEnd, p.ends)];
             d.events.push(OrderEvent::Delivered);
             d.order.state = OrderState::Delivered {
@@ -139,10 +143,22 @@ pub(super) fn shipped_state(
             return complete(d, now);
         }
         OrderCommand::Refund { amount } => return explicit_refund(d, *amount, now),
+        // a cash-on-delivery buyer pays at the door: before that there is nothing to dispute
+        OrderCommand::OpenDispute { .. } if d.order.cash_on_delivery && delivered_at.is_none() => {
+            return Err(OrderError::CashNotCollected);
+        }
         OrderCommand::OpenDispute { dispute } => {
             return super::settle::pause(d, dispute, protection.ends, now);
         }
         OrderCommand::Settle { .. } => return Err(OrderError::NoOpenDispute),
+        // nor a claim when the window passes: the carrier's report (collected, or returned)
+        // decides the order, whenever it comes
+        OrderCommand::Fire(TimerKind::ProtectionEnd)
+            if d.order.cash_on_delivery && delivered_at.is_none() =>
+        {
+            d.cancel_timers = vec![TimerKind::ProtectionEnd];
+            return Ok(());
+        }
         OrderCommand::Fire(TimerKind::ProtectionEnd) if ended && delivered_at.is_none() => {
             // The delivery guarantee passed with no delivered event: a claim, not a release.
             d.order.state = OrderState::Shipped {

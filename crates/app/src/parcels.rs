@@ -93,6 +93,19 @@ pub async fn for_shipment(
             ),
         ));
     }
+    // (one parcel per tracking number of a carrier, in each mode)
+    if let Some((other, _)) = app
+        .store
+        .parcel_by_tracking(carrier, order.livemode, tracking)
+        .await?
+        && other.order != order.id
+    {
+        return Err(AppError::param(
+            ErrorCode::TrackingNumberInUse,
+            "tracking_number",
+            format!("{carrier}'s tracking number {tracking:?} already names another parcel"),
+        ));
+    }
     let currency = order.captured.currency();
     // what the buyer still owes of the order (a platform-funded promotion is not collected),
     // and the fee
@@ -183,7 +196,10 @@ pub async fn report(
     let carrier = carrier_of(principal, r.carrier.as_deref())?;
     for attempt in 0..process::ATTEMPTS {
         process::before_attempt(attempt).await;
-        let Some((parcel, version)) = app.store.parcel_by_tracking(&carrier, tracking).await?
+        let Some((parcel, version)) = app
+            .store
+            .parcel_by_tracking(&carrier, principal.livemode, tracking)
+            .await?
         else {
             return Err(AppError::param(
                 ErrorCode::ParcelNotFound,
@@ -191,12 +207,9 @@ pub async fn report(
                 format!("{carrier} has no cash-on-delivery parcel {tracking:?}"),
             ));
         };
-        if parcel.livemode != principal.livemode {
-            return Err(AppError::NotFound);
-        }
         if let Some(outcome) = app
             .store
-            .parcel_event_outcome(&carrier, &r.event_id)
+            .parcel_event_outcome(&carrier, principal.livemode, &r.event_id)
             .await?
         {
             return Ok(answer(&parcel, r, &format!("duplicate_of_{outcome}")));
@@ -222,6 +235,7 @@ pub async fn report(
         let outcome = if applied { "applied" } else { "ignored" };
         unit.parcel_events.push(ParcelEventRow {
             carrier: carrier.clone(),
+            livemode: principal.livemode,
             event_id: r.event_id.clone(),
             tracking: tracking.to_string(),
             event: r.event,

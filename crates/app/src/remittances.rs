@@ -238,7 +238,7 @@ pub async fn import(
     let batch = first_batch(profile, source)?.unwrap_or_else(|| format!("file_{}", &sha[..16]));
     let existing = app
         .store
-        .remittance_of(&profile.carrier, &sha, &batch)
+        .remittance_of(&profile.carrier, principal.livemode, &sha, &batch)
         .await?;
     let row = match existing.as_slice() {
         [] => {
@@ -380,7 +380,7 @@ async fn chunk(
     }
     let parcels = app
         .store
-        .parcels_for_lines(&profile.carrier, &trackings, &orders)
+        .parcels_for_lines(&profile.carrier, row.livemode, &trackings, &orders)
         .await?;
     let mut found = Found {
         by_tracking: HashMap::new(),

@@ -245,6 +245,7 @@ error_codes! {
     ConfirmationExpired = "confirmation_expired", 409, InvalidRequest;
     CarrierCannotCollect = "carrier_cannot_collect", 400, InvalidRequest;
     CarrierRequired = "carrier_required", 400, InvalidRequest;
+    TrackingNumberInUse = "tracking_number_in_use", 409, InvalidRequest;
     ParcelNotFound = "parcel_not_found", 404, InvalidRequest;
     ParcelAlreadyFinal = "parcel_already_final", 409, InvalidRequest;
     CollectionAmountMismatch = "collection_amount_mismatch", 400, InvalidRequest;

@@ -379,7 +379,7 @@ async fn a_remittance(s: &Server) -> String {
     let events = s
         .app
         .store
-        .remittance_of("gulf_express", "", "GE-2026-0042")
+        .remittance_of("gulf_express", false, "", "GE-2026-0042")
         .await
         .unwrap();
     events[0].id.clone()

@@ -45,8 +45,8 @@ async fn delivered(s: &Server, gulf: &str, tracking: &str, cash: i64) {
     event(s, gulf, tracking, body).await;
 }
 
-/// Places, confirms and ships an order of `amount`; its id.
-async fn shipped(s: &Server, amount: i64, tracking: &str) -> String {
+/// Places and confirms an order of `amount`; its id.
+async fn confirmed(s: &Server, amount: i64) -> String {
     let b = s.backend;
     let a = s
         .post(
@@ -66,11 +66,20 @@ async fn shipped(s: &Server, amount: i64, tracking: &str) -> String {
         s.post(&path, &s.platform, json!({})).await.status,
         StatusCode::OK
     );
+    order
+}
+
+async fn ship(s: &Server, order: &str, tracking: &str) -> Answer {
     let ship = json!({"carrier": "gulf_express", "tracking_number": tracking});
-    let a = s
-        .post(&format!("/v1/orders/{order}/ship"), &s.platform, ship)
-        .await;
-    assert_eq!(a.status, StatusCode::OK, "{b}: {}", a.body);
+    s.post(&format!("/v1/orders/{order}/ship"), &s.platform, ship)
+        .await
+}
+
+/// Places, confirms and ships an order of `amount`; its id.
+async fn shipped(s: &Server, amount: i64, tracking: &str) -> String {
+    let order = confirmed(s, amount).await;
+    let a = ship(s, &order, tracking).await;
+    assert_eq!(a.status, StatusCode::OK, "{}: {}", s.backend, a.body);
     order
 }
 
@@ -489,6 +498,19 @@ async fn the_platform_accepts_a_short_paid_line_once_and_the_order_is_released()
         let b = s.backend;
         let a = shipped(&s, 12_000, "GXA").await;
         let c = shipped(&s, 30_000, "GXC").await;
+        // a third order cannot ship under A's tracking number: refused by name, still paid
+        let third = confirmed(&s, 5_000).await;
+        let a3 = ship(&s, &third, "GXA").await;
+        assert_eq!(
+            a3.body["error"]["code"], "tracking_number_in_use",
+            "{b}: {}",
+            a3.body
+        );
+        let o = s
+            .get(&format!("/v1/orders/{third}"), &s.platform)
+            .await
+            .body;
+        assert_eq!(o["status"], "paid", "{b}: {o}");
         for (t, cash) in [("GXA", 14_625), ("GXC", 32_625)] {
             delivered(&s, &gulf, t, cash).await;
         }

@@ -149,7 +149,7 @@ async fn an_import_stopped_midway_is_finished_by_importing_again_each_line_poste
             let rows = s
                 .app
                 .store
-                .remittance_of("sample_cod", "", "SMP-0001")
+                .remittance_of("sample_cod", false, "", "SMP-0001")
                 .await
                 .unwrap();
             if let Some(r) = rows.first()
@@ -173,7 +173,7 @@ async fn an_import_stopped_midway_is_finished_by_importing_again_each_line_poste
         let row = s
             .app
             .store
-            .remittance_of("sample_cod", "", "SMP-0001")
+            .remittance_of("sample_cod", false, "", "SMP-0001")
             .await
             .unwrap()[0]
             .clone();

@@ -40,7 +40,10 @@ macro_rules! parcel_columns {
     };
 }
 const SELECT_PARCEL: &str = concat!(parcel_columns!(), "WHERE id = $1");
-const SELECT_BY_TRACKING: &str = concat!(parcel_columns!(), "WHERE carrier = $1 AND tracking = $2");
+const SELECT_BY_TRACKING: &str = concat!(
+    parcel_columns!(),
+    "WHERE carrier = $1 AND livemode = $2 AND tracking = $3"
+);
 const SELECT_UNREMITTED: &str = concat!(
     parcel_columns!(),
     "WHERE carrier = $1 AND livemode = $2 AND remitted_batch IS NULL \
@@ -48,10 +51,11 @@ const SELECT_UNREMITTED: &str = concat!(
 );
 const COUNT_REFUSALS: &str = "SELECT COUNT(*) AS n FROM parcels WHERE buyer = $1 \
      AND livemode = $2 AND status = 'refused' AND final_at >= $3";
-const SELECT_EVENT: &str = "SELECT outcome FROM parcel_events WHERE carrier = $1 AND event_id = $2";
-const INSERT_EVENT: &str = "INSERT INTO parcel_events (carrier, event_id, tracking, event, \
-     occurred_at, cash, outcome, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-     ON CONFLICT (carrier, event_id) DO NOTHING";
+const SELECT_EVENT: &str = "SELECT outcome FROM parcel_events \
+     WHERE carrier = $1 AND livemode = $2 AND event_id = $3";
+const INSERT_EVENT: &str = "INSERT INTO parcel_events (carrier, livemode, event_id, tracking, \
+     event, occurred_at, cash, outcome, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (carrier, livemode, event_id) DO NOTHING";
 const SELECT_RELEASABLE: &str = "SELECT o.id FROM orders o JOIN parcels p ON p.order_id = o.id \
      WHERE o.status = 'awaiting_remittance' AND p.remitted_batch IS NOT NULL ORDER BY o.id LIMIT $1";
 const SELECT_RECEIVABLES: &str = "SELECT carrier, livemode, currency, \
@@ -163,6 +167,7 @@ pub(crate) fn parcel(row: &impl Get) -> Result<(Parcel, i64), StoreError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParcelEventRow {
     pub carrier: String,
+    pub livemode: bool,
     pub event_id: String,
     pub tracking: String,
     pub event: CarrierEvent,
@@ -179,6 +184,7 @@ pub(crate) fn event_statement(e: &ParcelEventRow) -> Statement {
         INSERT_EVENT,
         vec![
             text(&e.carrier),
+            Val::Bool(e.livemode),
             text(&e.event_id),
             text(&e.tracking),
             text(e.event.code()),
@@ -208,15 +214,17 @@ impl Store {
         })
     }
 
-    /// The parcel a carrier knows by `tracking`, and its version.
+    /// The parcel a carrier knows by `tracking` in one mode, and its version.
     pub async fn parcel_by_tracking(
         &self,
         carrier: &str,
+        livemode: bool,
         tracking: &str,
     ) -> Result<Option<(Parcel, i64)>, StoreError> {
         with_pool!(self, pool => {
             let row = sqlx::query(SELECT_BY_TRACKING)
                 .bind(carrier)
+                .bind(livemode)
                 .bind(tracking)
                 .fetch_optional(pool)
                 .await?;
@@ -267,11 +275,13 @@ impl Store {
     pub async fn parcel_event_outcome(
         &self,
         carrier: &str,
+        livemode: bool,
         event_id: &str,
     ) -> Result<Option<String>, StoreError> {
         with_pool!(self, pool => {
             let row = sqlx::query(SELECT_EVENT)
                 .bind(carrier)
+                .bind(livemode)
                 .bind(event_id)
                 .fetch_optional(pool)
                 .await?;

@@ -238,18 +238,22 @@ pub(crate) fn progress_statement(c: &ChunkDone) -> Statement {
 }
 
 impl Store {
-    /// The remittance of `carrier` with this file hash, or with this batch id.
+    /// The remittance of `carrier` in one mode with this file hash, or with this batch id.
     pub async fn remittance_of(
         &self,
         carrier: &str,
+        livemode: bool,
         sha256: &str,
         batch: &str,
     ) -> Result<Vec<RemittanceRow>, StoreError> {
-        let sql =
-            format!("{COLUMNS}WHERE carrier = $1 AND (file_sha256 = $2 OR batch = $3) ORDER BY id");
+        let sql = format!(
+            "{COLUMNS}WHERE carrier = $1 AND livemode = $2 AND (file_sha256 = $3 OR batch = $4) \
+             ORDER BY id"
+        );
         with_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(carrier)
+                .bind(livemode)
                 .bind(sha256)
                 .bind(batch)
                 .fetch_all(pool)
@@ -340,11 +344,12 @@ impl Store {
     pub async fn parcels_for_lines(
         &self,
         carrier: &str,
+        livemode: bool,
         trackings: &[String],
         orders: &[String],
     ) -> Result<Vec<(Parcel, i64)>, StoreError> {
         let mut out = Vec::new();
-        self.parcels_where(carrier, "tracking", trackings.iter(), &mut out)
+        self.parcels_where(carrier, livemode, "tracking", trackings.iter(), &mut out)
             .await?;
         let known: std::collections::HashSet<&str> =
             out.iter().map(|(p, _)| p.order.as_str()).collect();
@@ -353,31 +358,34 @@ impl Store {
             .filter(|o| !known.contains(o.as_str()))
             .collect();
         drop(known);
-        self.parcels_where(carrier, "order_id", rest.into_iter(), &mut out)
+        self.parcels_where(carrier, livemode, "order_id", rest.into_iter(), &mut out)
             .await?;
         Ok(out)
     }
 
-    /// Adds to `out` the carrier's parcels whose `column` is one of `keys`, 500 keys a query.
+    /// Adds to `out` the carrier's parcels of one mode whose `column` is one of `keys`, 500
+    /// keys a query (by tracking, the `(carrier, livemode, tracking)` key's index).
     async fn parcels_where<'k>(
         &self,
         carrier: &str,
+        livemode: bool,
         column: &'static str,
         keys: impl ExactSizeIterator<Item = &'k String>,
         out: &mut Vec<(Parcel, i64)>,
     ) -> Result<(), StoreError> {
         let keys: Vec<&String> = keys.collect();
         for part in keys.chunks(500) {
-            let marks: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 2)).collect();
+            let marks: Vec<String> = (0..part.len()).map(|i| format!("${}", i + 3)).collect();
             let sql = format!(
                 "SELECT id, carrier, tracking, order_id, payment_id, buyer, seller, livemode, \
                  currency, cash, fee, rto_cost, rto_payer, status, out_for_delivery_at, \
                  final_at, remitted_batch, remitted_at, created_at, last_event_at, version, \
-                 reversed_batch, reversed_at FROM parcels WHERE carrier = $1 AND {column} IN ({})",
+                 reversed_batch, reversed_at FROM parcels \
+                 WHERE carrier = $1 AND livemode = $2 AND {column} IN ({})",
                 marks.join(", ")
             );
             with_pool!(self, pool => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(carrier);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(carrier).bind(livemode);
                 for k in part {
                     q = q.bind((*k).clone());
                 }

@@ -139,6 +139,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0021_remittance_reversals.sql"),
         postgres: include_str!("../migrations/postgres/0021_remittance_reversals.sql"),
     },
+    Migration {
+        version: 22,
+        name: "0022_cod_modes",
+        sqlite: include_str!("../migrations/sqlite/0022_cod_modes.sql"),
+        postgres: include_str!("../migrations/postgres/0022_cod_modes.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS holdback_migrations (\

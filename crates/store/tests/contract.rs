@@ -107,7 +107,8 @@ async fn migrations_run_once_and_again_safely() {
                 "0018_refund_destination",
                 "0019_coupons",
                 "0020_cash_on_delivery",
-                "0021_remittance_reversals"
+                "0021_remittance_reversals",
+                "0022_cod_modes"
             ]
         );
         assert!(store.migrate().await.unwrap().is_empty());
@@ -255,7 +256,8 @@ async fn the_history_chain_migration_links_postings_written_before_it() {
                 "0018_refund_destination",
                 "0019_coupons",
                 "0020_cash_on_delivery",
-                "0021_remittance_reversals"
+                "0021_remittance_reversals",
+                "0022_cod_modes"
             ],
             "{b}"
         );

@@ -172,6 +172,7 @@ pub async fn run(args: RemittanceBenchArgs) -> anyhow::Result<bool> {
         holdback_store::bench::insert_parcels(&store, batch, COLLECTED_AT).await?;
         first = last + 1;
     }
+    holdback_store::bench::analyze_parcels(&store).await?;
     let receivable = CodAccounts::receivable(false, "sample_cod", sar)?;
     let cod = CodAccounts::of(false, sar)?;
     app.ledger

@@ -182,3 +182,13 @@ pub async fn insert_parcels(
     }
     Ok(())
 }
+
+/// After a bulk setup: on PostgreSQL, the planner's statistics of the parcels (what autovacuum
+/// would have gathered on a table that grew to this size; without them a chunk's lookup by 500
+/// tracking numbers reads the carrier's whole index range). SQLite plans without statistics.
+pub async fn analyze_parcels(store: &Store) -> Result<(), StoreError> {
+    if let Store::Postgres(pool) = store {
+        sqlx::query("ANALYZE parcels").execute(pool).await?;
+    }
+    Ok(())
+}

@@ -6,9 +6,10 @@ one request:
 1. An Idempotency-Key names one request. The same key sent again with a different request is
    refused by name (`idempotency_key_reused`, 422), which is the rule, not a fault. A fuzzer
    draws keys at random and reuses the short ones ("0", "A") across different requests, so
-   `before_call` makes each valid key it sends unique (it stays valid: the suffix is visible
-   ASCII and the result at most 255 characters). Invalid keys are sent as drawn. Replay itself
-   is tested by the API tests (crates/http/tests/idempotency.rs).
+   `before_call` makes each valid key it sends unique, across runs against one server too (it
+   stays valid: the suffix is visible ASCII and the result at most 255 characters). Invalid
+   keys are sent as drawn. Replay itself is tested by the API tests
+   (crates/http/tests/idempotency.rs).
 
 2. Some rules depend on what exists (an unknown product, a seller's shipping methods, a
    refund larger than what is held), on the card network (the Luhn digit, the brand's number
@@ -20,6 +21,7 @@ one request:
 """
 
 import itertools
+import os
 import re
 
 import schemathesis
@@ -68,7 +70,9 @@ def before_call(context, case, kwargs):
         for name in list(headers or {}):
             key = headers[name]
             if name.lower() == "idempotency-key" and isinstance(key, str) and VALID_KEY.fullmatch(key):
-                headers[name] = f"{key[:230]}.{next(_sequence)}"
+                # (the process id too: a second run against the same server starts its count
+                # again, and must not reuse the first run's keys)
+                headers[name] = f"{key[:220]}.{os.getpid()}.{next(_sequence)}"
 
 
 # Codes that say the request itself is malformed: a request the schema calls valid must never

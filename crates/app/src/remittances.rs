@@ -19,7 +19,8 @@
 //!   and the deductions it gives back (itemised, or else the rate card's) are taken off their
 //!   expenses. The parcel is no longer remitted (a later batch may pay it again; an order not
 //!   yet released waits for that), and remembers the batch that reversed it. A reversal of
-//!   anything else (`nothing_to_reverse`), or of another amount, posts nothing.
+//!   anything else (`nothing_to_reverse`) posts nothing; one of another amount
+//!   (`reversal_amount_mismatch`) posts nothing unless an operator accepts it.
 //! - **Chunks.** Lines are posted in chunks of [`CHUNK`], each in its own transaction with the
 //!   remittance's progress; an import stopped by a crash is resumed by importing the same file
 //!   again: chunks already posted are classified again but not posted.
@@ -428,7 +429,15 @@ async fn chunk(
         let reverses = r.class == LineClass::Reversal
             && r.delta == 0
             && r.collection == Some(CollectionClass::Reversed);
-        if reverses && book.reverse(parcel, r, &profile.contract, &row.batch) {
+        if reverses
+            && book.reverse(
+                parcel,
+                r.reported_net,
+                &r.deductions,
+                &profile.contract,
+                &row.batch,
+            )
+        {
             mark.reversed.push((parcel.id.clone(), *version));
         }
     }
@@ -477,6 +486,7 @@ fn line_row(row: &RemittanceRow, r: &LineResult) -> RemittanceLineRow {
             .join("|"),
         accepted_at: None,
         accepted_note: None,
+        accepted_by: None,
     }
 }
 
@@ -530,14 +540,15 @@ impl Book {
         true
     }
 
-    /// Books a reversal line that takes back exactly what an earlier batch paid for `parcel`:
-    /// the parcel's cash receivable again, the cash taken back, and the deductions given back
-    /// (the line's, or when it itemises none, the rate card's). `false` when no earlier batch
-    /// paid the parcel.
-    fn reverse(
+    /// Books a reversal line of `batch` taking back `net` of what an earlier batch paid for
+    /// `parcel`: the parcel's cash receivable again, the cash taken back, and the deductions
+    /// given back (the line's, whatever their sign in the file, or when it itemises none, the
+    /// rate card's). `false` when no earlier batch paid the parcel's cash.
+    pub(crate) fn reverse(
         &mut self,
         parcel: &Parcel,
-        r: &LineResult,
+        net: i64,
+        deductions: &[(DeductionKind, i64)],
         contract: &Contract,
         batch: &str,
     ) -> bool {
@@ -552,13 +563,13 @@ impl Book {
             return false;
         }
         let cash = parcel.cash.minor();
-        if r.deductions.iter().any(|(_, v)| *v != 0) {
-            self.book(-cash, r.reported_net, &r.deductions);
+        let given_back: Vec<_> = if deductions.iter().any(|(_, v)| *v != 0) {
+            deductions.iter().map(|(k, v)| (*k, -v.abs())).collect()
         } else {
             let e = contract.expected(cash, false);
-            let given_back: Vec<_> = DeductionKind::ALL.iter().map(|k| (*k, -e.of(*k))).collect();
-            self.book(-cash, r.reported_net, &given_back);
-        }
+            DeductionKind::ALL.iter().map(|k| (*k, -e.of(*k))).collect()
+        };
+        self.book(-cash, net, &given_back);
         true
     }
 

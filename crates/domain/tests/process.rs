@@ -612,6 +612,10 @@ impl World {
                     return Ok(());
                 };
                 let (actor, cmd) = order_command(*command, &self.orders[&id].0, *percent);
+                if self.orders[&id].0.cash_on_delivery && matches!(cmd, OrderCommand::Ship { .. }) {
+                    // (as in the app, a cash-on-delivery order ships with its parcel: Cod::Ship)
+                    return Ok(());
+                }
                 self.order(&id, actor, &cmd).map(|_| ())
             }
             Op::Fire { pick, kind } => {

@@ -489,6 +489,81 @@ async fn reversals(s: &Server, gulf: &str, [a, bb, d]: [&str; 3]) {
     assert_eq!(s.balance_of(receivable).await, before[0], "{b}");
     let view = s.get(&format!("/v1/parcels/{parcel}"), gulf).await.body;
     assert_eq!(view["remittance"]["batch"], "GE-0004", "{b}: {view}");
+    // GE-0005 takes back 290.00 of B's 299.62: not what was paid, so nothing posts until the
+    // platform accepts it; then B's payment is undone with what the carrier took back
+    let file = statement(
+        "GE-0005",
+        &[(
+            "GXB",
+            bb,
+            -32_625,
+            -1_500,
+            -816,
+            0,
+            -347,
+            -29_000,
+            "Reversal",
+            "19/12/2026",
+        )],
+    );
+    let r = import(s, gulf, &file).await.body;
+    assert_eq!(r["posted_now"], 0, "{b}: {}", r["classes"]);
+    let id = r["id"].as_str().unwrap();
+    let path = format!("/v1/cod/remittances/{id}/lines/4/accept");
+    let line = s
+        .get(&format!("/v1/cod/remittances/{id}/lines"), gulf)
+        .await
+        .body;
+    assert_eq!(line["data"][0]["delta"], 962, "{b}: {line}");
+    assert_eq!(
+        line["data"][0]["warnings"],
+        json!(["reversal_amount_mismatch"]),
+        "{b}"
+    );
+    let books = || async {
+        let mut out = vec![s.balance_of(receivable).await];
+        for a in ["cod_cash", "cod_expense:freight", "cod_expense:cod_fee"] {
+            out.push(s.balance_of(&format!("test:{a}:SAR")).await);
+        }
+        for a in ["cod_expense:tax_on_fees", "cod_expense:unitemised"] {
+            out.push(s.balance_of(&format!("test:{a}:SAR")).await);
+        }
+        out
+    };
+    let before = books().await;
+    let ok = s
+        .post(
+            &path,
+            &s.platform,
+            json!({"note": "agreed with the carrier"}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{b}: {}", ok.body);
+    let by = ok.body["accepted_by"].as_str().unwrap_or_default();
+    assert!(
+        !by.is_empty(),
+        "{b}: the operator's key is kept: {}",
+        ok.body
+    );
+    let after = books().await;
+    let moved: Vec<i64> = after.iter().zip(&before).map(|(x, y)| x - y).collect();
+    assert_eq!(moved, [32_625, -29_000, -1_500, -816, -347, -962], "{b}");
+    let again = s.post(&path, &s.platform, json!({"note": "twice"})).await;
+    assert_eq!(
+        again.body["accepted_note"], "agreed with the carrier",
+        "{b}"
+    );
+    assert_eq!(books().await, after, "{b}");
+    // the carrier sees the line accepted, not the operator's note nor key
+    let line = s
+        .get(&format!("/v1/cod/remittances/{id}/lines"), gulf)
+        .await
+        .body;
+    assert!(line["data"][0]["accepted"].is_i64(), "{b}: {line}");
+    assert_eq!(line["data"][0]["accepted_note"], Value::Null, "{b}");
+    let parcel = line["data"][0]["parcel"].as_str().unwrap();
+    let view = s.get(&format!("/v1/parcels/{parcel}"), gulf).await.body;
+    assert_eq!(view["reversal"]["batch"], "GE-0005", "{b}: {view}");
 }
 
 #[tokio::test]

@@ -268,10 +268,11 @@ impl Reconciler {
     /// 4. a parcel (or, when unknown, a tracking stem) already seen in this file is `piece`
     ///    under `total_on_every_piece`, else `duplicate` with `duplicate_in_file`;
     /// 5. no collection: `unknown_parcel`;
-    /// 6. a negative collected amount is a `reversal`: of a collection an earlier batch settled
-    ///    (or this batch reversed, when a stopped import is read again) it is expected to take
-    ///    back that payment's net, and its collection is `reversed`; of anything else it has
-    ///    nothing to take back (`nothing_to_reverse`);
+    /// 6. a negative collected amount is a `reversal`: of cash an earlier batch settled (or this
+    ///    batch reversed, when a stopped import is read again) it is expected to take back that
+    ///    payment's net by the rate card; taking back exactly that, its collection is
+    ///    `reversed`, else it is `reversal_amount_mismatch`; of anything else it has nothing to
+    ///    take back (`nothing_to_reverse`);
     /// 7. a collection settled by an earlier batch: `duplicate` with `duplicate_across_batches`,
     ///    its collection `already_settled`;
     /// 8. a returned parcel: a line that pays cash is `remitted_but_rto`, a charge-only line is
@@ -336,11 +337,15 @@ impl Reconciler {
         if raw.collected < 0 {
             result.class = LineClass::Reversal;
             match c.state {
-                CollectionState::Settled { .. } | CollectionState::Reversed => {
+                CollectionState::Settled { .. } | CollectionState::Reversed if c.collected > 0 => {
                     let paid = contract.expected(c.collected, false).net;
                     result.expected_net = Some(-paid);
                     result.delta = raw.net + paid;
-                    result.collection = Some(CollectionClass::Reversed);
+                    if result.delta == 0 {
+                        result.collection = Some(CollectionClass::Reversed);
+                    } else {
+                        push_warning(&mut result.warnings, Warning::ReversalAmountMismatch);
+                    }
                 }
                 _ => push_warning(&mut result.warnings, Warning::NothingToReverse),
             }

@@ -69,6 +69,9 @@ pub enum Warning {
     /// A reversal of a parcel no earlier batch paid (or one already reversed): it takes back
     /// nothing and posts nothing.
     NothingToReverse,
+    /// A reversal takes back other than what the earlier payment paid by the rate card: it
+    /// posts nothing unless an operator accepts it.
+    ReversalAmountMismatch,
 }
 
 impl Warning {
@@ -82,6 +85,7 @@ impl Warning {
             Warning::DuplicateAcrossBatches => "duplicate_across_batches",
             Warning::DeductionAboveRateCard => "deduction_above_rate_card",
             Warning::NothingToReverse => "nothing_to_reverse",
+            Warning::ReversalAmountMismatch => "reversal_amount_mismatch",
         }
     }
 }

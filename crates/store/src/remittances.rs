@@ -44,9 +44,10 @@ pub struct RemittanceLineRow {
     pub deductions: String,
     /// Warning codes joined by `|`.
     pub warnings: String,
-    /// When an operator accepted the line as the carrier paid it, and why.
+    /// When an operator accepted the line as the carrier paid it, why, and with which key.
     pub accepted_at: Option<i64>,
     pub accepted_note: Option<String>,
+    pub accepted_by: Option<String>,
 }
 
 /// An operator's acceptance of one line (written in the unit that posts it; a line is accepted
@@ -57,6 +58,8 @@ pub struct LineAccepted {
     pub line_no: i64,
     pub at: i64,
     pub note: String,
+    /// The key the operator used.
+    pub by: String,
 }
 
 const COLUMNS: &str = "SELECT id, carrier, batch, file_sha256, livemode, currency, status, \
@@ -76,7 +79,8 @@ const INSERT_LINE: &str = "INSERT INTO remittance_lines (remittance_id, line_no,
 macro_rules! line_columns {
     () => {
         "SELECT remittance_id, line_no, tracking, parcel_id, class, expected_net, reported_net, \
-         delta, deductions, warnings, accepted_at, accepted_note FROM remittance_lines "
+         delta, deductions, warnings, accepted_at, accepted_note, accepted_by \
+         FROM remittance_lines "
     };
 }
 const SELECT_LINES: &str = concat!(
@@ -84,8 +88,8 @@ const SELECT_LINES: &str = concat!(
     "WHERE remittance_id = $1 AND line_no > $2 ORDER BY line_no LIMIT $3"
 );
 const SELECT_LINE: &str = concat!(line_columns!(), "WHERE remittance_id = $1 AND line_no = $2");
-const ACCEPT_LINE: &str = "UPDATE remittance_lines SET accepted_at = $1, accepted_note = $2 \
-     WHERE remittance_id = $3 AND line_no = $4 AND accepted_at IS NULL";
+const ACCEPT_LINE: &str = "UPDATE remittance_lines SET accepted_at = $1, accepted_note = $2, \
+     accepted_by = $3 WHERE remittance_id = $4 AND line_no = $5 AND accepted_at IS NULL";
 
 fn row(r: &impl Get) -> Result<RemittanceRow, StoreError> {
     Ok(RemittanceRow {
@@ -121,6 +125,7 @@ fn line(r: &impl Get) -> Result<RemittanceLineRow, StoreError> {
         warnings: r.text("warnings")?,
         accepted_at: r.opt_int("accepted_at")?,
         accepted_note: r.opt_text("accepted_note")?,
+        accepted_by: r.opt_text("accepted_by")?,
     })
 }
 
@@ -187,19 +192,21 @@ pub(crate) fn mark_statements(m: &RemitMark) -> Vec<Statement> {
         .collect()
 }
 
-/// The insert of one classified line (a chunk posted again after a crash inserts nothing new).
+/// The record of a line's acceptance (on a line not accepted before).
 pub(crate) fn accept_statement(a: &LineAccepted) -> Statement {
     (
         ACCEPT_LINE,
         vec![
             Val::Int(a.at),
             Val::Text(a.note.clone()),
+            Val::Text(a.by.clone()),
             Val::Text(a.remittance.clone()),
             Val::Int(a.line_no),
         ],
     )
 }
 
+/// The insert of one classified line (a chunk posted again after a crash inserts nothing new).
 pub(crate) fn line_statement(l: &RemittanceLineRow) -> Statement {
     (
         INSERT_LINE,
@@ -304,7 +311,6 @@ impl Store {
         })
     }
 
-    /// A page of a remittance's lines, after line `after`.
     /// One line of a remittance.
     pub async fn remittance_line(
         &self,
@@ -321,6 +327,7 @@ impl Store {
         })
     }
 
+    /// A page of a remittance's lines, after line `after`.
     pub async fn remittance_lines(
         &self,
         id: &str,

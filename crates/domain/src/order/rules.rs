@@ -122,11 +122,12 @@ pub(super) fn shipped_state(
             if delivered_at.is_some() {
                 return Err(OrderError::AlreadyDelivered);
             }
-            p.ends = protection.ends.min(now + policy.after_delivery);
-            if d.order.cash_on_delivery && ended {
-                // the buyer paid at the door, after the promised window: protection from now
-                p.ends = now + policy.after_delivery;
-            }
+            p.ends = if d.order.cash_on_delivery {
+                // the buyer pays at the door: protection runs from there, however late it came
+                now + policy.after_delivery
+            } else {
+                protection.ends.min(now + policy.after_delivery)
+            };
             d.set_timers = vec![(TimerKind::ProtectionEnd, p.ends)];
             d.events.push(OrderEvent::Delivered);
             d.order.state = OrderState::Delivered {
@@ -154,7 +155,7 @@ pub(super) fn shipped_state(
         // nor a claim when the window passes: the carrier's report (collected, or returned)
         // decides the order, whenever it comes
         OrderCommand::Fire(TimerKind::ProtectionEnd)
-            if d.order.cash_on_delivery && delivered_at.is_none() =>
+            if ended && d.order.cash_on_delivery && delivered_at.is_none() =>
         {
             d.cancel_timers = vec![TimerKind::ProtectionEnd];
             return Ok(());

@@ -471,9 +471,11 @@ struct AcceptLineDto {
 /// The platform accepts a short- or over-paid line as the carrier paid it: the line posts as a
 /// matched one (the parcel's cash cleared from the carrier's receivable, the cash in, the
 /// itemised deductions as expenses, the rest of the difference `unitemised`), and the parcel
-/// counts as remitted by the line's batch. Once: accepting it again answers the line and
-/// changes nothing. Refused (`remittance_line_not_acceptable`) for any other class, or when a
-/// batch has paid the parcel since.
+/// counts as remitted by the line's batch. A reversal of another amount than the rate card's
+/// (`reversal_amount_mismatch`) is accepted the same way: the earlier payment undone with what
+/// the carrier took back. Once: accepting it again answers the line and changes nothing.
+/// Refused (`remittance_line_not_acceptable`) for any other line, or when the parcel no longer
+/// stands as the line found it.
 #[utoipa::path(post, path = "/v1/cod/remittances/{id}/lines/{line}/accept", tag = "cash_on_delivery",
     request_body = AcceptLineDto,
     params(("id" = String, Path), ("line" = i64, Path, minimum = 1), schema::IdempotencyKey),
@@ -490,13 +492,6 @@ async fn accept_remittance_line(
 ) -> Result<Reply, ApiError> {
     let dto: AcceptLineDto = post.parse()?;
     let note = dto.note.unwrap_or_default();
-    if note.chars().count() > remittance_lines::MAX_NOTE {
-        return Err(ApiError::param(
-            ErrorCode::ParameterInvalid,
-            "note",
-            "a note is at most 500 characters",
-        ));
-    }
     // (a line number that is not one names no line)
     let Ok(line) = line.parse::<i64>() else {
         return Err(holdback_app::AppError::NotFound.into());

@@ -181,11 +181,14 @@ pub struct RemittanceLine {
     #[schema(value_type = Object)]
     deductions: serde_json::Value,
     /// awb_mangled, leading_zero_lost, excess_precision, duplicate_in_file,
-    /// duplicate_across_batches, deduction_above_rate_card, nothing_to_reverse.
+    /// duplicate_across_batches, deduction_above_rate_card, nothing_to_reverse,
+    /// reversal_amount_mismatch.
     warnings: Vec<String>,
-    /// When the platform accepted the line as the carrier paid it (Unix seconds), and its note.
+    /// When the platform accepted the line as the carrier paid it (Unix seconds); its note and
+    /// the key it used are shown to the platform only.
     accepted: Option<i64>,
     accepted_note: Option<String>,
+    accepted_by: Option<String>,
 }
 
 #[derive(ToSchema)]

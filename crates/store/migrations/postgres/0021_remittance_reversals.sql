@@ -5,7 +5,9 @@
 ALTER TABLE parcels ADD COLUMN reversed_batch TEXT;
 ALTER TABLE parcels ADD COLUMN reversed_at BIGINT;
 
--- An operator may accept a short- or over-paid line as the carrier paid it: the line then posts
--- (the difference from the rate card booked as an expense) and records when, by whom and why.
+-- An operator may accept a short- or over-paid line (or a reversal of another amount) as the
+-- carrier paid it: the line then posts (the difference from the rate card booked as an expense)
+-- and records when, why and with which key.
 ALTER TABLE remittance_lines ADD COLUMN accepted_at BIGINT;
 ALTER TABLE remittance_lines ADD COLUMN accepted_note TEXT;
+ALTER TABLE remittance_lines ADD COLUMN accepted_by TEXT;

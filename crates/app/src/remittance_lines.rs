@@ -159,9 +159,19 @@ pub async fn accept(
         ..RemitMark::default()
     };
     let booked = if reversal {
-        let contract = &crate::remittances::profile(app, &r.carrier)?.contract;
+        // (the carrier's rate card, when a profile of it is known: the deductions a reversal
+        // gives back without listing them; else what it takes back is all unitemised)
+        let contract = crate::remittances::profile(app, &r.carrier)
+            .map(|p| p.contract.clone())
+            .ok();
         let deductions = deductions(&line);
-        let ok = book.reverse(&parcel, line.reported_net, &deductions, contract, &r.batch);
+        let ok = book.reverse(
+            &parcel,
+            line.reported_net,
+            &deductions,
+            contract.as_ref(),
+            &r.batch,
+        );
         mark.reversed.push((parcel.id.clone(), version));
         ok
     } else {

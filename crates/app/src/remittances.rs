@@ -434,7 +434,7 @@ async fn chunk(
                 parcel,
                 r.reported_net,
                 &r.deductions,
-                &profile.contract,
+                Some(&profile.contract),
                 &row.batch,
             )
         {
@@ -543,13 +543,14 @@ impl Book {
     /// Books a reversal line of `batch` taking back `net` of what an earlier batch paid for
     /// `parcel`: the parcel's cash receivable again, the cash taken back, and the deductions
     /// given back (the line's, whatever their sign in the file, or when it itemises none, the
-    /// rate card's). `false` when no earlier batch paid the parcel's cash.
+    /// rate card's; without one, what it takes back is unitemised). `false` when no earlier
+    /// batch paid the parcel's cash.
     pub(crate) fn reverse(
         &mut self,
         parcel: &Parcel,
         net: i64,
         deductions: &[(DeductionKind, i64)],
-        contract: &Contract,
+        contract: Option<&Contract>,
         batch: &str,
     ) -> bool {
         let ParcelState::Collected {
@@ -563,11 +564,15 @@ impl Book {
             return false;
         }
         let cash = parcel.cash.minor();
-        let given_back: Vec<_> = if deductions.iter().any(|(_, v)| *v != 0) {
-            deductions.iter().map(|(k, v)| (*k, -v.abs())).collect()
-        } else {
-            let e = contract.expected(cash, false);
-            DeductionKind::ALL.iter().map(|k| (*k, -e.of(*k))).collect()
+        let given_back: Vec<_> = match contract {
+            _ if deductions.iter().any(|(_, v)| *v != 0) => {
+                deductions.iter().map(|(k, v)| (*k, -v.abs())).collect()
+            }
+            Some(contract) => {
+                let e = contract.expected(cash, false);
+                DeductionKind::ALL.iter().map(|k| (*k, -e.of(*k))).collect()
+            }
+            None => Vec::new(),
         };
         self.book(-cash, net, &given_back);
         true

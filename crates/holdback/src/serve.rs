@@ -162,6 +162,32 @@ async fn seed_demo(app: &App) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    // cash on delivery: a buyer in Riyadh (phone not yet verified) and a seller in Jeddah who
+    // accepts it; the carrier gulf_express collects in Saudi Arabia
+    for (kind, input) in [
+        (
+            PartyKind::Buyer,
+            PartyInput {
+                id: "buy_sara".into(),
+                country: "SA".into(),
+                region: Some("Riyadh".into()),
+                ..PartyInput::default()
+            },
+        ),
+        (
+            PartyKind::Seller,
+            PartyInput {
+                id: "sel_jeddah".into(),
+                country: "SA".into(),
+                cash_on_delivery: true,
+                ..PartyInput::default()
+            },
+        ),
+    ] {
+        holdback_app::parties::ensure(app, kind, input, false)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     for (id, seller, name, cents) in DEMO_PRODUCTS {
         if app.store.product(id).await?.is_none() {
             app.store
@@ -221,6 +247,10 @@ fn print_demo(addr: SocketAddr) {
     println!(
         "  carrier gulf_express {} (reports its cash-on-delivery parcels, remits the cash)",
         key(7)
+    );
+    println!(
+        "  cash on delivery: buyer buy_sara (Riyadh, SA), seller sel_jeddah (SA); no keys of \
+         their own"
     );
     println!("bank notifications (test mode) are signed with: {DEMO_BANK_SECRET}");
     println!("sandbox wallets (test mode) sign their callbacks with: {DEMO_WALLET_SECRET}");

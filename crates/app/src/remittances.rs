@@ -389,18 +389,19 @@ async fn chunk(
         parcels: &parcels,
         batch: &row.batch,
     };
+    // (all of the remittance's mode: the lookup names it)
     for (i, (p, _)) in parcels.iter().enumerate() {
-        if p.livemode == row.livemode {
-            found.by_tracking.insert(p.tracking.clone(), i);
-            found.by_order.insert(p.order.clone(), i);
-        }
+        found.by_tracking.insert(p.tracking.clone(), i);
+        found.by_order.insert(p.order.clone(), i);
     }
     let results: Vec<LineResult> = raw.into_iter().map(|l| rec.line(l, &mut found)).collect();
+    let by_id: HashMap<&str, &(Parcel, i64)> =
+        parcels.iter().map(|p| (p.0.id.as_str(), p)).collect();
     for r in &results {
         if let Some(p) = &r.parcel {
             in_file.add(p);
-            if let Some(class) = r.collection {
-                in_file.list(p, &r.tracking, class, &parcels);
+            if let (Some(class), Some((parcel, _))) = (r.collection, by_id.get(p.as_str())) {
+                in_file.list(listed(parcel, &row.batch, class));
             }
         }
     }
@@ -408,8 +409,6 @@ async fn chunk(
         return Ok(0);
     }
     let now = app.clock.now_ms();
-    let by_id: HashMap<&str, &(Parcel, i64)> =
-        parcels.iter().map(|p| (p.0.id.as_str(), p)).collect();
     let mut book = Book::new(row, profile.currency)?;
     let mut unit = Unit::default();
     // the parcels paid, marked remitted under the versions read (one statement per 500)
@@ -665,28 +664,25 @@ impl InFile {
         self.0.contains(&InFile::key(id))
     }
 
-    fn list(
-        &mut self,
-        id: &str,
-        tracking: &str,
-        class: CollectionClass,
-        parcels: &[(Parcel, i64)],
-    ) {
-        if self.1.len() >= LISTED {
-            return;
+    fn list(&mut self, collection: Value) {
+        if self.1.len() < LISTED {
+            self.1.push(collection);
         }
-        let p = parcels.iter().find(|(p, _)| p.id == id).map(|(p, _)| p);
-        self.1.push(json!({
-            "parcel": id,
-            "tracking": p.map_or(tracking, |p| p.tracking.as_str()),
-            "class": class.code(),
-            "collected": p.map_or(0, |p| p.cash.minor()),
-        }));
     }
 }
 
 /// How many collections a report lists one by one (all are counted).
 const LISTED: usize = 1_000;
+
+/// A collection as a report lists it: its parcel, class and the cash it collected.
+fn listed(p: &Parcel, batch: &str, class: CollectionClass) -> Value {
+    json!({
+        "parcel": p.id,
+        "tracking": p.tracking,
+        "class": class.code(),
+        "collected": collection(p, batch).collected,
+    })
+}
 
 /// The report: the reconciler's, with the carrier's collections the file did not have.
 async fn finish(
@@ -704,7 +700,7 @@ async fn finish(
         .iter()
         .map(|(k, t)| (k.code(), (t.parcels, t.collected)))
         .collect();
-    let mut listed = in_file.1.clone();
+    let mut shown = in_file.1.clone();
     let mut after = String::new();
     loop {
         let page = app
@@ -719,8 +715,8 @@ async fn finish(
             let e = missing.entry(class.code()).or_default();
             e.0 += 1;
             e.1 += c.collected;
-            if listed.len() < LISTED {
-                listed.push(json!({"parcel": p.id, "tracking": p.tracking, "class": class.code(), "collected": c.collected}));
+            if shown.len() < LISTED {
+                shown.push(listed(p, &row.batch, class));
             }
         }
     }
@@ -732,7 +728,7 @@ async fn finish(
     value["file_sha256"] = json!(row.file_sha256);
     value["collections"] = json!({
         "classes": missing.iter().map(|(k, (n, m))| ((*k).to_string(), json!({"parcels": n, "collected": m}))).collect::<serde_json::Map<_, _>>(),
-        "parcels": listed,
+        "parcels": shown,
     });
     Ok(value)
 }

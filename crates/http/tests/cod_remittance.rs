@@ -165,6 +165,23 @@ fn collections(report: &Value) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// The carrier's receivable and these test-mode SAR accounts (`cod_cash`, …), in that order.
+async fn books(s: &Server, accounts: &[&str]) -> Vec<i64> {
+    let mut out = vec![
+        s.balance_of("test:carrier_receivable:gulf_express:SAR")
+            .await,
+    ];
+    for a in accounts {
+        out.push(s.balance_of(&format!("test:{a}:SAR")).await);
+    }
+    out
+}
+
+/// What moved from `before` to `after`, account by account.
+fn moved(before: &[i64], after: &[i64]) -> Vec<i64> {
+    after.iter().zip(before).map(|(x, y)| x - y).collect()
+}
+
 fn class(report: &Value, name: &str) -> i64 {
     report["classes"][name]["lines"].as_i64().unwrap_or(0)
 }
@@ -366,13 +383,13 @@ async fn every_line_class_and_what_it_posts() {
 async fn reversals(s: &Server, gulf: &str, [a, bb, d]: [&str; 3]) {
     let b = s.backend;
     let receivable = "test:carrier_receivable:gulf_express:SAR";
-    let before = [
-        s.balance_of(receivable).await,
-        s.balance_of("test:cod_cash:SAR").await,
-        s.balance_of("test:cod_expense:freight:SAR").await,
-        s.balance_of("test:cod_expense:cod_fee:SAR").await,
-        s.balance_of("test:cod_expense:tax_on_fees:SAR").await,
+    let charges = [
+        "cod_cash",
+        "cod_expense:freight",
+        "cod_expense:cod_fee",
+        "cod_expense:tax_on_fees",
     ];
+    let before = books(s, &charges).await;
     let file = statement(
         "GE-0003",
         &[
@@ -432,15 +449,12 @@ async fn reversals(s: &Server, gulf: &str, [a, bb, d]: [&str; 3]) {
     );
     assert_eq!(r["collections"]["classes"]["reversed"]["collected"], 14_625);
     // A's payment undone: its cash owed again, the cash taken back, the charges given back
-    let after = [
-        s.balance_of(receivable).await,
-        s.balance_of("test:cod_cash:SAR").await,
-        s.balance_of("test:cod_expense:freight:SAR").await,
-        s.balance_of("test:cod_expense:cod_fee:SAR").await,
-        s.balance_of("test:cod_expense:tax_on_fees:SAR").await,
-    ];
-    let moved: Vec<i64> = after.iter().zip(before).map(|(x, y)| x - y).collect();
-    assert_eq!(moved, [14_625, -12_325, -1_500, -500, -300], "{b}");
+    let after = books(s, &charges).await;
+    assert_eq!(
+        moved(&before, &after),
+        [14_625, -12_325, -1_500, -500, -300],
+        "{b}"
+    );
     let id = r["id"].as_str().unwrap();
     let lines = s
         .get(&format!("/v1/cod/remittances/{id}/lines?limit=10"), gulf)
@@ -520,17 +534,14 @@ async fn reversals(s: &Server, gulf: &str, [a, bb, d]: [&str; 3]) {
         json!(["reversal_amount_mismatch"]),
         "{b}"
     );
-    let books = || async {
-        let mut out = vec![s.balance_of(receivable).await];
-        for a in ["cod_cash", "cod_expense:freight", "cod_expense:cod_fee"] {
-            out.push(s.balance_of(&format!("test:{a}:SAR")).await);
-        }
-        for a in ["cod_expense:tax_on_fees", "cod_expense:unitemised"] {
-            out.push(s.balance_of(&format!("test:{a}:SAR")).await);
-        }
-        out
-    };
-    let before = books().await;
+    let charges = [
+        "cod_cash",
+        "cod_expense:freight",
+        "cod_expense:cod_fee",
+        "cod_expense:tax_on_fees",
+        "cod_expense:unitemised",
+    ];
+    let before = books(s, &charges).await;
     let ok = s
         .post(
             &path,
@@ -545,15 +556,18 @@ async fn reversals(s: &Server, gulf: &str, [a, bb, d]: [&str; 3]) {
         "{b}: the operator's key is kept: {}",
         ok.body
     );
-    let after = books().await;
-    let moved: Vec<i64> = after.iter().zip(&before).map(|(x, y)| x - y).collect();
-    assert_eq!(moved, [32_625, -29_000, -1_500, -816, -347, -962], "{b}");
+    let after = books(s, &charges).await;
+    assert_eq!(
+        moved(&before, &after),
+        [32_625, -29_000, -1_500, -816, -347, -962],
+        "{b}"
+    );
     let again = s.post(&path, &s.platform, json!({"note": "twice"})).await;
     assert_eq!(
         again.body["accepted_note"], "agreed with the carrier",
         "{b}"
     );
-    assert_eq!(books().await, after, "{b}");
+    assert_eq!(books(s, &charges).await, after, "{b}");
     // the carrier sees the line accepted, not the operator's note nor key
     let line = s
         .get(&format!("/v1/cod/remittances/{id}/lines"), gulf)
@@ -646,16 +660,12 @@ async fn the_platform_accepts_a_short_paid_line_once_and_the_order_is_released()
             "{b}"
         );
         assert_eq!(order(c.clone()).await["status"], "completed", "{b}");
-        let receivable = "test:carrier_receivable:gulf_express:SAR";
-        let books = || async {
-            [
-                s.balance_of(receivable).await,
-                s.balance_of("test:cod_cash:SAR").await,
-                s.balance_of("test:cod_expense:unitemised:SAR").await,
-                s.balance_of("test:seller_payable:sel_jeddah:SAR").await,
-            ]
-        };
-        let before = books().await;
+        let accounts = [
+            "cod_cash",
+            "cod_expense:unitemised",
+            "seller_payable:sel_jeddah",
+        ];
+        let before = books(&s, &accounts).await;
         assert_eq!(before[0], 14_625, "{b}: A still owed");
         // the carrier cannot accept its own shortfall; a matched line is not one to accept; a
         // line that does not exist is not found: each changes nothing
@@ -675,7 +685,7 @@ async fn the_platform_accepts_a_short_paid_line_once_and_the_order_is_released()
             accept(99, &s.platform, "").await.status,
             StatusCode::NOT_FOUND
         );
-        assert_eq!(books().await, before, "{b}");
+        assert_eq!(books(&s, &accounts).await, before, "{b}");
         // the platform accepts A's line (row 4: after the two preamble lines and the header)
         let ok = accept(4, &s.platform, "carrier confirmed a cash shortfall").await;
         assert_eq!(ok.status, StatusCode::OK, "{b}: {}", ok.body);
@@ -685,9 +695,12 @@ async fn the_platform_accepts_a_short_paid_line_once_and_the_order_is_released()
             "carrier confirmed a cash shortfall"
         );
         assert!(ok.body["accepted"].as_i64().is_some(), "{b}: {}", ok.body);
-        let after = books().await;
-        let moved: Vec<i64> = after.iter().zip(before).map(|(x, y)| x - y).collect();
-        assert_eq!(moved, [-14_625, 12_000, 325, 11_400], "{b}: A released");
+        let after = books(&s, &accounts).await;
+        assert_eq!(
+            moved(&before, &after),
+            [-14_625, 12_000, 325, 11_400],
+            "{b}: A released"
+        );
         assert_eq!(order(a.clone()).await["status"], "completed", "{b}");
         // again: the line as it is, nothing moves
         let again = accept(4, &s.platform, "twice").await;
@@ -696,7 +709,7 @@ async fn the_platform_accepts_a_short_paid_line_once_and_the_order_is_released()
             again.body["accepted_note"],
             "carrier confirmed a cash shortfall"
         );
-        assert_eq!(books().await, after, "{b}");
+        assert_eq!(books(&s, &accounts).await, after, "{b}");
         s.audit_clean().await;
     }
 }
